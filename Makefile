@@ -1,0 +1,34 @@
+# campaign — common tasks. `make test` is what CI runs (.ci/run).
+GO       ?= go
+BIN      := bin/campaign
+PKGS     := ./...
+
+.PHONY: all build test vet fmt-check demo bench-import clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/campaign
+
+# Tests need Postgres: TEST_DATABASE_URL if set, else Docker (testcontainers), else a local
+# Postgres that the tests manage themselves (needs PostgreSQL server binaries installed).
+test: vet fmt-check
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# The README's demo: a dry run of the example file (no calls are placed).
+demo: build
+	$(BIN) run examples/customers.csv --dry-run
+
+# Imports a generated 1,000,000-row CSV and compares with psql \copy of the same file.
+bench-import: build
+	$(GO) run ./internal/bench/importbench -bin $(BIN) -rows 1000000
+
+clean:
+	rm -rf bin .bench

@@ -1,0 +1,136 @@
+// Package campaign holds the domain of outbound calling campaigns: campaigns, contacts and
+// attempts; the rules that govern them (calling windows, time zones, CSV hygiene); and the Store
+// that keeps them in Postgres. It knows nothing of River, HTTP or the command line.
+package campaign
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Status is the life-cycle state of a campaign.
+type Status string
+
+// Campaign statuses.
+const (
+	StatusDraft     Status = "draft"     // imported, never started (dry runs stop here)
+	StatusRunning   Status = "running"   // contacts are being dialed
+	StatusPaused    Status = "paused"    // no new dials; calls in flight finish
+	StatusCompleted Status = "completed" // every contact is in a final state
+	StatusCancelled Status = "cancelled" // stopped for good by an operator
+	StatusFailed    Status = "failed"    // stopped by an error; resumable
+)
+
+// ContactState is where a contact stands in its campaign.
+type ContactState string
+
+// Contact states. Completed, Failed, Cancelled and DoNotCall are final.
+const (
+	ContactPending   ContactState = "pending"     // waiting for its turn, window or retry time
+	ContactInCall    ContactState = "in_call"     // an attempt is being placed or is live
+	ContactCompleted ContactState = "completed"   // reached an outcome that needs no more calls
+	ContactFailed    ContactState = "failed"      // attempts exhausted or a permanent failure
+	ContactCancelled ContactState = "cancelled"   // its campaign was cancelled first
+	ContactDoNotCall ContactState = "do_not_call" // suppressed, or asked not to be called
+)
+
+// Campaign is one imported CSV and the settings its calls are placed with.
+type Campaign struct {
+	ID         int64
+	Name       string
+	Status     Status
+	SourceFile string
+
+	// Columns is the CSV header exactly as written; the *Column fields index into it (-1 when
+	// absent) and VariableColumns lists the columns passed to the assistant as variables.
+	Columns          []string
+	Delimiter        rune
+	PhoneColumn      int
+	NameColumn       int
+	TimeZoneColumn   int
+	ExternalIDColumn int
+	VariableColumns  []int
+
+	AssistantID   string
+	PhoneNumberID string
+	// Overrides is the user's assistantOverrides JSON object, merged into every call.
+	Overrides     json.RawMessage
+	PublicURL     string
+	WebhookSecret string
+
+	WindowSpec      string
+	DefaultTimeZone string
+	DefaultRegion   string
+	RatePerSecond   float64
+	MaxConcurrent   int
+	RetryPolicy     string
+	MaxAttempts     int
+
+	ImportStats ImportStats
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Variables returns the template variables of a contact: header name → cell, for every
+// variable column of the campaign.
+func (c *Campaign) Variables(ct *Contact) map[string]string {
+	vars := make(map[string]string, len(c.VariableColumns))
+	for _, i := range c.VariableColumns {
+		if i < len(ct.Fields) && i < len(c.Columns) {
+			vars[c.Columns[i]] = ct.Fields[i]
+		}
+	}
+	return vars
+}
+
+// Contact is one accepted CSV row of a campaign.
+type Contact struct {
+	ID             int64
+	CampaignID     int64
+	Line           int
+	Phone          string // E.164
+	Name           string // customer.name, at most 40 characters
+	ExternalID     string
+	TimeZones      []string
+	TimeZoneSource TimeZoneSource
+	Fields         []string // the original row, in header order
+	State          ContactState
+	Outcome        string
+	Attempts       int
+	NextAttemptAt  *time.Time
+}
+
+// ImportStats are the figures of a CSV import, kept with the campaign.
+type ImportStats struct {
+	RowsRead int                  `json:"rows_read"`
+	Accepted int                  `json:"accepted"`
+	Rejected map[RejectReason]int `json:"rejected"`
+	// RejectsFile is where rejected rows were written ("" when there were none).
+	RejectsFile string `json:"rejects_file,omitempty"`
+	// NamesCut counts names shortened to Vapi's 40-character limit.
+	NamesCut int `json:"names_cut"`
+	// DefaultTimeZoneRows counts contacts whose time zone fell back to the campaign default.
+	DefaultTimeZoneRows int      `json:"default_time_zone_rows"`
+	Warnings            []string `json:"warnings,omitempty"`
+}
+
+// RejectedTotal is the number of rows rejected for any reason.
+func (s ImportStats) RejectedTotal() int {
+	n := 0
+	for _, c := range s.Rejected {
+		n += c
+	}
+	return n
+}
+
+// MaxAttemptKeyLen is Vapi's limit on a call's name and customer.externalId, which carry the key.
+const MaxAttemptKeyLen = 40
+
+// AttemptKey is the deterministic key of a contact's n-th call attempt. It is unique across
+// campaigns, at most 40 characters, and goes into the call's name and customer.externalId so a
+// call found at Vapi can be matched to its attempt.
+func AttemptKey(campaignID, contactID int64, n int) string {
+	return fmt.Sprintf("cmp-%s-%s-%d", strconv.FormatInt(campaignID, 36), strconv.FormatInt(contactID, 36), n)
+}

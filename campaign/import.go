@@ -1,0 +1,314 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNoDataRows is returned by Import when the file has a header but no data rows.
+var ErrNoDataRows = errors.New("the file has a header but no data rows")
+
+// RejectSink receives rejected rows (a *RejectsWriter, typically).
+type RejectSink interface {
+	Write(Reject) error
+}
+
+// ImportInput is what Store.Import reads.
+type ImportInput struct {
+	Reader *Reader
+	// Rejects receives every rejected row; nil means rejects are only counted.
+	Rejects RejectSink
+	// Suppress lists extra E.164 numbers not to import (a --suppress file), on top of the
+	// stored suppression list.
+	Suppress []string
+	// RejectsPath is recorded with the campaign as where its rejects were written, when any were.
+	RejectsPath string
+}
+
+// importBatchSize is how many rows go to Postgres at once: large enough that COPY dominates,
+// small enough that memory stays flat.
+const importBatchSize = 10_000
+
+// importBatch is a run of consecutive records: the rows the reader accepted and the rows it
+// rejected, in file order within each slice.
+type importBatch struct {
+	rows    []Row
+	rejects []Reject
+}
+
+// Import creates a campaign from a CSV in one transaction: every accepted row becomes a contact,
+// every rejected row goes to in.Rejects with its line number and reason, and the figures are
+// stored with the campaign. Rows whose number appears earlier in the file (first wins) or on a
+// suppression list are rejected too. On any error nothing is written.
+//
+// Memory stays flat in the file size: the reader streams, batches are bounded, and duplicates
+// are found by the database's unique index rather than an in-memory set.
+func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Campaign, error) {
+	hdr := in.Reader.Header()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("import: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	id, err := insertCampaign(ctx, tx, nc, hdr)
+	if err != nil {
+		return nil, err
+	}
+	if err := createStaging(ctx, tx, in.Suppress); err != nil {
+		return nil, err
+	}
+
+	stats := ImportStats{Rejected: map[RejectReason]int{}, Warnings: append([]string(nil), hdr.Warnings...)}
+	batches := make(chan importBatch, 2)
+	readErr := make(chan error, 1)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() { readErr <- readBatches(readCtx, in.Reader, batches) }()
+
+	for b := range batches {
+		if err := s.importBatch(ctx, tx, id, b, in.Rejects, &stats); err != nil {
+			stopReading()
+			for range batches { // let the reader finish
+			}
+			<-readErr
+			return nil, err
+		}
+	}
+	if err := <-readErr; err != nil {
+		return nil, fmt.Errorf("import: read: %w", err)
+	}
+	if stats.RowsRead == 0 {
+		return nil, ErrNoDataRows
+	}
+	if stats.RejectedTotal() > 0 {
+		stats.RejectsFile = in.RejectsPath
+	}
+	if stats.DefaultTimeZoneRows > 0 {
+		stats.Warnings = append(stats.Warnings, fmt.Sprintf(
+			"%d contacts have no time zone from the file or their number; they use the default %s",
+			stats.DefaultTimeZoneRows, nc.DefaultTimeZone))
+	}
+	if stats.NamesCut > 0 {
+		stats.Warnings = append(stats.Warnings, fmt.Sprintf(
+			"%d names are longer than Vapi's 40-character limit and were cut for customer.name (the full value stays in the variables)",
+			stats.NamesCut))
+	}
+	statsJSON, err := json.Marshal(stats)
+	if err != nil {
+		return nil, fmt.Errorf("import: encode stats: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE campaign SET import_stats = $2 WHERE id = $1`, id, statsJSON); err != nil {
+		return nil, fmt.Errorf("import: save stats: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("import: commit: %w", err)
+	}
+	return s.Campaign(ctx, id)
+}
+
+func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, hdr Header) (int64, error) {
+	overrides := nc.Overrides
+	if len(overrides) == 0 {
+		overrides = json.RawMessage("{}")
+	}
+	varCols := make([]int32, len(hdr.Variables))
+	for i, v := range hdr.Variables {
+		varCols[i] = int32(v)
+	}
+	var id int64
+	err := tx.QueryRow(ctx, `
+		INSERT INTO campaign (name, source_file, columns, delimiter, phone_column, name_column,
+			time_zone_column, external_id_column, variable_columns, assistant_id, phone_number_id,
+			overrides, public_url, webhook_secret, window_spec, default_time_zone, default_region,
+			rate_per_second, max_concurrent, retry_policy, max_attempts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		RETURNING id`,
+		nc.Name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
+		hdr.ExternalID, varCols, nc.AssistantID, nc.PhoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
+		nc.WindowSpec, nc.DefaultTimeZone, nc.DefaultRegion, nc.RatePerSecond, nc.MaxConcurrent,
+		nc.RetryPolicy, nc.MaxAttempts).Scan(&id)
+	if isUniqueViolation(err, "campaign_name_key") {
+		return 0, fmt.Errorf("import: campaign %q: %w", nc.Name, ErrNameTaken)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("import: create campaign: %w", err)
+	}
+	return id, nil
+}
+
+// createStaging creates the transaction's temporary tables: import_stage receives each batch by
+// COPY, import_suppress holds the extra numbers not to import.
+func createStaging(ctx context.Context, tx pgx.Tx, suppress []string) error {
+	_, err := tx.Exec(ctx, `
+		CREATE TEMP TABLE import_stage (
+			line int NOT NULL, phone text NOT NULL, name text NOT NULL, external_id text NOT NULL,
+			time_zones text[] NOT NULL, time_zone_source text NOT NULL, fields text[] NOT NULL
+		) ON COMMIT DROP;
+		CREATE TEMP TABLE import_suppress (phone text PRIMARY KEY) ON COMMIT DROP`)
+	if err != nil {
+		return fmt.Errorf("import: create staging tables: %w", err)
+	}
+	seen := make(map[string]bool, len(suppress))
+	var rows [][]any
+	for _, p := range suppress {
+		if !seen[p] {
+			seen[p] = true
+			rows = append(rows, []any{p})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_suppress"}, []string{"phone"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("import: load suppression file: %w", err)
+	}
+	return nil
+}
+
+// readBatches reads the whole file into batches of at most importBatchSize records and closes out.
+func readBatches(ctx context.Context, r *Reader, out chan<- importBatch) error {
+	defer close(out)
+	var b importBatch
+	send := func() error {
+		select {
+		case out <- b:
+			b = importBatch{}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		row, rej, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			if len(b.rows)+len(b.rejects) > 0 {
+				return send()
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if row != nil {
+			b.rows = append(b.rows, *row)
+		} else {
+			b.rejects = append(b.rejects, *rej)
+		}
+		if len(b.rows)+len(b.rejects) >= importBatchSize {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// importBatch stores one batch: COPY into the stage, then insert the rows whose number is new to
+// the campaign and not suppressed (the first line wins within the batch), and reject the rest.
+func (s *Store) importBatch(ctx context.Context, tx pgx.Tx, campaignID int64, b importBatch, sink RejectSink, stats *ImportStats) error {
+	stats.RowsRead += len(b.rows) + len(b.rejects)
+	rejects := b.rejects
+	if len(b.rows) > 0 {
+		if _, err := tx.Exec(ctx, `TRUNCATE import_stage`); err != nil {
+			return fmt.Errorf("import: clear stage: %w", err)
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"},
+			[]string{"line", "phone", "name", "external_id", "time_zones", "time_zone_source", "fields"},
+			pgx.CopyFromSlice(len(b.rows), func(i int) ([]any, error) {
+				r := &b.rows[i]
+				return []any{r.Line, r.Phone, r.Name, r.ExternalID, r.TimeZones, string(r.TimeZoneSource), r.Fields}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("import: copy rows: %w", err)
+		}
+		dbRejects, err := insertStaged(ctx, tx, campaignID)
+		if err != nil {
+			return err
+		}
+		rejectedLines := make(map[int]bool, len(dbRejects))
+		for _, r := range dbRejects {
+			rejectedLines[r.Line] = true
+		}
+		for i := range b.rows {
+			r := &b.rows[i]
+			if rejectedLines[r.Line] {
+				continue
+			}
+			stats.Accepted++
+			if r.NameCut {
+				stats.NamesCut++
+			}
+			if r.TimeZoneSource == TimeZoneDefault {
+				stats.DefaultTimeZoneRows++
+			}
+		}
+		if len(dbRejects) > 0 {
+			rejects = append(append([]Reject(nil), b.rejects...), dbRejects...)
+			sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
+		}
+	}
+	for _, rej := range rejects {
+		stats.Rejected[rej.Reason]++
+		if sink != nil {
+			if err := sink.Write(rej); err != nil {
+				return fmt.Errorf("import: write reject: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// insertStaged moves the staged rows into contact and returns the rows it refused: numbers on a
+// suppression list, and numbers already in the campaign (an earlier line of the file).
+func insertStaged(ctx context.Context, tx pgx.Tx, campaignID int64) ([]Reject, error) {
+	rows, err := tx.Query(ctx, `
+		WITH inserted AS (
+			INSERT INTO contact (campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields)
+			SELECT DISTINCT ON (s.phone) $1, s.line, s.phone, s.name, s.external_id, s.time_zones,
+			       s.time_zone_source, s.fields
+			FROM import_stage s
+			WHERE NOT EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
+			  AND NOT EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone)
+			ORDER BY s.phone, s.line
+			ON CONFLICT (campaign_id, phone) DO NOTHING
+			RETURNING line
+		)
+		SELECT s.line, s.fields,
+		       EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
+		           OR EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone) AS suppressed,
+		       -- The line that kept the number: an earlier batch's contact, else this batch's first.
+		       COALESCE((SELECT c.line FROM contact c WHERE c.campaign_id = $1 AND c.phone = s.phone),
+		                (SELECT min(s2.line) FROM import_stage s2 WHERE s2.phone = s.phone)) AS first_line
+		FROM import_stage s
+		WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.line = s.line)
+		ORDER BY s.line`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("import: insert contacts: %w", err)
+	}
+	rejects, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reject, error) {
+		var (
+			r          Reject
+			suppressed bool
+			firstLine  int
+		)
+		if err := row.Scan(&r.Line, &r.Fields, &suppressed, &firstLine); err != nil {
+			return r, err
+		}
+		if suppressed {
+			r.Reason, r.Detail = RejectSuppressed, "the number is on the suppression (do-not-call) list"
+		} else {
+			r.Reason, r.Detail = RejectDuplicatePhone, fmt.Sprintf("same number as line %d", firstLine)
+		}
+		return r, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import: insert contacts: %w", err)
+	}
+	return rejects, nil
+}

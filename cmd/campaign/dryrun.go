@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/jobs"
+)
+
+// dryRunReport is what `campaign run --dry-run` shows; with --format json it is printed as one
+// JSON document (a stable interface: fields are only ever added).
+type dryRunReport struct {
+	DryRun           bool           `json:"dry_run"`
+	Campaign         campaignRef    `json:"campaign"`
+	File             string         `json:"file"`
+	Delimiter        string         `json:"delimiter"`
+	RowsRead         int            `json:"rows_read"`
+	Accepted         int            `json:"accepted"`
+	Rejected         int            `json:"rejected"`
+	RejectedByReason map[string]int `json:"rejected_by_reason"`
+	RejectsFile      string         `json:"rejects_file,omitempty"`
+	Columns          columnRoles    `json:"columns"`
+	Variables        []string       `json:"variables"`
+	Warnings         []string       `json:"warnings"`
+	Window           string         `json:"window"`
+	DefaultTimeZone  string         `json:"default_time_zone"`
+	TimeZones        []zoneReport   `json:"time_zones"`
+	// Calls are the exact POST /call bodies of the first contacts' first attempts, secrets redacted.
+	Calls []json.RawMessage `json:"calls"`
+}
+
+type campaignRef struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+type columnRoles struct {
+	Phone      string `json:"phone"`
+	Name       string `json:"name,omitempty"`
+	TimeZone   string `json:"time_zone,omitempty"`
+	ExternalID string `json:"external_id,omitempty"`
+}
+
+// zoneReport is one set of time zones shared by some contacts, and when they may first be called.
+type zoneReport struct {
+	TimeZones []string `json:"time_zones"`
+	Contacts  int      `json:"contacts"`
+	// FirstCallable is the first instant at or after now inside the window in all the zones
+	// (RFC 3339, UTC); empty when the zones' windows never overlap.
+	FirstCallable      string `json:"first_callable,omitempty"`
+	FirstCallableLocal string `json:"first_callable_local,omitempty"`
+}
+
+const redacted = "[redacted]"
+
+func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
+	now := a.now()
+	window, err := campaign.ParseWindow(opts.Window)
+	if err != nil {
+		return usageErrorf("--window: %v", err)
+	}
+	overrides, err := readOverrides(opts.OverridesFile)
+	if err != nil {
+		return err
+	}
+	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
+
+	file, err := os.Open(opts.File)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", opts.File, err)
+	}
+	defer file.Close()
+	reader, err := campaign.NewReader(file, campaign.ReaderOptions{
+		PhoneColumn:      opts.PhoneColumn,
+		NameColumn:       opts.NameColumn,
+		TimeZoneColumn:   opts.TimeZoneColumn,
+		ExternalIDColumn: opts.ExternalIDColumn,
+		Delimiter:        delimiter,
+		DefaultRegion:    opts.DefaultRegion,
+		DefaultTimeZone:  opts.TimeZone,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", opts.File, err)
+	}
+	suppress, err := readSuppressFile(opts.SuppressFile, opts.DefaultRegion)
+	if err != nil {
+		return err
+	}
+
+	pool, err := a.openDB(ctx, dbWrite)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := campaign.NewStore(pool)
+
+	rejectsPath := opts.RejectsFile
+	if rejectsPath == "" {
+		rejectsPath = defaultRejectsPath(opts.File)
+	}
+	rejects, err := newPendingFile(rejectsPath)
+	if err != nil {
+		return err
+	}
+	defer rejects.discard()
+	rejectsWriter := campaign.NewRejectsWriter(rejects.f, reader.Header().Columns, reader.Header().Delimiter)
+
+	secret := a.getenv(envWebhookSecret)
+	if secret == "" {
+		secret = newSecret()
+	}
+	name := opts.Name
+	if name == "" {
+		if name, err = store.FreeCampaignName(ctx, defaultCampaignName(opts.File, now)); err != nil {
+			return err
+		}
+	}
+	c, err := store.Import(ctx, campaign.NewCampaign{
+		Name:            name,
+		SourceFile:      opts.File,
+		AssistantID:     opts.AssistantID,
+		PhoneNumberID:   opts.PhoneNumberID,
+		Overrides:       overrides,
+		PublicURL:       opts.PublicURL,
+		WebhookSecret:   secret,
+		WindowSpec:      window.String(),
+		DefaultTimeZone: opts.TimeZone,
+		DefaultRegion:   opts.DefaultRegion,
+		RatePerSecond:   opts.Rate,
+		MaxConcurrent:   opts.MaxConcurrent,
+		MaxAttempts:     opts.MaxAttempts,
+	}, campaign.ImportInput{Reader: reader, Rejects: rejectsWriter, Suppress: suppress, RejectsPath: rejectsPath})
+	if errors.Is(err, campaign.ErrNoDataRows) {
+		return fmt.Errorf("%s: %w; nothing was imported", opts.File, err)
+	}
+	if err != nil {
+		return err
+	}
+	if c.ImportStats.RejectedTotal() > 0 {
+		if err := rejectsWriter.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", rejectsPath, err)
+		}
+		if err := rejects.commit(); err != nil {
+			return err
+		}
+	}
+
+	report, err := buildDryRunReport(ctx, store, c, window, opts.Preview, now)
+	if err != nil {
+		return err
+	}
+	if opts.Format == "json" {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return writeDryRunText(a.out, report)
+}
+
+func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.Campaign, window campaign.Window, preview int, now time.Time) (*dryRunReport, error) {
+	st := c.ImportStats
+	r := &dryRunReport{
+		DryRun:           true,
+		Campaign:         campaignRef{ID: c.ID, Name: c.Name, Status: string(c.Status)},
+		File:             c.SourceFile,
+		Delimiter:        delimiterName(c.Delimiter),
+		RowsRead:         st.RowsRead,
+		Accepted:         st.Accepted,
+		Rejected:         st.RejectedTotal(),
+		RejectedByReason: map[string]int{},
+		RejectsFile:      st.RejectsFile,
+		Columns: columnRoles{
+			Phone:      columnName(c, c.PhoneColumn),
+			Name:       columnName(c, c.NameColumn),
+			TimeZone:   columnName(c, c.TimeZoneColumn),
+			ExternalID: columnName(c, c.ExternalIDColumn),
+		},
+		Variables:       []string{},
+		Warnings:        append([]string{}, st.Warnings...),
+		Window:          c.WindowSpec,
+		DefaultTimeZone: c.DefaultTimeZone,
+		TimeZones:       []zoneReport{},
+		Calls:           []json.RawMessage{},
+	}
+	for reason, n := range st.Rejected {
+		r.RejectedByReason[string(reason)] = n
+	}
+	for _, i := range c.VariableColumns {
+		r.Variables = append(r.Variables, c.Columns[i])
+	}
+
+	zones, err := store.TimeZoneCounts(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, z := range zones {
+		zr := zoneReport{TimeZones: z.TimeZones, Contacts: z.Contacts}
+		locs := make([]*time.Location, 0, len(z.TimeZones))
+		for _, name := range z.TimeZones {
+			loc, err := time.LoadLocation(name)
+			if err != nil {
+				return nil, fmt.Errorf("time zone %q of stored contacts: %w", name, err)
+			}
+			locs = append(locs, loc)
+		}
+		if next, ok := window.NextOpen(now, locs); ok {
+			zr.FirstCallable = next.UTC().Format(time.RFC3339)
+			zr.FirstCallableLocal = next.In(locs[0]).Format("Mon 2006-01-02 15:04 MST")
+		}
+		r.TimeZones = append(r.TimeZones, zr)
+	}
+
+	contacts, err := store.Contacts(ctx, c.ID, preview)
+	if err != nil {
+		return nil, err
+	}
+	for i := range contacts {
+		body, err := jobs.CreateCallRequest(c, &contacts[i], 1)
+		if err != nil {
+			return nil, fmt.Errorf("build call request for line %d: %w", contacts[i].Line, err)
+		}
+		if body.AssistantOverrides != nil && body.AssistantOverrides.Server != nil {
+			for k := range body.AssistantOverrides.Server.Headers {
+				body.AssistantOverrides.Server.Headers[k] = redacted
+			}
+		}
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode call request: %w", err)
+		}
+		r.Calls = append(r.Calls, raw)
+	}
+	return r, nil
+}
+
+func writeDryRunText(w io.Writer, r *dryRunReport) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Dry run: nobody was called.\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Campaign\t%s (id %d, %s)\n", r.Campaign.Name, r.Campaign.ID, r.Campaign.Status)
+	fmt.Fprintf(tw, "File\t%s (delimiter %s)\n", r.File, r.Delimiter)
+	fmt.Fprintf(tw, "Rows\t%d read, %d accepted, %d rejected\n", r.RowsRead, r.Accepted, r.Rejected)
+	if r.Rejected > 0 {
+		reasons := make([]string, 0, len(r.RejectedByReason))
+		for reason := range r.RejectedByReason {
+			reasons = append(reasons, reason)
+		}
+		sort.Slice(reasons, func(i, j int) bool {
+			ri, rj := r.RejectedByReason[reasons[i]], r.RejectedByReason[reasons[j]]
+			return ri > rj || ri == rj && reasons[i] < reasons[j]
+		})
+		parts := make([]string, len(reasons))
+		for i, reason := range reasons {
+			parts[i] = fmt.Sprintf("%s %d", reason, r.RejectedByReason[reason])
+		}
+		fmt.Fprintf(tw, "Rejected\t%s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(tw, "Rejects file\t%s\n", r.RejectsFile)
+	}
+	roles := "phone=" + r.Columns.Phone
+	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}} {
+		if kv[1] != "" {
+			roles += ", " + kv[0] + "=" + kv[1]
+		}
+	}
+	fmt.Fprintf(tw, "Columns\t%s\n", roles)
+	fmt.Fprintf(tw, "Variables\t%s\n", strings.Join(r.Variables, ", "))
+	fmt.Fprintf(tw, "Window\t%s, in each contact's local time\n", r.Window)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Time zone\tContacts\tFirst callable (local)\n")
+	for _, z := range r.TimeZones {
+		first := z.FirstCallableLocal
+		if first == "" {
+			first = "never: the window does not overlap in these zones"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", strings.Join(z.TimeZones, " + "), z.Contacts, first)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if len(r.Warnings) > 0 {
+		b.WriteString("\nWarnings:\n")
+		for _, warning := range r.Warnings {
+			fmt.Fprintf(&b, "  - %s\n", warning)
+		}
+	}
+	if len(r.Calls) > 0 {
+		fmt.Fprintf(&b, "\nPOST /call bodies for the first %d of %d contacts (secrets redacted):\n", len(r.Calls), r.Accepted)
+		for _, raw := range r.Calls {
+			var indented strings.Builder
+			var v any
+			_ = json.Unmarshal(raw, &v)
+			enc := json.NewEncoder(&indented)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+			b.WriteString(indented.String())
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func columnName(c *campaign.Campaign, i int) string {
+	if i < 0 || i >= len(c.Columns) {
+		return ""
+	}
+	return c.Columns[i]
+}
+
+func delimiterName(r rune) string {
+	if r == '\t' {
+		return "tab"
+	}
+	return fmt.Sprintf("%q", string(r))
+}
+
+// newSecret returns a random webhook secret.
+func newSecret() string {
+	buf := make([]byte, 24)
+	_, _ = rand.Read(buf) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(buf)
+}
+
+// pendingFile is an output file written under a temporary name and renamed into place only on
+// commit, so a failed command leaves nothing half-written behind.
+type pendingFile struct {
+	f    *os.File
+	path string
+	done bool
+}
+
+func newPendingFile(path string) (*pendingFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &pendingFile{f: f, path: path}, nil
+}
+
+func (p *pendingFile) commit() error {
+	if err := p.f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", p.path, err)
+	}
+	if err := os.Rename(p.f.Name(), p.path); err != nil {
+		return fmt.Errorf("write %s: %w", p.path, err)
+	}
+	p.done = true
+	return nil
+}
+
+// discard removes the temporary file unless it was committed.
+func (p *pendingFile) discard() {
+	if !p.done {
+		p.f.Close()
+		os.Remove(p.f.Name())
+	}
+}

@@ -1,0 +1,83 @@
+// Command campaign runs batch outbound phone-call campaigns on Vapi: a CSV of customers becomes
+// calls placed by a Vapi assistant, paced to the account's limits and made only inside each
+// person's calling hours, with every result recorded in Postgres.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{
+		in:         os.Stdin,
+		out:        os.Stdout,
+		errOut:     os.Stderr,
+		getenv:     os.Getenv,
+		isTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+		now:        time.Now,
+	}
+	os.Exit(execute(ctx, a, os.Args[1:]))
+}
+
+// execute runs the command line args and returns the process exit code. Errors are printed to
+// a.errOut; only this function decides exit codes.
+func execute(ctx context.Context, a *app, args []string) int {
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(a.in)
+	root.SetOut(a.out)
+	root.SetErr(a.errOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	printError(a.errOut, err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}
+
+func printError(w io.Writer, err error) {
+	fmt.Fprintf(w, "campaign: %v\n", err)
+}
+
+// usageError marks an error in how the command was called (exit code 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exactArgs is cobra.ExactArgs with its error marked as a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &usageError{err: err}
+		}
+		return nil
+	}
+}
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}

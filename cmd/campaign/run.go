@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/spf13/cobra"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// runOptions are the flags of `campaign run`.
+type runOptions struct {
+	File   string
+	DryRun bool
+	Name   string
+
+	PhoneColumn      string
+	NameColumn       string
+	TimeZoneColumn   string
+	ExternalIDColumn string
+	Delimiter        string
+	DefaultRegion    string
+	SuppressFile     string
+	RejectsFile      string
+
+	Window   string
+	TimeZone string
+
+	AssistantID   string
+	PhoneNumberID string
+	OverridesFile string
+	PublicURL     string
+	Rate          float64
+	MaxConcurrent int
+	MaxAttempts   int
+
+	Preview int
+	Format  string
+}
+
+// Environment variables read by `campaign run` (flag > env > default).
+var runEnv = map[string]string{
+	"assistant-id":    "VAPI_ASSISTANT_ID",
+	"phone-number-id": "VAPI_PHONE_NUMBER_ID",
+	"public-url":      "CAMPAIGN_PUBLIC_URL",
+	"default-region":  "CAMPAIGN_DEFAULT_REGION",
+	"window":          "CAMPAIGN_WINDOW",
+	"timezone":        "CAMPAIGN_TIMEZONE",
+	"rate":            "CAMPAIGN_RATE",
+	"max-concurrent":  "CAMPAIGN_MAX_CONCURRENT",
+	"max-attempts":    "CAMPAIGN_MAX_ATTEMPTS",
+}
+
+// envWebhookSecret is the shared secret Vapi sends with every webhook; a secret is generated per
+// campaign when it is unset. Secrets come from the environment only, never from flags.
+const envWebhookSecret = "VAPI_WEBHOOK_SECRET"
+
+func newRunCmd(a *app) *cobra.Command {
+	opts := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Import a CSV of customers as a campaign and call them (--dry-run: show what would be sent)",
+		Example: `  campaign run examples/customers.csv --dry-run
+  campaign run customers.csv --dry-run --default-region GB --window "mon-fri 09:00-19:00" --timezone Europe/London`,
+		Args: exactArgs(1),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			applyEnv(cmd.Flags(), a.getenv, runEnv)
+			opts.File = args[0]
+			return opts.validate()
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !opts.DryRun {
+				return errors.New("placing calls is not available in this version yet; use --dry-run to see exactly who would be called, when, and with what")
+			}
+			return runDryRun(cmd.Context(), a, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.DryRun, "dry-run", false, "import and show who would be called, when and with what; dial nobody")
+	f.StringVar(&opts.Name, "name", "", "campaign name (default: the file name and the time)")
+	f.StringVar(&opts.PhoneColumn, "phone-column", "", "header of the phone number column (default: found among phone, phone_number, number, mobile, to, …)")
+	f.StringVar(&opts.NameColumn, "name-column", "", "header of the customer name column (default: name, full_name, … if present)")
+	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (default: timezone, time_zone or tz if present)")
+	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (default: external_id, customer_id, … if present)")
+	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
+	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers written without +country code")
+	f.StringVar(&opts.SuppressFile, "suppress", "", "file of numbers never to call (one per line, or a CSV with a phone column), on top of the stored list")
+	f.StringVar(&opts.RejectsFile, "rejects", "", "where to write rejected rows (default: FILE with .rejects.csv)")
+	f.StringVar(&opts.Window, "window", campaign.DefaultWindowSpec, `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00; sat 10:00-14:00", or "always"`)
+	f.StringVar(&opts.TimeZone, "timezone", "UTC", "IANA time zone for contacts whose zone neither the file nor the number tells")
+	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls")
+	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from")
+	f.StringVar(&opts.OverridesFile, "overrides", "", "JSON file of assistantOverrides merged into every call (row variables win)")
+	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel)")
+	f.Float64Var(&opts.Rate, "rate", 1, "calls created per second, at most")
+	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 10, "live calls at once, at most (Vapi's default account limit is 10)")
+	f.IntVar(&opts.MaxAttempts, "max-attempts", 3, "calls per contact, at most")
+	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
+	f.StringVar(&opts.Format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+// validate checks everything that can be checked before touching the file or the database.
+func (o *runOptions) validate() error {
+	if _, err := campaign.ParseWindow(o.Window); err != nil {
+		return usageErrorf("--window: %v", err)
+	}
+	if _, err := loadTimeZone(o.TimeZone); err != nil {
+		return usageErrorf("--timezone: %v", err)
+	}
+	o.DefaultRegion = strings.ToUpper(o.DefaultRegion)
+	if !phonenumbers.GetSupportedRegions()[o.DefaultRegion] {
+		return usageErrorf("--default-region %q is not a country code phone numbers know (e.g. US, GB, DE, IN)", o.DefaultRegion)
+	}
+	if _, err := parseDelimiter(o.Delimiter); err != nil {
+		return usageErrorf("--delimiter: %v", err)
+	}
+	switch {
+	case o.Rate < 0:
+		return usageErrorf("--rate must be zero (no limit) or more, got %v", o.Rate)
+	case o.MaxConcurrent < 1:
+		return usageErrorf("--max-concurrent must be at least 1, got %d", o.MaxConcurrent)
+	case o.MaxAttempts < 1:
+		return usageErrorf("--max-attempts must be at least 1, got %d", o.MaxAttempts)
+	case o.Preview < 0:
+		return usageErrorf("--preview must be zero or more, got %d", o.Preview)
+	case o.Format != "text" && o.Format != "json":
+		return usageErrorf("--format must be text or json, got %q", o.Format)
+	case utf8.RuneCountInString(o.Name) > 200:
+		return usageErrorf("--name is longer than 200 characters")
+	}
+	if o.PublicURL != "" && !strings.HasPrefix(o.PublicURL, "https://") && !strings.HasPrefix(o.PublicURL, "http://") {
+		return usageErrorf("--public-url must start with https:// (or http://), got %q", o.PublicURL)
+	}
+	return nil
+}
+
+// loadTimeZone loads an IANA zone, refusing "Local" (it means different things on different machines).
+func loadTimeZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as Europe/London", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as Europe/London", name)
+	}
+	return loc, nil
+}
+
+// parseDelimiter turns the --delimiter value into a rune; "" means detect.
+func parseDelimiter(s string) (rune, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case ",", ";", "|":
+		return rune(s[0]), nil
+	case "tab", `\t`, "\t":
+		return '\t', nil
+	}
+	return 0, fmt.Errorf(`%q: want ",", ";", "tab" or "|"`, s)
+}
+
+// readOverrides reads the --overrides file: a JSON object of assistantOverrides.
+func readOverrides(path string) (json.RawMessage, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--overrides: %w", err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("--overrides %s: not a JSON object of assistantOverrides: %w", path, err)
+	}
+	return json.RawMessage(data), nil
+}
+
+// defaultRejectsPath is FILE with its extension replaced by .rejects.csv.
+func defaultRejectsPath(file string) string {
+	return strings.TrimSuffix(file, filepath.Ext(file)) + ".rejects.csv"
+}
+
+// defaultCampaignName is the file's base name and the time, e.g. customers-20261122-153012.
+func defaultCampaignName(file string, now time.Time) string {
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	return base + "-" + now.UTC().Format("20060102-150405")
+}
+
+// readSuppressFile reads the --suppress file into E.164 numbers.
+func readSuppressFile(path, region string) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--suppress: %w", err)
+	}
+	defer f.Close()
+	numbers, err := campaign.ReadSuppressionList(f, region)
+	if err != nil {
+		return nil, fmt.Errorf("--suppress %s: %w", path, err)
+	}
+	return numbers, nil
+}
