@@ -216,6 +216,9 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 			}
 			locs = append(locs, loc)
 		}
+		if len(locs) == 0 {
+			return nil, fmt.Errorf("stored contacts without a time zone: campaign %d", c.ID)
+		}
 		if next, ok := window.NextOpen(now, locs); ok {
 			zr.FirstCallable = next.UTC().Format(time.RFC3339)
 			zr.FirstCallableLocal = next.In(locs[0]).Format("Mon 2006-01-02 15:04 MST")
