@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
