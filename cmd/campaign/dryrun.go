@@ -62,6 +62,8 @@ type zoneReport struct {
 	// (RFC 3339, UTC); empty when the zones' windows never overlap.
 	FirstCallable      string `json:"first_callable,omitempty"`
 	FirstCallableLocal string `json:"first_callable_local,omitempty"`
+	// CallableNow is true when the window is open in these zones at the time of the run.
+	CallableNow bool `json:"callable_now"`
 }
 
 const redacted = "[redacted]"
@@ -222,6 +224,7 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 		if next, ok := window.NextOpen(now, locs); ok {
 			zr.FirstCallable = next.UTC().Format(time.RFC3339)
 			zr.FirstCallableLocal = next.In(locs[0]).Format("Mon 2006-01-02 15:04 MST")
+			zr.CallableNow = !next.After(now)
 		}
 		r.TimeZones = append(r.TimeZones, zr)
 	}
@@ -290,8 +293,11 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 	fmt.Fprintf(tw, "Time zone\tContacts\tFirst callable (local)\n")
 	for _, z := range r.TimeZones {
 		first := z.FirstCallableLocal
-		if first == "" {
+		switch {
+		case first == "":
 			first = "never: the window does not overlap in these zones"
+		case z.CallableNow:
+			first = "now (" + first + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", strings.Join(z.TimeZones, " + "), z.Contacts, first)
 	}

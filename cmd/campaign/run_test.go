@@ -42,6 +42,18 @@ func TestDryRunExample(t *testing.T) {
 	require.Equal(t, 1, zones["America/Chicago"], "the timezone column wins for line 5")
 	require.Equal(t, 1, zones["Asia/Kolkata"])
 	require.Equal(t, 1, zones["Europe/London"])
+	// At 23:30 UTC on a Sunday it is evening in the Americas (callable until 20:00 local)
+	// and night in London.
+	for _, z := range r.TimeZones {
+		switch strings.Join(z.TimeZones, "+") {
+		case "America/Los_Angeles":
+			require.True(t, z.CallableNow)
+			require.Equal(t, "2026-11-22T23:30:00Z", z.FirstCallable)
+		case "Europe/London":
+			require.False(t, z.CallableNow)
+			require.Equal(t, "Mon 2026-11-23 09:00 GMT", z.FirstCallableLocal)
+		}
+	}
 
 	// The first body is exactly what the dialer will send, with the secret redacted.
 	var body map[string]any
