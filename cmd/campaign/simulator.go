@@ -130,8 +130,15 @@ func runSimulator(ctx context.Context, a *app, o *simulatorOptions) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	key := cfg.APIKey
+	if key != vapitest.DefaultAPIKey {
+		key = "(the key you gave; not shown)" // it may be a real Vapi key from VAPI_API_KEY
+	}
 	fmt.Fprintf(a.errOut, "Vapi simulator listening\n  VAPI_BASE_URL=http://%s\n  VAPI_API_KEY=%s\n  seed=%d time-scale=%g concurrency-limit=%d mode=%s\n",
-		ln.Addr(), cfg.APIKey, o.Seed, o.TimeScale, o.ConcurrencyLimit, o.ConcurrencyMode)
+		ln.Addr(), key, o.Seed, o.TimeScale, o.ConcurrencyLimit, o.ConcurrencyMode)
+	for _, asst := range sim.Config().Assistants {
+		fmt.Fprintf(a.errOut, "  assistant %s (%s)\n", asst.ID, asst.Name)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

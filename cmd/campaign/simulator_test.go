@@ -52,8 +52,10 @@ func TestSimulatorCommand(t *testing.T) {
 
 	stderr := &syncBuffer{}
 	a := &app{in: bytes.NewReader(nil), out: io.Discard, errOut: stderr,
-		getenv: func(k string) string { return map[string]string{"VAPI_API_KEY": "k1", envWebhookSecret: "whs"}[k] },
-		now:    time.Now}
+		getenv: func(k string) string {
+			return map[string]string{"VAPI_API_KEY": "k1-secret-value", envWebhookSecret: "whs"}[k]
+		},
+		now: time.Now}
 	cmd := newSimulatorCmd(a)
 	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--time-scale", "60", "--seed", "42"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,9 +71,10 @@ func TestSimulatorCommand(t *testing.T) {
 		}
 		return m != nil
 	}, 5*time.Second, 10*time.Millisecond)
-	require.Contains(t, stderr.String(), "VAPI_API_KEY=k1")
+	require.NotContains(t, stderr.String(), "k1-secret-value", "a key from the environment may be real: never printed")
+	require.Contains(t, stderr.String(), "VAPI_API_KEY=(the key you gave; not shown)")
 
-	client, err := vapi.NewClient("k1", &vapi.Config{BaseURL: base})
+	client, err := vapi.NewClient("k1-secret-value", &vapi.Config{BaseURL: base})
 	require.NoError(t, err)
 	start := time.Now()
 	call, err := client.CreateCall(ctx, &vapi.CreateCallDTO{
