@@ -227,7 +227,7 @@ func (s *Store) importBatch(ctx context.Context, tx pgx.Tx, campaignID int64, b 
 		if err != nil {
 			return fmt.Errorf("import: copy rows: %w", err)
 		}
-		dbRejects, err := insertStaged(ctx, tx, campaignID)
+		dbRejects, err := insertStaged(ctx, tx, campaignID, b.rows)
 		if err != nil {
 			return err
 		}
@@ -265,50 +265,74 @@ func (s *Store) importBatch(ctx context.Context, tx pgx.Tx, campaignID int64, b 
 }
 
 // insertStaged moves the staged rows into contact and returns the rows it refused: numbers on a
-// suppression list, and numbers already in the campaign (an earlier line of the file).
-func insertStaged(ctx context.Context, tx pgx.Tx, campaignID int64) ([]Reject, error) {
+// suppression list, and numbers already in the campaign (an earlier line of the file). The
+// refused lines are found from what the insert returns, and only they are looked up again, so
+// a batch costs one pass over the stage whatever its size.
+func insertStaged(ctx context.Context, tx pgx.Tx, campaignID int64, batch []Row) ([]Reject, error) {
 	rows, err := tx.Query(ctx, `
-		WITH inserted AS (
-			INSERT INTO contact (campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields)
-			SELECT DISTINCT ON (s.phone) $1, s.line, s.phone, s.name, s.external_id, s.time_zones,
-			       s.time_zone_source, s.fields
-			FROM import_stage s
-			WHERE NOT EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
-			  AND NOT EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone)
-			ORDER BY s.phone, s.line
-			ON CONFLICT (campaign_id, phone) DO NOTHING
-			RETURNING line
-		)
+		INSERT INTO contact (campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields)
+		SELECT $1, s.line, s.phone, s.name, s.external_id, s.time_zones, s.time_zone_source, s.fields
+		FROM import_stage s
+		WHERE NOT EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
+		  AND NOT EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone)
+		-- Rows go in in file order, so of two lines with one number the first is kept and the
+		-- later one hits the conflict (DO NOTHING applies within one statement too).
+		ORDER BY s.line
+		ON CONFLICT (campaign_id, phone) DO NOTHING
+		RETURNING line`, campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("import: insert contacts: %w", err)
+	}
+	insertedLines, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("import: insert contacts: %w", err)
+	}
+	inserted := make(map[int]bool, len(insertedLines))
+	for _, l := range insertedLines {
+		inserted[l] = true
+	}
+	var refused []int
+	for i := range batch {
+		if !inserted[batch[i].Line] {
+			refused = append(refused, batch[i].Line)
+		}
+	}
+	if len(refused) == 0 {
+		return nil, nil
+	}
+
+	rows, err = tx.Query(ctx, `
 		SELECT s.line, s.fields,
 		       EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
 		           OR EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone) AS suppressed,
-		       -- The line that kept the number: an earlier batch's contact, else this batch's first.
-		       COALESCE((SELECT c.line FROM contact c WHERE c.campaign_id = $1 AND c.phone = s.phone),
-		                (SELECT min(s2.line) FROM import_stage s2 WHERE s2.phone = s.phone)) AS first_line
+		       (SELECT c.line FROM contact c WHERE c.campaign_id = $1 AND c.phone = s.phone) AS kept_line
 		FROM import_stage s
-		WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.line = s.line)
-		ORDER BY s.line`, campaignID)
+		WHERE s.line = ANY($2)
+		ORDER BY s.line`, campaignID, refused)
 	if err != nil {
-		return nil, fmt.Errorf("import: insert contacts: %w", err)
+		return nil, fmt.Errorf("import: find refused rows: %w", err)
 	}
 	rejects, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reject, error) {
 		var (
 			r          Reject
 			suppressed bool
-			firstLine  int
+			keptLine   *int
 		)
-		if err := row.Scan(&r.Line, &r.Fields, &suppressed, &firstLine); err != nil {
+		if err := row.Scan(&r.Line, &r.Fields, &suppressed, &keptLine); err != nil {
 			return r, err
 		}
-		if suppressed {
+		switch {
+		case suppressed:
 			r.Reason, r.Detail = RejectSuppressed, "the number is on the suppression (do-not-call) list"
-		} else {
-			r.Reason, r.Detail = RejectDuplicatePhone, fmt.Sprintf("same number as line %d", firstLine)
+		case keptLine != nil:
+			r.Reason, r.Detail = RejectDuplicatePhone, fmt.Sprintf("same number as line %d", *keptLine)
+		default:
+			return r, fmt.Errorf("line %d was neither inserted, suppressed nor a duplicate", r.Line)
 		}
 		return r, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("import: insert contacts: %w", err)
+		return nil, fmt.Errorf("import: find refused rows: %w", err)
 	}
 	return rejects, nil
 }

@@ -131,12 +131,12 @@ func (s *Store) FreeCampaignName(ctx context.Context, base string) (string, erro
 	return name, nil
 }
 
-// Contacts returns up to limit contacts of a campaign in file order.
+// Contacts returns up to limit contacts of a campaign in file order (ids follow the file).
 func (s *Store) Contacts(ctx context.Context, campaignID int64, limit int) ([]Contact, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields,
 		       state, outcome, attempts, next_attempt_at
-		FROM contact WHERE campaign_id = $1 ORDER BY line LIMIT $2`, campaignID, limit)
+		FROM contact WHERE campaign_id = $1 ORDER BY id LIMIT $2`, campaignID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}

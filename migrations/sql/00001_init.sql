@@ -55,11 +55,11 @@ CREATE TABLE contact (
     attempts         int NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz,             -- NULL: due as soon as its window opens
     updated_at       timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (campaign_id, phone),
-    UNIQUE (campaign_id, line)
+    UNIQUE (campaign_id, phone)
 );
+-- Contacts are inserted in file order, so id order is line order: no index on line is needed.
+-- Every index here costs import speed (about 2.5 us a row each on a million-row import).
 CREATE INDEX contact_due_idx ON contact (campaign_id, next_attempt_at) WHERE state = 'pending';
-CREATE INDEX contact_state_idx ON contact (campaign_id, state);
 
 -- An attempt: one call placed (or about to be placed) for a contact. The row is committed
 -- before POST /call, so a crash never leaves a call we do not know we may have made.
