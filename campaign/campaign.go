@@ -53,10 +53,21 @@ type Campaign struct {
 	ExternalIDColumn int
 	VariableColumns  []int
 
+	Settings
+
+	ImportStats ImportStats
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Settings are what a campaign's calls are placed with: the assistant and the number they come
+// from, the user's overrides, the webhook routing, the calling hours and the pacing.
+type Settings struct {
 	AssistantID   string
 	PhoneNumberID string
 	// Overrides is the user's assistantOverrides JSON object, merged into every call.
-	Overrides     json.RawMessage
+	Overrides json.RawMessage
+	// PublicURL is where Vapi can reach the webhook receiver; "" means results are polled.
 	PublicURL     string
 	WebhookSecret string
 
@@ -67,10 +78,6 @@ type Campaign struct {
 	MaxConcurrent   int
 	RetryPolicy     string
 	MaxAttempts     int
-
-	ImportStats ImportStats
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

@@ -32,20 +32,9 @@ func NewStore(pool *pgxpool.Pool) *Store {
 
 // NewCampaign is what a campaign is created with; the CSV layout comes from the import.
 type NewCampaign struct {
-	Name            string
-	SourceFile      string
-	AssistantID     string
-	PhoneNumberID   string
-	Overrides       json.RawMessage // an assistantOverrides JSON object, or nil
-	PublicURL       string
-	WebhookSecret   string
-	WindowSpec      string
-	DefaultTimeZone string
-	DefaultRegion   string
-	RatePerSecond   float64
-	MaxConcurrent   int
-	RetryPolicy     string
-	MaxAttempts     int
+	Name       string
+	SourceFile string
+	Settings
 }
 
 const campaignColumns = `id, name, status, source_file, columns, delimiter, phone_column, name_column,

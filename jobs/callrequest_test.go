@@ -21,9 +21,11 @@ func testCampaign() *campaign.Campaign {
 		NameColumn:      1,
 		TimeZoneColumn:  -1,
 		VariableColumns: []int{1, 2, 3},
-		AssistantID:     "4a170597-a0c2-4657-8c32-cb93f080cead",
-		PhoneNumberID:   "c6ea6cb0-0dfb-4a65-918f-6a33abb54b64",
-		WebhookSecret:   "the-secret",
+		Settings: campaign.Settings{
+			AssistantID:   "4a170597-a0c2-4657-8c32-cb93f080cead",
+			PhoneNumberID: "c6ea6cb0-0dfb-4a65-918f-6a33abb54b64",
+			WebhookSecret: "the-secret",
+		},
 	}
 }
 

@@ -131,19 +131,21 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 		}
 	}
 	c, err := store.Import(ctx, campaign.NewCampaign{
-		Name:            name,
-		SourceFile:      opts.File,
-		AssistantID:     opts.AssistantID,
-		PhoneNumberID:   opts.PhoneNumberID,
-		Overrides:       overrides,
-		PublicURL:       opts.PublicURL,
-		WebhookSecret:   secret,
-		WindowSpec:      window.String(),
-		DefaultTimeZone: opts.TimeZone,
-		DefaultRegion:   opts.DefaultRegion,
-		RatePerSecond:   opts.Rate,
-		MaxConcurrent:   opts.MaxConcurrent,
-		MaxAttempts:     opts.MaxAttempts,
+		Name:       name,
+		SourceFile: opts.File,
+		Settings: campaign.Settings{
+			AssistantID:     opts.AssistantID,
+			PhoneNumberID:   opts.PhoneNumberID,
+			Overrides:       overrides,
+			PublicURL:       opts.PublicURL,
+			WebhookSecret:   secret,
+			WindowSpec:      window.String(),
+			DefaultTimeZone: opts.TimeZone,
+			DefaultRegion:   opts.DefaultRegion,
+			RatePerSecond:   opts.Rate,
+			MaxConcurrent:   opts.MaxConcurrent,
+			MaxAttempts:     opts.MaxAttempts,
+		},
 	}, campaign.ImportInput{Reader: reader, Rejects: rejectsWriter, Suppress: suppress, RejectsPath: rejectsPath})
 	if errors.Is(err, campaign.ErrNoDataRows) {
 		return fmt.Errorf("%s: %w; nothing was imported", opts.File, err)

@@ -3,6 +3,7 @@ package vapispec
 import (
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -210,10 +211,10 @@ func allowNull(v any) map[string]any {
 		return map[string]any{"anyOf": []any{m, map[string]any{"type": "null"}}}
 	}
 	out := maps.Clone(m)
-	if !contains(types, "null") {
+	if !slices.Contains(types, "null") {
 		out["type"] = append(append([]any(nil), types...), "null")
 	}
-	if enum, ok := out["enum"].([]any); ok && !contains(enum, nil) {
+	if enum, ok := out["enum"].([]any); ok && !slices.Contains(enum, nil) {
 		out["enum"] = append(append([]any(nil), enum...), nil)
 	}
 	return out
@@ -275,16 +276,6 @@ func allStrings(vs []any) bool {
 func anyObject(vs []any) bool {
 	for _, v := range vs {
 		if _, ok := v.(map[string]any); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// contains reports whether vs holds x (a string or nil).
-func contains(vs []any, x any) bool {
-	for _, v := range vs {
-		if v == x {
 			return true
 		}
 	}

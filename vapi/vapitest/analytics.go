@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (s *Server) handleAnalytics(w http.ResponseWriter, r *http.Request) {
 func dedupe(in []string) []string {
 	var out []string
 	for _, m := range in {
-		if !contains(out, m) {
+		if !slices.Contains(out, m) {
 			out = append(out, m)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -48,7 +49,7 @@ func (s *Server) validateCreate(body []byte) []string {
 	var msgs []string
 	add := func(m ...string) {
 		for _, x := range m {
-			if !contains(msgs, x) {
+			if !slices.Contains(msgs, x) {
 				msgs = append(msgs, x)
 			}
 		}
@@ -133,15 +134,6 @@ func (s *Server) validateCreate(body []byte) []string {
 func hasAny(m map[string]json.RawMessage, keys ...string) bool {
 	for _, k := range keys {
 		if v, ok := m[k]; ok && string(v) != "null" && string(v) != `""` {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}
