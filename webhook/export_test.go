@@ -1,0 +1,4 @@
+package webhook
+
+// MaskPhone exposes maskPhone to the external tests.
+var MaskPhone = maskPhone
