@@ -259,14 +259,14 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, what
 	case "requests":
 		reqs := s.CreateRequests()
 		byNumber := s.CreateRequestsByNumber()
-		writeJSON(w, http.StatusOK, map[string]any{"requests": reqs, "byNumber": byNumber})
+		writeJSON(w, http.StatusOK, map[string]any{"requests": nonNil(reqs), "byNumber": byNumber})
 	case "calls":
 		writeJSON(w, http.StatusOK, s.Calls())
 	case "concurrency":
 		samples, maxLive := s.Concurrency()
 		writeJSON(w, http.StatusOK, map[string]any{"samples": samples, "max": maxLive, "live": s.Live(), "limit": s.cfg.ConcurrencyLimit})
 	case "deliveries":
-		writeJSON(w, http.StatusOK, s.Deliveries())
+		writeJSON(w, http.StatusOK, nonNil(s.Deliveries()))
 	case "faults":
 		counts := s.FaultCounts()
 		keys := make([]string, 0, len(counts))
@@ -274,8 +274,16 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, what
 			keys = append(keys, string(k))
 		}
 		sort.Strings(keys)
-		writeJSON(w, http.StatusOK, map[string]any{"events": s.Faults(), "counts": counts})
+		writeJSON(w, http.StatusOK, map[string]any{"events": nonNil(s.Faults()), "counts": counts})
 	default:
 		writeJSON(w, http.StatusNotFound, nestError(http.StatusNotFound, "Cannot GET "+r.URL.Path))
 	}
+}
+
+// nonNil makes an empty list encode as [] rather than null, as /_sim/calls does.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
