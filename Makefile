@@ -22,9 +22,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-# The README's demo: a dry run of the example file (no calls are placed).
+# The README's demo: the example file run end to end on the built-in Vapi simulator.
 demo: build
-	$(BIN) run examples/customers.csv --dry-run
+	$(BIN) run examples/customers.csv --simulate
 
 # Imports a generated 1,000,000-row CSV and compares with psql \copy of the same file.
 bench-import: build

@@ -120,21 +120,33 @@ func (s *Store) FreeCampaignName(ctx context.Context, base string) (string, erro
 	return name, nil
 }
 
+const contactColumns = `id, campaign_id, line, phone, name, external_id, time_zones, time_zone_source,
+	fields, state, outcome, attempts, next_attempt_at`
+
+func scanContact(row pgx.Row) (Contact, error) {
+	var c Contact
+	err := row.Scan(&c.ID, &c.CampaignID, &c.Line, &c.Phone, &c.Name, &c.ExternalID, &c.TimeZones,
+		&c.TimeZoneSource, &c.Fields, &c.State, &c.Outcome, &c.Attempts, &c.NextAttemptAt)
+	return c, err
+}
+
+// Contact returns one contact by id.
+func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
+	c, err := scanContact(s.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contact WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("load contact %d: %w", id, err)
+	}
+	return &c, nil
+}
+
 // Contacts returns up to limit contacts of a campaign in file order (ids follow the file).
 func (s *Store) Contacts(ctx context.Context, campaignID int64, limit int) ([]Contact, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT id, campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields,
-		       state, outcome, attempts, next_attempt_at
-		FROM contact WHERE campaign_id = $1 ORDER BY id LIMIT $2`, campaignID, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+contactColumns+` FROM contact WHERE campaign_id = $1 ORDER BY id LIMIT $2`,
+		campaignID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
-	contacts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) {
-		var c Contact
-		err := row.Scan(&c.ID, &c.CampaignID, &c.Line, &c.Phone, &c.Name, &c.ExternalID, &c.TimeZones,
-			&c.TimeZoneSource, &c.Fields, &c.State, &c.Outcome, &c.Attempts, &c.NextAttemptAt)
-		return c, err
-	})
+	contacts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}

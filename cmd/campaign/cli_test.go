@@ -23,6 +23,8 @@ type testBundle struct {
 	now    time.Time
 	stdout *bytes.Buffer
 	stderr *bytes.Buffer
+	// realClock makes the CLI use time.Now instead of the fixed now (for runs that place calls).
+	realClock bool
 }
 
 func setup(t *testing.T) *testBundle {
@@ -52,6 +54,9 @@ func (b *testBundle) run(t *testing.T, args ...string) int {
 		errOut: b.stderr,
 		getenv: func(k string) string { return b.env[k] },
 		now:    func() time.Time { return b.now },
+	}
+	if b.realClock {
+		a.now = time.Now
 	}
 	return execute(context.Background(), a, args)
 }

@@ -15,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/jobs"
 )
@@ -70,19 +72,47 @@ const redacted = "[redacted]"
 
 func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	now := a.now()
+	imp, err := importCampaign(ctx, a, opts, now)
+	if err != nil {
+		return err
+	}
+	defer imp.pool.Close()
+	report, err := buildDryRunReport(ctx, imp.store, imp.campaign, imp.window, opts.Preview, now)
+	if err != nil {
+		return err
+	}
+	if opts.Format == "json" {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return writeDryRunText(a.out, report)
+}
+
+// imported is a campaign just imported, with the database it lives in.
+type imported struct {
+	pool     *pgxpool.Pool
+	store    *campaign.Store
+	campaign *campaign.Campaign
+	window   campaign.Window
+}
+
+// importCampaign reads the CSV named by opts into a new draft campaign: the first step of every
+// run, dry or not. The caller closes imp.pool.
+func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time) (*imported, error) {
 	window, err := campaign.ParseWindow(opts.Window)
 	if err != nil {
-		return usageErrorf("--window: %v", err)
+		return nil, usageErrorf("--window: %v", err)
 	}
 	overrides, err := readOverrides(opts.OverridesFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
 
 	file, err := os.Open(opts.File)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", opts.File, err)
+		return nil, fmt.Errorf("open %s: %w", opts.File, err)
 	}
 	defer file.Close()
 	reader, err := campaign.NewReader(file, campaign.ReaderOptions{
@@ -95,19 +125,24 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 		DefaultTimeZone:  opts.TimeZone,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", opts.File, err)
+		return nil, fmt.Errorf("%s: %w", opts.File, err)
 	}
 	suppress, err := readSuppressFile(opts.SuppressFile, opts.DefaultRegion)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	pool, err := a.openDB(ctx, dbWrite)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer pool.Close()
-	store := campaign.NewStore(pool)
+	imp := &imported{pool: pool, store: campaign.NewStore(pool), window: window}
+	ok := false
+	defer func() {
+		if !ok {
+			pool.Close()
+		}
+	}()
 
 	rejectsPath := opts.RejectsFile
 	if rejectsPath == "" {
@@ -115,7 +150,7 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	rejects, err := newPendingFile(rejectsPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rejects.discard()
 	rejectsWriter := campaign.NewRejectsWriter(rejects.f, reader.Header().Columns, reader.Header().Delimiter)
@@ -126,11 +161,11 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	name := opts.Name
 	if name == "" {
-		if name, err = store.FreeCampaignName(ctx, defaultCampaignName(opts.File, now)); err != nil {
-			return err
+		if name, err = imp.store.FreeCampaignName(ctx, defaultCampaignName(opts.File, now)); err != nil {
+			return nil, err
 		}
 	}
-	c, err := store.Import(ctx, campaign.NewCampaign{
+	c, err := imp.store.Import(ctx, campaign.NewCampaign{
 		Name:       name,
 		SourceFile: opts.File,
 		Settings: campaign.Settings{
@@ -148,30 +183,22 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 		},
 	}, campaign.ImportInput{Reader: reader, Rejects: rejectsWriter, Suppress: suppress, RejectsPath: rejectsPath})
 	if errors.Is(err, campaign.ErrNoDataRows) {
-		return fmt.Errorf("%s: %w; nothing was imported", opts.File, err)
+		return nil, fmt.Errorf("%s: %w; nothing was imported", opts.File, err)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.ImportStats.RejectedTotal() > 0 {
 		if err := rejectsWriter.Flush(); err != nil {
-			return fmt.Errorf("write %s: %w", rejectsPath, err)
+			return nil, fmt.Errorf("write %s: %w", rejectsPath, err)
 		}
 		if err := rejects.commit(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-
-	report, err := buildDryRunReport(ctx, store, c, window, opts.Preview, now)
-	if err != nil {
-		return err
-	}
-	if opts.Format == "json" {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
-	}
-	return writeDryRunText(a.out, report)
+	imp.campaign = c
+	ok = true
+	return imp, nil
 }
 
 func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.Campaign, window campaign.Window, preview int, now time.Time) (*dryRunReport, error) {

@@ -28,6 +28,10 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // the first signal asks commands to wind down; a second one ends the process
+	}()
 	a := &app{
 		in:         os.Stdin,
 		out:        os.Stdout,

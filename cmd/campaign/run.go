@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/vapi"
 )
 
 // runOptions are the flags of `campaign run`.
@@ -44,6 +44,15 @@ type runOptions struct {
 
 	Preview int
 	Format  string
+
+	// A real run (not --dry-run).
+	Simulate      bool
+	SimTimeScale  float64
+	SimSeed       int64
+	VapiBaseURL   string
+	WebhookListen string
+	Output        string
+	Grace         time.Duration
 }
 
 // Environment variables read by `campaign run` (flag > env > default).
@@ -57,6 +66,8 @@ var runEnv = map[string]string{
 	"rate":            "CAMPAIGN_RATE",
 	"max-concurrent":  "CAMPAIGN_MAX_CONCURRENT",
 	"max-attempts":    "CAMPAIGN_MAX_ATTEMPTS",
+	"vapi-base-url":   envVapiBaseURL,
+	"webhook-listen":  "CAMPAIGN_WEBHOOK_LISTEN",
 }
 
 // envWebhookSecret is the shared secret Vapi sends with every webhook; a secret is generated per
@@ -77,10 +88,23 @@ func newRunCmd(a *app) *cobra.Command {
 			return opts.validate()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !opts.DryRun {
-				return errors.New("placing calls is not available in this version yet; use --dry-run to see exactly who would be called, when, and with what")
+			if opts.DryRun {
+				return runDryRun(cmd.Context(), a, opts)
 			}
-			return runDryRun(cmd.Context(), a, opts)
+			if opts.Simulate && !cmd.Flags().Changed("window") && a.getenv(runEnv["window"]) == "" {
+				opts.Window = "always" // a demo finishes at any hour
+			}
+			if !opts.Simulate {
+				switch {
+				case a.getenv(envAPIKey) == "":
+					return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
+				case opts.AssistantID == "":
+					return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place calls")
+				case opts.PhoneNumberID == "":
+					return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls")
+				}
+			}
+			return runCalls(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -104,7 +128,14 @@ func newRunCmd(a *app) *cobra.Command {
 	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 10, "live calls at once, at most (Vapi's default account limit is 10)")
 	f.IntVar(&opts.MaxAttempts, "max-attempts", 3, "calls per contact, at most")
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
-	f.StringVar(&opts.Format, "format", "text", "output format: text or json")
+	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
+	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
+	f.Float64Var(&opts.SimTimeScale, "sim-time-scale", 60, "with --simulate: simulated seconds per real second")
+	f.Int64Var(&opts.SimSeed, "sim-seed", 42, "with --simulate: seed of the simulated outcomes")
+	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL")
+	f.StringVar(&opts.WebhookListen, "webhook-listen", "127.0.0.1:8080", "address of the webhook receiver that --public-url leads to")
+	f.StringVarP(&opts.Output, "output", "o", "", "write one result row per contact to this CSV file at the end")
+	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after Ctrl-C: how long to keep receiving results of calls in flight")
 	return cmd
 }
 

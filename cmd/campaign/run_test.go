@@ -203,7 +203,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad overrides", []string{"run", example, "--dry-run", "--overrides", badOverrides}, exitError, "JSON object"},
 		{"unknown flag", []string{"run", example, "--dry-runn"}, exitUsage, "dry-runn"},
 		{"no file", []string{"run"}, exitUsage, "arg"},
-		{"not a dry run", []string{"run", example}, exitError, "--dry-run"},
+		{"no API key", []string{"run", example}, exitUsage, "VAPI_API_KEY"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,447 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AttemptState is where a call attempt stands in the journal.
+type AttemptState string
+
+// Attempt states. An attempt is live (it holds one of the campaign's concurrency slots) while
+// it is creating or created.
+const (
+	// AttemptCreating: the row is committed and POST /call may be under way; whether a call
+	// exists is not known yet.
+	AttemptCreating AttemptState = "creating"
+	// AttemptCreated: Vapi created the call and its id is stored.
+	AttemptCreated AttemptState = "created"
+	// AttemptEnded: the call ended (a status-update said so, or its result was recorded).
+	AttemptEnded AttemptState = "ended"
+	// AttemptNotCreated: no call was placed (refused, never sent, or looked up and absent).
+	AttemptNotCreated AttemptState = "not_created"
+)
+
+// CapacityRetryDelay is how long a contact waits after Vapi refused its call for lack of a
+// concurrency slot (an end-of-call report with outcome capacity).
+const CapacityRetryDelay = 30 * time.Second
+
+// ErrAttemptNotFound is returned (wrapped) when an attempt looked up by id does not exist.
+var ErrAttemptNotFound = errors.New("attempt not found")
+
+// ErrUnknownCall is returned (wrapped) when a call id or attempt key matches no attempt, or
+// when the attempt with that key already carries a different call id.
+var ErrUnknownCall = errors.New("no attempt for this call")
+
+// Attempt is one call placed, or about to be placed, for a contact: a row of the journal.
+type Attempt struct {
+	ID, CampaignID, ContactID int64
+	// Number is the attempt's sequence number among its contact's attempts (1, 2, …),
+	// counting every row, including attempts that placed no call; it makes Key unique.
+	Number int
+	// Key is AttemptKey(CampaignID, ContactID, Number): the call's name and externalId.
+	Key        string
+	State      AttemptState
+	VapiCallID string
+	// CreatedAt is when the row was committed, before POST /call.
+	CreatedAt time.Time
+	// CallCreatedAt is when Vapi created the call; EndedAt when it ended; ReportAt when its
+	// full result was recorded (nil until then).
+	CallCreatedAt, EndedAt, ReportAt *time.Time
+	EndedReason                      string
+	Outcome                          Outcome
+	// Lookups counts the reconciler's lookups that found nothing.
+	Lookups int
+	// LastStatus is the latest status-update seen ("ended" is never replaced).
+	LastStatus string
+	// Error is why the attempt placed no call (not_created attempts).
+	Error     string
+	UpdatedAt time.Time
+	// Phone is the contact's number (E.164), for lookups.
+	Phone string
+}
+
+const attemptColumns = `a.id, a.campaign_id, a.contact_id, a.number, a.key, a.state,
+	coalesce(a.vapi_call_id, ''), a.created_at, a.call_created_at, a.ended_at, a.report_at,
+	a.ended_reason, a.outcome, a.lookups, a.last_status, a.error, a.updated_at, ct.phone`
+
+const attemptFrom = ` FROM attempt a JOIN contact ct ON ct.id = a.contact_id `
+
+func scanAttempt(row pgx.Row) (*Attempt, error) {
+	var a Attempt
+	err := row.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.Number, &a.Key, &a.State, &a.VapiCallID,
+		&a.CreatedAt, &a.CallCreatedAt, &a.EndedAt, &a.ReportAt, &a.EndedReason, &a.Outcome, &a.Lookups,
+		&a.LastStatus, &a.Error, &a.UpdatedAt, &a.Phone)
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Attempt returns one attempt by id.
+func (s *Store) Attempt(ctx context.Context, id int64) (*Attempt, error) {
+	a, err := scanAttempt(s.pool.QueryRow(ctx, `SELECT `+attemptColumns+attemptFrom+`WHERE a.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("attempt %d: %w", id, ErrAttemptNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load attempt %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// CallCreated records Vapi's call id for an attempt: creating → created. It is idempotent; if an
+// early webhook already ended the attempt (or it was given up as not created), only the id and
+// the call's creation time are set. A zero callCreatedAt means now. An attempt that already has
+// a different call id is an error.
+func (s *Store) CallCreated(ctx context.Context, attemptID int64, callID string, callCreatedAt time.Time, now time.Time) error {
+	if callID == "" {
+		return fmt.Errorf("record call of attempt %d: empty call id", attemptID)
+	}
+	if callCreatedAt.IsZero() {
+		callCreatedAt = now
+	}
+	var stored string
+	err := s.pool.QueryRow(ctx, `
+		UPDATE attempt SET
+			vapi_call_id = coalesce(vapi_call_id, $2),
+			call_created_at = coalesce(call_created_at, $3),
+			state = CASE WHEN state = 'creating' THEN 'created' ELSE state END,
+			updated_at = CASE WHEN state = 'creating' OR vapi_call_id IS NULL OR call_created_at IS NULL
+			                  THEN $4 ELSE updated_at END
+		WHERE id = $1
+		RETURNING vapi_call_id`, attemptID, callID, callCreatedAt, now).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("record call of attempt %d: %w", attemptID, ErrAttemptNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("record call of attempt %d: %w", attemptID, err)
+	}
+	if stored != callID {
+		return fmt.Errorf("record call %s of attempt %d: the attempt already has call %s", callID, attemptID, stored)
+	}
+	return nil
+}
+
+// NotCreatedKind says why an attempt placed no call, which decides what happens to its contact.
+type NotCreatedKind string
+
+// Kinds of attempts that placed no call.
+const (
+	// NotCreatedCapacity: Vapi refused for lack of a concurrency slot. The attempt ends
+	// not_created with outcome capacity and does not count (contact.attempts -= 1); the contact
+	// goes back to pending with next_attempt_at = retryAt.
+	NotCreatedCapacity NotCreatedKind = "capacity"
+	// NotCreatedRetryable: surely not created (request never sent, 429, or looked up and
+	// absent): as capacity, but outcome "" and error = detail.
+	NotCreatedRetryable NotCreatedKind = "retryable"
+	// NotCreatedPermanent: bad number, assistant or billing: the attempt ends not_created with
+	// outcome failed_permanent and error = detail; the contact fails with outcome
+	// failed_permanent.
+	NotCreatedPermanent NotCreatedKind = "permanent"
+)
+
+// CallNotCreated ends an attempt that placed no call. callID may be "" (or the id of a call
+// Vapi created already ended, e.g. concurrency-blocked), retryAt is ignored for permanent
+// failures and a zero retryAt means "due at once". The attempt must be creating, created, or
+// ended without a result; otherwise (already not_created, or its result recorded) nothing
+// changes and the call returns nil.
+func (s *Store) CallNotCreated(ctx context.Context, attemptID int64, kind NotCreatedKind, callID, detail string, retryAt, now time.Time) error {
+	var outcome Outcome
+	switch kind {
+	case NotCreatedCapacity:
+		outcome = OutcomeCapacity
+	case NotCreatedRetryable:
+		outcome = ""
+	case NotCreatedPermanent:
+		outcome = OutcomeFailedPermanent
+	default:
+		return fmt.Errorf("end attempt %d as not created: unknown kind %q", attemptID, kind)
+	}
+	var retry *time.Time
+	if !retryAt.IsZero() {
+		retry = &retryAt
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			state                 AttemptState
+			reportAt              *time.Time
+			contactID, campaignID int64
+		)
+		err := tx.QueryRow(ctx, `
+			SELECT state, report_at, contact_id, campaign_id FROM attempt WHERE id = $1 FOR NO KEY UPDATE`,
+			attemptID).Scan(&state, &reportAt, &contactID, &campaignID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrAttemptNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if state == AttemptNotCreated || reportAt != nil {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE attempt SET state = 'not_created', outcome = $2, error = $3,
+				vapi_call_id = coalesce(vapi_call_id, nullif($4, '')), updated_at = $5
+			WHERE id = $1`, attemptID, outcome, detail, callID, now); err != nil {
+			return err
+		}
+		if kind == NotCreatedPermanent {
+			if err := finishContact(ctx, tx, contactID, ContactFailed, OutcomeFailedPermanent, now); err != nil {
+				return err
+			}
+			_, err := completeIfDone(ctx, tx, campaignID, now)
+			return err
+		}
+		return uncountAttempt(ctx, tx, contactID, retry, now)
+	})
+	if err != nil {
+		return fmt.Errorf("end attempt %d as not created (%s): %w", attemptID, kind, err)
+	}
+	return nil
+}
+
+// uncountAttempt puts an in_call contact back to pending at retry, its last attempt not counted.
+func uncountAttempt(ctx context.Context, tx pgx.Tx, contactID int64, retry *time.Time, now time.Time) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE contact SET state = 'pending', attempts = greatest(attempts - 1, 0),
+			next_attempt_at = $2, updated_at = $3
+		WHERE id = $1 AND state = 'in_call'`, contactID, retry, now)
+	return err
+}
+
+// finishContact gives a contact its outcome and, if it is in_call, its final state (a contact
+// moved elsewhere meanwhile, e.g. cancelled, keeps its state).
+func finishContact(ctx context.Context, tx pgx.Tx, contactID int64, state ContactState, outcome Outcome, now time.Time) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE contact SET state = CASE WHEN state = 'in_call' THEN $2 ELSE state END,
+			outcome = $3, updated_at = $4
+		WHERE id = $1`, contactID, state, outcome, now)
+	return err
+}
+
+// CallResult is a call's outcome as Vapi reports it: an end-of-call report, or GET /call of an
+// ended call.
+type CallResult struct {
+	// CallID and AttemptKey find the attempt: by call id, else by key (a webhook may beat the
+	// stored id).
+	CallID, AttemptKey string
+	EndedReason        string
+	StartedAt, EndedAt *time.Time
+	DurationSeconds    *float64
+	Cost               *float64
+	// CostBreakdown, Costs and StructuredData are stored as given (JSON); empty means none.
+	CostBreakdown, Costs, StructuredData json.RawMessage
+
+	Summary, SuccessEvaluation, Transcript, RecordingURL, StereoRecordingURL string
+}
+
+// lockedAttempt is what the result and status paths need of the attempt they lock.
+type lockedAttempt struct {
+	id, contactID, campaignID int64
+	state                     AttemptState
+	reportAt                  *time.Time
+	endedReason               string
+}
+
+// findAttemptSQL selects the attempt of a call: by call id ($1), else by key ($2) when that
+// attempt has no call id yet or no call id was given.
+const findAttemptSQL = `coalesce(
+	(SELECT id FROM attempt WHERE vapi_call_id = $1),
+	(SELECT id FROM attempt WHERE key = $2 AND (vapi_call_id IS NULL OR $1 = '')))`
+
+func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string) (*lockedAttempt, error) {
+	var a lockedAttempt
+	err := tx.QueryRow(ctx, `
+		SELECT id, contact_id, campaign_id, state, report_at, ended_reason FROM attempt
+		WHERE id = `+findAttemptSQL+` FOR NO KEY UPDATE`, callID, key).
+		Scan(&a.id, &a.contactID, &a.campaignID, &a.state, &a.reportAt, &a.endedReason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("call %q, attempt key %q: %w", callID, key, ErrUnknownCall)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+func jsonArg(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// ApplyResult records a call's final result, idempotently and in any order. The attempt, found
+// by call id else by key and locked, gets state ended, report_at = now, outcome =
+// ClassifyEndedReason(EndedReason) (the reason a status-update left when the result has none),
+// and every field of r; a second result for the same attempt changes nothing (applied=false).
+//
+// The contact: with outcome capacity it goes back to pending at now + CapacityRetryDelay, the
+// attempt not counted; otherwise its outcome is final in this version: state completed when
+// outcome.Reached(), else failed. If the campaign is running and no contact is left pending,
+// queued or in_call, the campaign is completed (finished_at = now).
+//
+// A result for an attempt that was ended as not created (the call turned up after all) is
+// recorded on the attempt, which stays not_created; its contact has moved on and is left alone.
+func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (applied bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		applied = false
+		a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey)
+		if err != nil {
+			return err
+		}
+		if a.reportAt != nil {
+			return nil
+		}
+		reason := r.EndedReason
+		if reason == "" {
+			reason = a.endedReason
+		}
+		outcome := ClassifyEndedReason(reason)
+		state := AttemptEnded
+		if a.state == AttemptNotCreated {
+			state = AttemptNotCreated
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE attempt SET state = $2, report_at = $3, updated_at = $3, outcome = $4, ended_reason = $5,
+				vapi_call_id = coalesce(vapi_call_id, nullif($6, '')),
+				started_at = coalesce($7, started_at), ended_at = coalesce($8, ended_at),
+				duration_seconds = coalesce($9, duration_seconds), cost = coalesce($10, cost),
+				cost_breakdown = coalesce($11::jsonb, cost_breakdown), costs = coalesce($12::jsonb, costs),
+				structured_data = coalesce($13::jsonb, structured_data),
+				summary = $14, success_evaluation = $15, transcript = $16, recording_url = $17,
+				stereo_recording_url = $18
+			WHERE id = $1`,
+			a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
+			jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
+			r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL)
+		if err != nil {
+			return err
+		}
+		applied = true
+		switch {
+		case a.state == AttemptNotCreated:
+			return nil
+		case outcome == OutcomeCapacity:
+			retry := now.Add(CapacityRetryDelay)
+			return uncountAttempt(ctx, tx, a.contactID, &retry, now)
+		}
+		contactState := ContactFailed
+		if outcome.Reached() {
+			contactState = ContactCompleted
+		}
+		if err := finishContact(ctx, tx, a.contactID, contactState, outcome, now); err != nil {
+			return err
+		}
+		_, err = completeIfDone(ctx, tx, a.campaignID, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("apply result of call %q: %w", r.CallID, err)
+	}
+	return applied, nil
+}
+
+// ApplyStatus notes a status-update of a call, found by call id else by attempt key: it sets
+// last_status (an "ended" status is never replaced by a late earlier one) and stores the call
+// id if the attempt had none. Status "ended" moves a creating or created attempt to ended,
+// releasing its live slot, and records endedReason if the attempt has none, without setting
+// report_at: the full result comes from the report or the reconciler. Unknown calls →
+// ErrUnknownCall.
+func (s *Store) ApplyStatus(ctx context.Context, callID, attemptKey, status, endedReason string, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE attempt SET
+			last_status = CASE WHEN last_status = 'ended' THEN last_status ELSE $3 END,
+			state = CASE WHEN $3 = 'ended' AND state IN ('creating', 'created') THEN 'ended' ELSE state END,
+			ended_reason = CASE WHEN $3 = 'ended' AND ended_reason = '' THEN $4 ELSE ended_reason END,
+			vapi_call_id = coalesce(vapi_call_id, nullif($1, '')),
+			updated_at = $5
+		WHERE id = `+findAttemptSQL, callID, attemptKey, status, endedReason, now)
+	if err != nil {
+		return fmt.Errorf("apply status %q of call %q: %w", status, callID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("apply status %q of call %q, attempt key %q: %w", status, callID, attemptKey, ErrUnknownCall)
+	}
+	return nil
+}
+
+// StaleAttempts returns the attempts the reconciler must look at: created or ended without a
+// result (report_at NULL) and not updated since reportCutoff; and creating since before
+// creatingCutoff (the dial job may have died between the journal and POST /call, or after an
+// ambiguous failure). Longest-waiting first (by updated_at, or created_at for creating
+// attempts), up to limit.
+func (s *Store) StaleAttempts(ctx context.Context, reportCutoff, creatingCutoff time.Time, limit int) ([]Attempt, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+attemptFrom+`
+		WHERE a.report_at IS NULL AND a.state <> 'not_created'
+		  AND ((a.state IN ('created', 'ended') AND a.updated_at < $1)
+		    OR (a.state = 'creating' AND a.created_at < $2))
+		ORDER BY CASE WHEN a.state = 'creating' THEN a.created_at ELSE a.updated_at END, a.id
+		LIMIT $3`, reportCutoff, creatingCutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list stale attempts: %w", err)
+	}
+	attempts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Attempt, error) {
+		a, err := scanAttempt(row)
+		if err != nil {
+			return Attempt{}, err
+		}
+		return *a, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list stale attempts: %w", err)
+	}
+	return attempts, nil
+}
+
+// NoteLookup increments an attempt's lookups (and sets updated_at = now) after a lookup that
+// found nothing, and returns the new count.
+func (s *Store) NoteLookup(ctx context.Context, attemptID int64, now time.Time) (lookups int, err error) {
+	err = s.pool.QueryRow(ctx, `
+		UPDATE attempt SET lookups = lookups + 1, updated_at = $2 WHERE id = $1 RETURNING lookups`,
+		attemptID, now).Scan(&lookups)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("note lookup of attempt %d: %w", attemptID, ErrAttemptNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("note lookup of attempt %d: %w", attemptID, err)
+	}
+	return lookups, nil
+}
+
+// ErrEventNotFound is returned (wrapped) when a webhook event looked up by id does not exist.
+var ErrEventNotFound = errors.New("webhook event not found")
+
+// SaveEvent stores a webhook event raw, before it is applied, and returns its id. payload must
+// be a JSON document.
+func (s *Store) SaveEvent(ctx context.Context, typ, callID, attemptKey, status string, payload []byte, now time.Time) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO webhook_event (received_at, type, vapi_call_id, attempt_key, status, payload)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id`,
+		now, typ, callID, attemptKey, status, string(payload)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("save webhook event %q: %w", typ, err)
+	}
+	return id, nil
+}
+
+// MarkEventApplied records that a stored webhook event was applied at now; applyErr is the
+// error it met ("" if none).
+func (s *Store) MarkEventApplied(ctx context.Context, id int64, applyErr string, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE webhook_event SET applied_at = $2, apply_error = $3 WHERE id = $1`,
+		id, now, applyErr)
+	if err != nil {
+		return fmt.Errorf("mark webhook event %d applied: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("mark webhook event %d applied: %w", id, ErrEventNotFound)
+	}
+	return nil
+}

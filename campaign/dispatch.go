@@ -1,0 +1,585 @@
+package campaign
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ContactQueued: the hopper picked the contact and a dial job exists for it.
+const ContactQueued ContactState = "queued"
+
+// DialRefusal says why BeginAttempt did not start an attempt ("" = it did).
+type DialRefusal string
+
+// Reasons BeginAttempt refuses to start an attempt.
+const (
+	// RefuseNotRunning: the campaign is not running. A queued contact is put back to pending,
+	// so the hopper picks it up again after a resume.
+	RefuseNotRunning DialRefusal = "campaign_not_running"
+	// RefuseNotQueued: the contact is not queued (already handled, cancelled, or gone):
+	// nothing changes.
+	RefuseNotQueued DialRefusal = "contact_not_queued"
+	// RefuseSuppressed: the number is on the suppression list now: the contact becomes
+	// do_not_call, with outcome "".
+	RefuseSuppressed DialRefusal = "suppressed"
+	// RefuseAtCapacity: the campaign's live attempts (creating or created) have reached
+	// max_concurrent: nothing changes.
+	RefuseAtCapacity DialRefusal = "at_capacity"
+	// RefuseRateLimited: the shared schedule says wait (DialGrant.Wait): nothing changes.
+	RefuseRateLimited DialRefusal = "rate_limited"
+)
+
+// DialGrant is BeginAttempt's answer: the journaled attempt, or why there is none.
+type DialGrant struct {
+	// Attempt is the committed attempt (state creating), nil when refused.
+	Attempt *Attempt
+	// Refusal is "" when Attempt is set.
+	Refusal DialRefusal
+	// Wait is how long until the rate allows the next call (RefuseRateLimited only).
+	Wait time.Duration
+}
+
+// dialInterval is the GCRA emission interval of a rate in calls per second (0: unlimited).
+func dialInterval(ratePerSecond float64) time.Duration {
+	if ratePerSecond <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / ratePerSecond)
+}
+
+// BeginAttempt commits the journal row of a queued contact's next attempt, before any call is
+// placed, in one transaction that serializes with every other process dialing the same
+// campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
+// as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
+// is running, the contact is queued, its number is not suppressed, the live attempts (creating
+// or created) are fewer than max_concurrent, and the rate: GCRA on campaign.next_dial_at with
+// interval T = 1s / rate_per_second (rate 0: unlimited), allowed iff next_dial_at is NULL or
+// <= now, and then next_dial_at = max(next_dial_at, now) + T; else RefuseRateLimited with
+// Wait = next_dial_at - now. When all pass it inserts the attempt (state creating, created_at =
+// now) and moves the contact to in_call with attempts + 1.
+//
+// The attempt's Number is one more than the contact's highest attempt number, so an attempt
+// that did not count (capacity, or not created) never shares its key with a later one;
+// contact.attempts counts only the attempts that count. A contact that does not exist is
+// refused with RefuseNotQueued.
+func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time) (DialGrant, error) {
+	var g DialGrant
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		g = DialGrant{}
+		var (
+			campaignID int64
+			state      ContactState
+			phone      string
+		)
+		err := tx.QueryRow(ctx, `SELECT campaign_id, state, phone FROM contact WHERE id = $1 FOR NO KEY UPDATE`,
+			contactID).Scan(&campaignID, &state, &phone)
+		if errors.Is(err, pgx.ErrNoRows) {
+			g.Refusal = RefuseNotQueued
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var (
+			status        Status
+			maxConcurrent int
+			rate          float64
+			nextDial      *time.Time
+		)
+		err = tx.QueryRow(ctx, `
+			SELECT status, max_concurrent, rate_per_second, next_dial_at FROM campaign
+			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial)
+		if err != nil {
+			return err
+		}
+		if status != StatusRunning {
+			g.Refusal = RefuseNotRunning
+			if state == ContactQueued {
+				return unqueue(ctx, tx, campaignID, contactID, `state = 'pending'`, now)
+			}
+			return nil
+		}
+		if state != ContactQueued {
+			g.Refusal = RefuseNotQueued
+			return nil
+		}
+		var suppressed bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression WHERE phone = $1)`, phone).
+			Scan(&suppressed); err != nil {
+			return err
+		}
+		if suppressed {
+			g.Refusal = RefuseSuppressed
+			if err := unqueue(ctx, tx, campaignID, contactID, `state = 'do_not_call', outcome = ''`, now); err != nil {
+				return err
+			}
+			_, err := completeIfDone(ctx, tx, campaignID, now)
+			return err
+		}
+		var live int
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state IN ('creating', 'created')`,
+			campaignID).Scan(&live); err != nil {
+			return err
+		}
+		if live >= maxConcurrent {
+			g.Refusal = RefuseAtCapacity
+			return nil
+		}
+		if interval := dialInterval(rate); interval > 0 {
+			if nextDial != nil && nextDial.After(now) {
+				g.Refusal, g.Wait = RefuseRateLimited, nextDial.Sub(now)
+				return nil
+			}
+			next := now.Add(interval)
+			nextDial = &next
+		}
+
+		var number int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(number), 0) + 1 FROM attempt WHERE contact_id = $1`,
+			contactID).Scan(&number); err != nil {
+			return err
+		}
+		a, err := scanAttempt(tx.QueryRow(ctx, `
+			WITH a AS (
+				INSERT INTO attempt (campaign_id, contact_id, number, key, state, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, 'creating', $5, $5)
+				RETURNING *
+			)
+			SELECT `+attemptColumns+` FROM a JOIN contact ct ON ct.id = a.contact_id`,
+			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE contact SET state = 'in_call', attempts = attempts + 1, updated_at = $2 WHERE id = $1`,
+			contactID, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE campaign SET next_dial_at = $2, queued_contacts = greatest(queued_contacts - 1, 0)
+			WHERE id = $1`, campaignID, nextDial); err != nil {
+			return err
+		}
+		g.Attempt = a
+		return nil
+	})
+	if err != nil {
+		return DialGrant{}, fmt.Errorf("begin attempt of contact %d: %w", contactID, err)
+	}
+	return g, nil
+}
+
+// unqueue moves a queued contact out of 'queued' with the given SET clause, keeping the
+// campaign's queued_contacts count. The campaign row must be locked or lockable (contact, then
+// campaign: the order every transaction here takes them in).
+func unqueue(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, set string, now time.Time) error {
+	_, err := tx.Exec(ctx, `
+		WITH c AS (
+			UPDATE contact SET `+set+`, updated_at = $3 WHERE id = $2 AND state = 'queued' RETURNING id
+		)
+		UPDATE campaign SET queued_contacts = greatest(queued_contacts - (SELECT count(*) FROM c), 0)
+		WHERE id = $1 AND EXISTS (SELECT 1 FROM c)`, campaignID, contactID, now)
+	return err
+}
+
+// DelayDials pushes the campaign's shared dial schedule to at least until (after a 429): every
+// process then waits.
+func (s *Store) DelayDials(ctx context.Context, campaignID int64, until time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE campaign SET next_dial_at = greatest(next_dial_at, $2) WHERE id = $1`,
+		campaignID, until)
+	if err != nil {
+		return fmt.Errorf("delay dials of campaign %d: %w", campaignID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delay dials of campaign %d: %w", campaignID, ErrNotFound)
+	}
+	return nil
+}
+
+// CampaignSecret returns a campaign's webhook secret (for webhook authentication).
+func (s *Store) CampaignSecret(ctx context.Context, campaignID int64) (string, error) {
+	var secret string
+	err := s.pool.QueryRow(ctx, `SELECT webhook_secret FROM campaign WHERE id = $1`, campaignID).Scan(&secret)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("campaign %d secret: %w", campaignID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("campaign %d secret: %w", campaignID, err)
+	}
+	return secret, nil
+}
+
+// Decision is what the hopper decides for a due contact: queue it; or, if FailOutcome is set,
+// fail it with that outcome (e.g. "no_calling_window"); or else defer it to DeferUntil (outside
+// its calling hours). FailOutcome wins over Queue, Queue over DeferUntil.
+type Decision struct {
+	Queue       bool
+	DeferUntil  time.Time
+	FailOutcome string
+}
+
+// dueContactColumns and scanDueContact read the contacts QueueDue hands to decide.
+const dueContactColumns = `id, campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields,
+	state, outcome, attempts, next_attempt_at`
+
+func scanDueContact(row pgx.CollectableRow) (Contact, error) {
+	var c Contact
+	err := row.Scan(&c.ID, &c.CampaignID, &c.Line, &c.Phone, &c.Name, &c.ExternalID, &c.TimeZones,
+		&c.TimeZoneSource, &c.Fields, &c.State, &c.Outcome, &c.Attempts, &c.NextAttemptAt)
+	return c, err
+}
+
+// queueDueLockClass is the first key of the advisory lock QueueDue holds per campaign (the
+// second is the campaign id), so that one hopper at a time fills a campaign's queue.
+const queueDueLockClass int32 = 0x71647565 // "qdue"
+
+// QueueDue fills a running campaign's dial queue, in one transaction: it selects up to limit
+// pending contacts whose next_attempt_at is NULL or <= now (FOR UPDATE SKIP LOCKED), calls
+// decide for each in id order, sets the deferred ones' next_attempt_at, fails the failed ones
+// (completing the campaign if they were the last), moves the queued ones to 'queued' and calls
+// enqueue(ctx, tx, ids) in the same transaction (the caller inserts the dial jobs there), then
+// commits. It returns how many contacts were queued. An error from decide's input, enqueue or
+// the database rolls everything back.
+//
+// The queue is bounded: limit is reduced so the campaign never has more than max_concurrent*2
+// contacts queued. The selection follows the pending-contacts index, so its cost does not grow
+// with the campaign: retries whose time has come first (earliest first), then contacts never
+// deferred, in their physical order (file order after an import; a contact put back to
+// pending may come later). A campaign that is not running, or whose queue another process is
+// filling at this moment, gets 0 and no error.
+func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, limit int, decide func(*Contact) Decision, enqueue func(ctx context.Context, tx pgx.Tx, contactIDs []int64) error) (int, error) {
+	queued := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		queued = 0
+		var got bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, $2)`,
+			queueDueLockClass, int32(campaignID)).Scan(&got); err != nil {
+			return err
+		}
+		if !got {
+			return nil
+		}
+		var (
+			status        Status
+			maxConcurrent int
+			inQueue       int
+		)
+		err := tx.QueryRow(ctx, `SELECT status, max_concurrent, queued_contacts FROM campaign WHERE id = $1`,
+			campaignID).Scan(&status, &maxConcurrent, &inQueue)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if status != StatusRunning {
+			return nil
+		}
+		limit = min(limit, 2*maxConcurrent-inQueue)
+		if limit <= 0 {
+			return nil
+		}
+
+		// Two index range scans, each stopping after limit rows: due retries by time, then
+		// contacts with no time.
+		rows, err := tx.Query(ctx, `SELECT `+dueContactColumns+` FROM contact
+			WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= $2
+			ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED`, campaignID, now, limit)
+		if err != nil {
+			return err
+		}
+		due, err := pgx.CollectRows(rows, scanDueContact)
+		if err != nil {
+			return err
+		}
+		if len(due) < limit {
+			rows, err := tx.Query(ctx, `SELECT `+dueContactColumns+` FROM contact
+				WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at IS NULL
+				LIMIT $2 FOR UPDATE SKIP LOCKED`, campaignID, limit-len(due))
+			if err != nil {
+				return err
+			}
+			more, err := pgx.CollectRows(rows, scanDueContact)
+			if err != nil {
+				return err
+			}
+			due = append(due, more...)
+		}
+		if len(due) == 0 {
+			return nil
+		}
+		slices.SortFunc(due, func(a, b Contact) int { return cmp.Compare(a.ID, b.ID) })
+
+		var (
+			queue, deferIDs, failIDs []int64
+			deferAt                  []time.Time
+			failOutcomes             []string
+		)
+		for i := range due {
+			c := &due[i]
+			d := decide(c)
+			switch {
+			case d.FailOutcome != "":
+				failIDs, failOutcomes = append(failIDs, c.ID), append(failOutcomes, d.FailOutcome)
+			case d.Queue:
+				queue = append(queue, c.ID)
+			case !d.DeferUntil.IsZero():
+				deferIDs, deferAt = append(deferIDs, c.ID), append(deferAt, d.DeferUntil)
+			default:
+				return fmt.Errorf("contact %d: the decision neither queues, defers nor fails it", c.ID)
+			}
+		}
+		if len(deferIDs) > 0 {
+			if _, err := tx.Exec(ctx, `
+				UPDATE contact c SET next_attempt_at = d.at, updated_at = $3
+				FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, at) WHERE c.id = d.id`,
+				deferIDs, deferAt, now); err != nil {
+				return fmt.Errorf("defer contacts: %w", err)
+			}
+		}
+		if len(failIDs) > 0 {
+			if _, err := tx.Exec(ctx, `
+				UPDATE contact c SET state = 'failed', outcome = d.outcome, updated_at = $3
+				FROM unnest($1::bigint[], $2::text[]) AS d(id, outcome) WHERE c.id = d.id`,
+				failIDs, failOutcomes, now); err != nil {
+				return fmt.Errorf("fail contacts: %w", err)
+			}
+		}
+		if len(queue) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE contact SET state = 'queued', updated_at = $2 WHERE id = ANY($1)`,
+				queue, now); err != nil {
+				return fmt.Errorf("queue contacts: %w", err)
+			}
+			if err := enqueue(ctx, tx, queue); err != nil {
+				return fmt.Errorf("enqueue: %w", err)
+			}
+			// Last, so the campaign row is locked only until the commit.
+			if _, err := tx.Exec(ctx, `UPDATE campaign SET queued_contacts = queued_contacts + $2 WHERE id = $1`,
+				campaignID, len(queue)); err != nil {
+				return fmt.Errorf("count queued contacts: %w", err)
+			}
+		}
+		if len(failIDs) > 0 {
+			if _, err := completeIfDone(ctx, tx, campaignID, now); err != nil {
+				return err
+			}
+		}
+		queued = len(queue)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue due contacts of campaign %d: %w", campaignID, err)
+	}
+	return queued, nil
+}
+
+// RequeueContact puts a queued contact back to pending, due at at (a zero at means due at once),
+// when its dial job gives up for now. A contact that is not queued is left alone.
+func (s *Store) RequeueContact(ctx context.Context, contactID int64, at, now time.Time) error {
+	var due *time.Time
+	if !at.IsZero() {
+		due = &at
+	}
+	_, err := s.pool.Exec(ctx, `
+		WITH c AS (
+			UPDATE contact SET state = 'pending', next_attempt_at = $2, updated_at = $3
+			WHERE id = $1 AND state = 'queued' RETURNING campaign_id
+		)
+		UPDATE campaign SET queued_contacts = greatest(queued_contacts - 1, 0)
+		WHERE id = (SELECT campaign_id FROM c)`, contactID, due, now)
+	if err != nil {
+		return fmt.Errorf("requeue contact %d: %w", contactID, err)
+	}
+	return nil
+}
+
+// RunningCampaigns lists the ids of the campaigns in status running, in id order.
+func (s *Store) RunningCampaigns(ctx context.Context) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM campaign WHERE status = 'running' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list running campaigns: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("list running campaigns: %w", err)
+	}
+	return ids, nil
+}
+
+// SetStatus moves a campaign to status to if its current status is one of from (an empty from
+// matches nothing), and reports whether it changed. started_at is set when it first runs;
+// finished_at is set when it becomes completed, cancelled or failed, and cleared when it runs
+// again. A campaign set running with nothing left to call stays running until CompleteIfDone
+// (or the end of its last call) completes it.
+func (s *Store) SetStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) (bool, error) {
+	fromText := make([]string, len(from))
+	for i, f := range from {
+		fromText[i] = string(f)
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE campaign SET status = $2, updated_at = $3,
+			started_at = CASE WHEN $2 = 'running' THEN coalesce(started_at, $3) ELSE started_at END,
+			finished_at = CASE WHEN $2 IN ('completed', 'cancelled', 'failed') THEN $3
+			                   WHEN $2 = 'running' THEN NULL ELSE finished_at END
+		WHERE id = $1 AND status = ANY($4)`, campaignID, string(to), now, fromText)
+	if err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaignID).
+		Scan(&exists); err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	if !exists {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, ErrNotFound)
+	}
+	return false, nil
+}
+
+// CompleteIfDone completes a running campaign (finished_at = now) when none of its contacts is
+// pending, queued or in_call, and reports whether it did. Results and failures call it
+// themselves; the hopper calls it for campaigns with nothing to queue, e.g. one started with
+// no contact left to call.
+func (s *Store) CompleteIfDone(ctx context.Context, campaignID int64, now time.Time) (bool, error) {
+	var done bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		done, err = completeIfDone(ctx, tx, campaignID, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("complete campaign %d if done: %w", campaignID, err)
+	}
+	return done, nil
+}
+
+// completeIfDone is CompleteIfDone in tx, after tx changed contacts. It locks the campaign row
+// first, so of two transactions finishing a campaign's last contacts at once the later one
+// sees the earlier one's changes. The cheap checks (pending contacts and live attempts, both
+// indexed) come first; the scan for queued and in_call contacts runs only at the very end of
+// a campaign.
+func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.Time) (bool, error) {
+	var status Status
+	err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
+	}
+	if status != StatusRunning {
+		return false, nil
+	}
+	var busy bool
+	err = tx.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending')
+		    OR EXISTS (SELECT 1 FROM attempt WHERE campaign_id = $1 AND state IN ('creating', 'created'))`,
+		campaignID).Scan(&busy)
+	if err == nil && !busy {
+		err = tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM contact WHERE campaign_id = $1 AND state IN ('queued', 'in_call'))`,
+			campaignID).Scan(&busy)
+	}
+	if err != nil {
+		return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
+	}
+	if busy {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE campaign SET status = 'completed', finished_at = $2, updated_at = $2 WHERE id = $1`,
+		campaignID, now); err != nil {
+		return false, fmt.Errorf("complete campaign %d: %w", campaignID, err)
+	}
+	return true, nil
+}
+
+// Progress is a campaign's state, from SQL counts on its own tables.
+type Progress struct {
+	// Total is the number of contacts; ByState and ByOutcome break it down (contacts without
+	// an outcome are not in ByOutcome).
+	Total     int
+	ByState   map[ContactState]int
+	ByOutcome map[Outcome]int
+	// Live counts the attempts creating or created.
+	Live int
+	// Attempts counts the attempts that placed a call, or may have (all but not_created).
+	Attempts int
+	// Cost is the sum of the attempts' cost.
+	Cost float64
+	// NextDue is the earliest next_attempt_at among pending contacts (nil if there are none,
+	// or none has a time); it may be in the past.
+	NextDue *time.Time
+	Status  Status
+}
+
+// Final reports whether every contact is in a final state (completed, failed, cancelled,
+// do_not_call).
+func (p Progress) Final() bool {
+	final := 0
+	for _, s := range []ContactState{ContactCompleted, ContactFailed, ContactCancelled, ContactDoNotCall} {
+		final += p.ByState[s]
+	}
+	return final == p.Total
+}
+
+// Progress returns a campaign's progress, counted in one consistent snapshot.
+func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error) {
+	p := Progress{ByState: map[ContactState]int{}, ByOutcome: map[Outcome]int{}}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1`, campaignID).Scan(&p.Status)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `
+				SELECT state, outcome, count(*) FROM contact WHERE campaign_id = $1 GROUP BY state, outcome`,
+				campaignID)
+			if err != nil {
+				return err
+			}
+			var (
+				state   ContactState
+				outcome Outcome
+				n       int
+			)
+			_, err = pgx.ForEachRow(rows, []any{&state, &outcome, &n}, func() error {
+				p.Total += n
+				p.ByState[state] += n
+				if outcome != "" {
+					p.ByOutcome[outcome] += n
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			err = tx.QueryRow(ctx, `
+				SELECT count(*) FILTER (WHERE state IN ('creating', 'created')),
+				       count(*) FILTER (WHERE state <> 'not_created'),
+				       coalesce(sum(cost), 0)::float8
+				FROM attempt WHERE campaign_id = $1`, campaignID).Scan(&p.Live, &p.Attempts, &p.Cost)
+			if err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `
+				SELECT min(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = 'pending'`,
+				campaignID).Scan(&p.NextDue)
+		})
+	if err != nil {
+		return Progress{}, fmt.Errorf("progress of campaign %d: %w", campaignID, err)
+	}
+	return p, nil
+}

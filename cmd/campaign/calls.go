@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/vapi/vapitest"
+	"github.com/campaign-run/campaign/webhook"
+)
+
+// Environment variables of a real run.
+const (
+	envAPIKey      = "VAPI_API_KEY"
+	envVapiBaseURL = "VAPI_BASE_URL"
+)
+
+// simulatedPhoneNumberID is the caller id used with --simulate when none is given.
+const simulatedPhoneNumberID = "simulated-phone-number"
+
+// runCalls is `campaign run FILE` without --dry-run: import, dial, receive, reconcile until
+// every contact is final, then summarise. Ctrl-C stops dialing at once and keeps receiving
+// results of the calls in flight for --grace.
+func runCalls(ctx context.Context, a *app, opts *runOptions) error {
+	// Ctrl-C cancels ctx; the work itself runs on its own context so it can wind down.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	apiKey, baseURL := a.getenv(envAPIKey), opts.VapiBaseURL
+	var receiverLn net.Listener
+	if opts.Simulate {
+		sim := vapitest.New(vapitest.Config{TimeScale: opts.SimTimeScale, Seed: opts.SimSeed})
+		defer sim.Close()
+		simURL, closeSim, err := serve(sim, "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("start the simulator: %w", err)
+		}
+		defer closeSim()
+		apiKey, baseURL = sim.Config().APIKey, simURL
+		if opts.AssistantID == "" {
+			opts.AssistantID = sim.Config().Assistants[0].ID
+		}
+		if opts.PhoneNumberID == "" {
+			opts.PhoneNumberID = simulatedPhoneNumberID
+		}
+		if opts.PublicURL == "" {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return fmt.Errorf("webhook receiver: %w", err)
+			}
+			receiverLn, opts.PublicURL = ln, "http://"+ln.Addr().String()
+		}
+		fmt.Fprintf(a.errOut, "Simulating Vapi at %s (time x%g): no real call is placed.\n", simURL, opts.SimTimeScale)
+	} else if opts.PublicURL != "" {
+		ln, err := net.Listen("tcp", opts.WebhookListen)
+		if err != nil {
+			return fmt.Errorf("webhook receiver on --webhook-listen %s: %w", opts.WebhookListen, err)
+		}
+		receiverLn = ln
+	}
+
+	imp, err := importCampaign(ctx, a, opts, a.now())
+	if err != nil {
+		if receiverLn != nil {
+			receiverLn.Close()
+		}
+		return err
+	}
+	defer imp.pool.Close()
+	c, store := imp.campaign, imp.store
+	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected.\n", c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
+
+	client, err := vapi.NewClient(apiKey, &vapi.Config{BaseURL: baseURL})
+	if err != nil {
+		return err
+	}
+	if receiverLn != nil {
+		rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
+		handler, err := webhook.NewHandler(webhook.Config{
+			Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), Now: a.now, Logger: a.logger,
+		})
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle(jobs.WebhookPath, handler)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(receiverLn) }()
+		defer srv.Close()
+	} else {
+		fmt.Fprintln(a.errOut, "No --public-url: Vapi cannot reach this machine, so results are read by polling Vapi (GET /call).")
+	}
+
+	rc, err := jobs.NewClient(imp.pool, jobs.Config{Store: store, Vapi: client, Now: a.now, Logger: a.logger,
+		RiverLogger: slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	if _, err := store.SetStatus(work, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
+		return err
+	}
+	if err := rc.Start(work); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = rc.Stop(stopCtx)
+	}()
+
+	started := a.now()
+	prog := newProgressView(a, c)
+	interrupted, err := watch(ctx, work, a, store, c.ID, prog, opts.Grace)
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	p, err := store.Progress(work, c.ID)
+	if err != nil {
+		return err
+	}
+	writeSummary(a.errOut, c, p, a.now().Sub(started))
+	if opts.Output != "" {
+		if err := writeResults(work, store, c, opts.Output); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "Results written to %s\n", opts.Output)
+	}
+	if interrupted {
+		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final (resuming a campaign arrives in a later version)",
+			c.Name, p.Total-finalCount(p))
+	}
+	return nil
+}
+
+// watch shows progress until every contact is final. On Ctrl-C (ctx done) it pauses the
+// campaign, so no process dials again, and keeps receiving results until no call is live or
+// grace has passed.
+func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, prog *progressView, grace time.Duration) (interrupted bool, err error) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var deadline <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			if !interrupted {
+				interrupted = true
+				if _, err := store.SetStatus(work, id, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, a.now()); err != nil {
+					return true, err
+				}
+				fmt.Fprintf(a.errOut, "\nInterrupted: no new calls. Waiting up to %s for the results of calls in flight (Ctrl-C again to quit now)...\n", grace)
+				deadline = time.After(grace)
+				ctx = work // stop watching for the first signal: main lets a second one end the process
+			}
+		case <-deadline:
+			return true, nil
+		case <-tick.C:
+		}
+		p, err := store.Progress(work, id)
+		if err != nil {
+			return interrupted, err
+		}
+		prog.update(p)
+		if p.Final() || (interrupted && p.Live == 0) {
+			return interrupted, nil
+		}
+	}
+}
+
+// serve runs h on addr until the returned close function is called.
+func serve(h http.Handler, addr string) (baseURL string, closeFn func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// progressView shows progress: a bar on a terminal, a log line every few seconds otherwise.
+type progressView struct {
+	bar     *progressbar.ProgressBar
+	logger  *slog.Logger
+	c       *campaign.Campaign
+	lastLog time.Time
+	now     func() time.Time
+}
+
+func newProgressView(a *app, c *campaign.Campaign) *progressView {
+	v := &progressView{logger: a.logger, c: c, now: a.now}
+	if a.isTerminal {
+		v.bar = progressbar.NewOptions(c.ImportStats.Accepted,
+			progressbar.OptionSetWriter(a.errOut),
+			progressbar.OptionSetDescription("calls"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+	}
+	return v
+}
+
+func (v *progressView) update(p campaign.Progress) {
+	done := finalCount(p)
+	detail := fmt.Sprintf("live %d | %s", p.Live, outcomeList(p))
+	if p.NextDue != nil && p.Live == 0 && p.ByState[campaign.ContactQueued] == 0 {
+		detail += " | next window opens " + p.NextDue.Local().Format("Mon 15:04")
+	}
+	if v.bar != nil {
+		v.bar.Describe(detail)
+		_ = v.bar.Set(done)
+		return
+	}
+	if now := v.now(); now.Sub(v.lastLog) >= 5*time.Second {
+		v.lastLog = now
+		v.logger.Info("progress", "campaign_id", v.c.ID, "done", done, "total", p.Total, "live", p.Live, "outcomes", outcomeList(p))
+	}
+}
+
+func (v *progressView) finish() {
+	if v.bar != nil {
+		_ = v.bar.Finish()
+	}
+}
+
+func finalCount(p campaign.Progress) int {
+	n := 0
+	for _, s := range []campaign.ContactState{campaign.ContactCompleted, campaign.ContactFailed, campaign.ContactCancelled, campaign.ContactDoNotCall} {
+		n += p.ByState[s]
+	}
+	return n
+}
+
+func outcomeList(p campaign.Progress) string {
+	keys := make([]string, 0, len(p.ByOutcome))
+	for o, n := range p.ByOutcome {
+		if o != "" && n > 0 {
+			keys = append(keys, string(o))
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, p.ByOutcome[campaign.Outcome(k)])
+	}
+	if len(parts) == 0 {
+		return "no results yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeSummary(w io.Writer, c *campaign.Campaign, p campaign.Progress, took time.Duration) {
+	fmt.Fprintf(w, "\nCampaign %s: %d of %d contacts final in %s\n", c.Name, finalCount(p), p.Total, took.Round(time.Second))
+	fmt.Fprintf(w, "  outcomes: %s\n", outcomeList(p))
+	fmt.Fprintf(w, "  calls placed: %d, cost: $%.2f\n", p.Attempts, p.Cost)
+}
+
+// resultColumns are appended to the original columns in the results file.
+var resultColumns = []string{"state", "outcome", "attempts", "last_ended_reason", "last_call_started_at",
+	"duration_seconds", "cost_usd", "success_evaluation", "summary", "recording_url", "vapi_call_id"}
+
+// writeResults writes one row per contact: the original columns, then the result columns.
+func writeResults(ctx context.Context, store *campaign.Store, c *campaign.Campaign, path string) error {
+	out, err := newPendingFile(path)
+	if err != nil {
+		return err
+	}
+	defer out.discard()
+	w := csv.NewWriter(out.f)
+	if err := w.Write(append(append([]string{}, c.Columns...), resultColumns...)); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	err = store.EachResult(ctx, c.ID, func(r *campaign.ResultRow) error {
+		started := ""
+		if r.LastStartedAt != nil {
+			started = r.LastStartedAt.UTC().Format(time.RFC3339)
+		}
+		rec := make([]string, 0, len(r.Fields)+len(resultColumns))
+		for _, f := range r.Fields {
+			rec = append(rec, spreadsheetSafe(f))
+		}
+		rec = append(rec, string(r.State), r.Outcome, strconv.Itoa(r.Attempts), r.LastEndedReason, started,
+			strconv.FormatFloat(r.DurationSeconds, 'f', 1, 64), strconv.FormatFloat(r.Cost, 'f', 4, 64),
+			r.SuccessEvaluation, spreadsheetSafe(r.Summary), r.RecordingURL, r.LastCallID)
+		return w.Write(rec)
+	})
+	if err != nil {
+		return err
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return out.commit()
+}
+
+// spreadsheetSafe keeps a cell from running as a formula in a spreadsheet: a cell starting with
+// = + - @ tab or CR gets a leading apostrophe, except a phone number in E.164 (+ and digits).
+func spreadsheetSafe(s string) string {
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return s
+	}
+	if s[0] == '+' && len(s) > 1 && strings.Trim(s[1:], "0123456789") == "" {
+		return s
+	}
+	return "'" + s
+}

@@ -1,0 +1,205 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/vapi"
+)
+
+// QueueDial is the River queue of dial jobs.
+const QueueDial = "dial"
+
+// VapiClient is what the workers need of Vapi (a *vapi.Client).
+type VapiClient interface {
+	CreateCall(ctx context.Context, req *vapi.CreateCallDTO) (*vapi.Call, error)
+	GetCall(ctx context.Context, id string) (*vapi.Call, error)
+	ListCalls(ctx context.Context, p *vapi.ListCallsParams) ([]vapi.Call, error)
+}
+
+// DialArgs is the job that places the next call of one queued contact. Its arguments are ids
+// only: the contact's data stays in our tables (and out of River's).
+type DialArgs struct {
+	CampaignID int64 `json:"campaign_id"`
+	ContactID  int64 `json:"contact_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DialArgs) Kind() string { return "campaign_dial" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (DialArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDial, MaxAttempts: 10}
+}
+
+// Pacing of the dial worker.
+const (
+	// maxInlineWait is the longest wait for the rate limiter spent inside the job; longer waits
+	// snooze the job and free the worker.
+	maxInlineWait = 2 * time.Second
+	// capacityRecheck is how soon a contact blocked by the live-call cap is tried again.
+	capacityRecheck = 2 * time.Second
+	// capacityRetry is how long Vapi's own concurrency refusal puts a contact back.
+	capacityRetry = 10 * time.Second
+	// notCreatedRetry is how long a surely-not-created call waits before its contact is retried.
+	notCreatedRetry = 5 * time.Second
+	// rateLimitedDefault is the pause after a 429 that carries no Retry-After.
+	rateLimitedDefault = 5 * time.Second
+)
+
+// DialWorker places calls: it commits the attempt row, sends POST /call, and records what
+// happened. It never sends POST /call twice for one attempt: after an ambiguous failure it looks
+// the call up, and leaves the attempt to the reconciler when it cannot tell.
+type DialWorker struct {
+	river.WorkerDefaults[DialArgs]
+	Store  *campaign.Store
+	Vapi   VapiClient
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Timeout implements river.Worker: a dial is one HTTP request and a few statements.
+func (w *DialWorker) Timeout(*river.Job[DialArgs]) time.Duration { return time.Minute }
+
+// Work implements river.Worker.
+func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
+	c, err := w.Store.Campaign(ctx, job.Args.CampaignID)
+	if err != nil {
+		return err
+	}
+	ct, err := w.Store.Contact(ctx, job.Args.ContactID)
+	if err != nil {
+		return err
+	}
+	// The hopper checked the calling window; check again, since the job may have waited.
+	if next, open := windowDecision(c, ct, w.Now()); !open {
+		return w.Store.RequeueContact(ctx, ct.ID, next, w.Now())
+	}
+
+	var grant campaign.DialGrant
+	for {
+		grant, err = w.Store.BeginAttempt(ctx, ct.ID, w.Now())
+		if err != nil {
+			return err
+		}
+		if grant.Refusal != campaign.RefuseRateLimited || grant.Wait > maxInlineWait {
+			break
+		}
+		if err := sleep(ctx, grant.Wait); err != nil {
+			return err
+		}
+	}
+	switch grant.Refusal {
+	case "":
+	case campaign.RefuseRateLimited:
+		return river.JobSnooze(grant.Wait)
+	case campaign.RefuseAtCapacity:
+		return river.JobSnooze(jitter(capacityRecheck))
+	default: // not running, not queued, suppressed: the store has done what there is to do
+		w.Logger.Debug("dial refused", "campaign_id", c.ID, "contact_id", ct.ID, "reason", string(grant.Refusal))
+		return nil
+	}
+
+	att := grant.Attempt
+	req, err := CreateCallRequest(c, ct, att.Number)
+	if err != nil {
+		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedPermanent, "", err.Error(), time.Time{}, w.Now())
+	}
+	call, err := w.Vapi.CreateCall(ctx, req)
+	return w.settle(ctx, c, att, call, err)
+}
+
+// settle records the answer to POST /call. This mapping of Vapi's errors to what happens to the
+// attempt is the one place it is decided.
+func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *campaign.Attempt, call *vapi.Call, callErr error) error {
+	now := w.Now()
+	log := w.Logger.With("campaign_id", c.ID, "attempt_key", att.Key)
+	if callErr == nil {
+		if call.ConcurrencyBlocked() {
+			log.Info("vapi account at its concurrency limit; contact put back", "vapi_call_id", call.ID)
+			return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, call.ID, "concurrency blocked", now.Add(capacityRetry), now)
+		}
+		return w.Store.CallCreated(ctx, att.ID, call.ID, call.CreatedAt, now)
+	}
+
+	var apiErr *vapi.APIError
+	errors.As(callErr, &apiErr)
+	switch vapi.Classify(callErr) {
+	case vapi.ErrorClassRateLimited:
+		wait := rateLimitedDefault
+		if apiErr != nil && apiErr.RetryAfter > 0 {
+			wait = apiErr.RetryAfter
+		}
+		log.Warn("vapi rate limit; slowing every process down", "wait", wait)
+		if err := w.Store.DelayDials(ctx, c.ID, now.Add(wait)); err != nil {
+			return err
+		}
+		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedRetryable, "", "rate limited (429)", now.Add(wait), now)
+	case vapi.ErrorClassConcurrencyBlocked:
+		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, "", callErr.Error(), now.Add(capacityRetry), now)
+	case vapi.ErrorClassPermanent:
+		log.Warn("call refused by vapi; contact failed", "error", callErr)
+		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedPermanent, "", callErr.Error(), time.Time{}, now)
+	case vapi.ErrorClassRetryable: // provably never sent
+		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedRetryable, "", callErr.Error(), now.Add(notCreatedRetry), now)
+	default: // ambiguous: the call may exist
+		log.Warn("call creation ambiguous; looking it up before anything else", "error", callErr)
+		found, err := findCall(ctx, w.Vapi, c, att)
+		if err != nil || found == nil {
+			// The reconciler looks again; until it is sure no call exists, nothing is redialed.
+			return nil
+		}
+		return w.Store.CallCreated(ctx, att.ID, found.ID, found.CreatedAt, w.Now())
+	}
+}
+
+// lookupWindow is how far before the attempt's journal time a lookup searches (clock skew).
+const lookupWindow = 2 * time.Minute
+
+// findCall looks for the call of an attempt at Vapi: calls from the campaign's phone number
+// created since shortly before the attempt, matched on the attempt key in the call's name.
+func findCall(ctx context.Context, v VapiClient, c *campaign.Campaign, att *campaign.Attempt) (*vapi.Call, error) {
+	calls, err := v.ListCalls(ctx, &vapi.ListCallsParams{
+		PhoneNumberID: c.PhoneNumberID,
+		CreatedAtGe:   att.CreatedAt.Add(-lookupWindow),
+		Limit:         1000,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up call %s: %w", att.Key, err)
+	}
+	for i := range calls {
+		if calls[i].Name == att.Key {
+			return &calls[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// windowDecision reports whether the contact may be called at now, and if not, when it may.
+func windowDecision(c *campaign.Campaign, ct *campaign.Contact, now time.Time) (next time.Time, open bool) {
+	d := decide(c, ct, now)
+	return d.DeferUntil, d.Queue
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// jitter spreads retries of many jobs over [d, 1.5d).
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d)/2+1))
+}

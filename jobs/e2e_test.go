@@ -1,0 +1,175 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/testdb"
+	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/migrations"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/vapi/vapitest"
+	"github.com/campaign-run/campaign/webhook"
+)
+
+// e2eBundle is a campaign running against the simulator: a database schema of its own, the
+// simulator, a webhook receiver, and one or more runner "processes" (each its own pool and
+// River client).
+type e2eBundle struct {
+	dbURL  string
+	store  *campaign.Store
+	sim    *vapitest.Server
+	simURL string
+	c      *campaign.Campaign
+}
+
+// e2eContacts builds a CSV of n distinct, valid US numbers.
+func e2eContacts(n int) string {
+	var b strings.Builder
+	b.WriteString("phone,first_name\n")
+	for i := range n {
+		fmt.Fprintf(&b, "+1 415 555 %04d,Person %d\n", 1000+i, i)
+	}
+	return b.String()
+}
+
+func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults) *e2eBundle {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := testdb.SchemaURL(t)
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = migrations.Up(ctx, pool, nil)
+	require.NoError(t, err)
+	store := campaign.NewStore(pool)
+
+	sim := vapitest.New(vapitest.Config{Seed: 7, TimeScale: 600, ConcurrencyLimit: maxConcurrent, Faults: faults})
+	t.Cleanup(sim.Close)
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+
+	rec := &jobs.Recorder{Store: store, Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+	handler, err := webhook.NewHandler(webhook.Config{Recorder: rec, Secrets: rec, Now: time.Now})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle(jobs.WebhookPath, handler)
+	receiver := httptest.NewServer(mux)
+	t.Cleanup(receiver.Close)
+
+	reader, err := campaign.NewReader(strings.NewReader(e2eContacts(contacts)), campaign.ReaderOptions{})
+	require.NoError(t, err)
+	c, err := store.Import(ctx, campaign.NewCampaign{Name: "e2e", Settings: campaign.Settings{
+		AssistantID: sim.Config().Assistants[0].ID, PhoneNumberID: "pn-e2e", PublicURL: receiver.URL,
+		WebhookSecret: "e2e-secret", WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US",
+		RatePerSecond: 0, MaxConcurrent: maxConcurrent, MaxAttempts: 3,
+	}}, campaign.ImportInput{Reader: reader})
+	require.NoError(t, err)
+	_, err = store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now())
+	require.NoError(t, err)
+	return &e2eBundle{dbURL: dbURL, store: store, sim: sim, simURL: simSrv.URL, c: c}
+}
+
+// startRunner starts one runner process: a pool and a River client of its own.
+func (b *e2eBundle) startRunner(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, b.dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	client, err := vapi.NewClient(vapitest.DefaultAPIKey, &vapi.Config{BaseURL: b.simURL, Timeout: time.Second})
+	require.NoError(t, err)
+	rc, err := jobs.NewClient(pool, jobs.Config{
+		Store: campaign.NewStore(pool), Vapi: client,
+		HopperInterval: 200 * time.Millisecond, ReconcileInterval: 300 * time.Millisecond,
+		Reconcile: jobs.ReconcileConfig{ReportGrace: time.Second, CreatingGrace: 500 * time.Millisecond,
+			SureAbsentLookups: 2, SureAbsentAfter: 2 * time.Second},
+	})
+	require.NoError(t, err)
+	require.NoError(t, rc.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, rc.Stop(stopCtx))
+	})
+}
+
+// waitFinal waits until every contact of the campaign is final.
+func (b *e2eBundle) waitFinal(t *testing.T, within time.Duration) campaign.Progress {
+	t.Helper()
+	var p campaign.Progress
+	require.Eventually(t, func() bool {
+		var err error
+		p, err = b.store.Progress(context.Background(), b.c.ID)
+		require.NoError(t, err)
+		return p.Final()
+	}, within, 100*time.Millisecond, "campaign never finished: %+v", p)
+	return p
+}
+
+// checkGuarantees asserts no double dial, no lost result and the cap.
+func (b *e2eBundle) checkGuarantees(t *testing.T, maxConcurrent int) {
+	t.Helper()
+	ctx := context.Background()
+	// No number was called twice: each contact is final after its first real call in this
+	// version, so each number has at most one call that was not refused for capacity.
+	called := map[string]int{}
+	for _, call := range b.sim.Calls() {
+		if call.EndedReason != vapi.EndedReasonConcurrencyLimitReached {
+			called[call.Number]++
+		}
+	}
+	for number, n := range called {
+		require.LessOrEqual(t, n, 1, "number %s was called %d times", number, n)
+	}
+	// No lost result: every call the simulator placed has its result recorded.
+	for _, call := range b.sim.Calls() {
+		if call.EndedReason == vapi.EndedReasonConcurrencyLimitReached {
+			continue
+		}
+		att, err := b.store.AttemptByCallID(ctx, call.ID)
+		require.NoError(t, err, "call %s (%s) has no attempt", call.ID, call.Number)
+		require.NotNil(t, att.ReportAt, "call %s has no recorded result", call.ID)
+		require.Equal(t, call.EndedReason, att.EndedReason)
+	}
+	// The cap held.
+	_, maxLive := b.sim.Concurrency()
+	require.LessOrEqual(t, maxLive, maxConcurrent)
+}
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := setupE2E(t, 40, 5, vapitest.Faults{})
+	b.startRunner(t)
+	p := b.waitFinal(t, time.Minute)
+	require.Equal(t, 40, p.Total)
+	b.checkGuarantees(t, 5)
+}
+
+func TestEndToEndWithFaultsAndTwoProcesses(t *testing.T) {
+	t.Parallel()
+	const cap = 4
+	b := setupE2E(t, 60, cap, vapitest.Faults{
+		CreateErrorBefore: 0.05, CreateErrorAfter: 0.05, CreateTimeout: 0.05, CreateDrop: 0.05,
+		RateLimitBurst: 0.03, RateLimitBurstLength: 2,
+		WebhookDrop: 0.1, WebhookDuplicate: 0.1, WebhookReorder: 0.1, WebhookDelay: 0.1, WebhookDelayBy: 2 * time.Second,
+	})
+	b.startRunner(t)
+	b.startRunner(t)
+	p := b.waitFinal(t, 2*time.Minute)
+	require.Equal(t, 60, p.Total)
+	b.checkGuarantees(t, cap)
+	faults := b.sim.FaultCounts()
+	require.Positive(t, faults[vapitest.FaultCreateErrorAfter]+faults[vapitest.FaultCreateTimeout]+faults[vapitest.FaultCreateDrop],
+		"the run met ambiguous failures: %v", faults)
+}

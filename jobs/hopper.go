@@ -1,0 +1,99 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// HopperArgs is the periodic job that, for every running campaign, queues the contacts that are
+// due now and inside their calling hours, as many as the campaign can dial soon. Windows,
+// pausing and re-pacing therefore act on a query, not on a million snoozed jobs.
+type HopperArgs struct{}
+
+// Kind implements river.JobArgs.
+func (HopperArgs) Kind() string { return "campaign_hopper" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one hopper at a time is enough.
+func (HopperArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: time.Second}}
+}
+
+// HopperWorker runs HopperArgs.
+type HopperWorker struct {
+	river.WorkerDefaults[HopperArgs]
+	Store  *campaign.Store
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// hopperBatch bounds the contacts one hopper run queues per campaign.
+const hopperBatch = 500
+
+// Work implements river.Worker.
+func (w *HopperWorker) Work(ctx context.Context, _ *river.Job[HopperArgs]) error {
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("hopper: %w", err)
+	}
+	ids, err := w.Store.RunningCampaigns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		c, err := w.Store.Campaign(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := w.Now()
+		n, err := w.Store.QueueDue(ctx, id, now, hopperBatch,
+			func(ct *campaign.Contact) campaign.Decision { return decide(c, ct, now) },
+			func(ctx context.Context, tx pgx.Tx, contactIDs []int64) error {
+				params := make([]river.InsertManyParams, len(contactIDs))
+				for i, cid := range contactIDs {
+					params[i] = river.InsertManyParams{Args: DialArgs{CampaignID: id, ContactID: cid}}
+				}
+				_, err := client.InsertManyTx(ctx, tx, params)
+				return err
+			})
+		if err != nil {
+			return fmt.Errorf("hopper: campaign %d: %w", id, err)
+		}
+		if n > 0 {
+			w.Logger.Debug("contacts queued", "campaign_id", id, "count", n)
+		}
+	}
+	return nil
+}
+
+// decide applies a campaign's calling window to a contact at now: queue it, defer it to the
+// window's next opening in all of its zones, or fail it when its zones never share an open hour.
+func decide(c *campaign.Campaign, ct *campaign.Contact, now time.Time) campaign.Decision {
+	window, err := campaign.ParseWindow(c.WindowSpec)
+	if err != nil { // stored specs were validated; a bad one stops this contact, not the campaign
+		return campaign.Decision{FailOutcome: "invalid_window"}
+	}
+	zones := make([]*time.Location, 0, len(ct.TimeZones))
+	for _, name := range ct.TimeZones {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			return campaign.Decision{FailOutcome: "invalid_time_zone"}
+		}
+		zones = append(zones, loc)
+	}
+	next, ok := window.NextOpen(now, zones)
+	switch {
+	case !ok:
+		return campaign.Decision{FailOutcome: "no_calling_window"}
+	case next.After(now):
+		return campaign.Decision{DeferUntil: next}
+	default:
+		return campaign.Decision{Queue: true}
+	}
+}

@@ -1,0 +1,66 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/webhook"
+)
+
+// Recorder is the webhook receiver's store: it saves every event raw, then applies it through
+// the same code path as the reconciler. It implements webhook.Recorder and webhook.Secrets.
+type Recorder struct {
+	Store  *campaign.Store
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// CampaignSecret implements webhook.Secrets.
+func (r *Recorder) CampaignSecret(ctx context.Context, campaignID int64) (string, error) {
+	return r.Store.CampaignSecret(ctx, campaignID)
+}
+
+// Record implements webhook.Recorder. An event for a call we do not know is kept and not an
+// error; a failure to apply is returned (after the raw event is saved) so that Vapi retries.
+func (r *Recorder) Record(ctx context.Context, e *webhook.Event) error {
+	id, err := r.Store.SaveEvent(ctx, string(e.Type), e.CallID, e.AttemptKey, e.Status, e.Body, e.ReceivedAt)
+	if err != nil {
+		return err
+	}
+	applyErr := r.apply(ctx, e)
+	note := ""
+	switch {
+	case errors.Is(applyErr, campaign.ErrUnknownCall):
+		note, applyErr = "unknown call", nil
+	case applyErr != nil:
+		note = applyErr.Error()
+	}
+	if err := r.Store.MarkEventApplied(ctx, id, note, r.Now()); err != nil {
+		return errors.Join(applyErr, err)
+	}
+	return applyErr
+}
+
+func (r *Recorder) apply(ctx context.Context, e *webhook.Event) error {
+	switch {
+	case e.Message.EndOfCallReport != nil:
+		res := ResultFromReport(e.Message.EndOfCallReport)
+		res.CallID, res.AttemptKey = e.CallID, e.AttemptKey
+		_, err := r.Store.ApplyResult(ctx, res, r.Now())
+		return err
+	case e.Message.StatusUpdate != nil:
+		su := e.Message.StatusUpdate
+		return r.Store.ApplyStatus(ctx, e.CallID, e.AttemptKey, string(su.Status), su.EndedReason, r.Now())
+	default:
+		return nil // other message types are kept, not applied
+	}
+}
+
+// compile-time checks that Recorder fits the receiver.
+var (
+	_ webhook.Recorder = (*Recorder)(nil)
+	_ webhook.Secrets  = (*Recorder)(nil)
+)
