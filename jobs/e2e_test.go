@@ -43,7 +43,10 @@ func e2eContacts(n int) string {
 	return b.String()
 }
 
-func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults) *e2eBundle {
+// withoutPublicURL makes the campaign's calls carry no webhook routing: results come by polling.
+func withoutPublicURL(s *campaign.Settings) { s.PublicURL = "" }
+
+func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults, options ...func(*campaign.Settings)) *e2eBundle {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := testdb.SchemaURL(t)
@@ -69,11 +72,15 @@ func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults)
 
 	reader, err := campaign.NewReader(strings.NewReader(e2eContacts(contacts)), campaign.ReaderOptions{})
 	require.NoError(t, err)
-	c, err := store.Import(ctx, campaign.NewCampaign{Name: "e2e", Settings: campaign.Settings{
+	settings := campaign.Settings{
 		AssistantID: sim.Config().Assistants[0].ID, PhoneNumberID: "pn-e2e", PublicURL: receiver.URL,
 		WebhookSecret: "e2e-secret", WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US",
 		RatePerSecond: 0, MaxConcurrent: maxConcurrent, MaxAttempts: 3,
-	}}, campaign.ImportInput{Reader: reader})
+	}
+	for _, o := range options {
+		o(&settings)
+	}
+	c, err := store.Import(ctx, campaign.NewCampaign{Name: "e2e", Settings: settings}, campaign.ImportInput{Reader: reader})
 	require.NoError(t, err)
 	_, err = store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now())
 	require.NoError(t, err)
@@ -172,4 +179,15 @@ func TestEndToEndWithFaultsAndTwoProcesses(t *testing.T) {
 	faults := b.sim.FaultCounts()
 	require.Positive(t, faults[vapitest.FaultCreateErrorAfter]+faults[vapitest.FaultCreateTimeout]+faults[vapitest.FaultCreateDrop],
 		"the run met ambiguous failures: %v", faults)
+}
+
+// TestEndToEndPollingOnly runs a campaign whose calls tell Vapi no webhook address (no
+// --public-url): every result arrives through the reconciler's GET /call.
+func TestEndToEndPollingOnly(t *testing.T) {
+	t.Parallel()
+	b := setupE2E(t, 10, 5, vapitest.Faults{}, withoutPublicURL)
+	b.startRunner(t)
+	b.waitFinal(t, time.Minute)
+	b.checkGuarantees(t, 5)
+	require.Empty(t, b.sim.Deliveries(), "no webhook was sent")
 }
