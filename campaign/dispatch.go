@@ -11,6 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// Every transaction of the runner takes its row locks in one order, attempt, then contact, then
+// campaign, so none can deadlock another; the campaign row, locked last and held briefly, is
+// what serializes dialing and completion across processes.
+
 // ContactQueued: the hopper picked the contact and a dial job exists for it.
 const ContactQueued ContactState = "queued"
 
@@ -288,7 +292,9 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 		}
 
 		// Two index range scans, each stopping after limit rows: due retries by time, then
-		// contacts with no time.
+		// contacts with no time. The second ORDER BY sorts equal (NULL) keys, so it changes
+		// nothing but the plan: without it the planner may prefer a sequential scan, which
+		// reads every finished contact before the first pending one.
 		rows, err := tx.Query(ctx, `SELECT `+dueContactColumns+` FROM contact
 			WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= $2
 			ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED`, campaignID, now, limit)
@@ -302,7 +308,7 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 		if len(due) < limit {
 			rows, err := tx.Query(ctx, `SELECT `+dueContactColumns+` FROM contact
 				WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at IS NULL
-				LIMIT $2 FOR UPDATE SKIP LOCKED`, campaignID, limit-len(due))
+				ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`, campaignID, limit-len(due))
 			if err != nil {
 				return err
 			}
@@ -480,9 +486,11 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	if status != StatusRunning {
 		return false, nil
 	}
+	// ORDER BY … LIMIT 1 rather than EXISTS: it keeps the planner on the pending index.
 	var busy bool
 	err = tx.QueryRow(ctx, `
-		SELECT EXISTS (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending')
+		SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending'
+		        ORDER BY next_attempt_at LIMIT 1) IS NOT NULL
 		    OR EXISTS (SELECT 1 FROM attempt WHERE campaign_id = $1 AND state IN ('creating', 'created'))`,
 		campaignID).Scan(&busy)
 	if err == nil && !busy {

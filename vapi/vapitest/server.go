@@ -2,6 +2,7 @@ package vapitest
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"hash/fnv"
@@ -152,18 +153,14 @@ func (s *Server) draw(p float64) bool {
 	return s.rng.Float64() < p
 }
 
-// newID returns a deterministic uuid-shaped id (version 4 layout).
+// newID returns a random version-4 uuid. Ids are random, not seeded: like Vapi's, they are
+// unique across runs, so several simulated runs can share one database. Outcomes and faults
+// stay deterministic: they come from the seed, not from ids.
 func (s *Server) newID() string {
-	s.rngMu.Lock()
-	hi, lo := s.rng.Uint64(), s.rng.Uint64()
-	s.rngMu.Unlock()
-	hi = (hi &^ (0xf << 12)) | (0x4 << 12)
-	lo = (lo &^ (0x3 << 62)) | (0x2 << 62)
 	b := make([]byte, 16)
-	for i := 0; i < 8; i++ {
-		b[i] = byte(hi >> (56 - 8*i))
-		b[8+i] = byte(lo >> (56 - 8*i))
-	}
+	_, _ = cryptorand.Read(b) // crypto/rand.Read never fails on supported platforms
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
 	const hexd = "0123456789abcdef"
 	out := make([]byte, 0, 36)
 	for i, c := range b {
