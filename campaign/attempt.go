@@ -376,14 +376,15 @@ func (s *Store) ApplyStatus(ctx context.Context, callID, attemptKey, status, end
 // result (report_at NULL) and not updated since reportCutoff; and creating since before
 // creatingCutoff (the dial job may have died between the journal and POST /call, or after an
 // ambiguous failure). Longest-waiting first (by updated_at, or created_at for creating
-// attempts), up to limit.
-func (s *Store) StaleAttempts(ctx context.Context, reportCutoff, creatingCutoff time.Time, limit int) ([]Attempt, error) {
+// attempts), up to limit. campaignID limits them to one campaign; 0 means every campaign.
+func (s *Store) StaleAttempts(ctx context.Context, campaignID int64, reportCutoff, creatingCutoff time.Time, limit int) ([]Attempt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+attemptFrom+`
 		WHERE a.report_at IS NULL AND a.state <> 'not_created'
+		  AND ($4 = 0 OR a.campaign_id = $4)
 		  AND ((a.state IN ('created', 'ended') AND a.updated_at < $1)
 		    OR (a.state = 'creating' AND a.created_at < $2))
 		ORDER BY CASE WHEN a.state = 'creating' THEN a.created_at ELSE a.updated_at END, a.id
-		LIMIT $3`, reportCutoff, creatingCutoff, limit)
+		LIMIT $3`, reportCutoff, creatingCutoff, limit, campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("list stale attempts: %w", err)
 	}

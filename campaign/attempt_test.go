@@ -417,7 +417,7 @@ func TestStaleAttempts(t *testing.T) {
 		}
 		ids[a.name] = got.ID
 	}
-	stale, err := b.store.StaleAttempts(b.ctx, minute(20), minute(10), 10)
+	stale, err := b.store.StaleAttempts(b.ctx, 0, minute(20), minute(10), 10)
 	require.NoError(t, err)
 	var names []string
 	for _, s := range stale {
@@ -430,9 +430,17 @@ func TestStaleAttempts(t *testing.T) {
 	require.Equal(t, []string{"creatingOlder", "creatingOld", "createdOld", "endedOld"}, names, "longest waiting first")
 	require.Equal(t, "+14155550107", stale[0].Phone)
 
-	limited, err := b.store.StaleAttempts(b.ctx, minute(20), minute(10), 2)
+	limited, err := b.store.StaleAttempts(b.ctx, 0, minute(20), minute(10), 2)
 	require.NoError(t, err)
 	require.Len(t, limited, 2)
+
+	// Limited to the campaign: the same four; another campaign's id finds none.
+	own, err := b.store.StaleAttempts(b.ctx, stale[0].CampaignID, minute(20), minute(10), 10)
+	require.NoError(t, err)
+	require.Len(t, own, 4)
+	other, err := b.store.StaleAttempts(b.ctx, stale[0].CampaignID+1000, minute(20), minute(10), 10)
+	require.NoError(t, err)
+	require.Empty(t, other)
 
 	// A lookup that found nothing puts a reported-pending attempt back to the end of the line.
 	n, err := b.store.NoteLookup(b.ctx, ids["createdOld"], minute(21))
@@ -442,7 +450,7 @@ func TestStaleAttempts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 	require.Equal(t, 2, b.attempt(t, ids["createdOld"]).Lookups)
-	stale, err = b.store.StaleAttempts(b.ctx, minute(20), minute(10), 10)
+	stale, err = b.store.StaleAttempts(b.ctx, 0, minute(20), minute(10), 10)
 	require.NoError(t, err)
 	require.Len(t, stale, 3)
 	_, err = b.store.NoteLookup(b.ctx, -1, t0)

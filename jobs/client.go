@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,10 +17,13 @@ import (
 
 // Config wires the workers of a campaign process.
 type Config struct {
-	Store  *campaign.Store
-	Vapi   VapiClient
-	Now    func() time.Time // default time.Now
-	Logger *slog.Logger     // default discard
+	// CampaignID limits the process to one campaign (campaign run): its hopper, dial queue and
+	// reconciler see no other campaign. 0 serves every running campaign.
+	CampaignID int64
+	Store      *campaign.Store
+	Vapi       VapiClient
+	Now        func() time.Time // default time.Now
+	Logger     *slog.Logger     // default discard
 	// RiverLogger receives River's own logs (default discard); its routine reports are at info
 	// level, so a warn-level logger suits a command line.
 	RiverLogger *slog.Logger
@@ -33,10 +37,28 @@ type Config struct {
 	DialWorkers int
 }
 
-// NewClient returns a River client that dials, queues due contacts and reconciles results.
-// Any number of processes may run one on the same database: the leader runs the periodic jobs,
-// every process dials, and every limit holds across them.
-func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
+// Runner is a campaign process's River client and, for a runner of one campaign, the ticker
+// that schedules that campaign's hopper and reconciler.
+//
+// River runs periodic jobs on its elected leader only, and several runners of different
+// campaigns share one leader; so a runner of every campaign (campaign serve) uses River's
+// periodic jobs, and a runner of one campaign (campaign run) enqueues its own, into its
+// campaign's queue, unique per second so that any number of its processes enqueue one.
+type Runner struct {
+	// Client is the River client; Start and Stop start and stop it.
+	Client *river.Client[pgx.Tx]
+
+	campaignID        int64
+	hopperInterval    time.Duration
+	reconcileInterval time.Duration
+	logger            *slog.Logger
+	stopTicker        context.CancelFunc
+	tickerDone        chan struct{}
+}
+
+// NewRunner returns a runner that dials, queues due contacts and reconciles results. Any
+// number of processes may run one on the same database: every limit holds across them.
+func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -48,6 +70,12 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	if cfg.Reconcile == (ReconcileConfig{}) {
 		cfg.Reconcile = DefaultReconcileConfig
 	}
+	r := &Runner{
+		campaignID:        cfg.CampaignID,
+		hopperInterval:    cmp.Or(cfg.HopperInterval, time.Second),
+		reconcileInterval: cmp.Or(cfg.ReconcileInterval, 5*time.Second),
+		logger:            logger,
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &DialWorker{Store: cfg.Store, Vapi: cfg.Vapi, Now: now, Logger: logger})
 	river.AddWorker(workers, &HopperWorker{Store: cfg.Store, Now: now, Logger: logger})
@@ -57,26 +85,78 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 	if riverLogger == nil {
 		riverLogger = slog.New(slog.DiscardHandler)
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	config := &river.Config{
 		Logger: riverLogger,
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: 2},
-			QueueDial:          {MaxWorkers: cmp.Or(cfg.DialWorkers, 50)},
+			ControlQueue(cfg.CampaignID): {MaxWorkers: 2},
+			DialQueue(cfg.CampaignID):    {MaxWorkers: cmp.Or(cfg.DialWorkers, 50)},
 		},
 		Workers:           workers,
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(cmp.Or(cfg.HopperInterval, time.Second)),
+	}
+	if cfg.CampaignID == 0 {
+		config.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(r.hopperInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return HopperArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
-			river.NewPeriodicJob(river.PeriodicInterval(cmp.Or(cfg.ReconcileInterval, 5*time.Second)),
+			river.NewPeriodicJob(river.PeriodicInterval(r.reconcileInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
-		},
-	})
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), config)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return client, nil
+	r.Client = client
+	return r, nil
+}
+
+// Start starts the River client and, for a runner of one campaign, its ticker.
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.Client.Start(ctx); err != nil {
+		return fmt.Errorf("start river client: %w", err)
+	}
+	if r.campaignID != 0 {
+		tickCtx, cancel := context.WithCancel(ctx)
+		r.stopTicker, r.tickerDone = cancel, make(chan struct{})
+		go r.tick(tickCtx)
+	}
+	return nil
+}
+
+// Stop stops the ticker, then the River client, letting running jobs finish (bounded by ctx).
+func (r *Runner) Stop(ctx context.Context) error {
+	if r.stopTicker != nil {
+		r.stopTicker()
+		<-r.tickerDone
+	}
+	return r.Client.Stop(ctx)
+}
+
+// tick enqueues the campaign's hopper and reconcile jobs at their intervals, starting now.
+func (r *Runner) tick(ctx context.Context) {
+	defer close(r.tickerDone)
+	hopper := time.NewTicker(r.hopperInterval)
+	defer hopper.Stop()
+	reconcile := time.NewTicker(r.reconcileInterval)
+	defer reconcile.Stop()
+	insert := func(args river.JobArgs) {
+		if _, err := r.Client.Insert(ctx, args, nil); err != nil && ctx.Err() == nil {
+			r.logger.Warn("schedule job", "kind", args.Kind(), "error", err)
+		}
+	}
+	insert(HopperArgs{CampaignID: r.campaignID})
+	insert(ReconcileArgs{CampaignID: r.campaignID})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hopper.C:
+			insert(HopperArgs{CampaignID: r.campaignID})
+		case <-reconcile.C:
+			insert(ReconcileArgs{CampaignID: r.campaignID})
+		}
+	}
 }

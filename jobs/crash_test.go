@@ -63,7 +63,8 @@ func TestCrashBetweenJournalAndCallID(t *testing.T) {
 			t.Cleanup(pool.Close)
 			inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 			require.NoError(t, err)
-			_, err = inserter.Insert(ctx, jobs.DialArgs{CampaignID: b.c.ID, ContactID: ct.ID}, nil)
+			_, err = inserter.Insert(ctx, jobs.DialArgs{CampaignID: b.c.ID, ContactID: ct.ID},
+				&river.InsertOpts{Queue: jobs.DialQueue(b.c.ID)})
 			require.NoError(t, err)
 
 			b.startRunner(t)

@@ -14,8 +14,27 @@ import (
 	"github.com/campaign-run/campaign/vapi"
 )
 
-// QueueDial is the River queue of dial jobs.
+// QueueDial is the River queue of dial jobs shared by every campaign (campaign serve).
 const QueueDial = "dial"
+
+// DialQueue is the queue of a runner's dial jobs: a runner limited to one campaign (campaign
+// run) has a queue of its own, so it never works another campaign's dials, and another
+// campaign's runner never works its; 0 means the shared queue.
+func DialQueue(campaignID int64) string {
+	if campaignID == 0 {
+		return QueueDial
+	}
+	return fmt.Sprintf("%s_%d", QueueDial, campaignID)
+}
+
+// ControlQueue is the queue of a runner's hopper and reconciler jobs: River's default queue
+// for a runner of every campaign, else one of the campaign's own.
+func ControlQueue(campaignID int64) string {
+	if campaignID == 0 {
+		return river.QueueDefault
+	}
+	return fmt.Sprintf("campaign_%d", campaignID)
+}
 
 // VapiClient is what the workers need of Vapi (a *vapi.Client).
 type VapiClient interface {

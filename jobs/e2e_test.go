@@ -87,8 +87,15 @@ func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults,
 	return &e2eBundle{dbURL: dbURL, store: store, sim: sim, simURL: simSrv.URL, c: c}
 }
 
-// startRunner starts one runner process: a pool and a River client of its own.
+// startRunner starts one runner process of the bundle's campaign: a pool and a River client of
+// its own.
 func (b *e2eBundle) startRunner(t *testing.T) {
+	t.Helper()
+	b.startRunnerFor(t, b.c.ID)
+}
+
+// startRunnerFor starts one runner process of campaign id.
+func (b *e2eBundle) startRunnerFor(t *testing.T, id int64) {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, b.dbURL)
@@ -96,8 +103,8 @@ func (b *e2eBundle) startRunner(t *testing.T) {
 	t.Cleanup(pool.Close)
 	client, err := vapi.NewClient(vapitest.DefaultAPIKey, &vapi.Config{BaseURL: b.simURL, Timeout: time.Second})
 	require.NoError(t, err)
-	rc, err := jobs.NewClient(pool, jobs.Config{
-		Store: campaign.NewStore(pool), Vapi: client,
+	rc, err := jobs.NewRunner(pool, jobs.Config{
+		CampaignID: id, Store: campaign.NewStore(pool), Vapi: client,
 		HopperInterval: 200 * time.Millisecond, ReconcileInterval: 300 * time.Millisecond,
 		Reconcile: jobs.ReconcileConfig{ReportGrace: time.Second, CreatingGrace: 500 * time.Millisecond,
 			SureAbsentLookups: 2, SureAbsentAfter: 2 * time.Second},
@@ -190,4 +197,30 @@ func TestEndToEndPollingOnly(t *testing.T) {
 	b.waitFinal(t, time.Minute)
 	b.checkGuarantees(t, 5)
 	require.Empty(t, b.sim.Deliveries(), "no webhook was sent")
+}
+
+// TestTwoCampaignsSideBySide runs two campaigns in one database, each with a runner process of
+// its own: each runner sees only its campaign, and both finish (River's periodic jobs run on
+// one leader only, so each runner schedules its own campaign's work).
+func TestTwoCampaignsSideBySide(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupE2E(t, 8, 3, vapitest.Faults{})
+	reader, err := campaign.NewReader(strings.NewReader("phone\n+1 212 555 0101\n+1 212 555 0102\n"), campaign.ReaderOptions{})
+	require.NoError(t, err)
+	settings := b.c.Settings
+	second, err := b.store.Import(ctx, campaign.NewCampaign{Name: "second", Settings: settings}, campaign.ImportInput{Reader: reader})
+	require.NoError(t, err)
+	_, err = b.store.SetStatus(ctx, second.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now())
+	require.NoError(t, err)
+
+	b.startRunnerFor(t, second.ID)
+	b.startRunner(t)
+	b.waitFinal(t, time.Minute)
+	require.Eventually(t, func() bool {
+		p, err := b.store.Progress(ctx, second.ID)
+		require.NoError(t, err)
+		return p.Final()
+	}, time.Minute, 100*time.Millisecond)
+	b.checkGuarantees(t, 3)
 }

@@ -15,14 +15,19 @@ import (
 // HopperArgs is the periodic job that, for every running campaign, queues the contacts that are
 // due now and inside their calling hours, as many as the campaign can dial soon. Windows,
 // pausing and re-pacing therefore act on a query, not on a million snoozed jobs.
-type HopperArgs struct{}
+type HopperArgs struct {
+	// CampaignID limits the run to one campaign; 0 means every running campaign.
+	CampaignID int64 `json:"campaign_id"`
+}
 
 // Kind implements river.JobArgs.
 func (HopperArgs) Kind() string { return "campaign_hopper" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: one hopper at a time is enough.
-func (HopperArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: time.Second}}
+// InsertOpts implements river.JobArgsWithInsertOpts: one hopper a second per campaign is
+// enough, in the campaign's own queue when it has one.
+func (a HopperArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: ControlQueue(a.CampaignID), MaxAttempts: 1,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Second}}
 }
 
 // HopperWorker runs HopperArgs.
@@ -37,7 +42,7 @@ type HopperWorker struct {
 const hopperBatch = 500
 
 // Work implements river.Worker.
-func (w *HopperWorker) Work(ctx context.Context, _ *river.Job[HopperArgs]) error {
+func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) error {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return fmt.Errorf("hopper: %w", err)
@@ -46,7 +51,12 @@ func (w *HopperWorker) Work(ctx context.Context, _ *river.Job[HopperArgs]) error
 	if err != nil {
 		return err
 	}
+	scope := job.Args.CampaignID
+	queue := DialQueue(scope)
 	for _, id := range ids {
+		if scope != 0 && id != scope {
+			continue
+		}
 		c, err := w.Store.Campaign(ctx, id)
 		if err != nil {
 			return err
@@ -57,7 +67,8 @@ func (w *HopperWorker) Work(ctx context.Context, _ *river.Job[HopperArgs]) error
 			func(ctx context.Context, tx pgx.Tx, contactIDs []int64) error {
 				params := make([]river.InsertManyParams, len(contactIDs))
 				for i, cid := range contactIDs {
-					params[i] = river.InsertManyParams{Args: DialArgs{CampaignID: id, ContactID: cid}}
+					params[i] = river.InsertManyParams{Args: DialArgs{CampaignID: id, ContactID: cid},
+						InsertOpts: &river.InsertOpts{Queue: queue}}
 				}
 				_, err := client.InsertManyTx(ctx, tx, params)
 				return err
@@ -67,6 +78,12 @@ func (w *HopperWorker) Work(ctx context.Context, _ *river.Job[HopperArgs]) error
 		}
 		if n > 0 {
 			w.Logger.Debug("contacts queued", "campaign_id", id, "count", n)
+			continue
+		}
+		// Nothing to queue: a campaign whose every contact is final (some without ever being
+		// dialed, e.g. all suppressed) is completed here.
+		if _, err := w.Store.CompleteIfDone(ctx, id, now); err != nil {
+			return err
 		}
 	}
 	return nil

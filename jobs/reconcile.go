@@ -16,14 +16,18 @@ import (
 // ReconcileArgs is the periodic job that fetches the results no webhook delivered: calls with no
 // end-of-call report after a grace period are read with GET /call/{id}, and attempts left
 // "creating" by an ambiguous failure or a crash are looked up with GET /call.
-type ReconcileArgs struct{}
+type ReconcileArgs struct {
+	// CampaignID limits the run to one campaign; 0 means every campaign.
+	CampaignID int64 `json:"campaign_id"`
+}
 
 // Kind implements river.JobArgs.
 func (ReconcileArgs) Kind() string { return "campaign_reconcile" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (ReconcileArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: time.Second}}
+func (a ReconcileArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: ControlQueue(a.CampaignID), MaxAttempts: 1,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Second}}
 }
 
 // ReconcileConfig sets the reconciler's patience.
@@ -62,9 +66,9 @@ type ReconcileWorker struct {
 const reconcileBatch = 200
 
 // Work implements river.Worker.
-func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
+func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
 	now := w.Now()
-	stale, err := w.Store.StaleAttempts(ctx, now.Add(-w.Config.ReportGrace), now.Add(-w.Config.CreatingGrace), reconcileBatch)
+	stale, err := w.Store.StaleAttempts(ctx, job.Args.CampaignID, now.Add(-w.Config.ReportGrace), now.Add(-w.Config.CreatingGrace), reconcileBatch)
 	if err != nil {
 		return err
 	}

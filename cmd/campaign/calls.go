@@ -104,7 +104,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		fmt.Fprintln(a.errOut, "No --public-url: Vapi cannot reach this machine, so results are read by polling Vapi (GET /call).")
 	}
 
-	rc, err := jobs.NewClient(imp.pool, jobs.Config{Store: store, Vapi: client, Now: a.now, Logger: a.logger,
+	rc, err := jobs.NewRunner(imp.pool, jobs.Config{CampaignID: c.ID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
 		RiverLogger: slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
