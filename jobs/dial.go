@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/time/rate"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/vapi"
@@ -82,6 +84,44 @@ type DialWorker struct {
 	Vapi   VapiClient
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	limiters localLimiters
+}
+
+// localLimiters paces this process's dial workers at each campaign's rate before they ask the
+// database, so that many workers do not queue on the campaign row's lock only to be told to
+// wait. The database's schedule (BeginAttempt) is what holds the rate across processes.
+type localLimiters struct {
+	mu  sync.Mutex
+	byC map[int64]*rate.Limiter
+}
+
+// wait blocks until this process may try to dial for campaign c, or returns the delay to snooze
+// for when that is longer than maxInlineWait.
+func (l *localLimiters) wait(ctx context.Context, c *campaign.Campaign) (snooze time.Duration, err error) {
+	limit := rate.Inf
+	if c.RatePerSecond > 0 {
+		limit = rate.Limit(c.RatePerSecond)
+	}
+	l.mu.Lock()
+	if l.byC == nil {
+		l.byC = map[int64]*rate.Limiter{}
+	}
+	lim, ok := l.byC[c.ID]
+	if !ok {
+		lim = rate.NewLimiter(limit, 1)
+		l.byC[c.ID] = lim
+	} else if lim.Limit() != limit {
+		lim.SetLimit(limit) // the campaign's rate was changed
+	}
+	l.mu.Unlock()
+	r := lim.Reserve()
+	d := r.Delay()
+	if d > maxInlineWait {
+		r.Cancel()
+		return d, nil
+	}
+	return 0, sleep(ctx, d)
 }
 
 // Timeout implements river.Worker: a dial is one HTTP request and a few statements.
@@ -102,6 +142,12 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		return w.Store.RequeueContact(ctx, ct.ID, next, w.Now())
 	}
 
+	if snooze, err := w.limiters.wait(ctx, c); err != nil || snooze > 0 {
+		if err != nil {
+			return err
+		}
+		return river.JobSnooze(snooze)
+	}
 	var grant campaign.DialGrant
 	for {
 		grant, err = w.Store.BeginAttempt(ctx, ct.ID, w.Now())
