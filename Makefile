@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/campaign
 PKGS     := ./...
 
-.PHONY: all build test vet fmt-check demo bench-import clean
+.PHONY: all build test vet fmt-check demo bench-import bench-dispatch clean
 
 all: build
 
@@ -29,6 +29,11 @@ demo: build
 # Imports a generated 1,000,000-row CSV and compares with psql \copy of the same file.
 bench-import: build
 	$(GO) run ./internal/bench/importbench -bin $(BIN) -rows 1000000
+
+# Runs a 20,000-contact campaign against the in-process simulator at zero latency and compares
+# with River's bare throughput on the same database.
+bench-dispatch: build
+	$(GO) run ./internal/bench/dispatchbench -bin $(BIN)
 
 clean:
 	rm -rf bin .bench

@@ -475,6 +475,13 @@ func (s *Store) CompleteIfDone(ctx context.Context, campaignID int64, now time.T
 // indexed) come first; the scan for queued and in_call contacts runs only at the very end of
 // a campaign.
 func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.Time) (bool, error) {
+	// Checked first without the campaign row's lock, which every dial takes: while contacts
+	// remain (nearly always) no result waits for it. Two results that finish the last two
+	// contacts at once may each still see the other's contact busy and leave the campaign
+	// running; the hopper completes it on its next run (HopperWorker calls CompleteIfDone).
+	if busy, err := campaignBusy(ctx, tx, campaignID); err != nil || busy {
+		return false, err
+	}
 	var status Status
 	err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -486,9 +493,21 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	if status != StatusRunning {
 		return false, nil
 	}
+	if busy, err := campaignBusy(ctx, tx, campaignID); err != nil || busy {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE campaign SET status = 'completed', finished_at = $2, updated_at = $2 WHERE id = $1`,
+		campaignID, now); err != nil {
+		return false, fmt.Errorf("complete campaign %d: %w", campaignID, err)
+	}
+	return true, nil
+}
+
+// campaignBusy reports whether a campaign has a contact not yet final or a call still live.
+func campaignBusy(ctx context.Context, tx pgx.Tx, campaignID int64) (bool, error) {
 	// ORDER BY … LIMIT 1 rather than EXISTS: it keeps the planner on the pending index.
 	var busy bool
-	err = tx.QueryRow(ctx, `
+	err := tx.QueryRow(ctx, `
 		SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending'
 		        ORDER BY next_attempt_at LIMIT 1) IS NOT NULL
 		    OR EXISTS (SELECT 1 FROM attempt WHERE campaign_id = $1 AND state IN ('creating', 'created'))`,
@@ -501,14 +520,7 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	if err != nil {
 		return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
 	}
-	if busy {
-		return false, nil
-	}
-	if _, err := tx.Exec(ctx, `UPDATE campaign SET status = 'completed', finished_at = $2, updated_at = $2 WHERE id = $1`,
-		campaignID, now); err != nil {
-		return false, fmt.Errorf("complete campaign %d: %w", campaignID, err)
-	}
-	return true, nil
+	return busy, nil
 }
 
 // Progress is a campaign's state, from SQL counts on its own tables.
