@@ -26,6 +26,9 @@ import (
 const (
 	envAPIKey      = "VAPI_API_KEY"
 	envVapiBaseURL = "VAPI_BASE_URL"
+	// envWebhookHMACSecret, when set, also accepts webhooks signed by a Vapi HMAC credential
+	// (x-signature over "{x-timestamp}.{body}", SHA-256) instead of the secret header.
+	envWebhookHMACSecret = "VAPI_WEBHOOK_HMAC_SECRET"
 )
 
 // simulatedPhoneNumberID is the caller id used with --simulate when none is given.
@@ -90,7 +93,8 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 	if receiverLn != nil {
 		rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
 		handler, err := webhook.NewHandler(webhook.Config{
-			Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), Now: a.now, Logger: a.logger,
+			Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),
+			Now: a.now, Logger: a.logger,
 		})
 		if err != nil {
 			return err
