@@ -224,3 +224,44 @@ func TestTwoCampaignsSideBySide(t *testing.T) {
 	}, time.Minute, 100*time.Millisecond)
 	b.checkGuarantees(t, 3)
 }
+
+// TestPauseHoldsAcrossProcesses pauses a campaign dialed by two runner processes: no attempt
+// starts after the pause is committed, and the calls in flight still end with their results
+// recorded.
+func TestPauseHoldsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupE2E(t, 30, 10, vapitest.Faults{}, func(s *campaign.Settings) { s.RatePerSecond = 5 })
+	b.startRunner(t)
+	b.startRunner(t)
+	require.Eventually(t, func() bool {
+		p, err := b.store.Progress(ctx, b.c.ID)
+		require.NoError(t, err)
+		return p.Attempts >= 5
+	}, 30*time.Second, 50*time.Millisecond)
+
+	require.NoError(t, b.store.Pause(ctx, b.c.ID, time.Now()))
+	pausedAt := time.Now()
+
+	// Calls in flight end; nothing new starts.
+	require.Eventually(t, func() bool {
+		p, err := b.store.Progress(ctx, b.c.ID)
+		require.NoError(t, err)
+		return p.Live == 0
+	}, time.Minute, 100*time.Millisecond)
+	p, err := b.store.Progress(ctx, b.c.ID)
+	require.NoError(t, err)
+	require.Less(t, p.Attempts, 30, "the pause stopped the campaign before the end")
+	var lastStart time.Time
+	require.NoError(t, b.pool(t).QueryRow(ctx, `SELECT max(created_at) FROM attempt WHERE campaign_id = $1`, b.c.ID).Scan(&lastStart))
+	require.False(t, lastStart.After(pausedAt), "an attempt started %s after the pause", lastStart.Sub(pausedAt))
+	b.checkGuarantees(t, 10)
+}
+
+func (b *e2eBundle) pool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), b.dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}

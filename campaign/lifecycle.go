@@ -1,0 +1,123 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrWrongStatus is returned when a campaign is not in a status the operation applies to.
+var ErrWrongStatus = errors.New("campaign is not in a status this applies to")
+
+// Pause stops new dials of a running campaign in every process: each dial checks the status in
+// the transaction that starts it. Calls in flight finish and are recorded.
+func (s *Store) Pause(ctx context.Context, campaignID int64, now time.Time) error {
+	return s.moveStatus(ctx, campaignID, []Status{StatusRunning}, StatusPaused, now)
+}
+
+// moveStatus is SetStatus with an error naming the current status when the move does not apply.
+func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) error {
+	moved, err := s.SetStatus(ctx, campaignID, from, to, now)
+	if err != nil {
+		return err
+	}
+	if !moved {
+		c, err := s.Campaign(ctx, campaignID)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("campaign %s is %s: %w", c.Name, c.Status, ErrWrongStatus)
+	}
+	return nil
+}
+
+// Cancel ends a campaign for good: its status becomes cancelled, and its contacts not yet
+// called or waiting for a retry (pending, queued) become cancelled. Calls in flight finish and
+// are recorded. It returns how many contacts were cancelled.
+func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error) {
+	var cancelled int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var status Status
+		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if status == StatusCancelled || status == StatusCompleted {
+			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE contact SET state = 'cancelled', next_attempt_at = NULL, updated_at = $2
+			WHERE campaign_id = $1 AND state IN ('pending', 'queued')`, campaignID, now)
+		if err != nil {
+			return err
+		}
+		cancelled = int(tag.RowsAffected())
+		_, err = tx.Exec(ctx, `
+			UPDATE campaign SET status = 'cancelled', queued_contacts = 0, finished_at = $2, updated_at = $2
+			WHERE id = $1`, campaignID, now)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cancel campaign: %w", err)
+	}
+	return cancelled, nil
+}
+
+// Pacing is a change to a campaign's pacing and calling hours; nil fields stay as they are.
+type Pacing struct {
+	RatePerSecond *float64
+	MaxConcurrent *int
+	WindowSpec    *string
+}
+
+// SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
+// campaign afresh, so the change holds within seconds in every process. A new window also makes
+// contacts deferred to the old window's opening due again, so the hopper re-decides them.
+func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now time.Time) error {
+	if p.RatePerSecond != nil && *p.RatePerSecond < 0 {
+		return fmt.Errorf("rate must be zero (no limit) or more, got %v", *p.RatePerSecond)
+	}
+	if p.MaxConcurrent != nil && *p.MaxConcurrent < 1 {
+		return fmt.Errorf("max concurrent must be at least 1, got %d", *p.MaxConcurrent)
+	}
+	if p.WindowSpec != nil {
+		w, err := ParseWindow(*p.WindowSpec)
+		if err != nil {
+			return err
+		}
+		canonical := w.String()
+		p.WindowSpec = &canonical
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE campaign SET rate_per_second = coalesce($2, rate_per_second),
+				max_concurrent = coalesce($3, max_concurrent), window_spec = coalesce($4, window_spec),
+				updated_at = $5
+			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		}
+		if p.WindowSpec == nil {
+			return nil
+		}
+		// Deferred contacts wait for the old window's opening; the retries' own times stay.
+		_, err = tx.Exec(ctx, `
+			UPDATE contact SET next_attempt_at = NULL, updated_at = $2
+			WHERE campaign_id = $1 AND state = 'pending' AND attempts = 0 AND next_attempt_at IS NOT NULL`,
+			campaignID, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set pacing: %w", err)
+	}
+	return nil
+}

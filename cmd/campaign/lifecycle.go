@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// withCampaign opens the database and finds the campaign named or numbered ref.
+func (a *app) withCampaign(cmd *cobra.Command, ref string, fn func(*campaign.Store, *campaign.Campaign) error) error {
+	pool, err := a.openDB(cmd.Context(), dbWrite)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := campaign.NewStore(pool)
+	c, err := store.CampaignByRef(cmd.Context(), ref)
+	if err != nil {
+		return err
+	}
+	return fn(store, c)
+}
+
+func newPauseCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pause CAMPAIGN",
+		Short: "Stop new calls of a running campaign in every process; calls in flight finish and are recorded",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
+				if err := store.Pause(cmd.Context(), c.ID, a.now()); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.errOut, "Campaign %s paused: no new calls; calls in flight finish and are recorded.\n", c.Name)
+				return nil
+			})
+		},
+	}
+}
+
+func newCancelCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel CAMPAIGN",
+		Short: "End a campaign: contacts not yet called become cancelled; calls in flight finish and are recorded",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
+				n, err := store.Cancel(cmd.Context(), c.ID, a.now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.errOut, "Campaign %s cancelled: %d contacts will not be called.\n", c.Name, n)
+				return nil
+			})
+		},
+	}
+}
+
+func newSetCmd(a *app) *cobra.Command {
+	var (
+		rate          float64
+		maxConcurrent int
+		window        string
+	)
+	cmd := &cobra.Command{
+		Use:   "set CAMPAIGN",
+		Short: "Change the pacing or calling hours of a campaign, also while it runs",
+		Example: `  campaign set nov-reminders --rate 2 --max-concurrent 20
+  campaign set nov-reminders --window "mon-fri 10:00-18:00"`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p campaign.Pacing
+			f := cmd.Flags()
+			if f.Changed("rate") {
+				p.RatePerSecond = &rate
+			}
+			if f.Changed("max-concurrent") {
+				p.MaxConcurrent = &maxConcurrent
+			}
+			if f.Changed("window") {
+				if _, err := campaign.ParseWindow(window); err != nil {
+					return usageErrorf("--window: %v", err)
+				}
+				p.WindowSpec = &window
+			}
+			if p == (campaign.Pacing{}) {
+				return usageErrorf("nothing to set: give --rate, --max-concurrent or --window")
+			}
+			if rate < 0 || (p.MaxConcurrent != nil && maxConcurrent < 1) {
+				return usageErrorf("--rate must be 0 (no limit) or more and --max-concurrent at least 1")
+			}
+			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
+				if err := store.SetPacing(cmd.Context(), c.ID, p, a.now()); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.errOut, "Campaign %s updated; running processes apply it within seconds.\n", c.Name)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&rate, "rate", 0, "calls created per second, at most (0: no limit)")
+	f.IntVar(&maxConcurrent, "max-concurrent", 0, "live calls at once, at most")
+	f.StringVar(&window, "window", "", `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00"`)
+	return cmd
+}
