@@ -51,18 +51,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -79,6 +75,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/bench/benchkit"
 	"github.com/campaign-run/campaign/jobs"
 	"github.com/campaign-run/campaign/migrations"
 	"github.com/campaign-run/campaign/vapi"
@@ -113,6 +110,9 @@ const (
 	phoneNumberID = "dispatchbench-phone-number"
 	simSeed       = 1
 )
+
+// prog names this program in progress lines and scratch databases.
+const prog benchkit.Program = "dispatchbench"
 
 func main() {
 	if err := run(); err != nil {
@@ -168,12 +168,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	workDir := o.dir
-	if workDir == "" {
-		workDir = filepath.Join(repoRoot(), ".bench")
-	}
-	if err := os.MkdirAll(workDir, 0o755); err != nil {
-		return fmt.Errorf("create work directory: %w", err)
+	workDir, err := benchkit.WorkDir(o.dir)
+	if err != nil {
+		return err
 	}
 
 	csv, err := contactsCSV(o.contacts)
@@ -181,17 +178,11 @@ func run() error {
 		return err
 	}
 
-	// The database URL, resolved first so that starting the managed Postgres is never timed.
-	dbURL, dbLabel, err := databaseURL(ctx, o.bin)
-	if err != nil {
-		return err
-	}
-	progress("database: %s", dbLabel)
-
-	// Each run works in a scratch database of its own on that server, dropped at the end:
+	// The server the CLI uses is resolved first, so that starting the managed Postgres is never
+	// timed. Each run works in a scratch database of its own on that server, dropped at the end:
 	// repeated runs then measure the same thing (no bloat from earlier runs' rows, no River jobs
 	// left over) and never touch the campaigns in the user's database.
-	scratchURL, dropScratch, err := scratchDatabase(ctx, dbURL)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, o.bin)
 	if err != nil {
 		return err
 	}
@@ -210,36 +201,7 @@ func run() error {
 
 	res := newResult(&o, dbLabel, cr, rr, logs)
 	res.print(os.Stdout)
-	resultsPath := filepath.Join(workDir, "dispatch-bench.json")
-	if err := res.save(resultsPath); err != nil {
-		return err
-	}
-	progress("figures written to %s", resultsPath)
-	return nil
-}
-
-// progress prints a progress line to stderr; stdout carries the report only.
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "dispatchbench: "+format+"\n", args...)
-}
-
-// repoRoot is the nearest directory at or above the working directory that holds a go.mod, or
-// the working directory itself when there is none.
-func repoRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	for d := wd; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return wd
-		}
-		d = parent
-	}
+	return prog.SaveJSONLine(filepath.Join(workDir, "dispatch-bench.json"), res)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,64 +251,6 @@ func contactsCSV(n int) ([]byte, error) {
 
 // ---------------------------------------------------------------------------------------------
 // The database.
-
-// databaseURL is DATABASE_URL when set, else what `BIN db url` prints (which starts the managed
-// local Postgres if it is not running). label names the database without its URL, which may
-// hold a password.
-func databaseURL(ctx context.Context, bin string) (url, label string, err error) {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u, "DATABASE_URL", nil
-	}
-	binPath, err := exec.LookPath(bin)
-	if err != nil {
-		return "", "", fmt.Errorf("campaign binary %s: %w (build it with `make build`, pass -bin, or set DATABASE_URL)", bin, err)
-	}
-	var out strings.Builder
-	cmd := exec.CommandContext(ctx, binPath, "db", "url")
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", "", fmt.Errorf("`%s db url` failed: %w (its messages are above)", bin, err)
-	}
-	lines := strings.Fields(strings.TrimSpace(out.String()))
-	if len(lines) == 0 {
-		return "", "", fmt.Errorf("`%s db url` printed no URL", bin)
-	}
-	return lines[len(lines)-1], "managed local Postgres (`campaign db url`)", nil
-}
-
-// scratchDatabase creates an empty database next to the one at dbURL and returns its URL and a
-// function that drops it.
-func scratchDatabase(ctx context.Context, dbURL string) (string, func(), error) {
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		return "", nil, errors.New("the database URL is not a postgres:// URL")
-	}
-	name := fmt.Sprintf("campaign_dispatchbench_%d", time.Now().UnixNano())
-	runSQL := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, dbURL)
-		if err != nil {
-			return fmt.Errorf("connect: %w", err)
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	progress("creating scratch database %s …", name)
-	if err := runSQL(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create scratch database (the user needs CREATEDB): %w", err)
-	}
-	u.Path = "/" + name
-	drop := func() {
-		// A fresh context: the cleanup must run even after an interrupt.
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		progress("dropping scratch database %s …", name)
-		if err := runSQL(cctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			progress("warning: could not drop scratch database %s: %v", name, err)
-		}
-	}
-	return u.String(), drop, nil
-}
 
 // newPool opens a pool on dbURL sized by -db-conns, or as the CLI sizes its own.
 func newPool(ctx context.Context, dbURL string, conns int) (*pgxpool.Pool, error) {
@@ -418,7 +322,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 		return nil, err
 	}
 	defer pool.Close()
-	progress("migrating the scratch database …")
+	prog.Progress("migrating the scratch database …")
 	if _, err := migrations.Up(ctx, pool, nil); err != nil {
 		return nil, err
 	}
@@ -456,7 +360,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	}
 	defer closeReceiver()
 
-	progress("importing %s contacts …", thousands(int64(o.contacts)))
+	prog.Progress("importing %s contacts …", benchkit.Thousands(int64(o.contacts)))
 	reader, err := campaign.NewReader(strings.NewReader(string(csv)), campaign.ReaderOptions{})
 	if err != nil {
 		return nil, err
@@ -491,8 +395,8 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 		return nil, err
 	}
 
-	progress("running the campaign: %s contacts, cap %d, %d dial workers, pool of %d connections …",
-		thousands(int64(o.contacts)), o.cap, o.dialWorkers, pool.Config().MaxConns)
+	prog.Progress("running the campaign: %s contacts, cap %d, %d dial workers, pool of %d connections …",
+		benchkit.Thousands(int64(o.contacts)), o.cap, o.dialWorkers, pool.Config().MaxConns)
 	runCtx, cancelRun := context.WithTimeout(ctx, o.timeout)
 	defer cancelRun()
 	stopProfile, err := startProfile(o.cpuProfile)
@@ -509,7 +413,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := rc.Stop(stopCtx); err != nil {
-			progress("warning: stopping the runner: %v", err)
+			prog.Progress("warning: stopping the runner: %v", err)
 		}
 	}
 	p, err := waitFinal(runCtx, store, pool, c.ID, start)
@@ -524,7 +428,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 		}
 		return nil, err
 	}
-	progress("campaign finished in %.1f s", wall.Seconds())
+	prog.Progress("campaign finished in %.1f s", wall.Seconds())
 
 	r := &campaignResult{
 		Wall: wall, CPU: cpu, MachineCPU: machine, PoolConns: int(pool.Config().MaxConns),
@@ -583,15 +487,15 @@ func waitFinal(ctx context.Context, store *campaign.Store, pool *pgxpool.Pool, i
 		}
 		if now.Sub(lastPrint) >= progressEvery {
 			f := finalCount(p)
-			progress("  %5.1f s: %s/%s final (%s/s over the last %.0f s), %d pending, %d queued, %d in call, %d live attempts",
-				now.Sub(start).Seconds(), thousands(int64(f)), thousands(int64(p.Total)),
-				thousands(int64(float64(f-printFinal)/now.Sub(lastPrint).Seconds())), now.Sub(lastPrint).Seconds(),
+			prog.Progress("  %5.1f s: %s/%s final (%s/s over the last %.0f s), %d pending, %d queued, %d in call, %d live attempts",
+				now.Sub(start).Seconds(), benchkit.Thousands(int64(f)), benchkit.Thousands(int64(p.Total)),
+				benchkit.Thousands(int64(float64(f-printFinal)/now.Sub(lastPrint).Seconds())), now.Sub(lastPrint).Seconds(),
 				p.ByState[campaign.ContactPending], p.ByState[campaign.ContactQueued], p.ByState[campaign.ContactInCall], p.Live)
 			lastPrint, printFinal = now, f
 		}
 		if !stallShown && now.Sub(lastMoved) >= stallAfter {
 			stallShown = true
-			progress("  no contact has become final for %.0f s; Postgres is doing:", now.Sub(lastMoved).Seconds())
+			prog.Progress("  no contact has become final for %.0f s; Postgres is doing:", now.Sub(lastMoved).Seconds())
 			showActivity(ctx, pool)
 		}
 		select {
@@ -620,7 +524,7 @@ func showActivity(ctx context.Context, pool *pgxpool.Pool) {
 		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
 		ORDER BY query_start LIMIT 10`)
 	if err != nil {
-		progress("    (pg_stat_activity: %v)", err)
+		prog.Progress("    (pg_stat_activity: %v)", err)
 		return
 	}
 	var (
@@ -628,11 +532,11 @@ func showActivity(ctx context.Context, pool *pgxpool.Pool) {
 		secs               float64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&state, &wait, &secs, &query}, func() error {
-		progress("    %-20s %-28s %6.1f s  %s", state, wait, secs, query)
+		prog.Progress("    %-20s %-28s %6.1f s  %s", state, wait, secs, query)
 		return nil
 	})
 	if err != nil {
-		progress("    (pg_stat_activity: %v)", err)
+		prog.Progress("    (pg_stat_activity: %v)", err)
 	}
 }
 
@@ -725,7 +629,7 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 
-	progress("inserting %s no-op River jobs …", thousands(int64(o.noopJobs)))
+	prog.Progress("inserting %s no-op River jobs …", benchkit.Thousands(int64(o.noopJobs)))
 	insertStart := time.Now()
 	for done := 0; done < o.noopJobs; {
 		batch := make([]river.InsertManyParams, min(noopInsertBatch, o.noopJobs-done))
@@ -747,7 +651,7 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 	})
 	defer cancelSub()
 
-	progress("working them with a River client (MaxWorkers %d, FetchCooldown %s, pool of %d connections) …",
+	prog.Progress("working them with a River client (MaxWorkers %d, FetchCooldown %s, pool of %d connections) …",
 		noopMaxWorkers, noopCooldown, pool.Config().MaxConns)
 	runCtx, cancelRun := context.WithTimeout(ctx, o.timeout)
 	defer cancelRun()
@@ -775,7 +679,7 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelStop()
 	if err := client.Stop(stopCtx); err != nil {
-		progress("warning: stopping the River client: %v", err)
+		prog.Progress("warning: stopping the River client: %v", err)
 	}
 	if waitErr != nil {
 		return nil, fmt.Errorf("no-op jobs: %d of %d completed: %w", completed, o.noopJobs, waitErr)
@@ -786,9 +690,9 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 		return nil, fmt.Errorf("count completed no-op jobs: %w", err)
 	}
 	if inDB != o.noopJobs {
-		progress("warning: %d no-op jobs are completed in river_job, %d completion events were received", inDB, completed)
+		prog.Progress("warning: %d no-op jobs are completed in river_job, %d completion events were received", inDB, completed)
 	}
-	progress("no-op jobs done in %.2f s", wall.Seconds())
+	prog.Progress("no-op jobs done in %.2f s", wall.Seconds())
 	return &noopResult{Jobs: completed, Insert: insert, Wall: wall, CPU: cpu, PoolConns: int(pool.Config().MaxConns)}, nil
 }
 
@@ -812,9 +716,9 @@ func startProfile(path string) (stop func(), err error) {
 	return func() {
 		pprof.StopCPUProfile()
 		if err := f.Close(); err != nil {
-			progress("warning: cpu profile: %v", err)
+			prog.Progress("warning: cpu profile: %v", err)
 		}
-		progress("CPU profile of the campaign run written to %s", path)
+		prog.Progress("CPU profile of the campaign run written to %s", path)
 	}, nil
 }
 
@@ -958,7 +862,7 @@ func (l *logCounter) levels() (warnings, errs int) {
 // summary prints the counts of the records that were not shown.
 func (l *logCounter) summary() {
 	if w, e := l.levels(); w+e > 0 {
-		progress("logged %d warnings and %d errors in all", w, e)
+		prog.Progress("logged %d warnings and %d errors in all", w, e)
 	}
 }
 
@@ -1092,74 +996,16 @@ func newResult(o *options, db string, cr *campaignResult, rr *noopResult, logs *
 func (r *result) print(w io.Writer) {
 	c, rv := &r.Campaign, &r.River
 	fmt.Fprintf(w, "dispatch benchmark: %s contacts, cap %d, simulator at zero latency, %d cores, %s\n",
-		thousands(int64(r.Contacts)), r.Cap, r.Cores, r.GoVersion)
+		benchkit.Thousands(int64(r.Contacts)), r.Cap, r.Cores, r.GoVersion)
 	fmt.Fprintf(w, "campaign run (end to end)   : %s %s call lifecycles/s  (%s results, %s webhook events; CPU %.1f s here, machine %s busy)\n",
-		seconds(c.Seconds), rate(c.LifecyclesPerSecond), thousands(int64(c.Results)), thousands(int64(c.WebhookEvents)),
-		c.CPUSeconds, percent(c.MachineCPUBusy))
+		benchkit.Seconds(c.Seconds), benchkit.Rate(c.LifecyclesPerSecond, 6), benchkit.Thousands(int64(c.Results)), benchkit.Thousands(int64(c.WebhookEvents)),
+		c.CPUSeconds, benchkit.Percent(c.MachineCPUBusy))
 	fmt.Fprintf(w, "river no-op jobs            : %s %s jobs/s  (%d workers; inserted beforehand in %.1f s)\n",
-		seconds(rv.Seconds), rate(rv.JobsPerSecond), rv.MaxWorkers, rv.InsertSeconds)
+		benchkit.Seconds(rv.Seconds), benchkit.Rate(rv.JobsPerSecond, 6), rv.MaxWorkers, rv.InsertSeconds)
 	fmt.Fprintf(w, "ratio                       : %5.1fx the time of River's bare throughput per job\n", r.Ratio)
 	fmt.Fprintf(w, "setup                       : %d dial workers, pools of %d connections, simulator time x%g\n",
 		r.DialWorkers, c.PoolConns, r.TimeScale)
 	for _, s := range r.Warnings {
 		fmt.Fprintf(w, "warning                     : %s\n", s)
 	}
-}
-
-// save writes the figures as one JSON line to path, replacing what was there.
-func (r *result) save(path string) error {
-	line, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(line, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// seconds formats a duration in seconds to one decimal, right-aligned.
-func seconds(s float64) string {
-	if s < 0.1 {
-		return fmt.Sprintf("%5.2f s", s)
-	}
-	return fmt.Sprintf("%5.1f s", s)
-}
-
-// rate formats a rate to three significant figures with thousands separators, right-aligned.
-func rate(r float64) string {
-	if r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
-		return fmt.Sprintf("%6s", "-")
-	}
-	mag := math.Pow(10, math.Floor(math.Log10(r))-2)
-	if mag < 1 {
-		mag = 1
-	}
-	return fmt.Sprintf("%6s", thousands(int64(math.Round(r/mag)*mag)))
-}
-
-// percent formats a fraction as a percentage ("unknown" when negative).
-func percent(f float64) string {
-	if f < 0 {
-		return "unknown"
-	}
-	return fmt.Sprintf("%.0f%%", 100*f)
-}
-
-// thousands formats n with comma thousands separators: 1,000,000.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, ch := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(ch)
-	}
-	return b.String()
 }

@@ -46,9 +46,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -62,6 +60,8 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/campaign-run/campaign/internal/bench/benchkit"
 )
 
 // generatorVersion changes whenever the generated file would change for the same rows and seed,
@@ -80,6 +80,9 @@ var columns = []string{
 	"phone", "name", "first_name", "last_name", "email",
 	"amount_due", "due_date", "customer_id", "city", "timezone",
 }
+
+// prog names this program in progress lines and scratch databases.
+const prog benchkit.Program = "importbench"
 
 func main() {
 	if err := run(); err != nil {
@@ -114,12 +117,9 @@ func run() error {
 		return errors.New("psql not found in PATH: install the PostgreSQL client (e.g. `apt-get install postgresql-client`)")
 	}
 
-	workDir := *dir
-	if workDir == "" {
-		workDir = filepath.Join(repoRoot(), ".bench")
-	}
-	if err := os.MkdirAll(workDir, 0o755); err != nil {
-		return fmt.Errorf("create work directory: %w", err)
+	workDir, err := benchkit.WorkDir(*dir)
+	if err != nil {
+		return err
 	}
 
 	data, err := ensureData(workDir, *rows, *seed)
@@ -127,17 +127,11 @@ func run() error {
 		return err
 	}
 
-	// The database URL, resolved first so that starting the managed Postgres is never timed.
-	dbURL, dbLabel, err := databaseURL(ctx, binPath)
-	if err != nil {
-		return err
-	}
-	progress("database: %s", dbLabel)
-
-	// Each run imports into a scratch database of its own on that server, dropped at the end:
+	// The server the CLI uses is resolved first, so that starting the managed Postgres is never
+	// timed. Each run imports into a scratch database of its own on that server, dropped at the end:
 	// repeated runs then measure the same thing (no bloat from earlier runs' deleted rows) and
 	// never touch the campaigns in the user's database.
-	scratchURL, dropScratch, err := scratchDatabase(ctx, psql, dbURL)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, binPath)
 	if err != nil {
 		return err
 	}
@@ -157,36 +151,7 @@ func run() error {
 
 	res := newResult(data, dbLabel, imp, cp)
 	res.print(os.Stdout)
-	resultsPath := filepath.Join(workDir, "import-bench.json")
-	if err := res.save(resultsPath); err != nil {
-		return err
-	}
-	progress("figures written to %s", resultsPath)
-	return nil
-}
-
-// progress prints a progress line to stderr; stdout carries the report only.
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "importbench: "+format+"\n", args...)
-}
-
-// repoRoot is the nearest directory at or above the working directory that holds a go.mod, or
-// the working directory itself when there is none.
-func repoRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	for d := wd; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return wd
-		}
-		d = parent
-	}
+	return prog.SaveJSONLine(filepath.Join(workDir, "import-bench.json"), res)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,11 +183,11 @@ func ensureData(dir string, rows int, seed uint64) (*dataset, error) {
 	path := filepath.Join(dir, fmt.Sprintf("customers-%d.csv", rows))
 	metaPath := path + ".meta.json"
 	if d, ok := reusable(path, metaPath, rows, seed); ok {
-		progress("reusing %s (%s rows, %.1f MB)", path, thousands(int64(rows)), float64(d.Bytes)/1e6)
+		prog.Progress("reusing %s (%s rows, %.1f MB)", path, benchkit.Thousands(int64(rows)), float64(d.Bytes)/1e6)
 		return d, nil
 	}
 
-	progress("generating %s (%s rows)…", path, thousands(int64(rows)))
+	prog.Progress("generating %s (%s rows)…", path, benchkit.Thousands(int64(rows)))
 	start := time.Now()
 	_ = os.Remove(metaPath) // a file without its sidecar is never reused
 	tmp := path + ".tmp"
@@ -249,7 +214,7 @@ func ensureData(dir string, rows int, seed uint64) (*dataset, error) {
 	if err := os.WriteFile(metaPath, append(meta, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", metaPath, err)
 	}
-	progress("generated %.1f MB in %.1f s", float64(d.Bytes)/1e6, time.Since(start).Seconds())
+	prog.Progress("generated %.1f MB in %.1f s", float64(d.Bytes)/1e6, time.Since(start).Seconds())
 	return d, nil
 }
 
@@ -570,26 +535,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // ---------------------------------------------------------------------------------------------
 // Step 2: the campaign import.
 
-// databaseURL is DATABASE_URL when set, else what `BIN db url` prints (which starts the managed
-// local Postgres if it is not running). label names the database without its URL, which may
-// hold a password.
-func databaseURL(ctx context.Context, bin string) (url, label string, err error) {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u, "DATABASE_URL", nil
-	}
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "db", "url")
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", "", fmt.Errorf("`%s db url` failed: %w (its messages are above)", bin, err)
-	}
-	lines := strings.Fields(strings.TrimSpace(out.String()))
-	if len(lines) == 0 {
-		return "", "", fmt.Errorf("`%s db url` printed no URL", bin)
-	}
-	return lines[len(lines)-1], "managed local Postgres (`campaign db url`)", nil
-}
-
 // importResult is what one `campaign run --dry-run` did and cost.
 type importResult struct {
 	Wall         time.Duration
@@ -606,7 +551,7 @@ type importResult struct {
 // runImport runs the CLI's dry-run import of file as campaign name into the database at dbURL,
 // timing it. The time includes migrating the fresh scratch database (well under a second).
 func runImport(ctx context.Context, bin, dbURL, file, name, rejects string) (*importResult, error) {
-	progress("running %s run %s --dry-run …", bin, file)
+	prog.Progress("running %s run %s --dry-run …", bin, file)
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "run", file,
 		"--dry-run", "--preview", "0", "--format", "json",
@@ -646,10 +591,10 @@ func peakRSS(ps *os.ProcessState) int64 {
 // not measure what they claim to.
 func checkImport(imp *importResult, d *dataset) {
 	if imp.RowsRead != d.Rows {
-		progress("warning: the CLI read %d rows, the file has %d", imp.RowsRead, d.Rows)
+		prog.Progress("warning: the CLI read %d rows, the file has %d", imp.RowsRead, d.Rows)
 	}
 	if imp.Rejected != d.expectedRejectedTotal() || !sameCounts(imp.RejectedByReason, d.ExpectedRejected) {
-		progress("warning: the CLI rejected %v, the generator expected %v",
+		prog.Progress("warning: the CLI rejected %v, the generator expected %v",
 			formatCounts(imp.RejectedByReason), formatCounts(d.ExpectedRejected))
 	}
 }
@@ -695,7 +640,7 @@ var copyCount = regexp.MustCompile(`(?m)^COPY (\d+)$`)
 // runCopy loads file into a TEMP table of text columns with psql's \copy, in one psql session,
 // timing the psql process. Nothing is left in the database.
 func runCopy(ctx context.Context, psql, dbURL, file string, rows int) (*copyResult, error) {
-	progress("running psql \\copy of the same file …")
+	prog.Progress("running psql \\copy of the same file …")
 	cols := make([]string, len(columns))
 	for i, c := range columns {
 		cols[i] = c + " text"
@@ -719,39 +664,9 @@ func runCopy(ctx context.Context, psql, dbURL, file string, rows int) (*copyResu
 	}
 	n, _ := strconv.Atoi(m[1])
 	if n != rows {
-		progress("warning: psql \\copy loaded %d rows, the file has %d", n, rows)
+		prog.Progress("warning: psql \\copy loaded %d rows, the file has %d", n, rows)
 	}
 	return &copyResult{Wall: wall, Rows: n}, nil
-}
-
-// scratchDatabase creates an empty database next to the one at dbURL and returns its URL and a
-// function that drops it.
-func scratchDatabase(ctx context.Context, psql, dbURL string) (string, func(), error) {
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		return "", nil, errors.New("the database URL is not a URL psql and campaign both accept")
-	}
-	name := fmt.Sprintf("campaign_importbench_%d", time.Now().UnixNano())
-	runSQL := func(ctx context.Context, sql string) error {
-		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname="+dbURL, "-c", sql)
-		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-		return cmd.Run()
-	}
-	progress("creating scratch database %s …", name)
-	if err := runSQL(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create scratch database (the user needs CREATEDB): %w", err)
-	}
-	u.Path = "/" + name
-	drop := func() {
-		// A fresh context: the cleanup must run even after an interrupt.
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		progress("dropping scratch database %s …", name)
-		if err := runSQL(cctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			fmt.Fprintf(os.Stderr, "importbench: warning: could not drop scratch database %s: %v\n", name, err)
-		}
-	}
-	return u.String(), drop, nil
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -833,11 +748,11 @@ func newResult(d *dataset, db string, imp *importResult, cp *copyResult) *result
 func (r *result) print(w io.Writer) {
 	c := &r.Campaign
 	fmt.Fprintf(w, "import benchmark: %s rows x %d columns (%.1f MB), %d cores, %s\n",
-		thousands(int64(r.Rows)), r.Columns, float64(r.FileBytes)/1e6, r.Cores, r.GoVersion)
+		benchkit.Thousands(int64(r.Rows)), r.Columns, float64(r.FileBytes)/1e6, r.Cores, r.GoVersion)
 	fmt.Fprintf(w, "campaign run --dry-run : %s  %s rows/s   peak RSS %s   CPU %.1f s   (accepted %s, rejected %s)\n",
-		seconds(c.Seconds), rate(c.RowsPerSecond), megabytes(c.PeakRSSBytes), c.CPUSeconds,
-		thousands(int64(c.Accepted)), thousands(int64(c.Rejected)))
-	fmt.Fprintf(w, "psql \\copy (same file) : %s  %s rows/s\n", seconds(r.Copy.Seconds), rate(r.Copy.RowsPerSecond))
+		benchkit.Seconds(c.Seconds), benchkit.Rate(c.RowsPerSecond, 9), benchkit.Megabytes(c.PeakRSSBytes), c.CPUSeconds,
+		benchkit.Thousands(int64(c.Accepted)), benchkit.Thousands(int64(c.Rejected)))
+	fmt.Fprintf(w, "psql \\copy (same file) : %s  %s rows/s\n", benchkit.Seconds(r.Copy.Seconds), benchkit.Rate(r.Copy.RowsPerSecond, 9))
 	fmt.Fprintf(w, "ratio                  : %5.1fx the time of a bare \\copy\n", r.Ratio)
 
 	t := &r.Target
@@ -845,7 +760,7 @@ func (r *result) print(w io.Writer) {
 	switch {
 	case !t.Judged:
 		fmt.Fprintf(w, "target                 : %s at %s rows: not judged on %s rows\n",
-			goal, thousands(int64(t.Rows)), thousands(int64(r.Rows)))
+			goal, benchkit.Thousands(int64(t.Rows)), benchkit.Thousands(int64(r.Rows)))
 	case t.Met:
 		fmt.Fprintf(w, "target                 : %s: met\n", goal)
 	default:
@@ -854,67 +769,8 @@ func (r *result) print(w io.Writer) {
 			why = append(why, fmt.Sprintf("took %.1f s", c.Seconds))
 		}
 		if !t.RSSMet {
-			why = append(why, "peak RSS "+megabytes(c.PeakRSSBytes))
+			why = append(why, "peak RSS "+benchkit.Megabytes(c.PeakRSSBytes))
 		}
 		fmt.Fprintf(w, "target                 : %s: MISSED (%s)\n", goal, strings.Join(why, ", "))
 	}
-}
-
-// save writes the figures as one JSON line to path, replacing what was there.
-func (r *result) save(path string) error {
-	line, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(line, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// seconds formats a duration in seconds to one decimal, right-aligned.
-func seconds(s float64) string {
-	if s < 0.1 {
-		return fmt.Sprintf("%5.2f s", s)
-	}
-	return fmt.Sprintf("%5.1f s", s)
-}
-
-// rate formats rows per second to three significant figures with thousands separators,
-// right-aligned.
-func rate(r float64) string {
-	if r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
-		return fmt.Sprintf("%9s", "-")
-	}
-	mag := math.Pow(10, math.Floor(math.Log10(r))-2)
-	if mag < 1 {
-		mag = 1
-	}
-	return fmt.Sprintf("%9s", thousands(int64(math.Round(r/mag)*mag)))
-}
-
-// megabytes formats bytes in (decimal) megabytes.
-func megabytes(b int64) string {
-	if b <= 0 {
-		return "unknown"
-	}
-	return fmt.Sprintf("%.0f MB", float64(b)/1e6)
-}
-
-// thousands formats n with comma thousands separators: 1,000,000.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, ch := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(ch)
-	}
-	return b.String()
 }
