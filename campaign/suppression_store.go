@@ -1,0 +1,163 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Suppression is one number never to be called, whatever the campaign.
+type Suppression struct {
+	Phone      string // E.164
+	Reason     string // why, e.g. "manual", "asked", "complaint"
+	Source     string // where it came from, e.g. "cli" or "import:dnc.csv"
+	VapiCallID string // the call in which the person asked not to be called, if any
+	CreatedAt  time.Time
+}
+
+// isE164 reports whether s has the shape of an E.164 number: "+" and 2 to 15 digits, the
+// first not 0. Callers normalise with ParsePhone; this only keeps other text out of the table.
+func isE164(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// AddSuppressions adds numbers to the suppression list and returns how many were new. A number
+// already on the list keeps its first reason, source and time (ON CONFLICT DO NOTHING); of a
+// number given twice, the first entry counts. A zero CreatedAt means now. Phones must be in
+// E.164 (normalise them with ParsePhone): if one is not, nothing is written.
+//
+// In the same transaction, contacts with these numbers that are still waiting (pending or
+// queued) in a draft, running or paused campaign become do_not_call, so progress counts them
+// final and no dial job picks them up; contacts in a call or already final are left alone
+// (BeginAttempt refuses a suppressed number in any case). A running campaign whose last
+// contacts these were is completed.
+func (s *Store) AddSuppressions(ctx context.Context, numbers []Suppression, now time.Time) (added int, err error) {
+	var (
+		phones, reasons, sources, callIDs []string
+		created                           []pgtype.Timestamptz
+		seen                              = make(map[string]bool, len(numbers))
+	)
+	for i, n := range numbers {
+		if !isE164(n.Phone) {
+			return 0, fmt.Errorf("add suppressions: entry %d: phone number is not in E.164 form", i+1)
+		}
+		if seen[n.Phone] {
+			continue
+		}
+		seen[n.Phone] = true
+		phones = append(phones, n.Phone)
+		reasons = append(reasons, n.Reason)
+		sources = append(sources, n.Source)
+		callIDs = append(callIDs, n.VapiCallID)
+		created = append(created, pgtype.Timestamptz{Time: n.CreatedAt, Valid: !n.CreatedAt.IsZero()})
+	}
+	if len(phones) == 0 {
+		return 0, nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO suppression (phone, reason, source, vapi_call_id, created_at)
+			SELECT p, r, s, v, coalesce(c, now())
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+			     WITH ORDINALITY AS x(p, r, s, v, c, n)
+			ORDER BY n
+			ON CONFLICT (phone) DO NOTHING`, phones, reasons, sources, callIDs, created)
+		if err != nil {
+			return err
+		}
+		added = int(tag.RowsAffected())
+
+		// Contacts are locked before their campaign rows, as BeginAttempt and QueueDue do.
+		sorted := slices.Clone(phones)
+		slices.Sort(sorted)
+		rows, err := tx.Query(ctx, `
+			WITH target AS (
+				SELECT ct.id, ct.state
+				FROM campaign cp
+				CROSS JOIN unnest($1::text[]) AS p(phone)
+				JOIN contact ct ON ct.campaign_id = cp.id AND ct.phone = p.phone
+				WHERE cp.status IN ('draft', 'running', 'paused') AND ct.state IN ('pending', 'queued')
+				ORDER BY ct.id
+				FOR NO KEY UPDATE OF ct
+			), marked AS (
+				UPDATE contact ct SET state = 'do_not_call', outcome = '', updated_at = $2
+				FROM target WHERE ct.id = target.id
+				RETURNING ct.campaign_id, target.state AS was
+			), counts AS (
+				SELECT campaign_id, count(*) FILTER (WHERE was = 'queued') AS queued
+				FROM marked GROUP BY campaign_id
+			), fixed AS (
+				UPDATE campaign cp SET queued_contacts = greatest(cp.queued_contacts - counts.queued, 0)
+				FROM counts WHERE cp.id = counts.campaign_id AND counts.queued > 0
+				RETURNING cp.id
+			)
+			SELECT campaign_id FROM counts ORDER BY campaign_id`, sorted, now)
+		if err != nil {
+			return err
+		}
+		campaignIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, id := range campaignIDs {
+			if _, err := completeIfDone(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add suppressions: %w", err)
+	}
+	return added, nil
+}
+
+// RemoveSuppressions takes numbers (E.164) off the suppression list and returns how many were
+// on it. Contacts already marked do_not_call stay so: only later imports and dials see the
+// change.
+func (s *Store) RemoveSuppressions(ctx context.Context, phones []string) (removed int, err error) {
+	if len(phones) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM suppression WHERE phone = ANY($1::text[])`, phones)
+	if err != nil {
+		return 0, fmt.Errorf("remove suppressions: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ListSuppressions calls fn for every suppressed number, in phone order, streaming from the
+// database (the list may be long). An error from fn stops the listing and is returned as is.
+func (s *Store) ListSuppressions(ctx context.Context, fn func(Suppression) error) error {
+	rows, err := s.pool.Query(ctx, `
+		SELECT phone, reason, source, vapi_call_id, created_at FROM suppression ORDER BY phone`)
+	if err != nil {
+		return fmt.Errorf("list suppressions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var x Suppression
+		if err := rows.Scan(&x.Phone, &x.Reason, &x.Source, &x.VapiCallID, &x.CreatedAt); err != nil {
+			return fmt.Errorf("list suppressions: %w", err)
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list suppressions: %w", err)
+	}
+	return nil
+}
