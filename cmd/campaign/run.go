@@ -80,7 +80,9 @@ func newRunCmd(a *app) *cobra.Command {
 		Use:   "run FILE",
 		Short: "Import a CSV of customers as a campaign and call them (--dry-run: show what would be sent)",
 		Example: `  campaign run examples/customers.csv --dry-run
-  campaign run customers.csv --dry-run --default-region GB --window "mon-fri 09:00-19:00" --timezone Europe/London`,
+  campaign run customers.csv --dry-run --default-region GB --window "mon-fri 09:00-19:00" --timezone Europe/London
+  campaign run examples/customers.csv --simulate -o results.csv
+  VAPI_API_KEY=... campaign run customers.csv --assistant-id ID --phone-number-id ID --public-url https://my.tunnel -o results.csv`,
 		Args: exactArgs(1),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			applyEnv(cmd.Flags(), a.getenv, runEnv)
@@ -126,7 +128,7 @@ func newRunCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel)")
 	f.Float64Var(&opts.Rate, "rate", 1, "calls created per second, at most")
 	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 10, "live calls at once, at most (Vapi's default account limit is 10)")
-	f.IntVar(&opts.MaxAttempts, "max-attempts", 3, "calls per contact, at most")
+	f.IntVar(&opts.MaxAttempts, "max-attempts", 3, "calls per contact, at most (stored; this version calls each contact once, retries by outcome come next)")
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
