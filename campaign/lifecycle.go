@@ -121,3 +121,89 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 	}
 	return nil
 }
+
+// ResumeOptions says how a campaign is resumed.
+type ResumeOptions struct {
+	// RetryFailed gives each failed contact one more attempt, except permanent failures (a bad
+	// number or account problem would fail again).
+	RetryFailed bool
+}
+
+// Resume sets a campaign running again after an interruption (a killed process, a reboot), a
+// failure, a pause or a cancellation, and returns how many contacts went back to dispatch:
+// queued contacts (their dial jobs may be gone; a job that survives finds its contact no longer
+// queued and does nothing), the contacts a cancellation stopped, and with RetryFailed the
+// failed ones. Contacts in a call stay so: the reconciler settles their calls first. Resuming a
+// running campaign, even one another process is running, is harmless: every dial still goes
+// through BeginAttempt.
+func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions, now time.Time) (int, error) {
+	var back int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var status Status
+		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if status == StatusCompleted && !opts.RetryFailed {
+			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
+				campaignID, ErrWrongStatus)
+		}
+		states := []string{string(ContactQueued)}
+		if status == StatusCancelled {
+			states = append(states, string(ContactCancelled))
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE contact SET state = 'pending', next_attempt_at = NULL, updated_at = $3
+			WHERE campaign_id = $1 AND state = ANY($2)`, campaignID, states, now)
+		if err != nil {
+			return err
+		}
+		back = int(tag.RowsAffected())
+		if opts.RetryFailed {
+			tag, err := tx.Exec(ctx, `
+				UPDATE contact SET state = 'pending', next_attempt_at = NULL, updated_at = $2
+				WHERE campaign_id = $1 AND state = 'failed' AND outcome <> $3`,
+				campaignID, now, string(OutcomeFailedPermanent))
+			if err != nil {
+				return err
+			}
+			back += int(tag.RowsAffected())
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE campaign SET status = 'running', queued_contacts = 0, finished_at = NULL,
+				started_at = coalesce(started_at, $2), updated_at = $2
+			WHERE id = $1`, campaignID, now)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("resume campaign: %w", err)
+	}
+	return back, nil
+}
+
+// Routing is a change to where a campaign's calls come from and report to; nil fields stay.
+type Routing struct {
+	AssistantID   *string
+	PhoneNumberID *string
+	PublicURL     *string
+}
+
+// SetRouting changes the assistant, the phone number or the webhook address of a campaign's
+// future calls.
+func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE campaign SET assistant_id = coalesce($2, assistant_id),
+			phone_number_id = coalesce($3, phone_number_id), public_url = coalesce($4, public_url),
+			updated_at = $5
+		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now)
+	if err != nil {
+		return fmt.Errorf("set routing: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+	}
+	return nil
+}

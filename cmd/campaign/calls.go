@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -36,23 +37,62 @@ const simulatedPhoneNumberID = "simulated-phone-number"
 
 // runCalls is `campaign run FILE` without --dry-run: import, dial, receive, reconcile until
 // every contact is final, then summarise. Ctrl-C stops dialing at once and keeps receiving
-// results of the calls in flight for --grace.
+// results of calls in flight for --grace.
 func runCalls(ctx context.Context, a *app, opts *runOptions) error {
-	// Ctrl-C cancels ctx; the work itself runs on its own context so it can wind down.
-	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
+	conn, err := connectVapi(a, opts)
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	imp, err := importCampaign(ctx, a, opts, a.now())
+	if err != nil {
+		return err
+	}
+	defer imp.pool.Close()
+	c := imp.campaign
+	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected.\n", c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
+	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
+		return err
+	}
+	return driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c)
+}
 
-	apiKey, baseURL := a.getenv(envAPIKey), opts.VapiBaseURL
-	var receiverLn net.Listener
+// vapiConn is where a run's calls go: Vapi or an in-process simulator, and the webhook
+// receiver's listener when Vapi can reach one.
+type vapiConn struct {
+	apiKey, baseURL string
+	receiver        net.Listener // nil: results come by polling
+	closers         []func()
+}
+
+func (v *vapiConn) close() {
+	if v.receiver != nil {
+		v.receiver.Close()
+	}
+	for i := len(v.closers) - 1; i >= 0; i-- {
+		v.closers[i]()
+	}
+}
+
+// connectVapi prepares a run's Vapi: with --simulate it starts the simulator and a receiver on
+// loopback and fills in the assistant, phone number and public URL the run uses.
+func connectVapi(a *app, opts *runOptions) (*vapiConn, error) {
+	conn := &vapiConn{apiKey: a.getenv(envAPIKey), baseURL: opts.VapiBaseURL}
+	ok := false
+	defer func() {
+		if !ok {
+			conn.close()
+		}
+	}()
 	if opts.Simulate {
 		sim := vapitest.New(vapitest.Config{TimeScale: opts.SimTimeScale, Seed: opts.SimSeed})
-		defer sim.Close()
+		conn.closers = append(conn.closers, sim.Close)
 		simURL, closeSim, err := serve(sim, "127.0.0.1:0")
 		if err != nil {
-			return fmt.Errorf("start the simulator: %w", err)
+			return nil, fmt.Errorf("start the simulator: %w", err)
 		}
-		defer closeSim()
-		apiKey, baseURL = sim.Config().APIKey, simURL
+		conn.closers = append(conn.closers, closeSim)
+		conn.apiKey, conn.baseURL = sim.Config().APIKey, simURL
 		if opts.AssistantID == "" {
 			opts.AssistantID = sim.Config().Assistants[0].ID
 		}
@@ -62,35 +102,36 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		if opts.PublicURL == "" {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
-				return fmt.Errorf("webhook receiver: %w", err)
+				return nil, fmt.Errorf("webhook receiver: %w", err)
 			}
-			receiverLn, opts.PublicURL = ln, "http://"+ln.Addr().String()
+			conn.receiver, opts.PublicURL = ln, "http://"+ln.Addr().String()
 		}
 		fmt.Fprintf(a.errOut, "Simulating Vapi at %s (time x%g): no real call is placed.\n", simURL, opts.SimTimeScale)
-	} else if opts.PublicURL != "" {
+	}
+	if conn.receiver == nil && opts.PublicURL != "" {
 		ln, err := net.Listen("tcp", opts.WebhookListen)
 		if err != nil {
-			return fmt.Errorf("webhook receiver on --webhook-listen %s: %w", opts.WebhookListen, err)
+			return nil, fmt.Errorf("webhook receiver on --webhook-listen %s: %w", opts.WebhookListen, err)
 		}
-		receiverLn = ln
+		conn.receiver = ln
 	}
+	ok = true
+	return conn, nil
+}
 
-	imp, err := importCampaign(ctx, a, opts, a.now())
+// driveCampaign runs a running campaign to the end: the receiver, the runner and the progress
+// view, then the summary and the results file. It is the second half of run and of resume.
+func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn, pool *pgxpool.Pool,
+	store *campaign.Store, c *campaign.Campaign) error {
+	// Ctrl-C cancels ctx; the work itself runs on its own context so it can wind down.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	client, err := vapi.NewClient(conn.apiKey, &vapi.Config{BaseURL: conn.baseURL})
 	if err != nil {
-		if receiverLn != nil {
-			receiverLn.Close()
-		}
 		return err
 	}
-	defer imp.pool.Close()
-	c, store := imp.campaign, imp.store
-	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected.\n", c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
-
-	client, err := vapi.NewClient(apiKey, &vapi.Config{BaseURL: baseURL})
-	if err != nil {
-		return err
-	}
-	if receiverLn != nil {
+	if conn.receiver != nil {
 		rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
 		handler, err := webhook.NewHandler(webhook.Config{
 			Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),
@@ -102,18 +143,15 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		mux := http.NewServeMux()
 		mux.Handle(jobs.WebhookPath, handler)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(receiverLn) }()
+		go func() { _ = srv.Serve(conn.receiver) }()
 		defer srv.Close()
 	} else {
 		fmt.Fprintln(a.errOut, "No --public-url: Vapi cannot reach this machine, so results are read by polling Vapi (GET /call).")
 	}
 
-	rc, err := jobs.NewRunner(imp.pool, jobs.Config{CampaignID: c.ID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
+	rc, err := jobs.NewRunner(pool, jobs.Config{CampaignID: c.ID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
 		RiverLogger: slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
-		return err
-	}
-	if _, err := store.SetStatus(work, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
 		return err
 	}
 	if err := rc.Start(work); err != nil {
@@ -144,8 +182,8 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		fmt.Fprintf(a.errOut, "Results written to %s\n", opts.Output)
 	}
 	if interrupted {
-		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final (resuming a campaign arrives in a later version)",
-			c.Name, p.Total-finalCount(p))
+		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: campaign resume %s",
+			c.Name, p.Total-finalCount(p), c.Name)
 	}
 	return nil
 }

@@ -70,8 +70,8 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.StringVar(&a.global.DataDir, "data-dir", "", "data directory of the managed local Postgres (env "+envDataDir+")")
 	pf.StringVar(&a.global.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env "+envLogLevel+")")
 
-	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a),
-		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newSuppressCmd(a))
+	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
+		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a))
 	return root
 }
 
