@@ -1,0 +1,152 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// finalStatesSQL lists the final contact states, for SQL.
+const finalStatesSQL = `('completed', 'failed', 'cancelled', 'do_not_call')`
+
+// CampaignSummary is one line of the campaign list.
+type CampaignSummary struct {
+	ID     int64
+	Name   string
+	Status Status
+	// Contacts counts the campaign's contacts, Final those in a final state.
+	Contacts, Final int
+	// Live counts the attempts creating or created.
+	Live int
+	// Cost is the sum of the attempts' cost so far.
+	Cost      float64
+	CreatedAt time.Time
+}
+
+// ListCampaigns returns every campaign, newest first (created_at, then id, descending), with
+// its counts taken in one consistent snapshot.
+func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
+	var list []CampaignSummary
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `
+				SELECT c.id, c.name, c.status, c.created_at,
+				       coalesce(ct.total, 0), coalesce(ct.final, 0), coalesce(a.live, 0), coalesce(a.cost, 0)
+				FROM campaign c
+				LEFT JOIN (
+					SELECT campaign_id, count(*) AS total,
+					       count(*) FILTER (WHERE state IN `+finalStatesSQL+`) AS final
+					FROM contact GROUP BY campaign_id
+				) ct ON ct.campaign_id = c.id
+				LEFT JOIN (
+					SELECT campaign_id, count(*) FILTER (WHERE state IN ('creating', 'created')) AS live,
+					       sum(cost)::float8 AS cost
+					FROM attempt GROUP BY campaign_id
+				) a ON a.campaign_id = c.id
+				ORDER BY c.created_at DESC, c.id DESC`)
+			if err != nil {
+				return err
+			}
+			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignSummary, error) {
+				var c CampaignSummary
+				err := row.Scan(&c.ID, &c.Name, &c.Status, &c.CreatedAt, &c.Contacts, &c.Final, &c.Live, &c.Cost)
+				return c, err
+			})
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	return list, nil
+}
+
+// ErrorCount is how many attempts failed with one error text.
+type ErrorCount struct {
+	Error string
+	Count int
+}
+
+// StatusExtras are the figures of `campaign status` that Progress does not give.
+type StatusExtras struct {
+	// RecentRate is the attempts created per second over the window given to StatusExtras
+	// (from attempt.created_at, every attempt: each took a slot of the rate limit).
+	RecentRate float64
+	// DueNow counts the pending contacts whose next_attempt_at is unset or not after now:
+	// they are due as soon as their calling window allows.
+	DueNow int
+	// Errors are the most frequent error texts of the campaign's attempts, most frequent
+	// first (ties by text), at most the limit given.
+	Errors []ErrorCount
+	// ErroredAttempts counts every attempt with an error, in all error texts.
+	ErroredAttempts int
+	// EventErrors counts the webhook events of the campaign's calls (matched by call id or
+	// attempt key) that failed to apply, "unknown call" aside.
+	EventErrors int
+}
+
+// StatusExtras returns the figures of a campaign's status that Progress does not: the rate of
+// the last rateWindow before now, the contacts due now, and the errors needing attention (the
+// top errorLimit error texts). It reads one consistent snapshot.
+func (s *Store) StatusExtras(ctx context.Context, campaignID int64, now time.Time, rateWindow time.Duration, errorLimit int) (StatusExtras, error) {
+	var x StatusExtras
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			x = StatusExtras{}
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaignID).
+				Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+			}
+			if rateWindow > 0 {
+				var n int
+				if err := tx.QueryRow(ctx, `
+					SELECT count(*) FROM attempt WHERE campaign_id = $1 AND created_at > $2 AND created_at <= $3`,
+					campaignID, now.Add(-rateWindow), now).Scan(&n); err != nil {
+					return err
+				}
+				x.RecentRate = float64(n) / rateWindow.Seconds()
+			}
+			if err := tx.QueryRow(ctx, `
+				SELECT count(*) FROM contact WHERE campaign_id = $1 AND state = 'pending'
+				AND (next_attempt_at IS NULL OR next_attempt_at <= $2)`, campaignID, now).Scan(&x.DueNow); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `
+				SELECT error, count(*) FROM attempt WHERE campaign_id = $1 AND error <> ''
+				GROUP BY error ORDER BY count(*) DESC, error`, campaignID)
+			if err != nil {
+				return err
+			}
+			var ec ErrorCount
+			_, err = pgx.ForEachRow(rows, []any{&ec.Error, &ec.Count}, func() error {
+				x.ErroredAttempts += ec.Count
+				if len(x.Errors) < errorLimit {
+					x.Errors = append(x.Errors, ec)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `
+				SELECT count(*) FROM webhook_event e
+				WHERE e.apply_error <> '' AND e.apply_error <> 'unknown call'
+				AND (EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.vapi_call_id <> ''
+				             AND a.vapi_call_id = e.vapi_call_id)
+				  OR EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.attempt_key <> ''
+				             AND a.key = e.attempt_key))`, campaignID).Scan(&x.EventErrors)
+		})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return StatusExtras{}, err
+		}
+		return StatusExtras{}, fmt.Errorf("status of campaign %d: %w", campaignID, err)
+	}
+	return x, nil
+}

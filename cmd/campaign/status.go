@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// statusRateWindow is the span over which `campaign status` measures the rate achieved.
+const statusRateWindow = 5 * time.Minute
+
+// statusTopErrors is how many attempt error texts `campaign status` shows.
+const statusTopErrors = 5
+
+// clearScreen moves the cursor home and clears the terminal (ANSI).
+const clearScreen = "\x1b[H\x1b[2J"
+
+// contactStates are the contact states in the order status shows them.
+var contactStates = []campaign.ContactState{campaign.ContactPending, campaign.ContactQueued, campaign.ContactInCall,
+	campaign.ContactCompleted, campaign.ContactFailed, campaign.ContactCancelled, campaign.ContactDoNotCall}
+
+func checkFormat(format string) error {
+	if format != "text" && format != "json" {
+		return usageErrorf("--format %q: want text or json", format)
+	}
+	return nil
+}
+
+// listItem is one campaign of `campaign list --format json`.
+type listItem struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	Contacts  int       `json:"contacts"`
+	Final     int       `json:"final"`
+	LiveCalls int       `json:"live_calls"`
+	CreatedAt time.Time `json:"created_at"`
+	CostUSD   float64   `json:"cost_usd"`
+}
+
+func newListCmd(a *app) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List every campaign, newest first, with its progress and cost so far",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			pool, err := a.openDB(cmd.Context(), dbReadOnly)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			list, err := campaign.NewStore(pool).ListCampaigns(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				items := make([]listItem, len(list))
+				for i, c := range list {
+					items[i] = listItem{ID: c.ID, Name: c.Name, Status: string(c.Status), Contacts: c.Contacts,
+						Final: c.Final, LiveCalls: c.Live, CreatedAt: c.CreatedAt.UTC(), CostUSD: roundCost(c.Cost)}
+				}
+				return writeJSONLine(a.out, items)
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(a.out, "No campaigns yet.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tCONTACTS\tFINAL\tLIVE\tCREATED\tCOST")
+			for _, c := range list {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t$%.2f\n", c.ID, c.Name, c.Status, c.Contacts, c.Final,
+					c.Live, formatTime(c.CreatedAt), c.Cost)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+// statusReport is a campaign's status, as `campaign status --format json` prints it.
+type statusReport struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	Contacts  struct {
+		Total   int            `json:"total"`
+		Final   int            `json:"final"`
+		ByState map[string]int `json:"by_state"`
+	} `json:"contacts"`
+	Outcomes       map[string]int `json:"outcomes"`
+	LiveCalls      int            `json:"live_calls"`
+	AttemptsPlaced int            `json:"attempts_placed"`
+	CostUSD        float64        `json:"cost_usd"`
+	// RateAchieved is calls created per second over the last five minutes.
+	RateAchieved float64 `json:"rate_achieved"`
+	// NextWindow is "now" when contacts are due, else when the next one is (RFC 3339), else
+	// "" (no contact waits).
+	NextWindow string `json:"next_window"`
+	Errors     struct {
+		Attempts []statusError `json:"attempts"`
+		// AttemptsTotal counts the attempts with an error, all texts included.
+		AttemptsTotal int `json:"attempts_total"`
+		WebhookEvents int `json:"webhook_events"`
+	} `json:"errors"`
+	Settings struct {
+		RatePerSecond float64 `json:"rate_per_second"`
+		MaxConcurrent int     `json:"max_concurrent"`
+		Window        string  `json:"window"`
+		AssistantID   string  `json:"assistant_id"`
+		PhoneNumberID string  `json:"phone_number_id"`
+	} `json:"settings"`
+	Import struct {
+		RowsRead int `json:"rows_read"`
+		Accepted int `json:"accepted"`
+		Rejected int `json:"rejected"`
+	} `json:"import"`
+	// nextDue is NextWindow as a time, for the text form.
+	nextDue *time.Time
+}
+
+type statusError struct {
+	Error string `json:"error"`
+	Count int    `json:"count"`
+}
+
+func newStatusCmd(a *app) *cobra.Command {
+	var (
+		format   string
+		watch    bool
+		interval time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status CAMPAIGN",
+		Short: "Show a campaign's progress, pace, errors and settings (--watch: keep it on screen)",
+		Example: `  campaign status nov-reminders
+  campaign status nov-reminders --watch --interval 5s
+  campaign status 12 --format json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if interval <= 0 {
+				return usageErrorf("--interval must be more than 0")
+			}
+			ctx := cmd.Context()
+			pool, err := a.openDB(ctx, dbReadOnly)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			store := campaign.NewStore(pool)
+			c, err := store.CampaignByRef(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			render := func() error {
+				r, err := buildStatus(ctx, store, c.ID, a.now())
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return writeJSONLine(a.out, r)
+				}
+				if watch && a.isTerminal {
+					fmt.Fprint(a.out, clearScreen)
+				} else if watch {
+					fmt.Fprintf(a.out, "--- %s\n", formatTime(a.now()))
+				}
+				return writeStatusText(a.out, r, a.now())
+			}
+			if !watch {
+				return render()
+			}
+			for {
+				if err := render(); err != nil {
+					if ctx.Err() != nil {
+						return nil // Ctrl-C during a redraw
+					}
+					return err
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				t := time.NewTimer(interval)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "text", "output format: text or json (with --watch: one JSON object a line)")
+	f.BoolVar(&watch, "watch", false, "redraw every --interval until Ctrl-C")
+	f.DurationVar(&interval, "interval", 2*time.Second, "time between redraws with --watch")
+	return cmd
+}
+
+// buildStatus reads a campaign's status: settings and import figures from the campaign row,
+// counts from Progress and StatusExtras.
+func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.Time) (*statusReport, error) {
+	c, err := store.Campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := store.Progress(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	x, err := store.StatusExtras(ctx, id, now, statusRateWindow, statusTopErrors)
+	if err != nil {
+		return nil, err
+	}
+	r := &statusReport{ID: c.ID, Name: c.Name, Status: string(p.Status), CreatedAt: c.CreatedAt.UTC()}
+	r.Contacts.Total, r.Contacts.Final = p.Total, finalCount(p)
+	r.Contacts.ByState = make(map[string]int, len(contactStates))
+	for _, s := range contactStates {
+		r.Contacts.ByState[string(s)] = p.ByState[s]
+	}
+	r.Outcomes = make(map[string]int, len(p.ByOutcome))
+	for o, n := range p.ByOutcome {
+		if o != "" && n > 0 {
+			r.Outcomes[string(o)] = n
+		}
+	}
+	r.LiveCalls, r.AttemptsPlaced, r.CostUSD = p.Live, p.Attempts, roundCost(p.Cost)
+	r.RateAchieved = roundRate(x.RecentRate)
+	switch {
+	case x.DueNow > 0 || p.ByState[campaign.ContactQueued] > 0:
+		r.NextWindow = "now"
+	case p.NextDue != nil && !p.NextDue.After(now):
+		r.NextWindow = "now"
+	case p.NextDue != nil:
+		due := *p.NextDue
+		r.nextDue = &due
+		r.NextWindow = due.UTC().Format(time.RFC3339)
+	}
+	r.Errors.Attempts = make([]statusError, len(x.Errors))
+	for i, e := range x.Errors {
+		r.Errors.Attempts[i] = statusError{Error: e.Error, Count: e.Count}
+	}
+	r.Errors.AttemptsTotal, r.Errors.WebhookEvents = x.ErroredAttempts, x.EventErrors
+	r.Settings.RatePerSecond, r.Settings.MaxConcurrent = c.RatePerSecond, c.MaxConcurrent
+	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
+	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
+		c.ImportStats.RejectedTotal()
+	return r, nil
+}
+
+// writeStatusText writes the text form of a status.
+func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Campaign %s (id %d): %s, created %s\n", r.Name, r.ID, r.Status, formatTime(r.CreatedAt))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	states := make([]string, len(contactStates))
+	for i, s := range contactStates {
+		states[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(string(s), "_", " "), r.Contacts.ByState[string(s)])
+	}
+	fmt.Fprintf(tw, "  contacts:\t%d total, %d final (%s)\n", r.Contacts.Total, r.Contacts.Final, strings.Join(states, ", "))
+	fmt.Fprintf(tw, "  outcomes:\t%s\n", outcomeText(r.Outcomes))
+	fmt.Fprintf(tw, "  calls:\t%d live, %d placed, cost $%.2f\n", r.LiveCalls, r.AttemptsPlaced, r.CostUSD)
+	fmt.Fprintf(tw, "  rate:\t%s calls/s over the last %s (limit %s)\n", strconv.FormatFloat(r.RateAchieved, 'f', -1, 64),
+		shortDuration(statusRateWindow), rateText(r.Settings.RatePerSecond))
+	next := "none (no contact waiting)"
+	switch {
+	case r.NextWindow == "now":
+		next = "now"
+	case r.nextDue != nil:
+		next = fmt.Sprintf("%s (in %s)", formatTime(*r.nextDue), r.nextDue.Sub(now).Round(time.Minute))
+	}
+	fmt.Fprintf(tw, "  next window:\t%s\n", next)
+	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 {
+		fmt.Fprintf(tw, "  errors:\tnone\n")
+	} else {
+		fmt.Fprintf(tw, "  errors:\t%d attempts failed, %d webhook events not applied\n", r.Errors.AttemptsTotal, r.Errors.WebhookEvents)
+		for _, e := range r.Errors.Attempts {
+			fmt.Fprintf(tw, "\t%d× %s\n", e.Count, e.Error)
+		}
+	}
+	window := r.Settings.Window
+	if window == "" {
+		window = "always"
+	}
+	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d, window %q, assistant %s, phone number %s\n",
+		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, window, orNone(r.Settings.AssistantID),
+		orNone(r.Settings.PhoneNumberID))
+	fmt.Fprintf(tw, "  import:\t%d rows read, %d accepted, %d rejected\n", r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func outcomeText(outcomes map[string]int) string {
+	keys := make([]string, 0, len(outcomes))
+	for k := range outcomes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, outcomes[k])
+	}
+	if len(parts) == 0 {
+		return "no results yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func rateText(rate float64) string {
+	if rate <= 0 {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(rate, 'f', -1, 64) + "/s"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func shortDuration(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return d.String()
+}
+
+// formatTime is how status and list show an instant: local time, to the minute.
+func formatTime(t time.Time) string {
+	return t.Local().Format("2006-01-02 15:04 MST")
+}
+
+// roundCost rounds a cost in USD to a hundredth of a cent.
+func roundCost(usd float64) float64 { return math.Round(usd*10000) / 10000 }
+
+// roundRate rounds a rate to a thousandth of a call per second.
+func roundRate(r float64) float64 { return math.Round(r*1000) / 1000 }
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
