@@ -482,13 +482,9 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	if busy, err := campaignBusy(ctx, tx, campaignID); err != nil || busy {
 		return false, err
 	}
-	var status Status
-	err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
-	}
+	status, err := lockCampaign(ctx, tx, campaignID)
 	if err != nil {
-		return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
+		return false, err
 	}
 	if status != StatusRunning {
 		return false, nil

@@ -12,6 +12,20 @@ import (
 // ErrWrongStatus is returned when a campaign is not in a status the operation applies to.
 var ErrWrongStatus = errors.New("campaign is not in a status this applies to")
 
+// lockCampaign locks a campaign's row for the transaction (FOR NO KEY UPDATE, the lock every
+// dial takes) and returns its status.
+func lockCampaign(ctx context.Context, tx pgx.Tx, campaignID int64) (Status, error) {
+	var status Status
+	err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("lock campaign %d: %w", campaignID, err)
+	}
+	return status, nil
+}
+
 // Pause stops new dials of a running campaign in every process: each dial checks the status in
 // the transaction that starts it. Calls in flight finish and are recorded.
 func (s *Store) Pause(ctx context.Context, campaignID int64, now time.Time) error {
@@ -40,11 +54,7 @@ func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status,
 func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error) {
 	var cancelled int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var status Status
-		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
-		}
+		status, err := lockCampaign(ctx, tx, campaignID)
 		if err != nil {
 			return err
 		}
@@ -139,11 +149,7 @@ type ResumeOptions struct {
 func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions, now time.Time) (int, error) {
 	var back int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var status Status
-		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
-		}
+		status, err := lockCampaign(ctx, tx, campaignID)
 		if err != nil {
 			return err
 		}
