@@ -68,3 +68,20 @@ func (s *Store) AttemptByCallID(ctx context.Context, callID string) (*Attempt, e
 	}
 	return a, nil
 }
+
+// EmptyCells counts, for each given column index, the contacts of a campaign whose cell in that
+// column is empty.
+func (s *Store) EmptyCells(ctx context.Context, campaignID int64, columns []int) (map[int]int, error) {
+	counts := make(map[int]int, len(columns))
+	for _, col := range columns {
+		var n int
+		err := s.pool.QueryRow(ctx, `
+			SELECT count(*) FROM contact WHERE campaign_id = $1 AND coalesce(fields[$2], '') = ''`,
+			campaignID, col+1).Scan(&n)
+		if err != nil {
+			return nil, fmt.Errorf("count empty cells: %w", err)
+		}
+		counts[col] = n
+	}
+	return counts, nil
+}

@@ -51,10 +51,11 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 	defer imp.pool.Close()
 	c := imp.campaign
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected.\n", c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
-	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
+	start := func() error {
+		_, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now())
 		return err
 	}
-	return driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c)
+	return driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
 }
 
 // vapiConn is where a run's calls go: Vapi or an in-process simulator, and the webhook
@@ -119,16 +120,23 @@ func connectVapi(a *app, opts *runOptions) (*vapiConn, error) {
 	return conn, nil
 }
 
-// driveCampaign runs a running campaign to the end: the receiver, the runner and the progress
-// view, then the summary and the results file. It is the second half of run and of resume.
+// driveCampaign runs a campaign to the end: the pre-flight check of the assistant's variables,
+// start (which sets the campaign running), the receiver, the runner and the progress view, then
+// the summary and the results file. It is the second half of run and of resume.
 func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn, pool *pgxpool.Pool,
-	store *campaign.Store, c *campaign.Campaign) error {
+	store *campaign.Store, c *campaign.Campaign, start func() error) error {
 	// Ctrl-C cancels ctx; the work itself runs on its own context so it can wind down.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 
 	client, err := vapi.NewClient(conn.apiKey, &vapi.Config{BaseURL: conn.baseURL})
 	if err != nil {
+		return err
+	}
+	if err := preflightVariables(ctx, a.errOut, client, store, c, opts.AllowMissingVariables); err != nil {
+		return err
+	}
+	if err := start(); err != nil {
 		return err
 	}
 	if conn.receiver != nil {

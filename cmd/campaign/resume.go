@@ -54,6 +54,7 @@ func newResumeCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.RetryFailed, "retry-failed", false, "give each failed contact one more attempt (not permanent failures)")
+	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
 	f.Float64Var(&opts.Rate, "rate", 0, "new rate: calls created per second, at most (0: no limit)")
 	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 0, "new cap on live calls")
 	f.StringVar(&opts.Window, "window", "", "new calling hours in each contact's local time")
@@ -111,13 +112,16 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 			return usageErrorf("%v", err)
 		}
 	}
-	back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
-	if err != nil {
+	if c, err = store.Campaign(ctx, c.ID); err != nil { // with the settings just stored
 		return err
 	}
-	if c, err = store.Campaign(ctx, c.ID); err != nil {
-		return err
+	start := func() error {
+		back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "Resuming campaign %s (id %d): %d contacts back in dispatch.\n", c.Name, c.ID, back)
+		return nil
 	}
-	fmt.Fprintf(a.errOut, "Resuming campaign %s (id %d): %d contacts back in dispatch.\n", c.Name, c.ID, back)
-	return driveCampaign(ctx, a, &opts.runOptions, conn, pool, store, c)
+	return driveCampaign(ctx, a, &opts.runOptions, conn, pool, store, c, start)
 }

@@ -53,6 +53,8 @@ type runOptions struct {
 	WebhookListen string
 	Output        string
 	Grace         time.Duration
+	// AllowMissingVariables dials even when the assistant uses variables the CSV lacks.
+	AllowMissingVariables bool
 }
 
 // Environment variables read by `campaign run` (flag > env > default).
@@ -138,6 +140,7 @@ func newRunCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.WebhookListen, "webhook-listen", "127.0.0.1:8080", "address of the webhook receiver that --public-url leads to")
 	f.StringVarP(&opts.Output, "output", "o", "", "write one result row per contact to this CSV file at the end")
 	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after Ctrl-C: how long to keep receiving results of calls in flight")
+	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
 	return cmd
 }
 
