@@ -29,6 +29,7 @@ type ContactState string
 // Contact states. Completed, Failed, Cancelled and DoNotCall are final.
 const (
 	ContactPending   ContactState = "pending"     // waiting for its turn, window or retry time
+	ContactQueued    ContactState = "queued"      // picked by the hopper; a dial job exists for it
 	ContactInCall    ContactState = "in_call"     // an attempt is being placed or is live
 	ContactCompleted ContactState = "completed"   // reached an outcome that needs no more calls
 	ContactFailed    ContactState = "failed"      // attempts exhausted or a permanent failure

@@ -15,9 +15,6 @@ import (
 // campaign, so none can deadlock another; the campaign row, locked last and held briefly, is
 // what serializes dialing and completion across processes.
 
-// ContactQueued: the hopper picked the contact and a dial job exists for it.
-const ContactQueued ContactState = "queued"
-
 // DialRefusal says why BeginAttempt did not start an attempt ("" = it did).
 type DialRefusal string
 
@@ -229,17 +226,6 @@ type Decision struct {
 	FailOutcome string
 }
 
-// dueContactColumns and scanDueContact read the contacts QueueDue hands to decide.
-const dueContactColumns = `id, campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields,
-	state, outcome, attempts, next_attempt_at`
-
-func scanDueContact(row pgx.CollectableRow) (Contact, error) {
-	var c Contact
-	err := row.Scan(&c.ID, &c.CampaignID, &c.Line, &c.Phone, &c.Name, &c.ExternalID, &c.TimeZones,
-		&c.TimeZoneSource, &c.Fields, &c.State, &c.Outcome, &c.Attempts, &c.NextAttemptAt)
-	return c, err
-}
-
 // queueDueLockClass is the first key of the advisory lock QueueDue holds per campaign (the
 // second is the campaign id), so that one hopper at a time fills a campaign's queue.
 const queueDueLockClass int32 = 0x71647565 // "qdue"
@@ -295,24 +281,24 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 		// contacts with no time. The second ORDER BY sorts equal (NULL) keys, so it changes
 		// nothing but the plan: without it the planner may prefer a sequential scan, which
 		// reads every finished contact before the first pending one.
-		rows, err := tx.Query(ctx, `SELECT `+dueContactColumns+` FROM contact
+		rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contact
 			WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= $2
 			ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED`, campaignID, now, limit)
 		if err != nil {
 			return err
 		}
-		due, err := pgx.CollectRows(rows, scanDueContact)
+		due, err := pgx.CollectRows(rows, collectContact)
 		if err != nil {
 			return err
 		}
 		if len(due) < limit {
-			rows, err := tx.Query(ctx, `SELECT `+dueContactColumns+` FROM contact
+			rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contact
 				WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at IS NULL
 				ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`, campaignID, limit-len(due))
 			if err != nil {
 				return err
 			}
-			more, err := pgx.CollectRows(rows, scanDueContact)
+			more, err := pgx.CollectRows(rows, collectContact)
 			if err != nil {
 				return err
 			}

@@ -130,6 +130,9 @@ func scanContact(row pgx.Row) (Contact, error) {
 	return c, err
 }
 
+// collectContact is scanContact for pgx.CollectRows.
+func collectContact(row pgx.CollectableRow) (Contact, error) { return scanContact(row) }
+
 // Contact returns one contact by id.
 func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
 	c, err := scanContact(s.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contact WHERE id = $1`, id))
@@ -146,7 +149,7 @@ func (s *Store) Contacts(ctx context.Context, campaignID int64, limit int) ([]Co
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
-	contacts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Contact, error) { return scanContact(row) })
+	contacts, err := pgx.CollectRows(rows, collectContact)
 	if err != nil {
 		return nil, fmt.Errorf("list contacts: %w", err)
 	}
