@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/jobs"
@@ -34,6 +35,17 @@ const (
 
 // simulatedPhoneNumberID is the caller id used with --simulate when none is given.
 const simulatedPhoneNumberID = "simulated-phone-number"
+
+// addCallFlags defines the flags of placing calls that run and resume share.
+func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
+	f.Float64Var(&opts.SimTimeScale, "sim-time-scale", 60, "with --simulate: simulated seconds per real second")
+	f.Int64Var(&opts.SimSeed, "sim-seed", 42, "with --simulate: seed of the simulated outcomes")
+	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL")
+	f.StringVar(&opts.WebhookListen, "webhook-listen", "127.0.0.1:8080", "address of the webhook receiver that --public-url leads to")
+	f.StringVarP(&opts.Output, "output", "o", "", "write one result row per contact to this CSV file at the end")
+	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after Ctrl-C: how long to keep receiving results of calls in flight")
+	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
+}
 
 // runCalls is `campaign run FILE` without --dry-run: import, dial, receive, reconcile until
 // every contact is final, then summarise. Ctrl-C stops dialing at once and keeps receiving

@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/vapi"
 )
 
 // resumeOptions are the flags of `campaign resume`.
@@ -54,20 +52,14 @@ func newResumeCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.RetryFailed, "retry-failed", false, "give each failed contact one more attempt (not permanent failures)")
-	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
 	f.Float64Var(&opts.Rate, "rate", 0, "new rate: calls created per second, at most (0: no limit)")
 	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 0, "new cap on live calls")
 	f.StringVar(&opts.Window, "window", "", "new calling hours in each contact's local time")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls (default: the campaign's)")
 	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from (default: the campaign's)")
 	f.BoolVar(&opts.Simulate, "simulate", false, "continue on a fresh built-in Vapi simulator (calls of the earlier run are unknown to it)")
-	f.Float64Var(&opts.SimTimeScale, "sim-time-scale", 60, "with --simulate: simulated seconds per real second")
-	f.Int64Var(&opts.SimSeed, "sim-seed", 42, "with --simulate: seed of the simulated outcomes")
-	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL")
+	addCallFlags(f, &opts.runOptions)
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach the webhook receiver (default: the campaign's)")
-	f.StringVar(&opts.WebhookListen, "webhook-listen", "127.0.0.1:8080", "address of the webhook receiver that --public-url leads to")
-	f.StringVarP(&opts.Output, "output", "o", "", "write one result row per contact to this CSV file at the end")
-	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after Ctrl-C: how long to keep receiving results of calls in flight")
 	return cmd
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/vapi"
 )
 
 // runOptions are the flags of `campaign run`.
@@ -134,13 +133,7 @@ func newRunCmd(a *app) *cobra.Command {
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
-	f.Float64Var(&opts.SimTimeScale, "sim-time-scale", 60, "with --simulate: simulated seconds per real second")
-	f.Int64Var(&opts.SimSeed, "sim-seed", 42, "with --simulate: seed of the simulated outcomes")
-	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL")
-	f.StringVar(&opts.WebhookListen, "webhook-listen", "127.0.0.1:8080", "address of the webhook receiver that --public-url leads to")
-	f.StringVarP(&opts.Output, "output", "o", "", "write one result row per contact to this CSV file at the end")
-	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after Ctrl-C: how long to keep receiving results of calls in flight")
-	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
+	addCallFlags(f, opts)
 	return cmd
 }
 
