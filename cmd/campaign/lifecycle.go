@@ -27,7 +27,7 @@ func newPauseCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "pause CAMPAIGN",
 		Short: "Stop new calls of a running campaign in every process; calls in flight finish and are recorded",
-		Args:  exactArgs(1),
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
 				if err := store.Pause(cmd.Context(), c.ID, a.now()); err != nil {
@@ -44,7 +44,7 @@ func newCancelCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "cancel CAMPAIGN",
 		Short: "End a campaign: contacts not yet called become cancelled; calls in flight finish and are recorded",
-		Args:  exactArgs(1),
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
 				n, err := store.Cancel(cmd.Context(), c.ID, a.now())
@@ -69,7 +69,7 @@ func newSetCmd(a *app) *cobra.Command {
 		Short: "Change the pacing or calling hours of a campaign, also while it runs",
 		Example: `  campaign set nov-reminders --rate 2 --max-concurrent 20
   campaign set nov-reminders --window "mon-fri 10:00-18:00"`,
-		Args: exactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var p campaign.Pacing
 			f := cmd.Flags()

@@ -73,10 +73,10 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
-// exactArgs is cobra.ExactArgs with its error marked as a usage error.
-func exactArgs(n int) cobra.PositionalArgs {
+// usageArgs marks the error of a cobra argument check, e.g. cobra.ExactArgs(1), as a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+		if err := check(cmd, args); err != nil {
 			return &usageError{err: err}
 		}
 		return nil

@@ -24,7 +24,7 @@ func newResumeCmd(a *app) *cobra.Command {
 		Example: `  campaign resume nov-reminders
   campaign resume nov-reminders --retry-failed --rate 2
   campaign resume 12 --simulate`,
-		Args: exactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			applyEnv(cmd.Flags(), a.getenv, runEnv)
 			if !opts.Simulate && a.getenv(envAPIKey) == "" {

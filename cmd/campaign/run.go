@@ -84,7 +84,7 @@ func newRunCmd(a *app) *cobra.Command {
   campaign run customers.csv --dry-run --default-region GB --window "mon-fri 09:00-19:00" --timezone Europe/London
   campaign run examples/customers.csv --simulate -o results.csv
   VAPI_API_KEY=... campaign run customers.csv --assistant-id ID --phone-number-id ID --public-url https://my.tunnel -o results.csv`,
-		Args: exactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			applyEnv(cmd.Flags(), a.getenv, runEnv)
 			opts.File = args[0]

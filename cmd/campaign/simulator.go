@@ -43,7 +43,7 @@ func newSimulatorCmd(a *app) *cobra.Command {
 		Short: "Serve a simulated Vapi API (calls, webhooks, analytics) until interrupted",
 		Example: `  campaign simulator --listen 127.0.0.1:8090 --seed 42 --time-scale 60
   campaign simulator --concurrency-limit 3 --concurrency-mode reject-400 --fault-create-timeout 0.05`,
-		Args: exactArgs(0),
+		Args: usageArgs(cobra.ExactArgs(0)),
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			applyEnv(cmd.Flags(), a.getenv, simulatorEnv)
 			return opts.validate()

@@ -54,7 +54,7 @@ func newListCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List every campaign, newest first, with its progress and cost so far",
-		Args:  exactArgs(0),
+		Args:  usageArgs(cobra.ExactArgs(0)),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
@@ -152,7 +152,7 @@ func newStatusCmd(a *app) *cobra.Command {
 		Example: `  campaign status nov-reminders
   campaign status nov-reminders --watch --interval 5s
   campaign status 12 --format json`,
-		Args: exactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err

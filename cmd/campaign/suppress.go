@@ -59,16 +59,6 @@ func newSuppressCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// minArgs is cobra.MinimumNArgs with its error marked as a usage error.
-func minArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
-			return &usageError{err: err}
-		}
-		return nil
-	}
-}
-
 func (o *suppressOptions) addRegionFlag(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.DefaultRegion, "default-region", campaign.DefaultRegion,
 		"country (ISO 3166 code) of numbers written without +country code (env "+suppressEnv["default-region"]+")")
@@ -157,7 +147,7 @@ func newSuppressAddCmd(a *app) *cobra.Command {
 		Short: "Add numbers to the suppression list",
 		Example: `  campaign suppress add +14155550132 "(212) 555-0187" --reason complaint
   campaign suppress add "020 7946 0018" --default-region GB`,
-		Args:    minArgs(1),
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		PreRunE: func(cmd *cobra.Command, _ []string) error { return opts.preRun(a, cmd) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			phones, err := parsePhones(args, opts.DefaultRegion)
@@ -179,7 +169,7 @@ func newSuppressImportCmd(a *app) *cobra.Command {
 		Short: "Add every number of a file to the suppression list (one per line, or a CSV with a phone column; - reads stdin)",
 		Example: `  campaign suppress import dnc.txt --reason "national DNC registry"
   campaign suppress import complaints.csv --default-region GB`,
-		Args:    exactArgs(1),
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		PreRunE: func(cmd *cobra.Command, _ []string) error { return opts.preRun(a, cmd) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
@@ -229,7 +219,7 @@ func newSuppressRemoveCmd(a *app) *cobra.Command {
 		Use:     "remove NUMBER...",
 		Short:   "Take numbers off the suppression list (contacts already marked do_not_call stay so)",
 		Example: `  campaign suppress remove +14155550132`,
-		Args:    minArgs(1),
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		PreRunE: func(cmd *cobra.Command, _ []string) error { return opts.preRun(a, cmd) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			phones, err := parsePhones(args, opts.DefaultRegion)
