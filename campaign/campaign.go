@@ -37,6 +37,15 @@ const (
 	ContactDoNotCall ContactState = "do_not_call" // suppressed, or asked not to be called
 )
 
+// Final reports whether a contact in this state will never be called again.
+func (s ContactState) Final() bool {
+	switch s {
+	case ContactCompleted, ContactFailed, ContactCancelled, ContactDoNotCall:
+		return true
+	}
+	return false
+}
+
 // Campaign is one imported CSV and the settings its calls are placed with.
 type Campaign struct {
 	ID         int64

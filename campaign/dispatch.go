@@ -527,11 +527,18 @@ type Progress struct {
 // Final reports whether every contact is in a final state (completed, failed, cancelled,
 // do_not_call).
 func (p Progress) Final() bool {
-	final := 0
-	for _, s := range []ContactState{ContactCompleted, ContactFailed, ContactCancelled, ContactDoNotCall} {
-		final += p.ByState[s]
+	return p.FinalCount() == p.Total
+}
+
+// FinalCount is the number of contacts in a final state.
+func (p Progress) FinalCount() int {
+	n := 0
+	for s, count := range p.ByState {
+		if s.Final() {
+			n += count
+		}
 	}
-	return final == p.Total
+	return n
 }
 
 // Progress returns a campaign's progress, counted in one consistent snapshot.

@@ -203,7 +203,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	}
 	if interrupted {
 		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: campaign resume %s",
-			c.Name, p.Total-finalCount(p), c.Name)
+			c.Name, p.Total-p.FinalCount(), c.Name)
 	}
 	return nil
 }
@@ -277,7 +277,7 @@ func newProgressView(a *app, c *campaign.Campaign) *progressView {
 }
 
 func (v *progressView) update(p campaign.Progress) {
-	done := finalCount(p)
+	done := p.FinalCount()
 	detail := fmt.Sprintf("live %d | %s", p.Live, outcomeList(p))
 	if p.NextDue != nil && p.Live == 0 && p.ByState[campaign.ContactQueued] == 0 {
 		detail += " | next window opens " + p.NextDue.Local().Format("Mon 15:04")
@@ -298,15 +298,6 @@ func (v *progressView) finish() {
 		_ = v.bar.Finish()
 	}
 }
-
-func finalCount(p campaign.Progress) int {
-	n := 0
-	for _, s := range []campaign.ContactState{campaign.ContactCompleted, campaign.ContactFailed, campaign.ContactCancelled, campaign.ContactDoNotCall} {
-		n += p.ByState[s]
-	}
-	return n
-}
-
 func outcomeList(p campaign.Progress) string {
 	keys := make([]string, 0, len(p.ByOutcome))
 	for o, n := range p.ByOutcome {
@@ -326,7 +317,7 @@ func outcomeList(p campaign.Progress) string {
 }
 
 func writeSummary(w io.Writer, c *campaign.Campaign, p campaign.Progress, took time.Duration) {
-	fmt.Fprintf(w, "\nCampaign %s: %d of %d contacts final in %s\n", c.Name, finalCount(p), p.Total, took.Round(time.Second))
+	fmt.Fprintf(w, "\nCampaign %s: %d of %d contacts final in %s\n", c.Name, p.FinalCount(), p.Total, took.Round(time.Second))
 	fmt.Fprintf(w, "  outcomes: %s\n", outcomeList(p))
 	fmt.Fprintf(w, "  calls placed: %d, cost: $%.2f\n", p.Attempts, p.Cost)
 }

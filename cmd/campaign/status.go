@@ -232,7 +232,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		return nil, err
 	}
 	r := &statusReport{ID: c.ID, Name: c.Name, Status: string(p.Status), CreatedAt: c.CreatedAt.UTC()}
-	r.Contacts.Total, r.Contacts.Final = p.Total, finalCount(p)
+	r.Contacts.Total, r.Contacts.Final = p.Total, p.FinalCount()
 	r.Contacts.ByState = make(map[string]int, len(contactStates))
 	for _, s := range contactStates {
 		r.Contacts.ByState[string(s)] = p.ByState[s]

@@ -424,7 +424,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	stopRunner()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return nil, fmt.Errorf("the campaign did not finish within -timeout %s: %d of %d contacts final", o.timeout, finalCount(p), p.Total)
+			return nil, fmt.Errorf("the campaign did not finish within -timeout %s: %d of %d contacts final", o.timeout, p.FinalCount(), p.Total)
 		}
 		return nil, err
 	}
@@ -432,7 +432,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 
 	r := &campaignResult{
 		Wall: wall, CPU: cpu, MachineCPU: machine, PoolConns: int(pool.Config().MaxConns),
-		Contacts: p.Total, Final: finalCount(p), ByOutcome: map[string]int{},
+		Contacts: p.Total, Final: p.FinalCount(), ByOutcome: map[string]int{},
 	}
 	for o, n := range p.ByOutcome {
 		r.ByOutcome[string(o)] = n
@@ -482,11 +482,11 @@ func waitFinal(ctx context.Context, store *campaign.Store, pool *pgxpool.Pool, i
 			return p, nil
 		}
 		now := time.Now()
-		if f := finalCount(p); f != lastFinal {
+		if f := p.FinalCount(); f != lastFinal {
 			lastFinal, lastMoved, stallShown = f, now, false
 		}
 		if now.Sub(lastPrint) >= progressEvery {
-			f := finalCount(p)
+			f := p.FinalCount()
 			prog.Progress("  %5.1f s: %s/%s final (%s/s over the last %.0f s), %d pending, %d queued, %d in call, %d live attempts",
 				now.Sub(start).Seconds(), benchkit.Thousands(int64(f)), benchkit.Thousands(int64(p.Total)),
 				benchkit.Thousands(int64(float64(f-printFinal)/now.Sub(lastPrint).Seconds())), now.Sub(lastPrint).Seconds(),
@@ -504,15 +504,6 @@ func waitFinal(ctx context.Context, store *campaign.Store, pool *pgxpool.Pool, i
 		case <-tick.C:
 		}
 	}
-}
-
-// finalCount is the number of contacts in a final state.
-func finalCount(p campaign.Progress) int {
-	n := 0
-	for _, s := range []campaign.ContactState{campaign.ContactCompleted, campaign.ContactFailed, campaign.ContactCancelled, campaign.ContactDoNotCall} {
-		n += p.ByState[s]
-	}
-	return n
 }
 
 // showActivity prints the scratch database's sessions that are not idle (a stall diagnosis).
