@@ -461,12 +461,20 @@ func (s *Store) CompleteIfDone(ctx context.Context, campaignID int64, now time.T
 // indexed) come first; the scan for queued and in_call contacts runs only at the very end of
 // a campaign.
 func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.Time) (bool, error) {
-	// Checked first without the campaign row's lock, which every dial takes: while contacts
-	// remain (nearly always) no result waits for it. Two results that finish the last two
-	// contacts at once may each still see the other's contact busy and leave the campaign
-	// running; the hopper completes it on its next run (HopperWorker calls CompleteIfDone).
-	if busy, err := campaignBusy(ctx, tx, campaignID); err != nil || busy {
-		return false, err
+	// While a contact is pending (nearly all of a campaign's life) the campaign is not done, and
+	// no result needs the campaign row's lock, which every dial takes. This check is safe without
+	// the lock: a pending contact is made final only by a path that runs this function itself
+	// (cancel, suppression, the hopper failing it). Contacts in a call or queued, and live
+	// attempts, are checked only under the lock below: two results finishing the last two
+	// contacts at once must see each other's commit.
+	var pending bool
+	if err := tx.QueryRow(ctx, `
+		SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending'
+		        ORDER BY next_attempt_at LIMIT 1) IS NOT NULL`, campaignID).Scan(&pending); err != nil || pending {
+		if err != nil {
+			return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
+		}
+		return false, nil
 	}
 	status, err := lockCampaign(ctx, tx, campaignID)
 	if err != nil {
