@@ -60,7 +60,10 @@ type Attempt struct {
 	// LastStatus is the latest status-update seen ("ended" is never replaced).
 	LastStatus string
 	// Error is why the attempt placed no call (not_created attempts).
-	Error     string
+	Error string
+	// Decision is what followed the call for its contact and why, e.g.
+	// "no_answer: retry 1 of 2 after 4h; next attempt 2026-11-24T15:00:00Z".
+	Decision  string
 	UpdatedAt time.Time
 	// Phone is the contact's number (E.164), for lookups.
 	Phone string
@@ -68,7 +71,7 @@ type Attempt struct {
 
 const attemptColumns = `a.id, a.campaign_id, a.contact_id, a.number, a.key, a.state,
 	coalesce(a.vapi_call_id, ''), a.created_at, a.call_created_at, a.ended_at, a.report_at,
-	a.ended_reason, a.outcome, a.lookups, a.last_status, a.error, a.updated_at, ct.phone`
+	a.ended_reason, a.outcome, a.lookups, a.last_status, a.error, a.decision, a.updated_at, ct.phone`
 
 const attemptFrom = ` FROM attempt a JOIN contact ct ON ct.id = a.contact_id `
 
@@ -76,7 +79,7 @@ func scanAttempt(row pgx.Row) (*Attempt, error) {
 	var a Attempt
 	err := row.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.Number, &a.Key, &a.State, &a.VapiCallID,
 		&a.CreatedAt, &a.CallCreatedAt, &a.EndedAt, &a.ReportAt, &a.EndedReason, &a.Outcome, &a.Lookups,
-		&a.LastStatus, &a.Error, &a.UpdatedAt, &a.Phone)
+		&a.LastStatus, &a.Error, &a.Decision, &a.UpdatedAt, &a.Phone)
 	if err != nil {
 		return nil, err
 	}
@@ -283,9 +286,11 @@ func jsonArg(b json.RawMessage) any {
 // and every field of r; a second result for the same attempt changes nothing (applied=false).
 //
 // The contact: with outcome capacity it goes back to pending at now + CapacityRetryDelay, the
-// attempt not counted; otherwise its outcome is final in this version: state completed when
-// outcome.Reached(), else failed. If the campaign is running and no contact is left pending,
-// queued or in_call, the campaign is completed (finished_at = now).
+// attempt not counted; otherwise the campaign's retry policy and the conversation's follow-ups
+// decide (settleContact): back to pending for a retry or callback, or a final state (completed,
+// failed, do_not_call), the reason stored as the attempt's decision. If the campaign is running
+// and no contact is left pending, queued or in_call, the campaign is completed (finished_at =
+// now).
 //
 // A result for an attempt that was ended as not created (the call turned up after all) is
 // recorded on the attempt, which stays not_created; its contact has moved on and is left alone.
@@ -332,11 +337,11 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 			retry := now.Add(CapacityRetryDelay)
 			return uncountAttempt(ctx, tx, a.contactID, &retry, now)
 		}
-		contactState := ContactFailed
-		if outcome.Reached() {
-			contactState = ContactCompleted
+		decision, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now)
+		if err != nil {
+			return err
 		}
-		if err := finishContact(ctx, tx, a.contactID, contactState, outcome, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE attempt SET decision = $2 WHERE id = $1`, a.id, decision); err != nil {
 			return err
 		}
 		_, err = completeIfDone(ctx, tx, a.campaignID, now)
@@ -376,11 +381,13 @@ func (s *Store) ApplyStatus(ctx context.Context, callID, attemptKey, status, end
 // result (report_at NULL) and not updated since reportCutoff; and creating since before
 // creatingCutoff (the dial job may have died between the journal and POST /call, or after an
 // ambiguous failure). Longest-waiting first (by updated_at, or created_at for creating
-// attempts), up to limit. campaignID limits them to one campaign; 0 means every campaign.
+// attempts), up to limit. campaignID limits them to one campaign; 0 means every campaign of
+// ModeService (campaign serve's), since the others' calls belong to the process running them.
 func (s *Store) StaleAttempts(ctx context.Context, campaignID int64, reportCutoff, creatingCutoff time.Time, limit int) ([]Attempt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+attemptFrom+`
 		WHERE a.report_at IS NULL AND a.state <> 'not_created'
-		  AND ($4 = 0 OR a.campaign_id = $4)
+		  AND ($4 = 0 AND a.campaign_id IN (SELECT id FROM campaign WHERE mode = 'service')
+		    OR a.campaign_id = $4)
 		  AND ((a.state IN ('created', 'ended') AND a.updated_at < $1)
 		    OR (a.state = 'creating' AND a.created_at < $2))
 		ORDER BY CASE WHEN a.state = 'creating' THEN a.created_at ELSE a.updated_at END, a.id

@@ -13,7 +13,14 @@ import (
 // dialed sets up a running campaign with n contacts and one live attempt (creating) for each.
 func dialed(t *testing.T, n int) (*testBundle, []*campaign.Attempt) {
 	t.Helper()
-	b := setup(t, setupOpts{contacts: n, maxConcurrent: n})
+	return dialedWith(t, setupOpts{contacts: n, maxConcurrent: n})
+}
+
+// dialedWith is dialed on a campaign set up with opts.
+func dialedWith(t *testing.T, opts setupOpts) (*testBundle, []*campaign.Attempt) {
+	t.Helper()
+	n := opts.contacts
+	b := setup(t, opts)
 	b.queue(t, b.contacts...)
 	attempts := make([]*campaign.Attempt, n)
 	for i, id := range b.contacts {
@@ -147,19 +154,27 @@ func TestApplyResult(t *testing.T) {
 		wantOutcome  campaign.Outcome
 		wantContact  campaign.ContactState
 		wantAttempts int
-		requeued     bool
+		requeued     bool          // capacity: back in line, not counted
+		retryAfter   time.Duration // the default policy's retry delay
 	}{
 		{reason: "customer-ended-call", wantOutcome: campaign.OutcomeCompleted, wantContact: campaign.ContactCompleted, wantAttempts: 1},
-		{reason: "voicemail", byKey: true, wantOutcome: campaign.OutcomeVoicemail, wantContact: campaign.ContactCompleted, wantAttempts: 1},
-		{reason: "customer-did-not-answer", wantOutcome: campaign.OutcomeNoAnswer, wantContact: campaign.ContactFailed, wantAttempts: 1},
-		{reason: "customer-busy", byKey: true, wantOutcome: campaign.OutcomeBusy, wantContact: campaign.ContactFailed, wantAttempts: 1},
+		{reason: "voicemail", byKey: true, wantOutcome: campaign.OutcomeVoicemail, wantContact: campaign.ContactPending,
+			wantAttempts: 1, retryAfter: 24 * time.Hour},
+		{reason: "customer-did-not-answer", wantOutcome: campaign.OutcomeNoAnswer, wantContact: campaign.ContactPending,
+			wantAttempts: 1, retryAfter: 4 * time.Hour},
+		{reason: "customer-busy", byKey: true, wantOutcome: campaign.OutcomeBusy, wantContact: campaign.ContactPending,
+			wantAttempts: 1, retryAfter: 30 * time.Minute},
+		{reason: "call.start.error-vapifault-database-error", wantOutcome: campaign.OutcomeFailedRetryable,
+			wantContact: campaign.ContactPending, wantAttempts: 1, retryAfter: 10 * time.Minute},
+		{reason: "call.start.error-get-assistant", wantOutcome: campaign.OutcomeFailedPermanent,
+			wantContact: campaign.ContactFailed, wantAttempts: 1},
 		{reason: "call.start.error-subscription-concurrency-limit-reached", wantOutcome: campaign.OutcomeCapacity,
 			wantContact: campaign.ContactPending, wantAttempts: 0, requeued: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
 			t.Parallel()
-			b, as := dialed(t, 2)
+			b, as := dialedWith(t, setupOpts{contacts: 2, maxConcurrent: 2, retry: campaign.DefaultRetrySpec})
 			a := as[0]
 			now := t0.Add(3 * time.Minute)
 			r := campaign.CallResult{CallID: "call-1", EndedReason: tc.reason}
@@ -183,10 +198,14 @@ func TestApplyResult(t *testing.T) {
 			c := b.contact(t, a.ContactID)
 			require.Equal(t, tc.wantContact, c.State)
 			require.Equal(t, tc.wantAttempts, c.Attempts)
-			if tc.requeued {
+			switch {
+			case tc.requeued:
 				require.Empty(t, c.Outcome)
 				requireTime(t, now.Add(campaign.CapacityRetryDelay), c.NextAttemptAt)
-			} else {
+			case tc.retryAfter > 0:
+				require.Equal(t, string(tc.wantOutcome), c.Outcome)
+				requireTime(t, now.Add(tc.retryAfter), c.NextAttemptAt)
+			default:
 				require.Equal(t, string(tc.wantOutcome), c.Outcome)
 			}
 			require.Equal(t, campaign.StatusRunning, b.status(t), "another contact is in a call")
@@ -375,7 +394,7 @@ func TestUnknownCalls(t *testing.T) {
 
 func TestStaleAttempts(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{contacts: 8, maxConcurrent: 8})
+	b := setup(t, setupOpts{contacts: 8, maxConcurrent: 8, mode: campaign.ModeService})
 	b.queue(t, b.contacts...)
 	minute := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 	// Each attempt: begun at minute(begin); then what happened to it, at minute(at).
@@ -441,6 +460,18 @@ func TestStaleAttempts(t *testing.T) {
 	other, err := b.store.StaleAttempts(b.ctx, stale[0].CampaignID+1000, minute(20), minute(10), 10)
 	require.NoError(t, err)
 	require.Empty(t, other)
+
+	// Every campaign (0) means the service's: a foreground campaign is its own process's.
+	_, err = b.pool.Exec(b.ctx, `UPDATE campaign SET mode = 'foreground' WHERE id = $1`, b.camp.ID)
+	require.NoError(t, err)
+	none, err := b.store.StaleAttempts(b.ctx, 0, minute(20), minute(10), 10)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	own, err = b.store.StaleAttempts(b.ctx, b.camp.ID, minute(20), minute(10), 10)
+	require.NoError(t, err)
+	require.Len(t, own, 4)
+	_, err = b.pool.Exec(b.ctx, `UPDATE campaign SET mode = 'service' WHERE id = $1`, b.camp.ID)
+	require.NoError(t, err)
 
 	// A lookup that found nothing puts a reported-pending attempt back to the end of the line.
 	n, err := b.store.NoteLookup(b.ctx, ids["createdOld"], minute(21))

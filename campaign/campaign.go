@@ -23,6 +23,21 @@ const (
 	StatusFailed    Status = "failed"    // stopped by an error; resumable
 )
 
+// Mode says which processes run a campaign's calls.
+type Mode string
+
+// Campaign modes.
+const (
+	// ModeForeground: the `campaign run` or `campaign resume` process that started it, on its
+	// own queues; `campaign serve` leaves it alone.
+	ModeForeground Mode = "foreground"
+	// ModeService: `campaign serve` processes (`campaign run --detach`).
+	ModeService Mode = "service"
+	// ModeSimulated: a --simulate process with its in-process simulator; no other process may
+	// dial it, since its calls exist only in that simulator.
+	ModeSimulated Mode = "simulated"
+)
+
 // ContactState is where a contact stands in its campaign.
 type ContactState string
 
@@ -51,6 +66,7 @@ type Campaign struct {
 	ID         int64
 	Name       string
 	Status     Status
+	Mode       Mode
 	SourceFile string
 
 	// Columns is the CSV header exactly as written; the *Column fields index into it (-1 when
@@ -86,8 +102,15 @@ type Settings struct {
 	DefaultRegion   string
 	RatePerSecond   float64
 	MaxConcurrent   int
-	RetryPolicy     string
-	MaxAttempts     int
+	// RetryPolicy is the --retry spec (see ParseRetryPolicy); MaxAttempts caps counted attempts.
+	RetryPolicy string
+	MaxAttempts int
+	// CallbackKey and DoNotCallKey name the structured-data fields of the conversation's
+	// follow-ups ("" = DefaultCallbackAtKey, DefaultDoNotCallKey).
+	CallbackKey, DoNotCallKey string
+	// RetryTimeScale divides retry delays: 1 in real campaigns, the simulator's time scale in
+	// simulated ones, whose retries run on simulated time like their calls.
+	RetryTimeScale float64
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

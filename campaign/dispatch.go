@@ -392,9 +392,11 @@ func (s *Store) RequeueContact(ctx context.Context, contactID int64, at, now tim
 	return nil
 }
 
-// RunningCampaigns lists the ids of the campaigns in status running, in id order.
-func (s *Store) RunningCampaigns(ctx context.Context) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM campaign WHERE status = 'running' ORDER BY id`)
+// RunningCampaigns lists the ids of the campaigns in status running, in id order: those of
+// mode (e.g. ModeService for campaign serve), or of any mode when mode is "".
+func (s *Store) RunningCampaigns(ctx context.Context, mode Mode) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id FROM campaign WHERE status = 'running' AND ($1 = '' OR mode = $1) ORDER BY id`, string(mode))
 	if err != nil {
 		return nil, fmt.Errorf("list running campaigns: %w", err)
 	}

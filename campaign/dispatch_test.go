@@ -34,6 +34,10 @@ type setupOpts struct {
 	maxConcurrent int
 	rate          float64
 	status        campaign.Status
+	// retry is the retry policy; "" means "none", so that every call is final and the tests
+	// of dispatch need not follow retries (those have tests of their own).
+	retry string
+	mode  campaign.Mode
 }
 
 // setup imports a campaign of opts.contacts contacts (3 by default, max_concurrent 2, no rate
@@ -50,6 +54,9 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	if opts.status == "" {
 		opts.status = campaign.StatusRunning
 	}
+	if opts.retry == "" {
+		opts.retry = "none"
+	}
 	ctx := context.Background()
 	pool := testdb.Pool(t)
 	store := campaign.NewStore(pool)
@@ -61,9 +68,9 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	}
 	r, err := campaign.NewReader(strings.NewReader(csv.String()), campaign.ReaderOptions{})
 	require.NoError(t, err)
-	c, err := store.Import(ctx, campaign.NewCampaign{Name: "test", Settings: campaign.Settings{
+	c, err := store.Import(ctx, campaign.NewCampaign{Name: "test", Mode: opts.mode, Settings: campaign.Settings{
 		WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US", WebhookSecret: "s3cret",
-		RatePerSecond: opts.rate, MaxConcurrent: opts.maxConcurrent, MaxAttempts: 3,
+		RatePerSecond: opts.rate, MaxConcurrent: opts.maxConcurrent, MaxAttempts: 3, RetryPolicy: opts.retry,
 	}}, campaign.ImportInput{Reader: r})
 	require.NoError(t, err)
 	if opts.status != campaign.StatusDraft {
@@ -627,7 +634,7 @@ func TestSetStatusAndRunningCampaigns(t *testing.T) {
 			Scan(&started, &finished))
 		return
 	}
-	running, err := b.store.RunningCampaigns(ctx)
+	running, err := b.store.RunningCampaigns(ctx, "")
 	require.NoError(t, err)
 	require.Empty(t, running)
 
@@ -662,7 +669,7 @@ func TestSetStatusAndRunningCampaigns(t *testing.T) {
 			}
 		}
 		if i == 2 {
-			running, err := b.store.RunningCampaigns(ctx)
+			running, err := b.store.RunningCampaigns(ctx, "")
 			require.NoError(t, err)
 			require.Equal(t, []int64{id}, running)
 		}

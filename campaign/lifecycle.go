@@ -79,11 +79,18 @@ func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (in
 	return cancelled, nil
 }
 
-// Pacing is a change to a campaign's pacing and calling hours; nil fields stay as they are.
+// Pacing is a change to a campaign's pacing, calling hours and retry rules; nil fields stay as
+// they are. New retry rules apply to results recorded from then on; retries already scheduled
+// keep their times.
 type Pacing struct {
 	RatePerSecond *float64
 	MaxConcurrent *int
 	WindowSpec    *string
+	// RetryPolicy is a --retry spec (ParseRetryPolicy); it is stored in canonical form.
+	RetryPolicy  *string
+	MaxAttempts  *int
+	CallbackKey  *string
+	DoNotCallKey *string
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -104,12 +111,26 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 		canonical := w.String()
 		p.WindowSpec = &canonical
 	}
+	if p.RetryPolicy != nil {
+		rp, err := ParseRetryPolicy(*p.RetryPolicy)
+		if err != nil {
+			return err
+		}
+		canonical := rp.String()
+		p.RetryPolicy = &canonical
+	}
+	if p.MaxAttempts != nil && *p.MaxAttempts < 1 {
+		return fmt.Errorf("max attempts must be at least 1, got %d", *p.MaxAttempts)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE campaign SET rate_per_second = coalesce($2, rate_per_second),
 				max_concurrent = coalesce($3, max_concurrent), window_spec = coalesce($4, window_spec),
+				retry_policy = coalesce($6, retry_policy), max_attempts = coalesce($7, max_attempts),
+				callback_key = coalesce($8, callback_key), do_not_call_key = coalesce($9, do_not_call_key),
 				updated_at = $5
-			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now)
+			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
+			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey)
 		if err != nil {
 			return err
 		}
@@ -190,21 +211,29 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 	return back, nil
 }
 
-// Routing is a change to where a campaign's calls come from and report to; nil fields stay.
+// Routing is a change to where a campaign's calls come from and report to, and to who places
+// them; nil fields stay.
 type Routing struct {
 	AssistantID   *string
 	PhoneNumberID *string
 	PublicURL     *string
+	Mode          *Mode
+	// RetryTimeScale goes with Mode: the simulator's time scale for ModeSimulated, else 1.
+	RetryTimeScale *float64
 }
 
-// SetRouting changes the assistant, the phone number or the webhook address of a campaign's
-// future calls.
+// SetRouting changes the assistant, the phone number, the webhook address or the mode of a
+// campaign's future calls.
 func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now time.Time) error {
+	if r.RetryTimeScale != nil && !(*r.RetryTimeScale > 0) {
+		return fmt.Errorf("set routing: retry time scale must be above 0, got %v", *r.RetryTimeScale)
+	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE campaign SET assistant_id = coalesce($2, assistant_id),
 			phone_number_id = coalesce($3, phone_number_id), public_url = coalesce($4, public_url),
+			mode = coalesce($6, mode), retry_time_scale = coalesce($7, retry_time_scale),
 			updated_at = $5
-		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now)
+		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now, r.Mode, r.RetryTimeScale)
 	if err != nil {
 		return fmt.Errorf("set routing: %w", err)
 	}

@@ -366,7 +366,9 @@ type NextStep struct {
 //     line itself. If it does, the answer is a retry at endedAt, with nothing counted.
 //   - no_answer, busy, voicemail, failed_retryable (and completed with retries): a retry at
 //     endedAt + rule.RetryDelay(sameOutcome) while sameOutcome ≤ rule.Retries and
-//     attempts < MaxAttempts; otherwise final ContactFailed (ContactCompleted for completed).
+//     attempts < MaxAttempts; otherwise final ContactFailed, or ContactCompleted for completed
+//     and voicemail (the line answered and the assistant left its message: nothing more is
+//     owed, as Outcome.Reached says).
 //
 // The calling window is not applied here: the caller passes At through Window.NextOpen.
 func (p RetryPolicy) NextStep(outcome Outcome, attempts, sameOutcome int, endedAt time.Time) NextStep {
@@ -377,9 +379,9 @@ func (p RetryPolicy) NextStep(outcome Outcome, attempts, sameOutcome int, endedA
 		return NextStep{Retry: true, At: endedAt, Reason: "capacity: nobody was dialed; not an attempt"}
 	case OutcomeFailedPermanent:
 		return NextStep{Final: ContactFailed, Reason: "failed_permanent: not retried"}
-	case OutcomeCompleted:
+	case OutcomeCompleted, OutcomeVoicemail:
 		final = ContactCompleted
-	case OutcomeNoAnswer, OutcomeBusy, OutcomeVoicemail, OutcomeFailedRetryable:
+	case OutcomeNoAnswer, OutcomeBusy, OutcomeFailedRetryable:
 	default:
 		return NextStep{Final: ContactFailed, Reason: fmt.Sprintf("unknown outcome %q: not retried", outcome)}
 	}
@@ -413,7 +415,7 @@ func (p RetryPolicy) NextStep(outcome Outcome, attempts, sameOutcome int, endedA
 //     them).
 //   - HasCallback: a retry at CallbackAt (the caller still applies the window) while
 //     attempts < MaxAttempts, whether or not the outcome's rule has retries left; at the cap,
-//     final ContactCompleted for completed, else ContactFailed.
+//     final ContactCompleted for completed and voicemail, else ContactFailed.
 //   - otherwise NextStep.
 func (p RetryPolicy) AfterCall(outcome Outcome, attempts, sameOutcome int, endedAt time.Time, fu FollowUp) NextStep {
 	configurable := false
@@ -429,7 +431,7 @@ func (p RetryPolicy) AfterCall(outcome Outcome, attempts, sameOutcome int, ended
 	asked := "callback asked for " + fu.CallbackAt.Format(time.RFC3339)
 	if attempts = max(attempts, 1); attempts >= p.maxAttempts() {
 		final := ContactFailed
-		if outcome == OutcomeCompleted {
+		if outcome.Reached() {
 			final = ContactCompleted
 		}
 		return NextStep{Final: final, Reason: fmt.Sprintf("%s, but max attempts reached (%d of %d)", asked, attempts, p.maxAttempts())}

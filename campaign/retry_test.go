@@ -182,14 +182,14 @@ func TestRetryNextStep(t *testing.T) {
 		{"no_answer exhausted beyond", custom, OutcomeNoAnswer, 3, 7, final(ContactFailed, "no_answer: retries exhausted (3 of 3)")},
 		{"busy", def, OutcomeBusy, 1, 1, retry(end.Add(30*time.Minute), "busy: retry 1 of 2 after 30m")},
 		{"voicemail once", def, OutcomeVoicemail, 1, 1, retry(end.Add(24*time.Hour), "voicemail: retry 1 of 1 after 24h")},
-		{"voicemail exhausted", def, OutcomeVoicemail, 2, 2, final(ContactFailed, "voicemail: retries exhausted (1 of 1)")},
+		{"voicemail exhausted", def, OutcomeVoicemail, 2, 2, final(ContactCompleted, "voicemail: retries exhausted (1 of 1)")},
 		{"failed_retryable", def, OutcomeFailedRetryable, 1, 1, retry(end.Add(10*time.Minute), "failed: retry 1 of 2 after 10m")},
 		{"failed_retryable exhausted", def, OutcomeFailedRetryable, 3, 3, final(ContactFailed, "failed: retries exhausted (2 of 2)")},
 
 		{"max attempts across outcomes", def, OutcomeBusy, 3, 1, final(ContactFailed, "busy: max attempts reached (3 of 3)")},
 		{"over max attempts", def, OutcomeBusy, 5, 1, final(ContactFailed, "busy: max attempts reached (5 of 3)")},
 		{"mixed outcomes under the cap", def, OutcomeVoicemail, 2, 1, retry(end.Add(24*time.Hour), "voicemail: retry 1 of 1 after 24h")},
-		{"rule exhausted before the cap wins the reason", def, OutcomeVoicemail, 3, 2, final(ContactFailed, "voicemail: retries exhausted (1 of 1)")},
+		{"rule exhausted before the cap wins the reason", def, OutcomeVoicemail, 3, 2, final(ContactCompleted, "voicemail: retries exhausted (1 of 1)")},
 
 		{"backoff 1", custom, OutcomeNoAnswer, 1, 1, retry(end.Add(10*time.Minute), "no_answer: retry 1 of 3 after 10m")},
 		{"backoff 2", custom, OutcomeNoAnswer, 2, 2, retry(end.Add(20*time.Minute), "no_answer: retry 2 of 3 after 20m")},

@@ -34,13 +34,15 @@ func NewStore(pool *pgxpool.Pool) *Store {
 type NewCampaign struct {
 	Name       string
 	SourceFile string
+	Mode       Mode // "" = ModeForeground
 	Settings
 }
 
-const campaignColumns = `id, name, status, source_file, columns, delimiter, phone_column, name_column,
+const campaignColumns = `id, name, status, mode, source_file, columns, delimiter, phone_column, name_column,
 	time_zone_column, external_id_column, variable_columns, assistant_id, phone_number_id, overrides,
 	public_url, webhook_secret, window_spec, default_time_zone, default_region, rate_per_second,
-	max_concurrent, retry_policy, max_attempts, import_stats, created_at, updated_at`
+	max_concurrent, retry_policy, max_attempts, callback_key, do_not_call_key, retry_time_scale,
+	import_stats, created_at, updated_at`
 
 func scanCampaign(row pgx.Row) (*Campaign, error) {
 	var (
@@ -49,10 +51,11 @@ func scanCampaign(row pgx.Row) (*Campaign, error) {
 		stats     []byte
 		varCols   []int32
 	)
-	err := row.Scan(&c.ID, &c.Name, &c.Status, &c.SourceFile, &c.Columns, &delimiter, &c.PhoneColumn,
+	err := row.Scan(&c.ID, &c.Name, &c.Status, &c.Mode, &c.SourceFile, &c.Columns, &delimiter, &c.PhoneColumn,
 		&c.NameColumn, &c.TimeZoneColumn, &c.ExternalIDColumn, &varCols, &c.AssistantID, &c.PhoneNumberID,
 		&c.Overrides, &c.PublicURL, &c.WebhookSecret, &c.WindowSpec, &c.DefaultTimeZone, &c.DefaultRegion,
-		&c.RatePerSecond, &c.MaxConcurrent, &c.RetryPolicy, &c.MaxAttempts, &stats, &c.CreatedAt, &c.UpdatedAt)
+		&c.RatePerSecond, &c.MaxConcurrent, &c.RetryPolicy, &c.MaxAttempts, &c.CallbackKey, &c.DoNotCallKey,
+		&c.RetryTimeScale, &stats, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}

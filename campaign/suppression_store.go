@@ -67,59 +67,66 @@ func (s *Store) AddSuppressions(ctx context.Context, numbers []Suppression, now 
 		return 0, nil
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO suppression (phone, reason, source, vapi_call_id, created_at)
-			SELECT p, r, s, v, coalesce(c, now())
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-			     WITH ORDINALITY AS x(p, r, s, v, c, n)
-			ORDER BY n
-			ON CONFLICT (phone) DO NOTHING`, phones, reasons, sources, callIDs, created)
-		if err != nil {
-			return err
-		}
-		added = int(tag.RowsAffected())
-
-		// Contacts are locked before their campaign rows, as BeginAttempt and QueueDue do.
-		sorted := slices.Clone(phones)
-		slices.Sort(sorted)
-		rows, err := tx.Query(ctx, `
-			WITH target AS (
-				SELECT ct.id, ct.state
-				FROM campaign cp
-				CROSS JOIN unnest($1::text[]) AS p(phone)
-				JOIN contact ct ON ct.campaign_id = cp.id AND ct.phone = p.phone
-				WHERE cp.status IN ('draft', 'running', 'paused') AND ct.state IN ('pending', 'queued')
-				ORDER BY ct.id
-				FOR NO KEY UPDATE OF ct
-			), marked AS (
-				UPDATE contact ct SET state = 'do_not_call', outcome = '', updated_at = $2
-				FROM target WHERE ct.id = target.id
-				RETURNING ct.campaign_id, target.state AS was
-			), counts AS (
-				SELECT campaign_id, count(*) FILTER (WHERE was = 'queued') AS queued
-				FROM marked GROUP BY campaign_id
-			), fixed AS (
-				UPDATE campaign cp SET queued_contacts = greatest(cp.queued_contacts - counts.queued, 0)
-				FROM counts WHERE cp.id = counts.campaign_id AND counts.queued > 0
-				RETURNING cp.id
-			)
-			SELECT campaign_id FROM counts ORDER BY campaign_id`, sorted, now)
-		if err != nil {
-			return err
-		}
-		campaignIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return err
-		}
-		for _, id := range campaignIDs {
-			if _, err := completeIfDone(ctx, tx, id, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		added, err = addSuppressionsTx(ctx, tx, phones, reasons, sources, callIDs, created, now)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("add suppressions: %w", err)
+	}
+	return added, nil
+}
+
+// addSuppressionsTx is AddSuppressions in tx, on distinct E.164 numbers and their parallel
+// details. It locks contacts before campaign rows, as BeginAttempt and QueueDue do.
+func addSuppressionsTx(ctx context.Context, tx pgx.Tx, phones, reasons, sources, callIDs []string,
+	created []pgtype.Timestamptz, now time.Time) (added int, err error) {
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO suppression (phone, reason, source, vapi_call_id, created_at)
+		SELECT p, r, s, v, coalesce(c, now())
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+		     WITH ORDINALITY AS x(p, r, s, v, c, n)
+		ORDER BY n
+		ON CONFLICT (phone) DO NOTHING`, phones, reasons, sources, callIDs, created)
+	if err != nil {
+		return 0, err
+	}
+	added = int(tag.RowsAffected())
+
+	sorted := slices.Clone(phones)
+	slices.Sort(sorted)
+	rows, err := tx.Query(ctx, `
+		WITH target AS (
+			SELECT ct.id, ct.state
+			FROM campaign cp
+			CROSS JOIN unnest($1::text[]) AS p(phone)
+			JOIN contact ct ON ct.campaign_id = cp.id AND ct.phone = p.phone
+			WHERE cp.status IN ('draft', 'running', 'paused') AND ct.state IN ('pending', 'queued')
+			ORDER BY ct.id
+			FOR NO KEY UPDATE OF ct
+		), marked AS (
+			UPDATE contact ct SET state = 'do_not_call', outcome = '', updated_at = $2
+			FROM target WHERE ct.id = target.id
+			RETURNING ct.campaign_id, target.state AS was
+		), counts AS (
+			SELECT campaign_id, count(*) FILTER (WHERE was = 'queued') AS queued
+			FROM marked GROUP BY campaign_id
+		), fixed AS (
+			UPDATE campaign cp SET queued_contacts = greatest(cp.queued_contacts - counts.queued, 0)
+			FROM counts WHERE cp.id = counts.campaign_id AND counts.queued > 0
+			RETURNING cp.id
+		)
+		SELECT campaign_id FROM counts ORDER BY campaign_id`, sorted, now)
+	if err != nil {
+		return 0, err
+	}
+	campaignIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range campaignIDs {
+		if _, err := completeIfDone(ctx, tx, id, now); err != nil {
+			return 0, err
+		}
 	}
 	return added, nil
 }

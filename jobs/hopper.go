@@ -47,11 +47,17 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 	if err != nil {
 		return fmt.Errorf("hopper: %w", err)
 	}
-	ids, err := w.Store.RunningCampaigns(ctx)
+	// A runner of one campaign serves it whatever its mode; a runner of every campaign (campaign
+	// serve) serves the campaigns handed to the service.
+	scope := job.Args.CampaignID
+	mode := campaign.ModeService
+	if scope != 0 {
+		mode = ""
+	}
+	ids, err := w.Store.RunningCampaigns(ctx, mode)
 	if err != nil {
 		return err
 	}
-	scope := job.Args.CampaignID
 	queue := DialQueue(scope)
 	for _, id := range ids {
 		if scope != 0 && id != scope {

@@ -51,6 +51,9 @@ func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
 // every contact is final, then summarise. Ctrl-C stops dialing at once and keeps receiving
 // results of calls in flight for --grace.
 func runCalls(ctx context.Context, a *app, opts *runOptions) error {
+	if opts.Detach {
+		return runDetached(ctx, a, opts)
+	}
 	conn, err := connectVapi(a, opts)
 	if err != nil {
 		return err
@@ -68,6 +71,31 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		return err
 	}
 	return driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+}
+
+// runDetached is `campaign run --detach`: import, set the campaign running in ModeService, and
+// return; the `campaign serve` processes on the database dial it.
+func runDetached(ctx context.Context, a *app, opts *runOptions) error {
+	imp, err := importCampaign(ctx, a, opts, a.now())
+	if err != nil {
+		return err
+	}
+	defer imp.pool.Close()
+	c := imp.campaign
+	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	if err != nil {
+		return err
+	}
+	if err := preflightVariables(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables); err != nil {
+		return err
+	}
+	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected; handed to campaign serve.\n",
+		c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
+	fmt.Fprintf(a.errOut, "Follow it with: campaign status %s --watch\n", c.Name)
+	return nil
 }
 
 // vapiConn is where a run's calls go: Vapi or an in-process simulator, and the webhook

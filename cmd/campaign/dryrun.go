@@ -168,6 +168,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	c, err := imp.store.Import(ctx, campaign.NewCampaign{
 		Name:       name,
 		SourceFile: opts.File,
+		Mode:       opts.mode(),
 		Settings: campaign.Settings{
 			AssistantID:     opts.AssistantID,
 			PhoneNumberID:   opts.PhoneNumberID,
@@ -180,6 +181,10 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 			RatePerSecond:   opts.Rate,
 			MaxConcurrent:   opts.MaxConcurrent,
 			MaxAttempts:     opts.MaxAttempts,
+			RetryPolicy:     opts.Retry,
+			CallbackKey:     opts.CallbackKey,
+			DoNotCallKey:    opts.DoNotCallKey,
+			RetryTimeScale:  opts.retryTimeScale(),
 		},
 	}, campaign.ImportInput{Reader: reader, Rejects: rejectsWriter, Suppress: suppress, RejectsPath: rejectsPath})
 	if errors.Is(err, campaign.ErrNoDataRows) {

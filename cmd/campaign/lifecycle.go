@@ -59,37 +59,21 @@ func newCancelCmd(a *app) *cobra.Command {
 }
 
 func newSetCmd(a *app) *cobra.Command {
-	var (
-		rate          float64
-		maxConcurrent int
-		window        string
-	)
+	var flags pacingFlags
 	cmd := &cobra.Command{
 		Use:   "set CAMPAIGN",
-		Short: "Change the pacing or calling hours of a campaign, also while it runs",
+		Short: "Change the pacing, calling hours or retry rules of a campaign, also while it runs",
 		Example: `  campaign set nov-reminders --rate 2 --max-concurrent 20
-  campaign set nov-reminders --window "mon-fri 10:00-18:00"`,
+  campaign set nov-reminders --window "mon-fri 10:00-18:00"
+  campaign set nov-reminders --retry "no_answer=3@2h, busy=2@20m" --max-attempts 4`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p campaign.Pacing
-			f := cmd.Flags()
-			if f.Changed("rate") {
-				p.RatePerSecond = &rate
-			}
-			if f.Changed("max-concurrent") {
-				p.MaxConcurrent = &maxConcurrent
-			}
-			if f.Changed("window") {
-				if _, err := campaign.ParseWindow(window); err != nil {
-					return usageErrorf("--window: %v", err)
-				}
-				p.WindowSpec = &window
+			p, err := flags.changes(cmd.Flags())
+			if err != nil {
+				return err
 			}
 			if p == (campaign.Pacing{}) {
-				return usageErrorf("nothing to set: give --rate, --max-concurrent or --window")
-			}
-			if rate < 0 || (p.MaxConcurrent != nil && maxConcurrent < 1) {
-				return usageErrorf("--rate must be 0 (no limit) or more and --max-concurrent at least 1")
+				return usageErrorf("nothing to set: give %s", pacingFlagNames)
 			}
 			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
 				if err := store.SetPacing(cmd.Context(), c.ID, p, a.now()); err != nil {
@@ -100,9 +84,6 @@ func newSetCmd(a *app) *cobra.Command {
 			})
 		},
 	}
-	f := cmd.Flags()
-	f.Float64Var(&rate, "rate", 0, "calls created per second, at most (0: no limit)")
-	f.IntVar(&maxConcurrent, "max-concurrent", 0, "live calls at once, at most")
-	f.StringVar(&window, "window", "", `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00"`)
+	addPacingFlags(cmd.Flags(), &flags)
 	return cmd
 }

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/vapi"
 )
 
 // resumeOptions are the flags of `campaign resume`.
 type resumeOptions struct {
 	runOptions  // the run flags that apply after the import (Vapi, webhooks, output, grace)
 	RetryFailed bool
+	pacing      pacingFlags // changes to the stored settings
 }
 
 func newResumeCmd(a *app) *cobra.Command {
@@ -20,7 +23,7 @@ func newResumeCmd(a *app) *cobra.Command {
 		Use:   "resume CAMPAIGN",
 		Short: "Continue an interrupted, failed, paused or cancelled campaign without calling anyone twice",
 		Long: "Continue a campaign: contacts not yet final go back into dispatch, calls that were in flight are\n" +
-			"reconciled with Vapi first, and --rate, --max-concurrent and --window update its stored settings.",
+			"reconciled with Vapi first, and " + pacingFlagNames + " update its stored settings.",
 		Example: `  campaign resume nov-reminders
   campaign resume nov-reminders --retry-failed --rate 2
   campaign resume 12 --simulate`,
@@ -33,28 +36,17 @@ func newResumeCmd(a *app) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var pacing campaign.Pacing
-			f := cmd.Flags()
-			if f.Changed("rate") {
-				pacing.RatePerSecond = &opts.Rate
-			}
-			if f.Changed("max-concurrent") {
-				pacing.MaxConcurrent = &opts.MaxConcurrent
-			}
-			if f.Changed("window") {
-				if _, err := campaign.ParseWindow(opts.Window); err != nil {
-					return usageErrorf("--window: %v", err)
-				}
-				pacing.WindowSpec = &opts.Window
+			pacing, err := opts.pacing.changes(cmd.Flags())
+			if err != nil {
+				return err
 			}
 			return runResume(cmd, a, args[0], opts, pacing)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.RetryFailed, "retry-failed", false, "give each failed contact one more attempt (not permanent failures)")
-	f.Float64Var(&opts.Rate, "rate", 0, "new rate: calls created per second, at most (0: no limit)")
-	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 0, "new cap on live calls")
-	f.StringVar(&opts.Window, "window", "", "new calling hours in each contact's local time")
+	addPacingFlags(f, &opts.pacing)
+	f.BoolVar(&opts.Detach, "detach", false, "hand the campaign to the campaign serve processes on this database and return")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls (default: the campaign's)")
 	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from (default: the campaign's)")
 	f.BoolVar(&opts.Simulate, "simulate", false, "continue on a fresh built-in Vapi simulator (calls of the earlier run are unknown to it)")
@@ -90,21 +82,18 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 	if !opts.Simulate && (opts.AssistantID == "" || opts.PhoneNumberID == "") {
 		return usageErrorf("campaign %s has no assistant or phone number to call from: give --assistant-id and --phone-number-id", c.Name)
 	}
+	if opts.Detach {
+		if opts.Simulate {
+			return usageErrorf("--detach and --simulate do not go together: a simulated campaign runs only in the process that simulates Vapi")
+		}
+		return resumeDetached(ctx, a, store, c, opts, pacing)
+	}
 	conn, err := connectVapi(a, &opts.runOptions)
 	if err != nil {
 		return err
 	}
 	defer conn.close()
-	routing := campaign.Routing{AssistantID: &opts.AssistantID, PhoneNumberID: &opts.PhoneNumberID, PublicURL: &opts.PublicURL}
-	if err := store.SetRouting(ctx, c.ID, routing, a.now()); err != nil {
-		return err
-	}
-	if pacing != (campaign.Pacing{}) {
-		if err := store.SetPacing(ctx, c.ID, pacing, a.now()); err != nil {
-			return usageErrorf("%v", err)
-		}
-	}
-	if c, err = store.Campaign(ctx, c.ID); err != nil { // with the settings just stored
+	if c, err = opts.store(ctx, a, store, c, pacing); err != nil {
 		return err
 	}
 	start := func() error {
@@ -116,4 +105,50 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 		return nil
 	}
 	return driveCampaign(ctx, a, &opts.runOptions, conn, pool, store, c, start)
+}
+
+// routing is where the resumed campaign's calls go and who places them: this process (its
+// simulator with --simulate, on simulated time), or serve with --detach.
+func (opts *resumeOptions) routing() campaign.Routing {
+	mode, scale := opts.mode(), 1.0
+	if opts.Simulate {
+		scale = opts.SimTimeScale
+	}
+	return campaign.Routing{AssistantID: &opts.AssistantID, PhoneNumberID: &opts.PhoneNumberID, PublicURL: &opts.PublicURL,
+		Mode: &mode, RetryTimeScale: &scale}
+}
+
+// store saves the resumed campaign's routing and the pacing changes given, and returns the
+// campaign with them.
+func (opts *resumeOptions) store(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, pacing campaign.Pacing) (*campaign.Campaign, error) {
+	if err := store.SetRouting(ctx, c.ID, opts.routing(), a.now()); err != nil {
+		return nil, err
+	}
+	if pacing != (campaign.Pacing{}) {
+		if err := store.SetPacing(ctx, c.ID, pacing, a.now()); err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+	}
+	return store.Campaign(ctx, c.ID)
+}
+
+// resumeDetached is `campaign resume --detach`: the campaign goes back to running in
+// ModeService, for the `campaign serve` processes to dial, and the command returns.
+func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, opts *resumeOptions, pacing campaign.Pacing) error {
+	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	if err != nil {
+		return err
+	}
+	if c, err = opts.store(ctx, a, store, c, pacing); err != nil {
+		return err
+	}
+	if err := preflightVariables(ctx, a.errOut, client, store, c, opts.AllowMissingVariables); err != nil {
+		return err
+	}
+	back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts back in dispatch; handed to campaign serve.\n", c.Name, c.ID, back)
+	return nil
 }

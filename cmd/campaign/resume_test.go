@@ -9,9 +9,10 @@ import (
 )
 
 // TestResume continues a campaign whose process died: it was running, two contacts were queued
-// (their dial jobs lost) and nothing was called. resume finishes it on the simulator with one
-// call per contact; then a completed campaign is refused unless --retry-failed, which calls the
-// failed contacts again (not the permanent failures).
+// (their dial jobs lost) and nothing was called. resume (which also turns retries and callbacks
+// off: --retry none --max-attempts 1) finishes it on the simulator with one call per contact;
+// then a completed campaign is refused unless --retry-failed, which calls the failed contacts
+// again (not the permanent failures).
 func TestResume(t *testing.T) {
 	b := setup(t)
 	b.realClock = true
@@ -23,7 +24,7 @@ func TestResume(t *testing.T) {
 		UPDATE contact SET state = 'queued' WHERE line IN (2, 3)`)
 	require.NoError(t, err)
 
-	code := b.run(t, "resume", "nov", "--simulate", "--sim-time-scale", "600", "--rate", "0")
+	code := b.run(t, "resume", "nov", "--simulate", "--sim-time-scale", "600", "--rate", "0", "--retry", "none", "--max-attempts", "1")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Contains(t, b.stderr.String(), "9 of 9 contacts final")
 	var maxAttempts, calls int

@@ -40,11 +40,18 @@ type runOptions struct {
 	Rate          float64
 	MaxConcurrent int
 	MaxAttempts   int
+	// Retry is the --retry spec, canonical after validate; CallbackKey and DoNotCallKey name
+	// the structured-data follow-ups.
+	Retry        string
+	CallbackKey  string
+	DoNotCallKey string
 
 	Preview int
 	Format  string
 
 	// A real run (not --dry-run).
+	// Detach hands the campaign to `campaign serve` instead of running it here.
+	Detach        bool
 	Simulate      bool
 	SimTimeScale  float64
 	SimSeed       int64
@@ -67,6 +74,7 @@ var runEnv = map[string]string{
 	"rate":            "CAMPAIGN_RATE",
 	"max-concurrent":  "CAMPAIGN_MAX_CONCURRENT",
 	"max-attempts":    "CAMPAIGN_MAX_ATTEMPTS",
+	"retry":           "CAMPAIGN_RETRY",
 	"vapi-base-url":   envVapiBaseURL,
 	"webhook-listen":  "CAMPAIGN_WEBHOOK_LISTEN",
 }
@@ -94,8 +102,13 @@ func newRunCmd(a *app) *cobra.Command {
 			if opts.DryRun {
 				return runDryRun(cmd.Context(), a, opts)
 			}
-			if opts.Simulate && !cmd.Flags().Changed("window") && a.getenv(runEnv["window"]) == "" {
+			given := func(flag string) bool { return cmd.Flags().Changed(flag) || a.getenv(runEnv[flag]) != "" }
+			if opts.Simulate && !given("window") {
 				opts.Window = "always" // a demo finishes at any hour
+			}
+			if opts.Simulate && !given("retry") && !given("max-attempts") {
+				// A demo calls everyone once; --retry shows retries, on simulated time.
+				opts.Retry, opts.MaxAttempts = "none", 1
 			}
 			if !opts.Simulate {
 				switch {
@@ -129,9 +142,13 @@ func newRunCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel)")
 	f.Float64Var(&opts.Rate, "rate", 1, "calls created per second, at most")
 	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 10, "live calls at once, at most (Vapi's default account limit is 10)")
-	f.IntVar(&opts.MaxAttempts, "max-attempts", 3, "calls per contact, at most (stored; this version calls each contact once, retries by outcome come next)")
+	f.IntVar(&opts.MaxAttempts, "max-attempts", campaign.DefaultMaxAttempts, "calls per contact, at most, retries and callbacks included")
+	f.StringVar(&opts.Retry, "retry", campaign.DefaultRetrySpec, `retry policy by outcome: outcome=retries@delay[*backoff], or "none"`)
+	f.StringVar(&opts.CallbackKey, "callback-key", campaign.DefaultCallbackAtKey, "structured-data key of a callback time the person asked for")
+	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
+	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
 	addCallFlags(f, opts)
 	return cmd
@@ -161,15 +178,51 @@ func (o *runOptions) validate() error {
 		return usageErrorf("--max-attempts must be at least 1, got %d", o.MaxAttempts)
 	case o.Preview < 0:
 		return usageErrorf("--preview must be zero or more, got %d", o.Preview)
+	case o.Detach && o.Simulate:
+		return usageErrorf("--detach and --simulate do not go together: a simulated campaign runs only in the process that simulates Vapi")
+	case o.Detach && o.DryRun:
+		return usageErrorf("--detach and --dry-run do not go together: a dry run dials nobody")
 	case o.Format != "text" && o.Format != "json":
 		return usageErrorf("--format must be text or json, got %q", o.Format)
 	case utf8.RuneCountInString(o.Name) > 200:
 		return usageErrorf("--name is longer than 200 characters")
 	}
+	policy, err := campaign.ParseRetryPolicy(o.Retry)
+	if err != nil {
+		return usageErrorf("--retry: %v", err)
+	}
+	o.Retry = policy.String()
+	if err := checkFollowUpKey("--callback-key", o.CallbackKey); err != nil {
+		return err
+	}
+	if err := checkFollowUpKey("--do-not-call-key", o.DoNotCallKey); err != nil {
+		return err
+	}
 	if o.PublicURL != "" && !strings.HasPrefix(o.PublicURL, "https://") && !strings.HasPrefix(o.PublicURL, "http://") {
 		return usageErrorf("--public-url must start with https:// (or http://), got %q", o.PublicURL)
 	}
 	return nil
+}
+
+// mode is who runs the campaign's calls: serve with --detach, the simulator's process with
+// --simulate, else this process.
+func (o *runOptions) mode() campaign.Mode {
+	switch {
+	case o.Detach:
+		return campaign.ModeService
+	case o.Simulate:
+		return campaign.ModeSimulated
+	}
+	return campaign.ModeForeground
+}
+
+// retryTimeScale divides the campaign's retry delays: a simulation's retries run on its
+// simulated time, like its calls.
+func (o *runOptions) retryTimeScale() float64 {
+	if o.Simulate {
+		return o.SimTimeScale
+	}
+	return 1
 }
 
 // loadTimeZone loads an IANA zone, refusing "Local" (it means different things on different machines).

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -33,4 +35,79 @@ func TestRunSimulate(t *testing.T) {
 		require.Contains(t, []string{"completed", "failed"}, r[state], "row %v", r)
 		require.NotEmpty(t, r[callID], "every contact was called: %v", r)
 	}
+}
+
+// TestRunSimulateRetriesAndFollowUps runs a campaign whose numbers force their outcomes
+// (vapitest's magic numbers) with a retry policy, on simulated time (x1200: a 1 m delay is
+// 50 ms, a 2 h callback 6 s). Each contact is called as often as its outcome's rule and the
+// attempt cap allow, a person who asks not to be called is suppressed with the call as evidence,
+// and a callback is honoured until the cap.
+func TestRunSimulateRetriesAndFollowUps(t *testing.T) {
+	b := setup(t)
+	b.realClock = true
+	dir := t.TempDir()
+	file := filepath.Join(dir, "follow-ups.csv")
+	require.NoError(t, os.WriteFile(file, []byte(`phone,name
++12015550100,Ann Completed
++12015550110,Bob NoAnswer
++12015550111,Cy NoAnswer
++12015550120,Di Busy
++12015550150,Ed StartError
++12015550108,Flo DoNotCall
++12015550109,Gus Callback
+`), 0o600))
+
+	code := b.run(t, "run", file, "--simulate", "--sim-time-scale", "1200", "--rate", "0", "--name", "follow-ups",
+		"--retry", "no_answer=2@1m, busy=1@1m*2, failed=3@1m", "--max-attempts", "3", "--allow-missing-variables")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "7 of 7 contacts final")
+
+	pool := b.pool(t)
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `
+		SELECT ct.phone, ct.state, ct.outcome,
+			count(a.id) FILTER (WHERE a.state = 'ended' AND a.outcome <> 'capacity')::int,
+			coalesce(string_agg(a.decision, ' | ' ORDER BY a.number), '')
+		FROM contact ct LEFT JOIN attempt a ON a.contact_id = ct.id
+		GROUP BY ct.id ORDER BY ct.line`)
+	require.NoError(t, err)
+	type result struct {
+		state, outcome string
+		calls          int
+		decisions      string
+	}
+	got := map[string]result{}
+	for rows.Next() {
+		var phone string
+		var r result
+		require.NoError(t, rows.Scan(&phone, &r.state, &r.outcome, &r.calls, &r.decisions))
+		got[phone] = r
+	}
+	require.NoError(t, rows.Err())
+	want := map[string]struct {
+		state string
+		calls int
+	}{
+		"+12015550100": {"completed", 1},
+		"+12015550110": {"failed", 3}, // 1 + 2 no_answer retries
+		"+12015550111": {"failed", 3},
+		"+12015550120": {"failed", 2}, // 1 + 1 busy retry
+		"+12015550150": {"failed", 1}, // a start error is permanent: never retried
+		"+12015550108": {"do_not_call", 1},
+		"+12015550109": {"completed", 3}, // callbacks until the attempt cap
+	}
+	for phone, w := range want {
+		require.Equal(t, w.state, got[phone].state, "%s: %+v", phone, got[phone])
+		require.Equal(t, w.calls, got[phone].calls, "%s: %+v", phone, got[phone])
+	}
+	require.Contains(t, got["+12015550109"].decisions, "callback asked for")
+	require.Contains(t, got["+12015550110"].decisions, "no_answer: retries exhausted (2 of 2)")
+
+	var reason, callID, evidence string
+	require.NoError(t, pool.QueryRow(ctx, `
+		SELECT s.reason, s.vapi_call_id, a.vapi_call_id FROM suppression s
+		JOIN contact ct ON ct.phone = s.phone JOIN attempt a ON a.contact_id = ct.id
+		WHERE s.phone = '+12015550108'`).Scan(&reason, &callID, &evidence))
+	require.Equal(t, "asked not to be called", reason)
+	require.Equal(t, evidence, callID, "the suppression names the call in which the person asked")
 }

@@ -79,7 +79,7 @@ func statusFixture(t *testing.T) (b *testBundle, oldID, novID int64) {
 	dir := t.TempDir()
 	file := copyFile(t, "../../examples/customers.csv", dir)
 	for _, name := range []string{"old", "nov"} {
-		require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", name, "--window", "always",
+		require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", name, "--window", "always", "--retry", "none",
 			"--assistant-id", "asst_1", "--phone-number-id", "pn_1", "--rejects", dir+"/"+name+".rejects.csv"),
 			"stderr: %s", b.stderr)
 	}

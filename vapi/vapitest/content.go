@@ -142,7 +142,16 @@ func (s *Server) buildResult(c *simCall) *callResult {
 			r.analysis.Summary = "The call reached " + name + "'s voicemail; the assistant left a message."
 		} else {
 			r.analysis.Summary = "The assistant spoke with " + name + ", who agreed to follow up on Friday."
-			if s.unit(c.number, "structured") < 0.7 {
+			nn, magic := magicNN(c.number)
+			switch {
+			case magic && nn == MagicDoNotCall:
+				r.analysis.Summary = "The assistant spoke with " + name + ", who asked not to be called again."
+				r.analysis.StructuredData = json.RawMessage(`{"will_pay":false,"do_not_call":true}`)
+			case magic && nn == MagicCallback:
+				r.analysis.Summary = "The assistant spoke with " + name + ", who asked to be called back in two hours."
+				b, _ := json.Marshal(map[string]any{"will_pay": false, "callback_at": isoMillis(c.endedAt.Add(2 * time.Hour))})
+				r.analysis.StructuredData = b
+			case s.unit(c.number, "structured") < 0.7:
 				sd := map[string]any{"will_pay": success}
 				if !success {
 					sd["callback_at"] = isoMillis(c.endedAt.Add(48 * time.Hour))

@@ -57,7 +57,9 @@
 // outcome and durations. Magic numbers force an outcome whatever the mix:
 // +1 201 555 01NN (valid US numbers):
 //
-//	+12015550100 … +12015550109  completed (customer-ended-call or assistant-ended-call)
+//	+12015550100 … +12015550109  completed (customer-ended-call or assistant-ended-call);
+//	                             0108 asks not to be called ({"do_not_call": true}),
+//	                             0109 asks for a callback 2 h later ({"callback_at": …})
 //	+12015550110 … +12015550119  no-answer (customer-did-not-answer)
 //	+12015550120 … +12015550129  busy (customer-busy)
 //	+12015550130 … +12015550139  voicemail (voicemail)

@@ -21,6 +21,14 @@ type plan struct {
 // MagicOutcome.
 const MagicPrefix = "+120155501"
 
+// The last two completed magic numbers also carry follow-ups in the call's structured data:
+// +1 201 555 0108 asks not to be called again ({"do_not_call": true}) and +1 201 555 0109
+// asks for a callback two hours (simulated) after the call ended ({"callback_at": …}).
+const (
+	MagicDoNotCall = 8
+	MagicCallback  = 9
+)
+
 // MagicOutcome returns the outcome forced by a magic number, if number is
 // one: NN 00–09 completed, 10–19 no-answer, 20–29 busy, 30–39 voicemail,
 // 40–44 failed (SIP 503), 45–49 failed (twilio-failed-to-connect-call),

@@ -1,0 +1,137 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// This file applies the retry rules of retry.go to a contact whose call has ended: it reads the
+// campaign's policy and the contact, decides with RetryPolicy.AfterCall, moves the decision into
+// the contact's calling window, and stores it.
+
+// settleSettings are the campaign settings that decide what follows a call.
+type settleSettings struct {
+	retrySpec                 string
+	maxAttempts               int
+	callbackKey, doNotCallKey string
+	windowSpec                string
+	timeScale                 float64
+}
+
+// settledContact is what settling needs of the contact.
+type settledContact struct {
+	state     ContactState
+	attempts  int
+	phone     string
+	timeZones []string
+}
+
+// DoNotCallReason is the suppression reason of a number whose owner asked, in a call, not to be
+// called again.
+const DoNotCallReason = "asked not to be called"
+
+// settleContact decides and stores what follows attempt a of its contact, which ended with
+// outcome (not capacity) and structured data, and returns the decision's reason (stored on the
+// attempt). A contact no longer in a call (cancelled meanwhile) only gets the outcome.
+//
+//   - Retry: the contact goes back to pending with next_attempt_at at the retry time moved into
+//     its calling window (the hopper defers it further if the window changes).
+//   - Final: the contact gets its final state; ContactDoNotCall also puts the number on the
+//     suppression list, with the call id as evidence, which stops its other campaigns' pending
+//     contacts too.
+//
+// Delays count from now, when the result is recorded (Vapi reports a call 5-15 s after it
+// ends). In a simulated campaign, times run on the simulator's clock, RetryTimeScale times
+// faster: the decision is taken on the simulated end time of the call and its distance from it
+// is divided by the scale, so callbacks and retries come as soon, relatively, as the calls end.
+func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID string, outcome Outcome,
+	structured json.RawMessage, simEndedAt *time.Time, now time.Time) (string, error) {
+	var set settleSettings
+	err := tx.QueryRow(ctx, `
+		SELECT retry_policy, max_attempts, callback_key, do_not_call_key, window_spec, retry_time_scale
+		FROM campaign WHERE id = $1`, a.campaignID).
+		Scan(&set.retrySpec, &set.maxAttempts, &set.callbackKey, &set.doNotCallKey, &set.windowSpec, &set.timeScale)
+	if err != nil {
+		return "", err
+	}
+	var ct settledContact
+	err = tx.QueryRow(ctx, `
+		SELECT state, attempts, phone, time_zones FROM contact WHERE id = $1 FOR NO KEY UPDATE`, a.contactID).
+		Scan(&ct.state, &ct.attempts, &ct.phone, &ct.timeZones)
+	if err != nil {
+		return "", err
+	}
+	if ct.state != ContactInCall {
+		return "contact was " + string(ct.state) + " meanwhile", finishContact(ctx, tx, a.contactID, ct.state, outcome, now)
+	}
+	var sameOutcome int
+	err = tx.QueryRow(ctx, `
+		SELECT count(*) FROM attempt WHERE contact_id = $1 AND state = 'ended' AND outcome = $2`,
+		a.contactID, outcome).Scan(&sameOutcome)
+	if err != nil {
+		return "", err
+	}
+
+	policy, err := ParseRetryPolicy(set.retrySpec)
+	if err != nil { // specs are validated before they are stored; never retry on a bad one
+		policy = RetryPolicy{}
+	}
+	policy.MaxAttempts = set.maxAttempts
+	zones := loadZones(ct.timeZones)
+	clock, scale := now, 1.0
+	if set.timeScale > 0 && set.timeScale != 1 && simEndedAt != nil {
+		clock, scale = *simEndedAt, set.timeScale
+	}
+	fu, err := ParseFollowUp(structured, FollowUpKeys{CallbackAt: set.callbackKey, DoNotCall: set.doNotCallKey}, zones, clock)
+	if err != nil {
+		fu = FollowUp{} // a malformed analysis asks for nothing
+	}
+	step := policy.AfterCall(outcome, ct.attempts, sameOutcome, clock, fu)
+
+	if !step.Retry {
+		if err := finishContact(ctx, tx, a.contactID, step.Final, outcome, now); err != nil {
+			return "", err
+		}
+		if step.Final == ContactDoNotCall {
+			_, err := addSuppressionsTx(ctx, tx, []string{ct.phone}, []string{DoNotCallReason},
+				[]string{fmt.Sprintf("campaign:%d", a.campaignID)}, []string{callID},
+				[]pgtype.Timestamptz{{Time: now, Valid: true}}, now)
+			if err != nil {
+				return "", err
+			}
+		}
+		return step.Reason, nil
+	}
+	at := now.Add(time.Duration(float64(step.At.Sub(clock)) / scale))
+	if window, err := ParseWindow(set.windowSpec); err == nil {
+		if next, ok := window.NextOpen(at, zones); ok {
+			at = next
+		}
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE contact SET state = 'pending', outcome = $2, next_attempt_at = $3, updated_at = $4
+		WHERE id = $1`, a.contactID, outcome, at, now)
+	if err != nil {
+		return "", err
+	}
+	return step.Reason + "; next attempt " + at.UTC().Format(time.RFC3339), nil
+}
+
+// loadZones loads a contact's IANA zones; a name that does not load (it did at import) counts
+// as UTC.
+func loadZones(names []string) []*time.Location {
+	zones := make([]*time.Location, 0, len(names))
+	for _, name := range names {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			loc = time.UTC
+		}
+		zones = append(zones, loc)
+	}
+	return zones
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// pacingFlags are the flags that change a stored campaign's pacing, calling hours and retry
+// rules: `campaign set` and `campaign resume` share them. Only flags given change anything.
+type pacingFlags struct {
+	rate          float64
+	maxConcurrent int
+	window        string
+	retry         string
+	maxAttempts   int
+	callbackKey   string
+	doNotCallKey  string
+}
+
+// pacingFlagNames lists the flags of pacingFlags, for usage messages.
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key or --do-not-call-key"
+
+func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
+	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
+	f.IntVar(&p.maxConcurrent, "max-concurrent", 0, "live calls at once, at most")
+	f.StringVar(&p.window, "window", "", `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00"`)
+	f.StringVar(&p.retry, "retry", "", `retry policy by outcome, e.g. "no_answer=2@4h, busy=2@30m" ("none": no retries)`)
+	f.IntVar(&p.maxAttempts, "max-attempts", 0, "calls per contact, at most, retries and callbacks included")
+	f.StringVar(&p.callbackKey, "callback-key", "", "structured-data key of a callback time the person asked for")
+	f.StringVar(&p.doNotCallKey, "do-not-call-key", "", "structured-data key that says the person asked not to be called")
+}
+
+// changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
+func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
+	var c campaign.Pacing
+	if f.Changed("rate") {
+		if p.rate < 0 {
+			return c, usageErrorf("--rate must be 0 (no limit) or more, got %v", p.rate)
+		}
+		c.RatePerSecond = &p.rate
+	}
+	if f.Changed("max-concurrent") {
+		if p.maxConcurrent < 1 {
+			return c, usageErrorf("--max-concurrent must be at least 1, got %d", p.maxConcurrent)
+		}
+		c.MaxConcurrent = &p.maxConcurrent
+	}
+	if f.Changed("window") {
+		if _, err := campaign.ParseWindow(p.window); err != nil {
+			return c, usageErrorf("--window: %v", err)
+		}
+		c.WindowSpec = &p.window
+	}
+	if f.Changed("retry") {
+		if _, err := campaign.ParseRetryPolicy(p.retry); err != nil {
+			return c, usageErrorf("--retry: %v", err)
+		}
+		c.RetryPolicy = &p.retry
+	}
+	if f.Changed("max-attempts") {
+		if p.maxAttempts < 1 {
+			return c, usageErrorf("--max-attempts must be at least 1, got %d", p.maxAttempts)
+		}
+		c.MaxAttempts = &p.maxAttempts
+	}
+	if f.Changed("callback-key") {
+		if err := checkFollowUpKey("--callback-key", p.callbackKey); err != nil {
+			return c, err
+		}
+		c.CallbackKey = &p.callbackKey
+	}
+	if f.Changed("do-not-call-key") {
+		if err := checkFollowUpKey("--do-not-call-key", p.doNotCallKey); err != nil {
+			return c, err
+		}
+		c.DoNotCallKey = &p.doNotCallKey
+	}
+	return c, nil
+}
+
+// checkFollowUpKey refuses a structured-data key that cannot be one: empty or padded.
+func checkFollowUpKey(flag, key string) error {
+	if key == "" || strings.TrimSpace(key) != key {
+		return usageErrorf("%s must be a structured-data key without surrounding spaces, got %q", flag, key)
+	}
+	return nil
+}
