@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/campaign
 PKGS     := ./...
 
-.PHONY: all build test vet fmt-check demo bench-import bench-dispatch clean
+.PHONY: all build test vet fmt-check demo bench-import bench-dispatch bench-export clean
 
 all: build
 
@@ -34,6 +34,11 @@ bench-import: build
 # with River's bare throughput on the same database.
 bench-dispatch: build
 	$(GO) run ./internal/bench/dispatchbench -bin $(BIN)
+
+# Exports a 1,000,000-contact campaign (made in a scratch database) and compares with psql \copy
+# (SELECT …) TO of comparable columns.
+bench-export: build
+	$(GO) run ./internal/bench/exportbench -bin $(BIN) -contacts 1000000
 
 clean:
 	rm -rf bin .bench

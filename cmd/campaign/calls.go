@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/export"
 	"github.com/campaign-run/campaign/jobs"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
@@ -350,53 +349,16 @@ func writeSummary(w io.Writer, c *campaign.Campaign, p campaign.Progress, took t
 	fmt.Fprintf(w, "  calls placed: %d, cost: $%.2f\n", p.Attempts, p.Cost)
 }
 
-// resultColumns are appended to the original columns in the results file.
-var resultColumns = []string{"state", "outcome", "attempts", "last_ended_reason", "last_call_started_at",
-	"duration_seconds", "cost_usd", "success_evaluation", "summary", "recording_url", "vapi_call_id"}
-
-// writeResults writes one row per contact: the original columns, then the result columns.
+// writeResults writes the run's results file (-o): what `campaign export` writes, one row per
+// contact, complete or not at all.
 func writeResults(ctx context.Context, store *campaign.Store, c *campaign.Campaign, path string) error {
 	out, err := newPendingFile(path)
 	if err != nil {
 		return err
 	}
 	defer out.discard()
-	w := csv.NewWriter(out.f)
-	if err := w.Write(append(append([]string{}, c.Columns...), resultColumns...)); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	err = store.EachResult(ctx, c.ID, func(r *campaign.ResultRow) error {
-		started := ""
-		if r.LastStartedAt != nil {
-			started = r.LastStartedAt.UTC().Format(time.RFC3339)
-		}
-		rec := make([]string, 0, len(r.Fields)+len(resultColumns))
-		for _, f := range r.Fields {
-			rec = append(rec, spreadsheetSafe(f))
-		}
-		rec = append(rec, string(r.State), r.Outcome, strconv.Itoa(r.Attempts), r.LastEndedReason, started,
-			strconv.FormatFloat(r.DurationSeconds, 'f', 1, 64), strconv.FormatFloat(r.Cost, 'f', 4, 64),
-			r.SuccessEvaluation, spreadsheetSafe(r.Summary), r.RecordingURL, r.LastCallID)
-		return w.Write(rec)
-	})
-	if err != nil {
-		return err
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+	if _, err := export.Contacts(ctx, store, c, out.f, export.Options{}); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return out.commit()
-}
-
-// spreadsheetSafe keeps a cell from running as a formula in a spreadsheet: a cell starting with
-// = + - @ tab or CR gets a leading apostrophe, except a phone number in E.164 (+ and digits).
-func spreadsheetSafe(s string) string {
-	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return s
-	}
-	if s[0] == '+' && len(s) > 1 && strings.Trim(s[1:], "0123456789") == "" {
-		return s
-	}
-	return "'" + s
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/export"
 )
 
 // TestRunSimulate is the README's demo: the whole loop (import, dial, webhooks, results) on the
@@ -28,9 +30,9 @@ func TestRunSimulate(t *testing.T) {
 	require.Len(t, rows, 1+9)
 	header := rows[0]
 	require.Equal(t, []string{"phone", "name", "first_name", "amount_due", "due_date", "customer_id", "timezone"}, header[:7])
-	require.Contains(t, header, "outcome")
-	state := slices.Index(header, "state")
-	callID := slices.Index(header, "vapi_call_id")
+	require.Contains(t, header, export.ColOutcome)
+	state := slices.Index(header, export.ColState)
+	callID := slices.Index(header, export.ColVapiCallID)
 	for _, r := range rows[1:] {
 		require.Contains(t, []string{"completed", "failed"}, r[state], "row %v", r)
 		require.NotEmpty(t, r[callID], "every contact was called: %v", r)
