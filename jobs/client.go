@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/vapi"
 )
 
 // Config wires the workers of a campaign process.
@@ -35,6 +36,20 @@ type Config struct {
 	// DialWorkers bounds the dial jobs one process runs at once (default 50). The live-call cap
 	// and the rate are enforced in the database, across processes, not by this number.
 	DialWorkers int
+	// Observer, when set, is told of every POST /call and of every result the reconciler
+	// applies (e.g. to count them in metrics).
+	Observer Observer
+}
+
+// Observer is told what the workers do, e.g. to count it in metrics. Its methods are called
+// from many goroutines at once and must return quickly.
+type Observer interface {
+	// ObserveCreateCall is told of every POST /call: how long it took, and the call created
+	// (which may be refused for concurrency: see vapi.Call.ConcurrencyBlocked) or the error.
+	ObserveCreateCall(took time.Duration, call *vapi.Call, err error)
+	// ObserveResult is told of every call result applied, with its outcome: once per attempt,
+	// since a result that was already recorded is not applied again.
+	ObserveResult(outcome campaign.Outcome)
 }
 
 // Runner is a campaign process's River client and, for a runner of one campaign, the ticker
@@ -77,9 +92,10 @@ func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 		logger:            logger,
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &DialWorker{Store: cfg.Store, Vapi: cfg.Vapi, Now: now, Logger: logger})
+	river.AddWorker(workers, &DialWorker{Store: cfg.Store, Vapi: cfg.Vapi, Now: now, Logger: logger, Observer: cfg.Observer})
 	river.AddWorker(workers, &HopperWorker{Store: cfg.Store, Now: now, Logger: logger})
-	river.AddWorker(workers, &ReconcileWorker{Store: cfg.Store, Vapi: cfg.Vapi, Config: cfg.Reconcile, Now: now, Logger: logger})
+	river.AddWorker(workers, &ReconcileWorker{Store: cfg.Store, Vapi: cfg.Vapi, Config: cfg.Reconcile, Now: now, Logger: logger,
+		Observer: cfg.Observer})
 
 	riverLogger := cfg.RiverLogger
 	if riverLogger == nil {

@@ -84,6 +84,8 @@ type DialWorker struct {
 	Vapi   VapiClient
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, when set, is told of every POST /call.
+	Observer Observer
 
 	limiters localLimiters
 }
@@ -177,7 +179,11 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 	if err != nil {
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedPermanent, "", err.Error(), time.Time{}, w.Now())
 	}
+	began := w.Now()
 	call, err := w.Vapi.CreateCall(ctx, req)
+	if w.Observer != nil {
+		w.Observer.ObserveCreateCall(w.Now().Sub(began), call, err)
+	}
 	return w.settle(ctx, c, att, call, err)
 }
 

@@ -60,6 +60,8 @@ type ReconcileWorker struct {
 	Config ReconcileConfig
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, when set, is told of every result applied.
+	Observer Observer
 }
 
 // reconcileBatch bounds the attempts one run looks at.
@@ -133,6 +135,9 @@ func (w *ReconcileWorker) reconcile(ctx context.Context, att *campaign.Attempt) 
 		return err
 	}
 	if applied {
+		if w.Observer != nil {
+			w.Observer.ObserveResult(campaign.ClassifyEndedReason(call.EndedReason))
+		}
 		log.Info("result recorded from GET /call (no end-of-call report)", "vapi_call_id", call.ID, "ended_reason", call.EndedReason)
 	}
 	return nil

@@ -16,6 +16,8 @@ type Recorder struct {
 	Store  *campaign.Store
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, when set, is told of every end-of-call report applied (not of one applied before).
+	Observer Observer
 }
 
 // CampaignSecret implements webhook.Secrets.
@@ -49,7 +51,10 @@ func (r *Recorder) apply(ctx context.Context, e *webhook.Event) error {
 	case e.Message.EndOfCallReport != nil:
 		res := ResultFromReport(e.Message.EndOfCallReport)
 		res.CallID, res.AttemptKey = e.CallID, e.AttemptKey
-		_, err := r.Store.ApplyResult(ctx, res, r.Now())
+		applied, err := r.Store.ApplyResult(ctx, res, r.Now())
+		if applied && r.Observer != nil {
+			r.Observer.ObserveResult(campaign.ClassifyEndedReason(res.EndedReason))
+		}
 		return err
 	case e.Message.StatusUpdate != nil:
 		su := e.Message.StatusUpdate

@@ -43,6 +43,11 @@ const (
 // ServeHTTP authenticates, bounds, decodes and records one server message.
 func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := &trackingWriter{ResponseWriter: rw}
+	var typ vapi.ServerMessageType
+	if h.cfg.Observer != nil {
+		// Deferred first, so it runs last: after a recovered panic's answer.
+		defer func() { h.cfg.Observer.ObserveWebhook(typ, resultOf(w.status)) }()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			h.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "webhook: panic",
@@ -54,12 +59,30 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	h.serve(w, r)
+	h.serve(w, r, &typ)
+}
+
+// resultOf names the answer whose status was sent.
+func resultOf(status int) Result {
+	switch status {
+	case http.StatusOK:
+		return ResultRecorded
+	case http.StatusUnauthorized:
+		return ResultUnauthorized
+	case http.StatusBadRequest:
+		return ResultBadRequest
+	case http.StatusRequestEntityTooLarge:
+		return ResultTooLarge
+	case http.StatusMethodNotAllowed:
+		return ResultMethodNotAllowed
+	}
+	return ResultError
 }
 
 // serve does the work of ServeHTTP; see the package documentation for the
-// order of the checks.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
+// order of the checks. It sets *typ to the message type once the body is
+// decoded.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.ServerMessageType) {
 	ctx := r.Context()
 	receivedAt := h.cfg.Now()
 
@@ -121,6 +144,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := newEvent(msg, body, receivedAt)
+	*typ = ev.Type
 
 	// The secret of the campaign the message names.
 	if method == "" {
@@ -262,20 +286,28 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // trackingWriter remembers whether the answer was started, so that a
-// recovered panic answers 500 only when nothing was sent yet.
+// recovered panic answers 500 only when nothing was sent yet, and with
+// which status, for the Observer.
 type trackingWriter struct {
 	http.ResponseWriter
-	wrote bool
+	wrote  bool
+	status int
 }
 
 // WriteHeader records that the answer started.
 func (w *trackingWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.status = status
+	}
 	w.wrote = true
 	w.ResponseWriter.WriteHeader(status)
 }
 
 // Write records that the answer started.
 func (w *trackingWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status = http.StatusOK
+	}
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }

@@ -39,6 +39,9 @@
 //
 // Logs never contain a secret, a signature or a whole phone number: numbers
 // are masked to their last four digits.
+//
+// An [Observer], when configured, is told the message type and the [Result]
+// of every request, e.g. to count them in metrics.
 package webhook
 
 import (
@@ -174,6 +177,39 @@ type Config struct {
 	// Logger receives one line per refused or failed request and a debug
 	// line per recorded event; nothing is logged when nil.
 	Logger *slog.Logger
+	// Observer, when set, is told the result of every request, e.g. to
+	// count them in metrics. Optional.
+	Observer Observer
+}
+
+// Result is how the handler answered a request, for an [Observer].
+type Result string
+
+// Results, one per kind of answer.
+const (
+	// ResultRecorded: the event was stored (200).
+	ResultRecorded Result = "recorded"
+	// ResultUnauthorized: no valid credential (401).
+	ResultUnauthorized Result = "unauthorized"
+	// ResultBadRequest: the body could not be read or is not a server
+	// message (400).
+	ResultBadRequest Result = "bad_request"
+	// ResultTooLarge: the body is over the limit (413).
+	ResultTooLarge Result = "too_large"
+	// ResultMethodNotAllowed: not a POST (405).
+	ResultMethodNotAllowed Result = "method_not_allowed"
+	// ResultError: our side failed: the recorder, the secret lookup or a
+	// recovered panic (500).
+	ResultError Result = "error"
+)
+
+// Observer is told the result of every request the handler answers. Its
+// method is called from many goroutines at once and must return quickly.
+type Observer interface {
+	// ObserveWebhook is told the message type ("" when the body was not
+	// decoded; whatever a request claims when it was refused after
+	// decoding, so it is not to be trusted) and the result.
+	ObserveWebhook(t vapi.ServerMessageType, r Result)
 }
 
 // NewHandler returns the webhook receiver, to be mounted at the path the
