@@ -19,6 +19,7 @@ import (
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi"
 )
 
 // dryRunReport is what `campaign run --dry-run` shows; with --format json it is printed as one
@@ -84,9 +85,32 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	if opts.Format == "json" {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		err = enc.Encode(report)
+	} else {
+		err = writeDryRunText(a.out, report)
 	}
-	return writeDryRunText(a.out, report)
+	if err != nil {
+		return err
+	}
+	return dryRunPreflight(ctx, a, opts, imp)
+}
+
+// dryRunPreflight runs the pre-flight variable check of a real run, on stderr, when it can
+// reach Vapi: a variable the run would stop on makes the dry run fail the same way.
+func dryRunPreflight(ctx context.Context, a *app, opts *runOptions, imp *imported) error {
+	key := a.getenv(envAPIKey)
+	switch {
+	case imp.campaign.AssistantID == "":
+		return nil
+	case key == "":
+		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} were not checked: set %s to check them.\n", envAPIKey)
+		return nil
+	}
+	client, err := vapi.NewClient(key, &vapi.Config{BaseURL: opts.VapiBaseURL})
+	if err != nil {
+		return err
+	}
+	return preflightVariables(ctx, a.errOut, client, imp.store, imp.campaign, opts.AllowMissingVariables)
 }
 
 // imported is a campaign just imported, with the database it lives in.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/vapi"
@@ -21,7 +22,11 @@ func preflightVariables(ctx context.Context, w io.Writer, client *vapi.Client, s
 	if c.AssistantID == "" {
 		return nil
 	}
-	asst, err := client.GetAssistant(ctx, c.AssistantID)
+	var asst *vapi.Assistant
+	err := vapi.RetryRead(ctx, 4, 10*time.Second, func() (err error) {
+		asst, err = client.GetAssistant(ctx, c.AssistantID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("pre-flight: fetch assistant %s: %w", c.AssistantID, err)
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
 // TestPreflightVariables runs the pre-flight check against the simulator's payment-reminder
@@ -45,4 +48,35 @@ func TestPreflightVariables(t *testing.T) {
 		require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 		require.Contains(t, b.stderr.String(), "1 of 1 contacts final")
 	})
+}
+
+// TestDryRunPreflight checks that --dry-run runs the same variable check when VAPI_API_KEY is
+// set (here against a simulator on loopback), and says it did not when the key is unset.
+func TestDryRunPreflight(t *testing.T) {
+	sim := vapitest.New(vapitest.Config{})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	file := writeFile(t, dir, "nofirst.csv", "phone,First Name,amount_due\n+1 415 555 0132,Jane,12.50\n")
+	args := func(name string, extra ...string) []string {
+		return append([]string{"run", file, "--dry-run", "--name", name, "--assistant-id", sim.Config().Assistants[0].ID,
+			"--vapi-base-url", srv.URL}, extra...)
+	}
+
+	b := setup(t)
+	code := b.run(t, args("no-key")...)
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "were not checked: set VAPI_API_KEY")
+
+	b.env[envAPIKey] = vapitest.DefaultAPIKey
+	code = b.run(t, args("with-key")...)
+	require.Equal(t, exitError, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), "+14155550132", "the dry-run report comes first")
+	require.Contains(t, b.stderr.String(), "MISSING")
+	require.Contains(t, b.stderr.String(), `column "First Name" differs only by case or spacing`)
+
+	code = b.run(t, args("allowed", "--allow-missing-variables")...)
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "MISSING")
 }
