@@ -327,6 +327,7 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 			return nil, rd.reject(line, rec, RejectMalformedCSV,
 				fmt.Sprintf("column %s contains a NUL byte", h.describe(i)))
 		}
+		rec[i] = unneutralize(cell)
 	}
 
 	ph := parsePhone(rec[h.Phone], rd.region)
@@ -383,6 +384,17 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 		row.ExternalID = strings.TrimSpace(rec[h.ExternalID])
 	}
 	return row, nil
+}
+
+// unneutralize undoes the apostrophe that `campaign export` (and the OWASP advice it follows)
+// puts before a cell a spreadsheet would run as a formula, so that an exported file imports
+// with the values it was exported from: "'=SUM(A1)" reads as "=SUM(A1)". Other apostrophes
+// stay.
+func unneutralize(cell string) string {
+	if len(cell) >= 2 && cell[0] == '\'' && strings.IndexByte("=+-@\t\r", cell[1]) >= 0 {
+		return cell[1:]
+	}
+	return cell
 }
 
 func (rd *Reader) reject(line int, rec []string, reason RejectReason, detail string) *Reject {

@@ -911,3 +911,21 @@ func TestReaderZonesAndNUL(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, zones)
 }
+
+// TestReaderUnneutralizes checks that the apostrophe an export puts before a formula-like cell
+// is taken off on import, and that other apostrophes stay.
+func TestReaderUnneutralizes(t *testing.T) {
+	t.Parallel()
+	in := "phone,name,note,id\n'+1 201 555 0101,\"'=HYPERLINK(\"\"x\"\")\",'-2+3,'@crm\n+12015550102,O'Brien,'tis,'plain\n"
+	rd, err := NewReader(strings.NewReader(in), ReaderOptions{})
+	require.NoError(t, err)
+	row, rej, err := rd.Next()
+	require.NoError(t, err)
+	require.Nil(t, rej)
+	require.Equal(t, []string{"+1 201 555 0101", `=HYPERLINK("x")`, "-2+3", "@crm"}, row.Fields)
+	require.Equal(t, "+12015550101", row.Phone)
+	row, rej, err = rd.Next()
+	require.NoError(t, err)
+	require.Nil(t, rej)
+	require.Equal(t, []string{"+12015550102", "O'Brien", "'tis", "'plain"}, row.Fields)
+}
