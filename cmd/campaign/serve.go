@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/spf13/cobra"
+	"riverqueue.com/riverui"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/metrics"
+	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/webhook"
+)
+
+// serveOptions are the flags of `campaign serve`.
+type serveOptions struct {
+	Listen      string
+	VapiBaseURL string
+	Grace       time.Duration
+}
+
+// Environment variables read by `campaign serve`.
+const (
+	envListen = "CAMPAIGN_LISTEN"
+	// envRiverUIUser and envRiverUIPassword are the basic-auth credentials of the River UI; it
+	// is served only when both are set.
+	envRiverUIUser     = "CAMPAIGN_RIVERUI_USER"
+	envRiverUIPassword = "CAMPAIGN_RIVERUI_PASSWORD"
+)
+
+// serveEnv are the flags of `campaign serve` that default from the environment (flag > env >
+// default).
+var serveEnv = map[string]string{
+	"listen":        envListen,
+	"vapi-base-url": envVapiBaseURL,
+}
+
+// riverUIPrefix is the path under which the River UI is served.
+const riverUIPrefix = "/riverui"
+
+// Bounds of the shutdown steps that --grace does not cover.
+const (
+	// hardStopTimeout bounds the cancellation of jobs still running when the grace is over.
+	hardStopTimeout = 10 * time.Second
+	// httpShutdownTimeout bounds the requests in progress when the receiver closes.
+	httpShutdownTimeout = 10 * time.Second
+	// readyPingTimeout bounds the database ping of /readyz.
+	readyPingTimeout = 2 * time.Second
+	// drainPoll is how often the shutdown looks whether the calls in flight have reported.
+	drainPoll = 250 * time.Millisecond
+)
+
+func newServeCmd(a *app) *cobra.Command {
+	opts := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the campaigns handed to the service (run --detach): dialing, webhooks, reconciling, health and metrics",
+		Long: "serve runs every campaign handed to the service (campaign run --detach, campaign resume --detach):\n" +
+			"its dial workers, the hopper that queues due contacts, the reconciler, and an HTTP server on --listen\n" +
+			"with the webhook receiver (" + jobs.WebhookPath + "), /healthz, /readyz, /metrics (Prometheus) and, when\n" +
+			envRiverUIUser + " and " + envRiverUIPassword + " are set, the River UI under " + riverUIPrefix + "/.\n\n" +
+			"Any number of serve processes on one database share the work and every limit. On SIGTERM or Ctrl-C\n" +
+			"it takes no new jobs, lets the running ones finish, and keeps receiving results until the calls in\n" +
+			"flight have reported or --grace has passed.",
+		Example: `  VAPI_API_KEY=... DATABASE_URL=postgres://... campaign serve --listen 0.0.0.0:8080
+  campaign run customers.csv --detach --public-url https://campaign.example.com --assistant-id ID --phone-number-id ID`,
+		Args: usageArgs(cobra.NoArgs),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			applyEnv(cmd.Flags(), a.getenv, serveEnv)
+			return opts.validate(a.getenv)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), a, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the HTTP server: webhook receiver, health, metrics, River UI (env "+envListen+")")
+	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL (env "+envVapiBaseURL+")")
+	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after SIGTERM or Ctrl-C: how long to let running jobs finish and keep receiving results of calls in flight")
+	return cmd
+}
+
+// validate checks the options and the secrets the environment must hold.
+func (o *serveOptions) validate(getenv func(string) string) error {
+	switch {
+	case getenv(envAPIKey) == "":
+		return usageErrorf("set %s to your Vapi private API key: serve places the calls of the campaigns handed to it", envAPIKey)
+	case o.Grace < 0:
+		return usageErrorf("--grace must be zero or more, got %s", o.Grace)
+	case (getenv(envRiverUIUser) == "") != (getenv(envRiverUIPassword) == ""):
+		return usageErrorf("set both %s and %s to serve the River UI, or neither", envRiverUIUser, envRiverUIPassword)
+	}
+	return nil
+}
+
+// runServe is `campaign serve`: it runs every campaign of mode service until ctx is done, then
+// shuts down gracefully.
+func runServe(ctx context.Context, a *app, opts *serveOptions) error {
+	pool, err := a.openDB(ctx, dbWrite)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := campaign.NewStore(pool)
+	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	if err != nil {
+		return err
+	}
+	// A signal cancels ctx; the work runs on a context of its own so that it can wind down.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	riverLogger := slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m := metrics.New(store)
+	rc, err := jobs.NewRunner(pool, jobs.Config{Store: store, Vapi: client, Now: a.now, Logger: a.logger,
+		RiverLogger: riverLogger, Observer: m})
+	if err != nil {
+		return err
+	}
+	ready := &readiness{ping: pool.Ping}
+	mux, err := serveMux(work, a, store, rc.Client, m, ready, riverLogger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on --listen %s: %w", opts.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close()
+
+	if err := rc.Start(work); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	ready.set(stateRunning)
+	attrs := []any{"listen", ln.Addr().String(), "vapi_base_url", opts.VapiBaseURL}
+	if ids, err := store.RunningCampaigns(ctx, campaign.ModeService); err == nil {
+		attrs = append(attrs, "campaigns_running", len(ids))
+	}
+	a.logger.Info("serving", attrs...)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		ready.set(stateStopping)
+		stopCtx, cancel := context.WithTimeout(work, hardStopTimeout)
+		defer cancel()
+		_ = rc.Client.StopAndCancel(stopCtx)
+		return fmt.Errorf("http server on %s: %w", ln.Addr(), err)
+	}
+	return shutdown(work, a, opts.Grace, store, rc, srv, ready)
+}
+
+// shutdown winds a serve process down within grace: /readyz answers 503 at once; no new job is
+// taken and the running ones finish (cancelled if the grace runs out); then the receiver stays
+// up until every call in flight at that moment (placed by any serve process) has reported.
+func shutdown(ctx context.Context, a *app, grace time.Duration, store *campaign.Store, rc *jobs.Runner,
+	srv *http.Server, ready *readiness) error {
+	ready.set(stateStopping)
+	a.logger.Info("shutting down: no new jobs; waiting for calls in flight to report", "grace", grace)
+	graceCtx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	if err := rc.Stop(graceCtx); err != nil {
+		a.logger.Warn("grace over with jobs running: cancelling them", "error", err)
+		hardCtx, cancelHard := context.WithTimeout(ctx, hardStopTimeout)
+		_ = rc.Client.StopAndCancel(hardCtx)
+		cancelHard()
+	}
+	// Every attempt this process journaled was created by now.
+	switch live := waitForCalls(graceCtx, a, store, a.now()); {
+	case grace == 0: // asked not to wait
+	case live > 0:
+		a.logger.Warn("grace over with calls in flight: the reconciler of a serve process will read their results", "live_calls", live)
+	case live < 0:
+		a.logger.Warn("grace over before the calls in flight could be read: the reconciler of a serve process will read their results")
+	}
+	httpCtx, cancelHTTP := context.WithTimeout(ctx, httpShutdownTimeout)
+	defer cancelHTTP()
+	if err := srv.Shutdown(httpCtx); err != nil {
+		a.logger.Warn("webhook receiver: requests cut short at shutdown", "error", err)
+	}
+	a.logger.Info("stopped")
+	return nil
+}
+
+// waitForCalls waits until the calls of the service's campaigns that were live at createdBy
+// have ended (their results recorded), or ctx is done, and returns how many are still live (-1
+// when the database could not be read).
+func waitForCalls(ctx context.Context, a *app, store *campaign.Store, createdBy time.Time) int {
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	live := -1 // unknown until the first read
+	for {
+		list, err := store.LiveCalls(ctx, createdBy)
+		switch {
+		case err == nil:
+			live = 0
+			for _, c := range list {
+				if c.Mode == campaign.ModeService {
+					live += c.Live
+				}
+			}
+			if live == 0 {
+				a.logger.Info("no call in flight")
+				return 0
+			}
+		case ctx.Err() == nil:
+			a.logger.Warn("read the calls in flight", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return live
+		case <-tick.C:
+		}
+	}
+}
+
+// serveMux routes the HTTP surface of serve: the webhook receiver, /healthz, /readyz, /metrics
+// and, when its credentials are set, the River UI (started on ctx).
+func serveMux(ctx context.Context, a *app, store *campaign.Store, client *river.Client[pgx.Tx], m *metrics.Metrics,
+	ready *readiness, uiLogger *slog.Logger) (*http.ServeMux, error) {
+	rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger, Observer: m}
+	hook, err := webhook.NewHandler(webhook.Config{
+		Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),
+		Now: a.now, Logger: a.logger, Observer: m,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(jobs.WebhookPath, hook) // every method: the receiver answers 405 itself, and counts it
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /readyz", ready)
+	mux.Handle("GET /metrics", m.Handler(a.logger))
+
+	user, password := a.getenv(envRiverUIUser), a.getenv(envRiverUIPassword)
+	if user == "" {
+		a.logger.Info("River UI not served: set " + envRiverUIUser + " and " + envRiverUIPassword + " to serve it under " + riverUIPrefix + "/")
+		return mux, nil
+	}
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(client, nil),
+		Logger:    uiLogger,
+		Prefix:    riverUIPrefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river ui: %w", err)
+	}
+	if err := ui.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start river ui: %w", err)
+	}
+	mux.Handle(riverUIPrefix+"/", basicAuth("River UI", user, password, ui))
+	return mux, nil
+}
+
+// basicAuth serves next only to requests with HTTP basic credentials user and password,
+// compared in constant time (of hashes, so neither the length nor the content leaks); others
+// get 401 with a challenge for realm.
+func basicAuth(realm, user, password string, next http.Handler) http.Handler {
+	wantUser, wantPassword := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		gotUser, gotPassword := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
+		passwordOK := subtle.ConstantTimeCompare(gotPassword[:], wantPassword[:])
+		if !ok || userOK&passwordOK != 1 {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q, charset=\"UTF-8\"", realm))
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveState is where a serve process stands, for /readyz.
+type serveState int32
+
+const (
+	stateStarting serveState = iota // the workers are not running yet
+	stateRunning
+	stateStopping // shutting down: taking no new work
+)
+
+// readiness answers /readyz: 200 while the workers run and the database answers a ping; 503
+// while starting, while shutting down, and when the database does not answer.
+type readiness struct {
+	ping  func(context.Context) error
+	state atomic.Int32
+}
+
+func (r *readiness) set(s serveState) { r.state.Store(int32(s)) }
+
+// ServeHTTP implements http.Handler.
+func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch serveState(r.state.Load()) {
+	case stateStarting:
+		http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+		return
+	case stateStopping:
+		http.Error(w, "not ready: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), readyPingTimeout)
+	defer cancel()
+	if err := r.ping(ctx); err != nil {
+		// The error is not echoed: it may name the database host.
+		http.Error(w, "not ready: the database does not answer", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}

@@ -1,0 +1,252 @@
+// Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
+// creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
+// results it applies, the webhook requests it answers and, read from the database at every
+// scrape, the live calls of each campaign.
+//
+// [Metrics] implements jobs.Observer and webhook.Observer. Its metrics live on a registry of its
+// own (never Prometheus's global one), served by [Metrics.Handler]. Counters are per process:
+// with several serve processes, sum them across processes; the live-call gauge reads the shared
+// database, so every process reports the same figure.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/webhook"
+)
+
+// Metric names.
+const (
+	NameCallsCreated     = "campaign_calls_created_total"
+	NameCallCreateErrors = "campaign_call_create_errors_total"
+	NameDialDuration     = "campaign_dial_duration_seconds"
+	NameLiveCalls        = "campaign_live_calls"
+	NameCallOutcomes     = "campaign_call_outcomes_total"
+	NameWebhookEvents    = "campaign_webhook_events_total"
+)
+
+// ErrorClass is the class label of campaign_call_create_errors_total: why a POST /call placed
+// no call.
+type ErrorClass string
+
+// Error classes.
+const (
+	// ClassConcurrencyBlocked: Vapi's account concurrency limit refused the call (a 201 with
+	// subscriptionLimits.concurrencyBlocked, or a 4xx "Over Concurrency Limit").
+	ClassConcurrencyBlocked ErrorClass = "concurrency_blocked"
+	// ClassRateLimited: Vapi answered 429.
+	ClassRateLimited ErrorClass = "rate_limited"
+	// ClassServer: Vapi answered 5xx or 408; the call may exist (the worker looks it up).
+	ClassServer ErrorClass = "server"
+	// ClassClient: Vapi refused the request (another 4xx: validation, auth, not found).
+	ClassClient ErrorClass = "client"
+	// ClassNetwork: no usable answer: the connection failed, timed out or dropped, or the answer
+	// could not be read.
+	ClassNetwork ErrorClass = "network"
+	// ClassOther: anything else.
+	ClassOther ErrorClass = "other"
+)
+
+// errorClasses are every class, each counted from zero.
+var errorClasses = []ErrorClass{ClassConcurrencyBlocked, ClassRateLimited, ClassServer, ClassClient, ClassNetwork, ClassOther}
+
+// outcomes are every outcome a result can have, each counted from zero.
+var outcomes = []campaign.Outcome{campaign.OutcomeCompleted, campaign.OutcomeVoicemail, campaign.OutcomeNoAnswer,
+	campaign.OutcomeBusy, campaign.OutcomeFailedRetryable, campaign.OutcomeFailedPermanent, campaign.OutcomeCapacity}
+
+// Values of the type label of campaign_webhook_events_total besides the message types the
+// runner uses (status-update, end-of-call-report). The type of a request is whatever the sender
+// claims, so other types are counted together: the label's values stay few, whatever is posted.
+const (
+	// WebhookTypeOther: any other message type.
+	WebhookTypeOther = "other"
+	// WebhookTypeUnknown: the body was not decoded (refused before, or not a server message).
+	WebhookTypeUnknown = "unknown"
+)
+
+// liveCallsTimeout bounds the database read of a scrape.
+const liveCallsTimeout = 5 * time.Second
+
+// LiveCallsSource reads the live calls of every campaign; *campaign.Store implements it.
+type LiveCallsSource interface {
+	LiveCalls(ctx context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error)
+}
+
+// Metrics is a serve process's metrics. Its methods are safe for concurrent use.
+type Metrics struct {
+	registry      *prometheus.Registry
+	callsCreated  prometheus.Counter
+	createErrors  *prometheus.CounterVec
+	dialDuration  prometheus.Histogram
+	outcomes      *prometheus.CounterVec
+	webhookEvents *prometheus.CounterVec
+}
+
+// New returns the metrics of a process on a registry of their own, with Go runtime and process
+// metrics, reading the live calls from live at every scrape.
+func New(live LiveCallsSource) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		callsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: NameCallsCreated,
+			Help: "Calls created by POST /call (not counting those refused for concurrency).",
+		}),
+		createErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameCallCreateErrors,
+			Help: "POST /call that placed no call, by class: concurrency_blocked, rate_limited, server, client, network, other.",
+		}, []string{"class"}),
+		dialDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    NameDialDuration,
+			Help:    "Time taken by POST /call, whatever its answer.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameCallOutcomes,
+			Help: "Call results applied by this process (from end-of-call reports and the reconciler), by outcome.",
+		}, []string{"outcome"}),
+		webhookEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameWebhookEvents,
+			Help: "Webhook requests answered, by message type and result.",
+		}, []string{"type", "result"}),
+	}
+	for _, c := range errorClasses {
+		m.createErrors.WithLabelValues(string(c))
+	}
+	for _, o := range outcomes {
+		m.outcomes.WithLabelValues(string(o))
+	}
+	m.registry.MustRegister(m.callsCreated, m.createErrors, m.dialDuration, m.outcomes, m.webhookEvents,
+		newLiveCallsCollector(live),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus's text format. A metric that cannot be collected
+// (the live calls, when the database is unreachable) is left out, the others are served, and
+// the error is logged to logger (nil: not logged) and counted in
+// promhttp_metric_handler_errors_total.
+func (m *Metrics) Handler(logger *slog.Logger) http.Handler {
+	opts := promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: m.registry}
+	if logger != nil {
+		opts.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	}
+	return promhttp.HandlerFor(m.registry, opts)
+}
+
+// ObserveCreateCall implements jobs.Observer: it times every POST /call and counts the call
+// created, or the class of its failure.
+func (m *Metrics) ObserveCreateCall(took time.Duration, call *vapi.Call, err error) {
+	m.dialDuration.Observe(took.Seconds())
+	if err == nil && call != nil && !call.ConcurrencyBlocked() {
+		m.callsCreated.Inc()
+		return
+	}
+	m.createErrors.WithLabelValues(string(Classify(call, err))).Inc()
+}
+
+// ObserveResult implements jobs.Observer: it counts the outcome of a result applied.
+func (m *Metrics) ObserveResult(outcome campaign.Outcome) {
+	m.outcomes.WithLabelValues(string(outcome)).Inc()
+}
+
+// ObserveWebhook implements webhook.Observer: it counts the request by type and result.
+func (m *Metrics) ObserveWebhook(t vapi.ServerMessageType, r webhook.Result) {
+	m.webhookEvents.WithLabelValues(webhookType(t), string(r)).Inc()
+}
+
+// Classify says why a POST /call that answered call and err placed no call.
+func Classify(call *vapi.Call, err error) ErrorClass {
+	if err == nil {
+		if call != nil && call.ConcurrencyBlocked() {
+			return ClassConcurrencyBlocked
+		}
+		return ClassOther
+	}
+	var apiErr *vapi.APIError
+	if errors.As(err, &apiErr) {
+		switch {
+		case apiErr.StatusCode == http.StatusTooManyRequests:
+			return ClassRateLimited
+		case apiErr.ConcurrencyBlocked():
+			return ClassConcurrencyBlocked
+		case apiErr.StatusCode >= 500 || apiErr.StatusCode == http.StatusRequestTimeout:
+			return ClassServer
+		default:
+			return ClassClient
+		}
+	}
+	var reqErr *vapi.RequestError
+	var netErr net.Error
+	if errors.As(err, &reqErr) || errors.As(err, &netErr) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ClassNetwork
+	}
+	return ClassOther
+}
+
+// webhookType is the type label of a webhook request's message type.
+func webhookType(t vapi.ServerMessageType) string {
+	switch t {
+	case vapi.ServerMessageTypeStatusUpdate, vapi.ServerMessageTypeEndOfCallReport:
+		return string(t)
+	case "":
+		return WebhookTypeUnknown
+	}
+	return WebhookTypeOther
+}
+
+// liveCallsCollector reads the live calls of every campaign from the database at each scrape.
+type liveCallsCollector struct {
+	source LiveCallsSource
+	desc   *prometheus.Desc
+}
+
+func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
+	return &liveCallsCollector{
+		source: source,
+		desc: prometheus.NewDesc(NameLiveCalls,
+			"Live calls (created, not yet ended) of each campaign running, paused or with a call live, from the database.",
+			[]string{"campaign_id", "campaign"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *liveCallsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+}
+
+// Collect implements prometheus.Collector.
+func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), liveCallsTimeout)
+	defer cancel()
+	list, err := c.source.LiveCalls(ctx, time.Time{})
+	if err != nil {
+		// Served as an error (counted in promhttp_metric_handler_errors_total{cause="gathering"}
+		// and logged); the other metrics are still served.
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, l := range list {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(l.Live),
+			strconv.FormatInt(l.ID, 10), l.Name)
+	}
+}
+
+// compile-time checks that Metrics observes the workers and the receiver.
+var (
+	_ jobs.Observer    = (*Metrics)(nil)
+	_ webhook.Observer = (*Metrics)(nil)
+)

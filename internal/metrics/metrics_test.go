@@ -1,0 +1,202 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/metrics"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/webhook"
+)
+
+// liveCallsFunc adapts a function to metrics.LiveCallsSource.
+type liveCallsFunc func(ctx context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error)
+
+func (f liveCallsFunc) LiveCalls(ctx context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error) {
+	return f(ctx, createdBy)
+}
+
+// scrape serves m and returns its URL.
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler(nil))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	var scrapes int
+	m := metrics.New(liveCallsFunc(func(_ context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error) {
+		scrapes++
+		require.True(t, createdBy.IsZero(), "every live call counts")
+		return []campaign.CampaignLiveCalls{
+			{ID: 3, Name: "nov-reminders", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 7},
+			{ID: 9, Name: `say "hi"`, Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0},
+		}, nil
+	}))
+	placed := &vapi.Call{ID: "c1"}
+	blocked := &vapi.Call{ID: "c2", SubscriptionLimits: &vapi.SubscriptionLimits{ConcurrencyBlocked: true}}
+	m.ObserveCreateCall(40*time.Millisecond, placed, nil)
+	m.ObserveCreateCall(200*time.Millisecond, placed, nil)
+	m.ObserveCreateCall(300*time.Millisecond, blocked, nil)
+	m.ObserveCreateCall(3*time.Second, nil, &vapi.APIError{Op: vapi.OperationCreateCall, StatusCode: http.StatusTooManyRequests})
+	m.ObserveCreateCall(time.Minute, nil, &vapi.RequestError{Op: vapi.OperationCreateCall, MaybeSent: true, Err: context.DeadlineExceeded})
+	m.ObserveResult(campaign.OutcomeCompleted)
+	m.ObserveResult(campaign.OutcomeCompleted)
+	m.ObserveResult(campaign.OutcomeNoAnswer)
+	m.ObserveWebhook(vapi.ServerMessageTypeStatusUpdate, webhook.ResultRecorded)
+	m.ObserveWebhook(vapi.ServerMessageTypeEndOfCallReport, webhook.ResultRecorded)
+	m.ObserveWebhook(vapi.ServerMessageTypeEndOfCallReport, webhook.ResultError)
+	m.ObserveWebhook("transcript", webhook.ResultRecorded)
+	m.ObserveWebhook("made-up-by-a-stranger", webhook.ResultUnauthorized)
+	m.ObserveWebhook("", webhook.ResultUnauthorized)
+	m.ObserveWebhook("", webhook.ResultMethodNotAllowed)
+
+	body := get(t, scrape(t, m))
+	want := `
+# HELP campaign_calls_created_total Calls created by POST /call (not counting those refused for concurrency).
+# TYPE campaign_calls_created_total counter
+campaign_calls_created_total 2
+# HELP campaign_call_create_errors_total POST /call that placed no call, by class: concurrency_blocked, rate_limited, server, client, network, other.
+# TYPE campaign_call_create_errors_total counter
+campaign_call_create_errors_total{class="client"} 0
+campaign_call_create_errors_total{class="concurrency_blocked"} 1
+campaign_call_create_errors_total{class="network"} 1
+campaign_call_create_errors_total{class="other"} 0
+campaign_call_create_errors_total{class="rate_limited"} 1
+campaign_call_create_errors_total{class="server"} 0
+# HELP campaign_dial_duration_seconds Time taken by POST /call, whatever its answer.
+# TYPE campaign_dial_duration_seconds histogram
+campaign_dial_duration_seconds_bucket{le="0.05"} 1
+campaign_dial_duration_seconds_bucket{le="0.1"} 1
+campaign_dial_duration_seconds_bucket{le="0.25"} 2
+campaign_dial_duration_seconds_bucket{le="0.5"} 3
+campaign_dial_duration_seconds_bucket{le="1"} 3
+campaign_dial_duration_seconds_bucket{le="2.5"} 3
+campaign_dial_duration_seconds_bucket{le="5"} 4
+campaign_dial_duration_seconds_bucket{le="10"} 4
+campaign_dial_duration_seconds_bucket{le="30"} 4
+campaign_dial_duration_seconds_bucket{le="+Inf"} 5
+campaign_dial_duration_seconds_sum 63.54
+campaign_dial_duration_seconds_count 5
+# HELP campaign_call_outcomes_total Call results applied by this process (from end-of-call reports and the reconciler), by outcome.
+# TYPE campaign_call_outcomes_total counter
+campaign_call_outcomes_total{outcome="busy"} 0
+campaign_call_outcomes_total{outcome="capacity"} 0
+campaign_call_outcomes_total{outcome="completed"} 2
+campaign_call_outcomes_total{outcome="failed_permanent"} 0
+campaign_call_outcomes_total{outcome="failed_retryable"} 0
+campaign_call_outcomes_total{outcome="no_answer"} 1
+campaign_call_outcomes_total{outcome="voicemail"} 0
+# HELP campaign_webhook_events_total Webhook requests answered, by message type and result.
+# TYPE campaign_webhook_events_total counter
+campaign_webhook_events_total{result="error",type="end-of-call-report"} 1
+campaign_webhook_events_total{result="method_not_allowed",type="unknown"} 1
+campaign_webhook_events_total{result="recorded",type="end-of-call-report"} 1
+campaign_webhook_events_total{result="recorded",type="other"} 1
+campaign_webhook_events_total{result="recorded",type="status-update"} 1
+campaign_webhook_events_total{result="unauthorized",type="other"} 1
+campaign_webhook_events_total{result="unauthorized",type="unknown"} 1
+# HELP campaign_live_calls Live calls (created, not yet ended) of each campaign running, paused or with a call live, from the database.
+# TYPE campaign_live_calls gauge
+campaign_live_calls{campaign="nov-reminders",campaign_id="3"} 7
+campaign_live_calls{campaign="say \"hi\"",campaign_id="9"} 0
+`
+	var got strings.Builder
+	for _, name := range []string{metrics.NameCallsCreated, metrics.NameCallCreateErrors, metrics.NameDialDuration,
+		metrics.NameCallOutcomes, metrics.NameWebhookEvents, metrics.NameLiveCalls} {
+		got.WriteString(family(body, name))
+	}
+	require.Equal(t, strings.TrimPrefix(want, "\n"), got.String())
+	require.Equal(t, 1, scrapes, "the live calls are read at each scrape")
+
+	// The process's own metrics come along.
+	require.Contains(t, body, "go_goroutines ")
+	require.Contains(t, body, "process_start_time_seconds ")
+}
+
+// TestLiveCallsUnreadable: when the database cannot be read, the live calls are left out, the
+// other metrics are served and the failure is counted.
+func TestLiveCallsUnreadable(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(liveCallsFunc(func(context.Context, time.Time) ([]campaign.CampaignLiveCalls, error) {
+		return nil, errors.New("connection refused")
+	}))
+	m.ObserveCreateCall(time.Millisecond, &vapi.Call{ID: "c1"}, nil)
+	url := scrape(t, m)
+	body := get(t, url)
+	require.Contains(t, body, "campaign_calls_created_total 1")
+	require.NotContains(t, body, "campaign_live_calls{")
+	// The failure is counted once the scrape is over: the next one shows it.
+	require.Contains(t, get(t, url), `promhttp_metric_handler_errors_total{cause="gathering"} 1`)
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	api := func(status int, messages ...string) error {
+		return fmt.Errorf("dial: %w", &vapi.APIError{Op: vapi.OperationCreateCall, StatusCode: status, Messages: messages})
+	}
+	for _, tc := range []struct {
+		name string
+		call *vapi.Call
+		err  error
+		want metrics.ErrorClass
+	}{
+		{"blocked 201", &vapi.Call{SubscriptionLimits: &vapi.SubscriptionLimits{ConcurrencyBlocked: true}}, nil, metrics.ClassConcurrencyBlocked},
+		{"blocked by ended reason", &vapi.Call{EndedReason: vapi.EndedReasonConcurrencyLimitReached}, nil, metrics.ClassConcurrencyBlocked},
+		{"no call, no error", nil, nil, metrics.ClassOther},
+		{"400 over concurrency", nil, api(400, "Over Concurrency Limit"), metrics.ClassConcurrencyBlocked},
+		{"429", nil, api(429), metrics.ClassRateLimited},
+		{"500", nil, api(500), metrics.ClassServer},
+		{"503", nil, api(503), metrics.ClassServer},
+		{"408", nil, api(408), metrics.ClassServer},
+		{"400 validation", nil, api(400, "property foo should not exist"), metrics.ClassClient},
+		{"401", nil, api(401), metrics.ClassClient},
+		{"timeout", nil, &vapi.RequestError{Op: vapi.OperationCreateCall, MaybeSent: true, Err: context.DeadlineExceeded}, metrics.ClassNetwork},
+		{"refused", nil, &vapi.RequestError{Op: vapi.OperationCreateCall, Err: syscall.ECONNREFUSED}, metrics.ClassNetwork},
+		{"cancelled", nil, context.Canceled, metrics.ClassNetwork},
+		{"anything else", nil, errors.New("boom"), metrics.ClassOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, metrics.Classify(tc.call, tc.err))
+		})
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// family returns the lines of the metric family name in a text exposition: its HELP and TYPE
+// lines and its samples, in the order served.
+func family(body, name string) string {
+	var b strings.Builder
+	for line := range strings.Lines(body) {
+		sample, _, _ := strings.Cut(line, " ")
+		sample, _, _ = strings.Cut(sample, "{")
+		if strings.HasPrefix(line, "# HELP "+name+" ") || strings.HasPrefix(line, "# TYPE "+name+" ") ||
+			sample == name || sample == name+"_bucket" || sample == name+"_sum" || sample == name+"_count" {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
