@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/campaign
 PKGS     := ./...
 
-.PHONY: all build test vet fmt-check demo bench-import bench-dispatch bench-export clean
+.PHONY: all build test vet fmt-check demo fuzz bench-import bench-dispatch bench-export clean
 
 all: build
 
@@ -25,6 +25,17 @@ fmt-check:
 # The README's demo: the example file run end to end on the built-in Vapi simulator.
 demo: build
 	$(BIN) run examples/customers.csv --simulate
+
+# Every parser of outside input, fuzzed for FUZZTIME each (CI runs FUZZTIME=8s). A failing input
+# is saved under the package's testdata/fuzz/ and replays in `make test` once committed.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := campaign:FuzzReader campaign:FuzzParsePhone campaign:FuzzParseWindow \
+	campaign:FuzzParseRetryPolicy campaign:FuzzParseFollowUp webhook:FuzzHandler
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=./$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 # Imports a generated 1,000,000-row CSV and compares with psql \copy of the same file.
 bench-import: build

@@ -430,3 +430,32 @@ func FuzzParseRetryPolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFollowUp: whatever the structured data (it comes from the call's analysis, so from
+// what a person said), ParseFollowUp never panics, errs only on invalid JSON, and a callback it
+// returns is after now and at most MaxCallbackAhead later.
+func FuzzParseFollowUp(f *testing.F) {
+	for _, s := range []string{
+		`{"callback_at":"2026-11-24T15:00:00-05:00"}`, `{"callback_at":"2026-11-24 15:00"}`,
+		`{"callback_at":"2026-03-08T02:30"}`, `{"callback_at":"tomorrow"}`, `{"callback_at":1764000000}`,
+		`{"do_not_call":true}`, `{"do_not_call":"YES"}`, `{"do_not_call":1}`, `{"callback_at":null,"do_not_call":false}`,
+		`null`, `[]`, `"x"`, ``, `{`, `{"callback_at":"2026-11-24T15:00:00.123456789Z"}`, `{"callback_at":"2099-01-01T00:00Z"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(f, err)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	keys := FollowUpKeys{CallbackAt: DefaultCallbackAtKey, DoNotCall: DefaultDoNotCallKey}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fu, err := ParseFollowUp(data, keys, []*time.Location{ny}, now)
+		if err != nil {
+			require.False(t, json.Valid(data), "an error only for invalid JSON: %q", data)
+			return
+		}
+		if fu.HasCallback {
+			require.True(t, fu.CallbackAt.After(now), "callback %v not after now", fu.CallbackAt)
+			require.False(t, fu.CallbackAt.After(now.Add(MaxCallbackAhead)), "callback %v too far", fu.CallbackAt)
+		}
+	})
+}
