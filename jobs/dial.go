@@ -219,6 +219,7 @@ func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *camp
 		log.Warn("call refused by vapi; contact failed", "error", callErr)
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedPermanent, "", callErr.Error(), time.Time{}, now)
 	case vapi.ErrorClassRetryable: // provably never sent
+		log.Warn("could not reach vapi; the call was not placed and will be tried again", "error", callErr, "retry_in", notCreatedRetry)
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedRetryable, "", callErr.Error(), now.Add(notCreatedRetry), now)
 	default: // ambiguous: the call may exist
 		log.Warn("call creation ambiguous; looking it up before anything else", "error", callErr)
