@@ -53,3 +53,22 @@ bench-export: build
 
 clean:
 	rm -rf bin .bench
+
+# A PNG of a campaign's HTML report, as headless Chromium draws it at a phone's width (Debian:
+# apt-get install chromium). The database is the one campaign uses (DATABASE_URL, else the
+# managed local Postgres). E.g.: make report-screenshot CAMPAIGN=nov-reminders REPORT_PNG=nov.png
+CHROMIUM      ?= chromium
+REPORT_PNG    ?= report.png
+REPORT_WIDTH  ?= 390
+REPORT_HEIGHT ?= 3200
+REPORT_ARGS   ?=
+.PHONY: report-screenshot
+report-screenshot: build
+	@test -n "$(CAMPAIGN)" || { echo "usage: make report-screenshot CAMPAIGN=name-or-id [REPORT_PNG=report.png] [REPORT_WIDTH=390] [REPORT_ARGS=--analytics]" >&2; exit 2; }
+	@command -v $(CHROMIUM) >/dev/null || { echo "$(CHROMIUM) not found: install Debian's chromium package (apt-get install -y chromium)" >&2; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BIN) report "$(CAMPAIGN)" --format html -o "$$tmp/report.html" $(REPORT_ARGS) && \
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$$tmp/profile" \
+		--window-size=$(REPORT_WIDTH),$(REPORT_HEIGHT) --screenshot="$(abspath $(REPORT_PNG))" "file://$$tmp/report.html" && \
+	echo "Wrote $(REPORT_PNG)"

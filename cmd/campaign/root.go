@@ -71,7 +71,7 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.StringVar(&a.global.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env "+envLogLevel+")")
 
 	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
-		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a))
+		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a))
 	return root
 }
 

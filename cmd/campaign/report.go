@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/report"
+	"github.com/campaign-run/campaign/vapi"
+)
+
+// reportOptions are the flags of `campaign report`.
+type reportOptions struct {
+	Format      string
+	Output      string
+	Analytics   bool
+	VapiBaseURL string
+	Top         int
+}
+
+func newReportCmd(a *app) *cobra.Command {
+	opts := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report CAMPAIGN",
+		Short: "Report a campaign: funnel, outcomes, attempts, cost, duration, hours, progress (--analytics: beside Vapi's figures)",
+		Long: `Report a campaign, finished or still running, from the database: the funnel (contacts, dialed,
+connected to a person, successful by the calls' success evaluation), outcomes and the top ended
+reasons, the attempts contacts needed (the yield of attempt 1, 2, 3…), cost (in all, per connected
+call, per success), duration of connected calls (mean, median, p90), calls by the contact's local
+hour and by time zone, import rejects and do-not-call suppressions and, for a campaign under way,
+its progress and an estimated finish.
+
+--analytics also asks Vapi (POST /analytics, with VAPI_API_KEY) for the campaign's calls over its
+time range, grouped by the variable ` + jobs.CampaignVariable + ` that every call carries, and sets
+Vapi's counts, cost and durations beside the runner's, flagging differences (such as calls Vapi
+knows that the runner never recorded). A key that may not read analytics (401/403) gives a note,
+not an error.
+
+--format html writes one self-contained page (inline CSS and SVG charts, nothing fetched) that
+reads on a phone; json is a stable interface (schema_version 1); csv has one figure a row.`,
+		Example: `  campaign report nov-reminders
+  campaign report nov-reminders --format html -o report.html
+  campaign report nov-reminders --format json | jq .funnel
+  VAPI_API_KEY=... campaign report nov-reminders --analytics`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			applyEnv(cmd.Flags(), a.getenv, map[string]string{"vapi-base-url": envVapiBaseURL})
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReport(cmd.Context(), a, args[0], opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Format, "format", string(report.FormatText), "output format: text, json, csv or html")
+	f.StringVarP(&opts.Output, "output", "o", "", "write to FILE (complete or not at all) instead of stdout")
+	f.BoolVar(&opts.Analytics, "analytics", false, "also query Vapi's analytics (POST /analytics, needs VAPI_API_KEY) and compare")
+	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL, for --analytics (env "+envVapiBaseURL+")")
+	f.IntVar(&opts.Top, "top", report.DefaultTopReasons, "how many ended reasons to list before summing up the rest")
+	return cmd
+}
+
+func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) error {
+	format, err := report.ParseFormat(opts.Format)
+	if err != nil {
+		return usageErrorf("--format %q: want text, json, csv or html", opts.Format)
+	}
+	if opts.Top < 1 {
+		return usageErrorf("--top must be at least 1")
+	}
+	pool, err := a.openDB(ctx, dbReadOnly)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := campaign.NewStore(pool)
+	c, err := store.CampaignByRef(ctx, ref)
+	if err != nil {
+		return err
+	}
+	var client *vapi.Client
+	if opts.Analytics && c.Mode != campaign.ModeSimulated {
+		key := a.getenv(envAPIKey)
+		if key == "" {
+			return usageErrorf("--analytics needs %s, a Vapi private API key", envAPIKey)
+		}
+		if client, err = vapi.NewClient(key, &vapi.Config{BaseURL: opts.VapiBaseURL}); err != nil {
+			return usageErrorf("--vapi-base-url: %v", err)
+		}
+	}
+
+	now := a.now()
+	facts, err := store.ReportFacts(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	r := report.Build(facts, report.Options{Now: now, TopReasons: opts.Top})
+	if opts.Analytics {
+		if client == nil {
+			r.Analytics = report.Unavailable(fmt.Sprintf("campaign %s ran on the built-in simulator (--simulate): its calls "+
+				"existed only in that process, so Vapi has no analytics of them.", c.Name))
+		} else if r.Analytics, err = report.QueryAnalytics(ctx, client, facts,
+			report.AnalyticsOptions{Variable: jobs.CampaignVariable, Now: now}); err != nil {
+			return fmt.Errorf("%w (run without --analytics for the runner's figures alone)", err)
+		}
+		if !r.Analytics.Available {
+			fmt.Fprintf(a.errOut, "Note: Vapi analytics not available: %s\n", r.Analytics.Note)
+		}
+	}
+
+	if opts.Output == "" {
+		return report.Write(a.out, r, format)
+	}
+	pending, err := newPendingFile(opts.Output)
+	if err != nil {
+		return err
+	}
+	defer pending.discard()
+	if err := report.Write(pending.f, r, format); err != nil {
+		return fmt.Errorf("write %s: %w", opts.Output, err)
+	}
+	if err := pending.commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "Wrote the report of campaign %s to %s\n", c.Name, opts.Output)
+	return nil
+}

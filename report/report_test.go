@@ -1,0 +1,349 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/report"
+	"github.com/campaign-run/campaign/vapi"
+)
+
+var now = time.Date(2026, 11, 20, 16, 0, 0, 0, time.UTC)
+
+// facts is a running campaign of 10 contacts: 4 final, first called 2 hours before now.
+func facts() *campaign.ReportFacts {
+	first := now.Add(-2 * time.Hour)
+	retry := now.Add(30 * time.Minute)
+	return &campaign.ReportFacts{
+		Campaign: &campaign.Campaign{ID: 7, Name: `Nov <b>"reminders"</b>`, Status: campaign.StatusRunning,
+			Mode: campaign.ModeForeground, CreatedAt: first, Settings: campaign.Settings{AssistantID: "asst-1", MaxAttempts: 3},
+			ImportStats: campaign.ImportStats{RowsRead: 12, Accepted: 10,
+				Rejected: map[campaign.RejectReason]int{campaign.RejectSuppressed: 1, campaign.RejectInvalidPhone: 1}}},
+		Contacts: []campaign.ContactCount{
+			{State: campaign.ContactCompleted, Outcome: "completed", Contacts: 3, Called: 3},
+			{State: campaign.ContactDoNotCall, Outcome: "", Contacts: 1},
+			{State: campaign.ContactPending, Outcome: "", Contacts: 4},
+			{State: campaign.ContactPending, Outcome: "no_answer", Contacts: 2, Called: 2},
+		},
+		NextDue: &retry, LastDue: &retry,
+		Zones: []campaign.ZoneFacts{
+			{Zone: "America/New_York", Contacts: 6, Dialed: 4, Connected: 2, Successful: 1, Calls: 5, ConnectedCalls: 2},
+			{Zone: "Europe/London", Contacts: 4, Dialed: 1, Connected: 1, Successful: 1, Calls: 1, ConnectedCalls: 1},
+		},
+		Groups: []campaign.AttemptGroup{
+			{EndedReason: "customer-ended-call", Outcome: "completed", SuccessEvaluation: "true", Call: true, AtVapi: true,
+				Attempts: 2, CostUSD: 0.6, Durations: 2, DurationSeconds: 200},
+			{EndedReason: "customer-ended-call", Outcome: "completed", SuccessEvaluation: "false", Call: true, AtVapi: true,
+				Attempts: 1, CostUSD: 0.3, Durations: 1, DurationSeconds: 50},
+			{EndedReason: "customer-did-not-answer", Outcome: "no_answer", Call: true, AtVapi: true, Attempts: 3},
+			{EndedReason: "call.start.error-subscription-concurrency-limit-reached", Outcome: "capacity", AtVapi: true, Attempts: 1},
+		},
+		ByCallNumber: []campaign.CallNumberFacts{
+			{Number: 1, Calls: 5, Connected: 2, Successful: 1, FirstConnected: 2, FirstSuccessful: 1},
+			{Number: 2, Calls: 1, Connected: 1, Successful: 1, FirstConnected: 1, FirstSuccessful: 1},
+		},
+		Cost:           campaign.CostFacts{TotalUSD: 0.9, VapiUSD: 0.5},
+		Duration:       campaign.DurationFacts{Calls: 3, Mean: 83.33, P50: 100, P90: 100, Buckets: []int{0, 1, 2, 0, 0, 0, 0}, TotalSeconds: 250},
+		LiveCalls:      0,
+		FirstAttemptAt: &first,
+	}
+}
+
+func TestBuild(t *testing.T) {
+	r := report.Build(facts(), report.Options{Now: now, TopReasons: 1})
+	require.Equal(t, report.SchemaVersion, r.SchemaVersion)
+	stages := make([]string, len(r.Funnel))
+	for i, s := range r.Funnel {
+		stages[i] = s.Stage
+		require.Equal(t, []int{10, 5, 3, 2}[i], s.Contacts)
+	}
+	require.Equal(t, []string{"contacts", "dialed", "connected", "successful"}, stages)
+	require.Equal(t, 0.6, *r.Funnel[2].ShareOfPrevious)
+	require.Equal(t, 0.3, *r.Funnel[2].ShareOfContacts)
+
+	require.Equal(t, []report.OutcomeShare{
+		{Outcome: "none", Contacts: 5, Share: ptr(0.5)},
+		{Outcome: "completed", Contacts: 3, Share: ptr(0.3)},
+		{Outcome: "no_answer", Contacts: 2, Share: ptr(0.2)},
+	}, r.Outcomes)
+
+	// The top reason (ties by name), then the rest summed up; the capacity refusal is no call.
+	require.Equal(t, 6, r.EndedReasons.Calls)
+	require.Equal(t, []report.ReasonShare{{EndedReason: "customer-did-not-answer", Outcome: "no_answer", Calls: 3,
+		Share: ptr(0.5)}}, r.EndedReasons.Top)
+	require.Equal(t, &report.OtherReasons{Reasons: 1, Calls: 3, Share: ptr(0.5), CostUSD: 0.9}, r.EndedReasons.Other)
+	all := report.Build(facts(), report.Options{Now: now}).EndedReasons
+	require.Nil(t, all.Other)
+	require.Equal(t, report.ReasonShare{EndedReason: "customer-ended-call", Outcome: "completed", Calls: 3, Share: ptr(0.5),
+		CostUSD: 0.9, AvgDurationSeconds: ptr(83.3)}, all.Top[1])
+
+	require.Equal(t, 3, r.SuccessEvaluations.Evaluated)
+	require.Equal(t, 3, r.SuccessEvaluations.NotEvaluated)
+	require.Equal(t, []report.ValueShare{{Value: "true", Success: true, Calls: 2, Share: ptr(0.6667)},
+		{Value: "false", Calls: 1, Share: ptr(0.3333)}}, r.SuccessEvaluations.Values)
+
+	require.Equal(t, ptr(0.4), r.Attempts[0].Yield)
+	require.Equal(t, ptr(0.6), r.Attempts[1].CumulativeConnectedShare, "3 of the 5 dialed contacts by attempt 2")
+	require.Equal(t, ptr(0.4), r.Attempts[1].CumulativeSuccessShare)
+
+	require.Equal(t, ptr(0.15), r.Cost.PerCallUSD)
+	require.Equal(t, ptr(0.3), r.Cost.PerConnectedCallUSD)
+	require.Equal(t, ptr(0.45), r.Cost.PerSuccessUSD)
+	require.Equal(t, "completed", r.Cost.ByOutcome[0].Outcome)
+
+	require.Equal(t, report.Suppressions{RejectedAtImport: 1, StoppedBeforeCall: 1}, r.Suppressions)
+	require.Equal(t, map[string]int{"suppressed": 1, "invalid_phone": 1}, r.Import.RejectedByReason)
+
+	// 4 final in 2 hours: 2 an hour; 6 more take 3 hours.
+	p := r.Progress
+	require.NotNil(t, p)
+	require.Equal(t, 4, p.NeverCalled)
+	require.Equal(t, 2, p.AwaitingRetry)
+	require.Equal(t, ptr(2.0), p.ContactsPerHour)
+	require.Equal(t, now.Add(3*time.Hour), *p.EstimatedFinish)
+	require.Equal(t, "at the pace so far", p.EstimateNote)
+	require.Equal(t, now.Add(30*time.Minute), *p.NextDue)
+}
+
+func TestBuildProgress(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(f *campaign.ReportFacts)
+		note   string
+		finish *time.Time
+	}{
+		{"a retry scheduled past the pace", func(f *campaign.ReportFacts) {
+			late := now.Add(5 * time.Hour)
+			f.LastDue = &late
+		}, "the last retry scheduled", ptr(now.Add(5 * time.Hour))},
+		{"paused", func(f *campaign.ReportFacts) { f.Campaign.Status = campaign.StatusPaused },
+			"the campaign is paused: no estimate until it runs again", nil},
+		{"draft", func(f *campaign.ReportFacts) { f.Campaign.Status = campaign.StatusDraft },
+			"the campaign has not been started", nil},
+		{"no pace", func(f *campaign.ReportFacts) { f.FirstAttemptAt = nil }, "no contact is final yet: no pace to estimate from", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := facts()
+			tt.change(f)
+			p := report.Build(f, report.Options{Now: now}).Progress
+			require.Equal(t, tt.note, p.EstimateNote)
+			require.Equal(t, tt.finish, p.EstimatedFinish)
+		})
+	}
+	f := facts()
+	f.Campaign.Status = campaign.StatusCompleted
+	require.Nil(t, report.Build(f, report.Options{Now: now}).Progress)
+}
+
+// fakeAnalytics is a report.AnalyticsClient whose answer a test sets.
+type fakeAnalytics struct {
+	AnalyticsFunc func(ctx context.Context, q *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error)
+}
+
+func (f *fakeAnalytics) Analytics(ctx context.Context, q *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
+	return f.AnalyticsFunc(ctx, q)
+}
+
+func TestQueryAnalytics(t *testing.T) {
+	f := facts()
+	name := f.Campaign.Name
+	answer := func(rows map[string][]map[string]any) *fakeAnalytics {
+		return &fakeAnalytics{AnalyticsFunc: func(_ context.Context, q *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
+			out := make([]vapi.AnalyticsQueryResult, len(q.Queries))
+			for i, qq := range q.Queries {
+				out[i] = vapi.AnalyticsQueryResult{Name: qq.Name, Result: rows[qq.Name]}
+			}
+			return out, nil
+		}}
+	}
+
+	t.Run("by variable", func(t *testing.T) {
+		var sent *vapi.AnalyticsQueryDTO
+		client := answer(map[string][]map[string]any{
+			"campaign_by_ended_reason": {
+				{"endedReason": "customer-ended-call", "_campaign": name, "assistantId": "asst-1", "calls": 3.0, "costUsd": 0.9, "avgDuration": 83.3},
+				// Counts and sums may come as strings.
+				{"endedReason": "customer-did-not-answer", "_campaign": name, "calls": "4", "costUsd": "0", "avgDuration": nil},
+				{"endedReason": "customer-busy", "_campaign": "another campaign", "calls": 9.0, "costUsd": 1.0},
+				// Vapi's capacity refusal is a call there: the runner has it too.
+				{"endedReason": "call.start.error-subscription-concurrency-limit-reached", "_campaign": name, "calls": 1.0, "costUsd": 0.0},
+			},
+			"campaign_by_success_evaluation": {
+				{"analysis.successEvaluation": true, "_campaign": name, "calls": 2.0, "costUsd": 0.6, "avgDuration": 100.0},
+				{"analysis.successEvaluation": "false", "_campaign": name, "calls": 1.0, "costUsd": 0.3, "avgDuration": 50.0},
+				{"analysis.successEvaluation": nil, "_campaign": name, "calls": 5.0, "costUsd": 0.0},
+			},
+		})
+		inner := client.AnalyticsFunc
+		client.AnalyticsFunc = func(ctx context.Context, q *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
+			sent = q
+			return inner(ctx, q)
+		}
+		a, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+		require.NoError(t, err)
+		require.True(t, a.Available)
+		require.Equal(t, report.MatchedByVariable, a.Query.MatchedBy)
+		require.Equal(t, now.Add(-2*time.Hour-time.Minute), a.Query.Start, "from the first call, less a minute")
+		require.Equal(t, now.Add(time.Minute), a.Query.End)
+		require.Len(t, sent.Queries, 2)
+		for _, q := range sent.Queries {
+			require.Equal(t, []vapi.VariableValueGroupBy{{Key: "_campaign"}}, q.GroupByVariableValue)
+			require.Equal(t, vapi.AnalyticsTableCall, q.Table)
+			require.LessOrEqual(t, len(q.Name), 40)
+			require.Equal(t, a.Query.Start, q.TimeRange.Start)
+		}
+		require.Equal(t, 7, a.Totals.Local.Calls)
+		require.Equal(t, 8, a.Totals.Vapi.Calls)
+		require.Equal(t, []string{report.FlagCallsDiffer}, a.Totals.Flags)
+		rows := map[string]report.ComparisonRow{}
+		for _, r := range a.ByEndedReason {
+			rows[r.Key] = r
+		}
+		require.Empty(t, rows["customer-ended-call"].Flags)
+		require.Equal(t, []string{report.FlagCallsDiffer}, rows["customer-did-not-answer"].Flags)
+		require.NotContains(t, rows, "customer-busy", "another campaign's calls are left out")
+		evals := map[string]report.ComparisonRow{}
+		for _, r := range a.BySuccessEvaluation {
+			evals[r.Key] = r
+		}
+		require.Empty(t, evals["true"].Flags, "a boolean evaluation matches the runner's text")
+		require.Equal(t, 5, evals[""].Vapi.Calls)
+		require.Equal(t, 4, evals[""].Local.Calls)
+		require.Equal(t, []string{
+			"Vapi reports 8 calls, the runner recorded 7: 1 call that Vapi knows and the runner never recorded.",
+			"Ended reason customer-did-not-answer: Vapi 4 calls, the runner 3.",
+			"Success evaluation (none): Vapi 5 calls, the runner 4.",
+		}, a.Differences)
+	})
+
+	t.Run("by assistant when Vapi has no variable group", func(t *testing.T) {
+		client := answer(map[string][]map[string]any{
+			"campaign_by_ended_reason": {
+				{"endedReason": "customer-ended-call", "assistantId": "asst-1", "calls": 3.0, "costUsd": 0.9, "avgDuration": 90.0},
+				{"endedReason": "customer-ended-call", "assistantId": "asst-2", "calls": 5.0, "costUsd": 2.0},
+			},
+		})
+		a, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+		require.NoError(t, err)
+		require.Equal(t, report.MatchedByAssistant, a.Query.MatchedBy)
+		require.Contains(t, a.Note, `no "_campaign" group`)
+		var ended report.ComparisonRow
+		for _, r := range a.ByEndedReason {
+			if r.Key == "customer-ended-call" {
+				ended = r
+			}
+		}
+		require.Equal(t, 3, ended.Vapi.Calls, "asst-2's calls are left out")
+		require.Equal(t, []string{report.FlagDurationDiffers}, ended.Flags, "83.3 s against 90 s")
+	})
+
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			client := &fakeAnalytics{AnalyticsFunc: func(context.Context, *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
+				return nil, &vapi.APIError{Op: vapi.OperationAnalytics, StatusCode: status, Messages: []string{"no access"}}
+			}}
+			a, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+			require.NoError(t, err)
+			require.False(t, a.Available)
+			require.Contains(t, a.Note, http.StatusText(status)+": no access")
+			require.NotNil(t, a.Query)
+		})
+	}
+
+	t.Run("other errors", func(t *testing.T) {
+		boom := &vapi.APIError{Op: vapi.OperationAnalytics, StatusCode: http.StatusBadGateway}
+		client := &fakeAnalytics{AnalyticsFunc: func(context.Context, *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
+			return nil, boom
+		}}
+		_, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+		require.True(t, errors.Is(err, boom), "%v", err)
+	})
+}
+
+func TestParseFormat(t *testing.T) {
+	for in, want := range map[string]report.Format{"": report.FormatText, "text": report.FormatText, "json": report.FormatJSON,
+		"csv": report.FormatCSV, "html": report.FormatHTML} {
+		got, err := report.ParseFormat(in)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	_, err := report.ParseFormat("pdf")
+	require.ErrorContains(t, err, `unknown report format "pdf"`)
+}
+
+func TestWriteHTML(t *testing.T) {
+	r := report.Build(facts(), report.Options{Now: now})
+	r.Analytics = report.Unavailable("no key <here>")
+	var buf bytes.Buffer
+	require.NoError(t, report.Write(&buf, r, report.FormatHTML))
+	page := buf.String()
+
+	// Every chart has the marks ChartMarks announces.
+	charts := regexp.MustCompile(`(?s)<svg data-chart="([a-z]+)".*?</svg>`).FindAllStringSubmatch(page, -1)
+	got := map[string]int{}
+	for _, c := range charts {
+		got[c[1]] = strings.Count(c[0], "data-mark=")
+	}
+	require.Equal(t, report.ChartMarks(r), got)
+	require.Equal(t, 48, got[report.ChartHours], "24 hours, each a bar and its connected part")
+
+	// Text is escaped; nothing is fetched; it reads on a phone.
+	require.NotContains(t, page, "<b>")
+	require.Contains(t, page, "Nov &lt;b&gt;&#34;reminders&#34;&lt;/b&gt;")
+	require.Contains(t, page, "no key &lt;here&gt;")
+	require.Contains(t, page, `<meta name="viewport" content="width=device-width, initial-scale=1">`)
+	for _, bad := range []string{"<script", "src=", "http://", "https://", "url("} {
+		require.NotContains(t, page, bad)
+	}
+	require.Contains(t, page, `id="progress"`)
+}
+
+func TestWriteCSV(t *testing.T) {
+	f := facts()
+	f.Campaign.Name = "=HYPERLINK(1)"
+	r := report.Build(f, report.Options{Now: now})
+	var buf bytes.Buffer
+	require.NoError(t, report.Write(&buf, r, report.FormatCSV))
+	rows, err := csv.NewReader(&buf).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, report.CSVHeader, rows[0])
+	cell := func(section, item, metric string) string {
+		for _, row := range rows[1:] {
+			if row[0] == section && row[1] == item && row[2] == metric {
+				return row[3]
+			}
+		}
+		t.Fatalf("no row %s/%s/%s", section, item, metric)
+		return ""
+	}
+	require.Equal(t, "1", cell("report", "", "schema_version"))
+	require.Equal(t, "'=HYPERLINK(1)", cell("campaign", "", "name"), "safe in a spreadsheet")
+	require.Equal(t, "0.3", cell("funnel", "connected", "share_of_contacts"))
+	require.Equal(t, "", cell("campaign", "", "finished_at"), "null is an empty cell")
+	require.Equal(t, "2026-11-20T19:00:00Z", cell("progress", "", "estimated_finish"))
+	require.Equal(t, "5", cell("attempts", "1", "calls"))
+	require.Equal(t, "2", cell("duration", "1m–2m", "histogram_calls"))
+}
+
+func TestWriteText(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, report.Write(&buf, report.Build(facts(), report.Options{Now: now}), report.FormatText))
+	out := buf.String()
+	for _, line := range strings.Split(out, "\n") {
+		require.Equal(t, strings.TrimRight(line, " "), line, "no trailing spaces")
+	}
+	require.Contains(t, out, "Progress (running): 4 of 10 contacts final (40.0%)")
+	require.Contains(t, out, "pace 2.00 contacts an hour; estimated finish 2026-11-20 19:00 UTC (at the pace so far)")
+}
+
+func ptr[T any](v T) *T { return &v }

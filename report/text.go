@@ -1,0 +1,248 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// barWidth is the width of the text form's hour bars, in characters.
+const barWidth = 24
+
+// WriteText writes r for a terminal: a few aligned sections, times in UTC.
+func WriteText(w io.Writer, r *Report) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	line := func(format string, args ...any) { fmt.Fprintf(tw, format+"\n", args...) }
+	flush := func() { _ = tw.Flush() } // a tabwriter on a strings.Builder cannot fail
+
+	c := r.Campaign
+	line("Campaign %s (id %d): %s", c.Name, c.ID, c.Status)
+	times := "created " + fmtTime(c.CreatedAt)
+	if c.StartedAt != nil {
+		times += ", started " + fmtTime(*c.StartedAt)
+	}
+	if c.FinishedAt != nil {
+		times += ", finished " + fmtTime(*c.FinishedAt)
+	}
+	line("  %s; report of %s", times, fmtTime(r.GeneratedAt))
+	window := c.Window
+	if window == "" {
+		window = "always"
+	}
+	line("  file %s, assistant %s, phone number %s, window %q, up to %d %s", keyLabel(c.SourceFile),
+		keyLabel(c.AssistantID), keyLabel(c.PhoneNumberID), window, c.MaxAttempts, plural(c.MaxAttempts, "attempt", "attempts"))
+	line("")
+
+	line("Funnel\tcontacts\tof all\tof the stage before")
+	for i, s := range r.Funnel {
+		prev := pct(s.ShareOfPrevious)
+		if i == 0 {
+			prev = ""
+		}
+		line("  %s\t%d\t%s\t%s", stageLabel(s.Stage), s.Contacts, pct(s.ShareOfContacts), prev)
+	}
+	line("")
+
+	line("Outcomes\tcontacts\tshare")
+	for _, o := range r.Outcomes {
+		line("  %s\t%d\t%s", o.Outcome, o.Contacts, pct(o.Share))
+	}
+	line("")
+	flush()
+
+	er := r.EndedReasons
+	line("Ended reasons (%s)", calls(er.Calls))
+	if er.Calls > 0 {
+		line("  calls\tshare\tcost\tavg duration\toutcome\tended reason")
+	}
+	for _, rs := range er.Top {
+		line("  %d\t%s\t%s\t%s\t%s\t%s", rs.Calls, pct(rs.Share), usd(rs.CostUSD), secondsPtr(rs.AvgDurationSeconds),
+			rs.Outcome, reasonLabel(rs.EndedReason))
+	}
+	if o := er.Other; o != nil {
+		line("  %d\t%s\t%s\t\t\t%d other reasons", o.Calls, pct(o.Share), usd(o.CostUSD), o.Reasons)
+	}
+	line("")
+	flush()
+
+	se := r.SuccessEvaluations
+	evals := make([]string, 0, len(se.Values))
+	for _, v := range se.Values {
+		mark := ""
+		if v.Success {
+			mark = ", success"
+		}
+		evals = append(evals, fmt.Sprintf("%s %d (%s%s)", v.Value, v.Calls, pct(v.Share), mark))
+	}
+	if len(evals) == 0 {
+		evals = append(evals, "none")
+	}
+	line("Success evaluations: %d calls evaluated, %d not: %s", se.Evaluated, se.NotEvaluated, strings.Join(evals, ", "))
+	line("")
+	flush()
+
+	line("Attempts needed\tcalls\tconnected\tyield\treached (cumulative)\tsuccessful (cumulative)")
+	for _, a := range r.Attempts {
+		line("  attempt %d\t%d\t%d\t%s\t%d (%s)\t%d (%s)", a.Attempt, a.Calls, a.ConnectedCalls, pct(a.Yield),
+			a.FirstConnected, pct(a.CumulativeConnectedShare), a.FirstSuccessful, pct(a.CumulativeSuccessShare))
+	}
+	if len(r.Attempts) == 0 {
+		line("  no calls yet")
+	}
+	line("")
+	flush()
+
+	co := r.Cost
+	line("Cost: %s in all; %s a call, %s a connected call, %s a success", usd(co.TotalUSD), usdPtr(co.PerCallUSD),
+		usdPtr(co.PerConnectedCallUSD), usdPtr(co.PerSuccessUSD))
+	bc := co.ByComponent
+	line("  by component: transport %s, speech-to-text %s, LLM %s, text-to-speech %s, Vapi %s, analysis %s",
+		usd(bc.TransportUSD), usd(bc.STTUSD), usd(bc.LLMUSD), usd(bc.TTSUSD), usd(bc.VapiUSD), usd(bc.AnalysisUSD))
+	byOutcome := make([]string, 0, len(co.ByOutcome))
+	for _, o := range co.ByOutcome {
+		byOutcome = append(byOutcome, fmt.Sprintf("%s %s (%s)", o.Outcome, usd(o.CostUSD), calls(o.Calls)))
+	}
+	if len(byOutcome) > 0 {
+		line("  by outcome: %s", strings.Join(byOutcome, ", "))
+	}
+	line("")
+
+	d := r.Duration
+	line("Duration of connected calls (%d): mean %s, median %s, p90 %s; all calls %.1f min", d.ConnectedCalls,
+		secondsPtr(d.MeanSeconds), secondsPtr(d.P50Seconds), secondsPtr(d.P90Seconds), d.TotalMinutes)
+	buckets := make([]string, len(d.Histogram))
+	for i, hb := range d.Histogram {
+		buckets[i] = fmt.Sprintf("%s %d", bucketLabel(hb), hb.Calls)
+	}
+	line("  %s", strings.Join(buckets, ", "))
+	line("")
+	flush()
+
+	line("Calls by the contact's local hour")
+	most := 0
+	for _, h := range r.Hours.ByHour {
+		most = max(most, h.Calls)
+	}
+	for _, h := range r.Hours.ByHour {
+		if h.Calls == 0 {
+			continue
+		}
+		n := (h.Calls*barWidth + most - 1) / most
+		line("  %02d:00\t%s\t%s, %d connected", h.Hour, strings.Repeat("█", n), calls(h.Calls), h.Connected)
+	}
+	if most == 0 {
+		line("  no calls yet")
+	}
+	if r.Hours.UnknownCalls > 0 {
+		line("  unknown\t\t%s", calls(r.Hours.UnknownCalls))
+	}
+	line("")
+	flush()
+
+	line("Time zones\tcontacts\tdialed\tconnected\tsuccessful\tcalls")
+	for _, z := range r.TimeZones {
+		line("  %s\t%d\t%d\t%d\t%d\t%d", keyLabel(z.TimeZone), z.Contacts, z.Dialed, z.Connected, z.Successful, z.Calls)
+	}
+	line("")
+	flush()
+
+	im := r.Import
+	rejected := ""
+	if im.Rejected > 0 {
+		rejected = " (" + rejectsText(im.RejectedByReason) + ")"
+		if im.RejectsFile != "" {
+			rejected += "; rejected rows are in " + im.RejectsFile
+		}
+	}
+	line("Import: %d rows read, %d accepted, %d rejected%s", im.RowsRead, im.Accepted, im.Rejected, rejected)
+	s := r.Suppressions
+	line("Do-not-call: %d %s rejected at import, %d %s stopped before a call, %d asked not to be called again",
+		s.RejectedAtImport, plural(s.RejectedAtImport, "row", "rows"), s.StoppedBeforeCall,
+		plural(s.StoppedBeforeCall, "contact", "contacts"), s.AskedInCall)
+
+	if p := r.Progress; p != nil {
+		line("")
+		line("Progress (%s): %d of %d contacts final (%s)", p.Status, p.Final, p.Final+p.Remaining, pct(p.FinalShare))
+		line("  waiting: %d never called, %d awaiting a retry; %d queued or in a call; %d live %s", p.NeverCalled,
+			p.AwaitingRetry, p.InProgress, p.LiveCalls, plural(p.LiveCalls, "call", "calls"))
+		line("  next due %s; last retry scheduled %s", fmtTimePtr(p.NextDue, "now"), fmtTimePtr(p.LastScheduled, "none"))
+		pace := "no pace yet"
+		if p.ContactsPerHour != nil {
+			pace = fmt.Sprintf("%.2f contacts an hour", *p.ContactsPerHour)
+		}
+		finish := "no estimate"
+		if p.EstimatedFinish != nil {
+			finish = "estimated finish " + fmtTime(*p.EstimatedFinish)
+		}
+		line("  pace %s; %s (%s)", pace, finish, p.EstimateNote)
+	}
+	flush()
+	if a := r.Analytics; a != nil {
+		line("")
+		writeAnalyticsText(line, flush, a)
+	}
+	flush()
+	// Padding leaves spaces at the end of lines whose last cells are empty.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
+	return err
+}
+
+// calls is "1 call", "2 calls".
+func calls(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "call", "calls")) }
+
+func writeAnalyticsText(line func(string, ...any), flush func(), a *Analytics) {
+	if !a.Available {
+		line("Vapi analytics: not available. %s", a.Note)
+		return
+	}
+	q := a.Query
+	line("Vapi analytics (POST /analytics, %s to %s, calls matched by %s)", fmtTime(q.Start), fmtTime(q.End), matchedText(q))
+	if a.Note != "" {
+		line("  note: %s", a.Note)
+	}
+	t := a.Totals
+	line("  in all: runner %d calls %s, Vapi %d calls %s%s", t.Local.Calls, usd(t.Local.CostUSD), t.Vapi.Calls,
+		usd(t.Vapi.CostUSD), flagsText(t.Flags))
+	flush()
+	table := func(title string, rows []ComparisonRow) {
+		line("  %s\trunner calls\tVapi calls\trunner cost\tVapi cost\trunner avg\tVapi avg\t", title)
+		for _, r := range rows {
+			line("    %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s", keyLabel(r.Key), r.Local.Calls, r.Vapi.Calls, usd(r.Local.CostUSD),
+				usd(r.Vapi.CostUSD), secondsPtr(r.Local.AvgDurationSeconds), secondsPtr(r.Vapi.AvgDurationSeconds),
+				strings.TrimPrefix(flagsText(r.Flags), " "))
+		}
+		flush()
+	}
+	table("ended reason", a.ByEndedReason)
+	table("success evaluation", a.BySuccessEvaluation)
+	if len(a.Differences) == 0 {
+		line("  no differences")
+		return
+	}
+	line("  differences:")
+	for _, d := range a.Differences {
+		line("  - %s", d)
+	}
+}
+
+// matchedText says how Vapi's rows were matched to the campaign.
+func matchedText(q *AnalyticsQueryInfo) string {
+	if q.MatchedBy == MatchedByVariable {
+		return "the variable " + q.GroupVariable
+	}
+	return "assistant and time range"
+}
+
+// flagsText shows comparison flags as " [a, b]", "" when none.
+func flagsText(flags []string) string {
+	if len(flags) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(flags, ", ") + "]"
+}
