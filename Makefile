@@ -4,6 +4,7 @@ BIN      := bin/campaign
 PKGS     := ./...
 
 .PHONY: all build test vet fmt-check demo fuzz bench-import bench-dispatch bench-export clean
+.PHONY: bench bench-webhook bench-rate bench-cap
 
 all: build
 
@@ -51,6 +52,27 @@ bench-dispatch: build
 bench-export: build
 	$(GO) run ./internal/bench/exportbench -bin $(BIN) -contacts 1000000
 
+# Posts 20,000 end-of-call reports of 10-30 KB from 16 clients on loopback to the webhook receiver
+# (stored and applied in a scratch database), then to the same handler with storage off.
+bench-webhook: build
+	$(GO) run ./internal/bench/webhookbench -bin $(BIN)
+
+# Runs `campaign run --rate 10` on the simulator for 60 s and compares the calls/s it received,
+# and the most in any 1 s window, with the configured rate and burst.
+bench-rate: build
+	$(GO) run ./internal/bench/ratebench -bin $(BIN)
+
+# Runs a campaign with a cap of 20 on 3 `campaign serve` processes against a simulated account
+# that allows 80, and compares the highest concurrency the simulator saw with the cap.
+bench-cap: build
+	$(GO) run ./internal/bench/capbench -bin $(BIN)
+
+# Every benchmark above in turn, on this machine (quiet, please), and BENCHMARKS.md written from
+# the figures. BENCH_ARGS=-quick: small sizes, a smoke run; BENCH_ARGS='-only webhook,rate'.
+BENCH_ARGS ?=
+bench: build
+	$(GO) run ./internal/bench/suite -bin $(BIN) -go $(GO) $(BENCH_ARGS)
+
 clean:
 	rm -rf bin .bench
 
@@ -72,3 +94,4 @@ report-screenshot: build
 		--disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$$tmp/profile" \
 		--window-size=$(REPORT_WIDTH),$(REPORT_HEIGHT) --screenshot="$(abspath $(REPORT_PNG))" "file://$$tmp/report.html" && \
 	echo "Wrote $(REPORT_PNG)"
+

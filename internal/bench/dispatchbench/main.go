@@ -18,7 +18,8 @@
 //     -time-scale (by default calls last a few milliseconds: the simulator adds next to no
 //     latency), and the webhook receiver (webhook.NewHandler with jobs.Recorder) on another;
 //  3. imports -contacts distinct, valid US numbers into a campaign (not timed) with no rate
-//     limit, a live-call cap of -cap, the window "always" and the receiver as its public URL;
+//     limit, a live-call cap of -cap, one call per contact (no retries, no callbacks), the
+//     window "always" and the receiver as its public URL;
 //  4. sets the campaign running, starts one runner of it (jobs.NewRunner, -dial-workers dial
 //     workers) and times it from its start until campaign.Store.Progress says every contact is
 //     final. A lifecycle is one call: the journal row, POST /call, the status-update webhooks
@@ -369,7 +370,10 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 		AssistantID: sim.Config().Assistants[0].ID, PhoneNumberID: phoneNumberID,
 		PublicURL: receiverURL, WebhookSecret: webhookSecret,
 		WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US",
-		RatePerSecond: 0, MaxConcurrent: o.cap, MaxAttempts: 3,
+		RatePerSecond: 0, MaxConcurrent: o.cap,
+		// One call per contact: the defaults retry unanswered calls, and call back those who
+		// ask, hours or days later.
+		MaxAttempts: 1, RetryPolicy: "none",
 	}}, campaign.ImportInput{Reader: reader})
 	if err != nil {
 		return nil, err

@@ -1,8 +1,8 @@
 //go:build unix
 
 // Command importbench measures how fast `campaign run --dry-run` imports a large CSV of customers
-// into Postgres, and compares it with the floor for the same file: a bare psql \copy into a table
-// of text columns.
+// into Postgres, and compares it with two floors measured in the same run: a bare psql \copy of the
+// same file into a table of text columns, and River's InsertManyFast of as many id-only jobs.
 //
 // It is a benchmark program that prints figures, not a timed test. Run it with
 //
@@ -25,7 +25,10 @@
 //     time well above CPU time is time spent waiting, mostly on Postgres);
 //  3. loads the same file with psql's \copy into a TEMP table of 10 text columns, in the same
 //     database, and times the psql process;
-//  4. prints a short report to stdout and writes the same figures as one JSON line to
+//  4. inserts -rows id-only River jobs (arguments {"id": N}) with InsertManyFastTx, in batches of
+//     10,000 in one transaction, as the import inserts its rows, into the same database's
+//     river_job table (which the CLI's migration created), and times it;
+//  5. prints a short report to stdout and writes the same figures as one JSON line to
 //     DIR/import-bench.json.
 //
 // The server is the one the CLI uses: DATABASE_URL when it is set, else the CLI's managed local
@@ -59,7 +62,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nyaruka/phonenumbers"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/campaign-run/campaign/internal/bench/benchkit"
 )
@@ -148,8 +154,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	rv, err := runRiverInsert(ctx, scratchURL, *rows)
+	if err != nil {
+		return err
+	}
 
-	res := newResult(data, dbLabel, imp, cp)
+	res := newResult(data, dbLabel, imp, cp, rv)
 	res.print(os.Stdout)
 	return prog.SaveJSONLine(filepath.Join(workDir, "import-bench.json"), res)
 }
@@ -627,7 +637,7 @@ func formatCounts(m map[string]int) string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 3: the psql \copy baseline, and step 5: the cleanup.
+// Step 3: the psql \copy baseline.
 
 // copyResult is what the psql \copy of the file cost.
 type copyResult struct {
@@ -670,7 +680,66 @@ func runCopy(ctx context.Context, psql, dbURL, file string, rows int) (*copyResu
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 4: the report.
+// Step 4: River's InsertManyFast.
+
+// riverBatch is how many jobs one InsertManyFastTx call inserts.
+const riverBatch = 10_000
+
+// idArgs is a job whose only argument is an id, as a job that refers to a row would be.
+type idArgs struct {
+	ID int64 `json:"id"`
+}
+
+// Kind implements river.JobArgs.
+func (idArgs) Kind() string { return "importbench_id" }
+
+// riverResult is what inserting the id-only jobs cost.
+type riverResult struct {
+	Wall time.Duration
+	Jobs int
+}
+
+// runRiverInsert inserts n id-only jobs with an insert-only River client, in batches of
+// riverBatch in one transaction, timing it from the transaction's start to its commit. The jobs
+// are never worked; the scratch database is dropped at the end.
+func runRiverInsert(ctx context.Context, dbURL string, n int) (*riverResult, error) {
+	prog.Progress("inserting %s id-only River jobs with InsertManyFast …", benchkit.Thousands(int64(n)))
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	params := make([]river.InsertManyParams, riverBatch)
+	start := time.Now()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	inserted := 0
+	for inserted < n {
+		batch := params[:min(riverBatch, n-inserted)]
+		for i := range batch {
+			batch[i] = river.InsertManyParams{Args: idArgs{ID: int64(inserted + i + 1)}}
+		}
+		k, err := client.InsertManyFastTx(ctx, tx, batch)
+		if err != nil {
+			return nil, fmt.Errorf("river InsertManyFast: %w", err)
+		}
+		inserted += k
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("river InsertManyFast: commit: %w", err)
+	}
+	return &riverResult{Wall: time.Since(start), Jobs: inserted}, nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 5: the report.
 
 // result is the benchmark's figures, as printed and as saved (one JSON line).
 type result struct {
@@ -699,8 +768,17 @@ type result struct {
 		RowsPerSecond float64 `json:"rows_per_second"`
 	} `json:"psql_copy"`
 
+	River struct {
+		Jobs          int     `json:"jobs"`
+		BatchSize     int     `json:"batch_size"`
+		Seconds       float64 `json:"seconds"`
+		JobsPerSecond float64 `json:"jobs_per_second"`
+	} `json:"river_insert_many_fast"`
+
 	// Ratio is the campaign import's time over the psql \copy's.
 	Ratio float64 `json:"ratio"`
+	// RiverRatio is the campaign import's time over River's InsertManyFast of as many jobs.
+	RiverRatio float64 `json:"river_ratio"`
 
 	Target struct {
 		Rows        int     `json:"rows"`
@@ -713,7 +791,7 @@ type result struct {
 	} `json:"target"`
 }
 
-func newResult(d *dataset, db string, imp *importResult, cp *copyResult) *result {
+func newResult(d *dataset, db string, imp *importResult, cp *copyResult, rv *riverResult) *result {
 	r := &result{
 		Time:      time.Now().UTC().Format(time.RFC3339),
 		Rows:      d.Rows,
@@ -734,6 +812,10 @@ func newResult(d *dataset, db string, imp *importResult, cp *copyResult) *result
 	r.Copy.Seconds = cp.Wall.Seconds()
 	r.Copy.RowsPerSecond = float64(d.Rows) / r.Copy.Seconds
 	r.Ratio = c.Seconds / r.Copy.Seconds
+	r.River.Jobs, r.River.BatchSize = rv.Jobs, riverBatch
+	r.River.Seconds = rv.Wall.Seconds()
+	r.River.JobsPerSecond = float64(rv.Jobs) / r.River.Seconds
+	r.RiverRatio = c.Seconds / r.River.Seconds
 
 	t := &r.Target
 	t.Rows, t.MaxSeconds, t.MaxRSSBytes = targetRows, targetDuration.Seconds(), targetRSSBytes
@@ -753,7 +835,11 @@ func (r *result) print(w io.Writer) {
 		benchkit.Seconds(c.Seconds), benchkit.Rate(c.RowsPerSecond, 9), benchkit.Megabytes(c.PeakRSSBytes), c.CPUSeconds,
 		benchkit.Thousands(int64(c.Accepted)), benchkit.Thousands(int64(c.Rejected)))
 	fmt.Fprintf(w, "psql \\copy (same file) : %s  %s rows/s\n", benchkit.Seconds(r.Copy.Seconds), benchkit.Rate(r.Copy.RowsPerSecond, 9))
-	fmt.Fprintf(w, "ratio                  : %5.1fx the time of a bare \\copy\n", r.Ratio)
+	fmt.Fprintf(w, "river InsertManyFast   : %s  %s jobs/s   (%s id-only jobs, batches of %s, one transaction)\n",
+		benchkit.Seconds(r.River.Seconds), benchkit.Rate(r.River.JobsPerSecond, 9),
+		benchkit.Thousands(int64(r.River.Jobs)), benchkit.Thousands(int64(r.River.BatchSize)))
+	fmt.Fprintf(w, "ratio                  : %5.1fx the time of a bare \\copy, %.1fx the time of River's InsertManyFast\n",
+		r.Ratio, r.RiverRatio)
 
 	t := &r.Target
 	goal := fmt.Sprintf("<= %.0f s and < %.0f MB RSS", t.MaxSeconds, float64(t.MaxRSSBytes)/1e6)

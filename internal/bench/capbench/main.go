@@ -1,0 +1,495 @@
+//go:build unix
+
+// Command capbench measures whether a campaign's live-call cap holds across processes: several
+// `campaign serve` processes on one database share a campaign with a cap of N calls, against a
+// simulated Vapi account that would allow more, and the highest number of live calls the
+// simulator saw is compared with the cap.
+//
+// It is a benchmark program that prints figures, not a timed test. Run it with
+//
+//	make bench-cap                                                          # 3 processes, cap 20
+//	go run ./internal/bench/capbench -bin bin/campaign -contacts 40 -cap 5   # quick smoke run
+//
+// after `make build`. It:
+//
+//  1. creates a scratch database on the server (dropped at the end, even after an error or an
+//     interrupt, so every run starts from the same state and the user's campaigns are never
+//     touched);
+//  2. starts, in this process, the Vapi simulator (vapitest) on a loopback HTTP server, with an
+//     account concurrency limit of -sim-limit (default four times the cap), no request-rate
+//     limit, no faults and a time scale of -time-scale (by default calls last a few seconds,
+//     long next to the two seconds a dial blocked by the cap waits before it tries again), and a
+//     round-robin proxy on another loopback port that spreads the webhooks over the serve
+//     processes, as a load balancer in front of them would;
+//  3. starts -procs `BIN serve` processes on the scratch database, each on a loopback port, and
+//     waits until each answers /readyz;
+//  4. hands them a campaign of -contacts contacts with `BIN run FILE --detach --max-concurrent
+//     CAP --rate 0` (no rate limit: the cap is the only limit; one attempt per contact, the
+//     window "always", the proxy as its public URL), and waits until every contact is final;
+//  5. stops the serve processes (SIGTERM), reads what the simulator saw (the live-call count at
+//     every change, the calls placed and refused) and the dial jobs each process completed, and
+//     prints a short report to stdout and writes the same figures as one JSON line to
+//     DIR/cap-bench.json.
+//
+// The anchor is the cap itself: the highest concurrency the simulator saw must not exceed it.
+// The share of the time the simulator had the cap's number of calls live says whether the cap
+// was what limited the run (else the figure says little).
+//
+// The server is the one the CLI uses: DATABASE_URL when it is set, else the CLI's managed local
+// Postgres, whose URL `BIN db url` prints (starting it if needed, before anything is timed).
+// Progress goes to stderr, the report to stdout. The exit status is non-zero only when a step
+// fails; a cap exceeded is reported, in the report and the JSON.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/bench/benchkit"
+	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/vapi/vapitest"
+)
+
+// Defaults of the flags.
+const (
+	defaultProcs     = 3
+	defaultCap       = 20
+	defaultContacts  = 500
+	defaultTimeScale = 20
+)
+
+// Timing of the run.
+const (
+	readyTimeout  = time.Minute      // for a serve process to answer /readyz
+	stopTimeout   = 30 * time.Second // for a serve process to exit after SIGTERM
+	serveGrace    = "5s"             // serve --grace: every call has reported by then
+	progressPoll  = 250 * time.Millisecond
+	progressEvery = 5 * time.Second
+)
+
+// campaignName is the name of the benchmark's campaign.
+const campaignName = "capbench"
+
+// prog names this program in progress lines and scratch databases.
+const prog benchkit.Program = "capbench"
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "capbench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line's.
+type options struct {
+	bin       string
+	procs     int
+	cap       int
+	simLimit  int
+	contacts  int
+	timeScale float64
+	timeout   time.Duration
+	dir       string
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/campaign", "the campaign binary to benchmark (build it with make build)")
+	flag.IntVar(&o.procs, "procs", defaultProcs, "campaign serve processes")
+	flag.IntVar(&o.cap, "cap", defaultCap, "the campaign's live-call cap (--max-concurrent)")
+	flag.IntVar(&o.simLimit, "sim-limit", 0, "the simulated account's concurrency limit (0: four times the cap)")
+	flag.IntVar(&o.contacts, "contacts", defaultContacts, "contacts in the campaign")
+	flag.Float64Var(&o.timeScale, "time-scale", defaultTimeScale, "the simulator's time scale (20: a two-minute call lasts 6 s)")
+	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up on the campaign after this long")
+	flag.StringVar(&o.dir, "dir", "", "work directory for the contacts and the results (default: .bench/ in the repository root)")
+	flag.Parse()
+	if o.simLimit == 0 {
+		o.simLimit = 4 * o.cap
+	}
+	switch {
+	case flag.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
+	case o.procs < 1:
+		return fmt.Errorf("-procs must be at least 1, got %d", o.procs)
+	case o.cap < 1:
+		return fmt.Errorf("-cap must be at least 1, got %d", o.cap)
+	case o.simLimit <= o.cap:
+		return fmt.Errorf("-sim-limit must be above the cap (%d), got %d: the account must allow more than the campaign", o.cap, o.simLimit)
+	case o.contacts < 1:
+		return fmt.Errorf("-contacts must be at least 1, got %d", o.contacts)
+	case o.timeScale <= 0:
+		return fmt.Errorf("-time-scale must be positive, got %g", o.timeScale)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	binPath, err := exec.LookPath(o.bin)
+	if err != nil {
+		return fmt.Errorf("campaign binary %s: %w (build it with `make build`, or pass -bin)", o.bin, err)
+	}
+	workDir, err := benchkit.WorkDir(o.dir)
+	if err != nil {
+		return err
+	}
+	file, err := benchkit.WriteContacts(workDir, "capbench-contacts.csv", o.contacts)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(file)
+
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, binPath)
+	if err != nil {
+		return err
+	}
+	defer dropScratch()
+
+	sim, err := benchkit.StartSimulator(vapitest.Config{Seed: 1, TimeScale: o.timeScale,
+		ConcurrencyLimit: o.simLimit, RequestRate: -1}, 4*o.cap)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	// The serve processes stop (SIGTERM) before the scratch database is dropped.
+	procs, err := startServes(ctx, &o, binPath, scratchURL, sim)
+	defer stopServes(procs)
+	if err != nil {
+		return err
+	}
+	proxyURL, closeProxy, err := startProxy(procs)
+	if err != nil {
+		return err
+	}
+	defer closeProxy()
+
+	pool, err := pgxpool.New(ctx, scratchURL)
+	if err != nil {
+		return fmt.Errorf("connect to the scratch database: %w", err)
+	}
+	defer pool.Close()
+	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	wall, err := runCampaign(runCtx, &o, binPath, scratchURL, file, proxyURL, sim, pool)
+	if err != nil {
+		if runCtx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("the campaign did not finish within -timeout %s", o.timeout)
+		}
+		return err
+	}
+	stopServes(procs)
+	byProcess, err := dialsByProcess(ctx, pool)
+	if err != nil {
+		return err
+	}
+
+	res := newResult(&o, dbLabel, wall, sim, byProcess)
+	res.print(os.Stdout)
+	return prog.SaveJSONLine(filepath.Join(workDir, "cap-bench.json"), res)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The serve processes and the proxy in front of them.
+
+// serveProc is one `campaign serve` process.
+type serveProc struct {
+	label  string
+	addr   string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done is closed
+	waited func()        // waits for its stderr to be copied
+}
+
+// startServes starts o.procs serve processes and waits until each answers /readyz. It returns
+// those it started, also on an error, so that they can be stopped.
+func startServes(ctx context.Context, o *options, bin, dbURL string, sim *benchkit.Simulator) ([]*serveProc, error) {
+	var procs []*serveProc
+	for i := range o.procs {
+		addr, err := benchkit.FreeAddr()
+		if err != nil {
+			return procs, err
+		}
+		p := &serveProc{label: fmt.Sprintf("serve %d", i+1), addr: addr, done: make(chan struct{})}
+		env := append(sim.Env(), "CAMPAIGN_LOG_LEVEL=warn")
+		// Not CommandContext: an interrupt stops the processes with SIGTERM, in stopServes.
+		p.cmd, p.waited = prog.Command(context.WithoutCancel(ctx), p.label, bin, dbURL, env,
+			"serve", "--listen", addr, "--vapi-base-url", sim.URL, "--grace", serveGrace)
+		if err := p.cmd.Start(); err != nil {
+			return procs, fmt.Errorf("start %s: %w", p.label, err)
+		}
+		go func() {
+			p.err = p.cmd.Wait()
+			p.waited()
+			close(p.done)
+		}()
+		procs = append(procs, p)
+	}
+	prog.Progress("started %d campaign serve processes; waiting until they are ready …", len(procs))
+	for _, p := range procs {
+		if err := waitReady(ctx, p); err != nil {
+			return procs, err
+		}
+	}
+	return procs, nil
+}
+
+// waitReady polls the process's /readyz until it answers 200.
+func waitReady(ctx context.Context, p *serveProc) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		resp, err := http.Get("http://" + p.addr + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready: %v (its messages are above)", p.label, p.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s was not ready within %s", p.label, readyTimeout)
+		}
+	}
+}
+
+// stopServes sends SIGTERM to every serve process still running and waits for them to exit,
+// killing those that outlast stopTimeout.
+func stopServes(procs []*serveProc) {
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(stopTimeout):
+			prog.Progress("warning: %s did not stop within %s; killing it", p.label, stopTimeout)
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+}
+
+// startProxy serves, on a loopback port, a reverse proxy that sends each request to the next
+// serve process in turn.
+func startProxy(procs []*serveProc) (string, func(), error) {
+	targets := make([]*url.URL, len(procs))
+	for i, p := range procs {
+		targets[i] = &url.URL{Scheme: "http", Host: p.addr}
+	}
+	var next atomic.Uint64
+	transport := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[(next.Add(1)-1)%uint64(len(targets))])
+		},
+		Transport: transport,
+	}
+	proxyURL, closeFn, err := benchkit.Serve(proxy)
+	if err != nil {
+		return "", nil, fmt.Errorf("start the proxy: %w", err)
+	}
+	return proxyURL, func() { closeFn(); transport.CloseIdleConnections() }, nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// The campaign.
+
+// runCampaign hands the campaign to the serve processes with `campaign run --detach` and waits
+// until every contact is final; it returns the time from the hand-over to then.
+func runCampaign(ctx context.Context, o *options, bin, dbURL, file, proxyURL string, sim *benchkit.Simulator, pool *pgxpool.Pool) (time.Duration, error) {
+	args := append([]string{"run", file, "--detach", "--name", campaignName, "--rate", "0",
+		"--max-concurrent", fmt.Sprint(o.cap), "--window", "always", "--retry", "none", "--max-attempts", "1",
+		"--public-url", proxyURL}, sim.RunFlags()...)
+	prog.Progress("handing %s contacts to them with %s run --detach --max-concurrent %d …",
+		benchkit.Thousands(int64(o.contacts)), o.bin, o.cap)
+	cmd, wait := prog.Command(ctx, "campaign run", bin, dbURL, sim.Env(), args...)
+	start := time.Now()
+	err := cmd.Run()
+	wait()
+	if err != nil {
+		return 0, fmt.Errorf("`campaign run --detach` failed: %w (its messages are above)", err)
+	}
+	store := campaign.NewStore(pool)
+	c, err := store.CampaignByRef(ctx, campaignName)
+	if err != nil {
+		return 0, err
+	}
+	tick := time.NewTicker(progressPoll)
+	defer tick.Stop()
+	lastPrint := start
+	for {
+		p, err := store.Progress(ctx, c.ID)
+		if err != nil {
+			return 0, err
+		}
+		if p.Final() {
+			wall := time.Since(start)
+			prog.Progress("campaign finished in %.1f s", wall.Seconds())
+			return wall, nil
+		}
+		if now := time.Now(); now.Sub(lastPrint) >= progressEvery {
+			lastPrint = now
+			_, maxLive := sim.Concurrency()
+			prog.Progress("  %5.1f s: %s/%s final, %d live at the simulator (highest so far %d, cap %d)",
+				now.Sub(start).Seconds(), benchkit.Thousands(int64(p.FinalCount())), benchkit.Thousands(int64(p.Total)),
+				sim.Live(), maxLive, o.cap)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// dialsByProcess counts the dial jobs completed by each River client (one per serve process),
+// most first.
+func dialsByProcess(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT count(*) FROM river_job
+		WHERE kind = $1 AND state = 'completed'
+		GROUP BY attempted_by[array_upper(attempted_by, 1)]
+		ORDER BY 1 DESC`, jobs.DialArgs{}.Kind())
+	if err != nil {
+		return nil, fmt.Errorf("count dial jobs: %w", err)
+	}
+	counts, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("count dial jobs: %w", err)
+	}
+	return counts, nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report.
+
+// result is the benchmark's figures, as printed and as saved (one JSON line).
+type result struct {
+	Time      string  `json:"time"`
+	Procs     int     `json:"procs"`
+	Contacts  int     `json:"contacts"`
+	SimLimit  int     `json:"sim_limit"`
+	TimeScale float64 `json:"time_scale"`
+	Cores     int     `json:"cores"`
+	GoVersion string  `json:"go_version"`
+	Platform  string  `json:"platform"`
+	Database  string  `json:"database"`
+
+	Cap     int `json:"cap"`
+	MaxLive int `json:"max_live"` // the highest concurrency the simulator saw
+	// AtCapShare is the share of the time calls were live during which the cap's number were.
+	AtCapShare float64 `json:"at_cap_share"`
+	// Ratio is MaxLive over Cap.
+	Ratio float64 `json:"ratio"`
+	Held  bool    `json:"held"` // MaxLive <= Cap
+
+	Seconds        float64 `json:"seconds"` // from the hand-over to every contact final
+	CallsPlaced    int     `json:"calls_placed"`
+	CallsRefused   int     `json:"calls_refused"`    // by the simulator, over its concurrency limit
+	DialsByProcess []int   `json:"dials_by_process"` // dial jobs completed, by River client
+
+	Warnings []string `json:"warnings"`
+}
+
+func newResult(o *options, db string, wall time.Duration, sim *benchkit.Simulator, byProcess []int) *result {
+	r := &result{
+		Time: time.Now().UTC().Format(time.RFC3339), Procs: o.procs, Contacts: o.contacts, SimLimit: o.simLimit,
+		TimeScale: o.timeScale, Cores: runtime.NumCPU(), GoVersion: runtime.Version(),
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Database: db,
+		Cap: o.cap, Seconds: wall.Seconds(), DialsByProcess: byProcess, Warnings: []string{},
+	}
+	samples, maxLive := sim.Concurrency()
+	r.MaxLive = maxLive
+	r.Ratio = float64(maxLive) / float64(o.cap)
+	r.Held = maxLive <= o.cap
+	var live, atCap time.Duration
+	for i := 1; i < len(samples); i++ {
+		d := samples[i].At.Sub(samples[i-1].At)
+		if samples[i-1].Live > 0 {
+			live += d
+		}
+		if samples[i-1].Live >= o.cap {
+			atCap += d
+		}
+	}
+	if live > 0 {
+		r.AtCapShare = float64(atCap) / float64(live)
+	}
+	for _, c := range sim.Calls() {
+		if c.EndedReason == vapi.EndedReasonConcurrencyLimitReached {
+			r.CallsRefused++
+		} else {
+			r.CallsPlaced++
+		}
+	}
+
+	warn := func(format string, args ...any) { r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...)) }
+	if !r.Held {
+		warn("the cap did not hold: %d calls were live at once, cap %d", maxLive, o.cap)
+	}
+	if r.AtCapShare < 0.5 {
+		warn("the cap's number of calls were live only %.0f%% of the time: the cap was not what limited the run", 100*r.AtCapShare)
+	}
+	if r.CallsPlaced != o.contacts {
+		warn("the simulator placed %d calls for %d contacts", r.CallsPlaced, o.contacts)
+	}
+	if r.CallsRefused > 0 {
+		warn("the simulator refused %d calls over its concurrency limit", r.CallsRefused)
+	}
+	if len(byProcess) < o.procs {
+		warn("dial jobs were completed by %d of the %d processes", len(byProcess), o.procs)
+	}
+	return r
+}
+
+// print writes the human report.
+func (r *result) print(w io.Writer) {
+	fmt.Fprintf(w, "live-call cap benchmark: %d campaign serve processes, cap %d, %s contacts, simulated account limit %d, time x%g, %d cores, %s\n",
+		r.Procs, r.Cap, benchkit.Thousands(int64(r.Contacts)), r.SimLimit, r.TimeScale, r.Cores, r.GoVersion)
+	fmt.Fprintf(w, "highest concurrency seen : %4d live calls at the simulator (the cap's number live %.0f%% of the time calls were)\n",
+		r.MaxLive, 100*r.AtCapShare)
+	fmt.Fprintf(w, "cap                      : %4d\n", r.Cap)
+	verdict := "held"
+	if !r.Held {
+		verdict = "EXCEEDED"
+	}
+	fmt.Fprintf(w, "ratio                    : %4.2f of the cap: %s\n", r.Ratio, verdict)
+	counts := make([]string, len(r.DialsByProcess))
+	for i, n := range r.DialsByProcess {
+		counts[i] = benchkit.Thousands(int64(n))
+	}
+	fmt.Fprintf(w, "calls                    : %s placed in %.1f s, %d refused by the simulator; dial jobs completed by process: %s\n",
+		benchkit.Thousands(int64(r.CallsPlaced)), r.Seconds, r.CallsRefused, strings.Join(counts, ", "))
+	for _, s := range r.Warnings {
+		fmt.Fprintf(w, "warning                  : %s\n", s)
+	}
+}
