@@ -235,13 +235,20 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	return nil
 }
 
+// databaseOutageLimit is how long a run keeps going while it cannot read its campaign (e.g.
+// Postgres restarting) before it gives up; the campaign can then be resumed.
+const databaseOutageLimit = 5 * time.Minute
+
 // watch shows progress until every contact is final. On Ctrl-C (ctx done) it pauses the
 // campaign, so no process dials again, and keeps receiving results until no call is live or
-// grace has passed.
+// grace has passed. A database that stops answering is waited for, up to databaseOutageLimit.
 func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, prog *progressView, grace time.Duration) (interrupted bool, err error) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	var deadline <-chan time.Time
+	var (
+		deadline         <-chan time.Time
+		unreachableSince time.Time // when reading progress began to fail; zero while it works
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -260,7 +267,20 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, p
 		}
 		p, err := store.Progress(work, id)
 		if err != nil {
-			return interrupted, err
+			// The database may be restarting: the pool reconnects by itself, and the workers
+			// retry their jobs. Only a long outage ends the run.
+			if unreachableSince.IsZero() {
+				unreachableSince = time.Now()
+				a.logger.Warn("cannot read the campaign's progress; retrying", "error", err)
+			}
+			if time.Since(unreachableSince) > databaseOutageLimit {
+				return interrupted, fmt.Errorf("database unreachable for %s: %w", databaseOutageLimit, err)
+			}
+			continue
+		}
+		if !unreachableSince.IsZero() {
+			a.logger.Info("the database answers again", "after", time.Since(unreachableSince).Round(time.Millisecond))
+			unreachableSince = time.Time{}
 		}
 		prog.update(p)
 		if p.Final() || (interrupted && p.Live == 0) {
