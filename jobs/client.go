@@ -52,6 +52,9 @@ type Observer interface {
 	ObserveResult(outcome campaign.Outcome)
 }
 
+// rescueStuckJobsAfter is how long a job may be "running" before River runs it again.
+const rescueStuckJobsAfter = 3 * time.Minute
+
 // Runner is a campaign process's River client and, for a runner of one campaign, the ticker
 // that schedules that campaign's hopper and reconciler.
 //
@@ -110,6 +113,12 @@ func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 		Workers:           workers,
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
+		// A job whose end River could not record (the database restarting under it) stays
+		// "running" until rescued; River's default of an hour would hold its contact queued
+		// that long. Every job here is safe to run again (the database refuses a second
+		// attempt of a contact) and times out after a minute (DialWorker.Timeout, River's
+		// default for the others).
+		RescueStuckJobsAfter: rescueStuckJobsAfter,
 	}
 	if cfg.CampaignID == 0 {
 		config.PeriodicJobs = []*river.PeriodicJob{
