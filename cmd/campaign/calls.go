@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/export"
 	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/reports/export"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
 	"github.com/campaign-run/campaign/webhook"

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/export"
+	"github.com/campaign-run/campaign/reports/export"
 )
 
 // exportOptions are the flags of `campaign export`.

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/export"
+	"github.com/campaign-run/campaign/reports/export"
 )
 
 // exportFixture is a CSV with cells a spreadsheet would run as formulas and non-ASCII text. Its

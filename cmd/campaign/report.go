@@ -8,7 +8,7 @@ import (
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/jobs"
-	"github.com/campaign-run/campaign/report"
+	"github.com/campaign-run/campaign/reports"
 	"github.com/campaign-run/campaign/vapi"
 )
 
@@ -55,16 +55,16 @@ reads on a phone; json is a stable interface (schema_version 1); csv has one fig
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Format, "format", string(report.FormatText), "output format: text, json, csv or html")
+	f.StringVar(&opts.Format, "format", string(reports.FormatText), "output format: text, json, csv or html")
 	f.StringVarP(&opts.Output, "output", "o", "", "write to FILE (complete or not at all) instead of stdout")
 	f.BoolVar(&opts.Analytics, "analytics", false, "also query Vapi's analytics (POST /analytics, needs VAPI_API_KEY) and compare")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL, for --analytics (env "+envVapiBaseURL+")")
-	f.IntVar(&opts.Top, "top", report.DefaultTopReasons, "how many ended reasons to list before summing up the rest")
+	f.IntVar(&opts.Top, "top", reports.DefaultTopReasons, "how many ended reasons to list before summing up the rest")
 	return cmd
 }
 
 func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) error {
-	format, err := report.ParseFormat(opts.Format)
+	format, err := reports.ParseFormat(opts.Format)
 	if err != nil {
 		return usageErrorf("--format %q: want text, json, csv or html", opts.Format)
 	}
@@ -97,13 +97,13 @@ func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) err
 	if err != nil {
 		return err
 	}
-	r := report.Build(facts, report.Options{Now: now, TopReasons: opts.Top})
+	r := reports.Build(facts, reports.Options{Now: now, TopReasons: opts.Top})
 	if opts.Analytics {
 		if client == nil {
-			r.Analytics = report.Unavailable(fmt.Sprintf("campaign %s ran on the built-in simulator (--simulate): its calls "+
+			r.Analytics = reports.Unavailable(fmt.Sprintf("campaign %s ran on the built-in simulator (--simulate): its calls "+
 				"existed only in that process, so Vapi has no analytics of them.", c.Name))
-		} else if r.Analytics, err = report.QueryAnalytics(ctx, client, facts,
-			report.AnalyticsOptions{Variable: jobs.CampaignVariable, Now: now}); err != nil {
+		} else if r.Analytics, err = reports.QueryAnalytics(ctx, client, facts,
+			reports.AnalyticsOptions{Variable: jobs.CampaignVariable, Now: now}); err != nil {
 			return fmt.Errorf("%w (run without --analytics for the runner's figures alone)", err)
 		}
 		if !r.Analytics.Available {
@@ -112,14 +112,14 @@ func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) err
 	}
 
 	if opts.Output == "" {
-		return report.Write(a.out, r, format)
+		return reports.Write(a.out, r, format)
 	}
 	pending, err := newPendingFile(opts.Output)
 	if err != nil {
 		return err
 	}
 	defer pending.discard()
-	if err := report.Write(pending.f, r, format); err != nil {
+	if err := reports.Write(pending.f, r, format); err != nil {
 		return fmt.Errorf("write %s: %w", opts.Output, err)
 	}
 	if err := pending.commit(); err != nil {

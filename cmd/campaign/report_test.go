@@ -24,7 +24,7 @@ import (
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/jobs"
-	"github.com/campaign-run/campaign/report"
+	"github.com/campaign-run/campaign/reports"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
 )
@@ -187,9 +187,9 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	require.Equal(t, string(want), string(got), "golden file %s (go test -run TestReport -update rewrites it)", path)
 }
 
-func decodeJSONReport(t *testing.T, data []byte) report.Report {
+func decodeJSONReport(t *testing.T, data []byte) reports.Report {
 	t.Helper()
-	var r report.Report
+	var r reports.Report
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(&r), "%s", data)
@@ -218,7 +218,7 @@ func TestReportFinished(t *testing.T) {
 	// (true, Pass, true, true, true).
 	require.Equal(t, map[string]int{"contacts": 12, "dialed": 11, "connected": 7, "successful": 5}, funnel)
 	require.Equal(t, 15, r.EndedReasons.Calls, "17 attempts, less the capacity refusal and the one never created")
-	require.Equal(t, report.Suppressions{RejectedAtImport: 1, StoppedBeforeCall: 1, AskedInCall: 1}, r.Suppressions)
+	require.Equal(t, reports.Suppressions{RejectedAtImport: 1, StoppedBeforeCall: 1, AskedInCall: 1}, r.Suppressions)
 	require.Equal(t, map[string]int{"invalid_phone": 1, "duplicate_phone": 1, "suppressed": 1, "missing_phone": 1},
 		r.Import.RejectedByReason)
 	yields := make([][3]int, len(r.Attempts))
@@ -242,7 +242,7 @@ func TestReportFinished(t *testing.T) {
 	page, err := os.ReadFile(path)
 	require.NoError(t, err)
 	requireSelfContained(t, page)
-	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: report.ChartMarks(&r)}}) })
+	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: reports.ChartMarks(&r)}}) })
 }
 
 func TestReportRunning(t *testing.T) {
@@ -284,7 +284,7 @@ func TestReportRunning(t *testing.T) {
 	require.Contains(t, string(page), `id="progress"`)
 	require.Contains(t, string(page), "Estimated finish 2026-11-20 16:12 UTC")
 	requireSelfContained(t, page)
-	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: report.ChartMarks(&r)}}) })
+	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: reports.ChartMarks(&r)}}) })
 }
 
 // TestReportSimulated runs a campaign on the built-in simulator to the end and reports it: the
@@ -326,7 +326,7 @@ func TestReportSimulated(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "sim.html")
 	require.Equal(t, exitOK, b.run(t, "report", "sim", "--format", "html", "-o", path), "stderr: %s", b.stderr)
-	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: report.ChartMarks(&r)}}) })
+	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: reports.ChartMarks(&r)}}) })
 
 	require.Equal(t, exitOK, b.run(t, "export", "sim"), "stderr: %s", b.stderr)
 	require.Len(t, readCSVBytes(t, b.stdout.Bytes()), 1+8)
@@ -411,11 +411,11 @@ func TestReportAnalytics(t *testing.T) {
 	require.NotNil(t, a)
 	require.True(t, a.Available, a.Note)
 	require.Empty(t, a.Note)
-	require.Equal(t, report.MatchedByVariable, a.Query.MatchedBy)
+	require.Equal(t, reports.MatchedByVariable, a.Query.MatchedBy)
 	require.Equal(t, jobs.CampaignVariable, a.Query.GroupVariable)
 	require.Equal(t, 8, a.Totals.Local.Calls)
 	require.Equal(t, 9, a.Totals.Vapi.Calls, "the ghost call too")
-	require.Equal(t, []string{report.FlagCallsDiffer, report.FlagCostDiffers}, a.Totals.Flags)
+	require.Equal(t, []string{reports.FlagCallsDiffer, reports.FlagCostDiffers}, a.Totals.Flags)
 	require.Contains(t, a.Differences, "Vapi reports 9 calls, the runner recorded 8: 1 call that Vapi knows and the runner never recorded.")
 
 	// Group by group, only the ghost's group differs: its ended reason and its evaluation.
@@ -464,7 +464,7 @@ func TestReportAnalytics(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(page), `id="analytics"`)
 	require.Contains(t, string(page), "1 call that Vapi knows and the runner never recorded")
-	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: report.ChartMarks(&r)}}) })
+	t.Run("in Chromium", func(t *testing.T) { checkInBrowser(t, []browserPage{{path: path, marks: reports.ChartMarks(&r)}}) })
 
 	t.Run("401", func(t *testing.T) {
 		b.env[envAPIKey] = "not-the-key"

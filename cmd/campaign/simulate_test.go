@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/campaign-run/campaign/export"
+	"github.com/campaign-run/campaign/reports/export"
 )
 
 // TestRunSimulate is the README's demo: the whole loop (import, dial, webhooks, results) on the

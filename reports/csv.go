@@ -1,4 +1,4 @@
-package report
+package reports
 
 import (
 	"encoding/csv"
@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/campaign-run/campaign/export"
+	"github.com/campaign-run/campaign/reports/export"
 )
 
 // CSVHeader is the header of the CSV form: one figure a row, the same names as the JSON form's

@@ -1,10 +1,10 @@
-// Package report turns a campaign's figures (campaign.ReportFacts) into a report: the funnel
+// Package reports turns a campaign's figures (campaign.ReportFacts) into a report: the funnel
 // from contacts to successful calls, outcomes and ended reasons, the attempts a contact needed,
 // cost, duration, calls by local hour and time zone, import rejects and suppressions, progress
 // and an estimated finish for a campaign still running, and optionally Vapi's own analytics
 // beside the local figures. It writes the report as text, JSON (a stable interface, see
 // SchemaVersion), CSV (one figure a row) or one self-contained HTML page.
-package report
+package reports
 
 import (
 	"cmp"

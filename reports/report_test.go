@@ -1,4 +1,4 @@
-package report_test
+package reports_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/report"
+	"github.com/campaign-run/campaign/reports"
 	"github.com/campaign-run/campaign/vapi"
 )
 
@@ -60,8 +60,8 @@ func facts() *campaign.ReportFacts {
 }
 
 func TestBuild(t *testing.T) {
-	r := report.Build(facts(), report.Options{Now: now, TopReasons: 1})
-	require.Equal(t, report.SchemaVersion, r.SchemaVersion)
+	r := reports.Build(facts(), reports.Options{Now: now, TopReasons: 1})
+	require.Equal(t, reports.SchemaVersion, r.SchemaVersion)
 	stages := make([]string, len(r.Funnel))
 	for i, s := range r.Funnel {
 		stages[i] = s.Stage
@@ -71,7 +71,7 @@ func TestBuild(t *testing.T) {
 	require.Equal(t, 0.6, *r.Funnel[2].ShareOfPrevious)
 	require.Equal(t, 0.3, *r.Funnel[2].ShareOfContacts)
 
-	require.Equal(t, []report.OutcomeShare{
+	require.Equal(t, []reports.OutcomeShare{
 		{Outcome: "none", Contacts: 5, Share: ptr(0.5)},
 		{Outcome: "completed", Contacts: 3, Share: ptr(0.3)},
 		{Outcome: "no_answer", Contacts: 2, Share: ptr(0.2)},
@@ -79,17 +79,17 @@ func TestBuild(t *testing.T) {
 
 	// The top reason (ties by name), then the rest summed up; the capacity refusal is no call.
 	require.Equal(t, 6, r.EndedReasons.Calls)
-	require.Equal(t, []report.ReasonShare{{EndedReason: "customer-did-not-answer", Outcome: "no_answer", Calls: 3,
+	require.Equal(t, []reports.ReasonShare{{EndedReason: "customer-did-not-answer", Outcome: "no_answer", Calls: 3,
 		Share: ptr(0.5)}}, r.EndedReasons.Top)
-	require.Equal(t, &report.OtherReasons{Reasons: 1, Calls: 3, Share: ptr(0.5), CostUSD: 0.9}, r.EndedReasons.Other)
-	all := report.Build(facts(), report.Options{Now: now}).EndedReasons
+	require.Equal(t, &reports.OtherReasons{Reasons: 1, Calls: 3, Share: ptr(0.5), CostUSD: 0.9}, r.EndedReasons.Other)
+	all := reports.Build(facts(), reports.Options{Now: now}).EndedReasons
 	require.Nil(t, all.Other)
-	require.Equal(t, report.ReasonShare{EndedReason: "customer-ended-call", Outcome: "completed", Calls: 3, Share: ptr(0.5),
+	require.Equal(t, reports.ReasonShare{EndedReason: "customer-ended-call", Outcome: "completed", Calls: 3, Share: ptr(0.5),
 		CostUSD: 0.9, AvgDurationSeconds: ptr(83.3)}, all.Top[1])
 
 	require.Equal(t, 3, r.SuccessEvaluations.Evaluated)
 	require.Equal(t, 3, r.SuccessEvaluations.NotEvaluated)
-	require.Equal(t, []report.ValueShare{{Value: "true", Success: true, Calls: 2, Share: ptr(0.6667)},
+	require.Equal(t, []reports.ValueShare{{Value: "true", Success: true, Calls: 2, Share: ptr(0.6667)},
 		{Value: "false", Calls: 1, Share: ptr(0.3333)}}, r.SuccessEvaluations.Values)
 
 	require.Equal(t, ptr(0.4), r.Attempts[0].Yield)
@@ -101,7 +101,7 @@ func TestBuild(t *testing.T) {
 	require.Equal(t, ptr(0.45), r.Cost.PerSuccessUSD)
 	require.Equal(t, "completed", r.Cost.ByOutcome[0].Outcome)
 
-	require.Equal(t, report.Suppressions{RejectedAtImport: 1, StoppedBeforeCall: 1}, r.Suppressions)
+	require.Equal(t, reports.Suppressions{RejectedAtImport: 1, StoppedBeforeCall: 1}, r.Suppressions)
 	require.Equal(t, map[string]int{"suppressed": 1, "invalid_phone": 1}, r.Import.RejectedByReason)
 
 	// 4 final in 2 hours: 2 an hour; 6 more take 3 hours.
@@ -135,17 +135,17 @@ func TestBuildProgress(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := facts()
 			tt.change(f)
-			p := report.Build(f, report.Options{Now: now}).Progress
+			p := reports.Build(f, reports.Options{Now: now}).Progress
 			require.Equal(t, tt.note, p.EstimateNote)
 			require.Equal(t, tt.finish, p.EstimatedFinish)
 		})
 	}
 	f := facts()
 	f.Campaign.Status = campaign.StatusCompleted
-	require.Nil(t, report.Build(f, report.Options{Now: now}).Progress)
+	require.Nil(t, reports.Build(f, reports.Options{Now: now}).Progress)
 }
 
-// fakeAnalytics is a report.AnalyticsClient whose answer a test sets.
+// fakeAnalytics is a reports.AnalyticsClient whose answer a test sets.
 type fakeAnalytics struct {
 	AnalyticsFunc func(ctx context.Context, q *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error)
 }
@@ -189,10 +189,10 @@ func TestQueryAnalytics(t *testing.T) {
 			sent = q
 			return inner(ctx, q)
 		}
-		a, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+		a, err := reports.QueryAnalytics(context.Background(), client, f, reports.AnalyticsOptions{Variable: "_campaign", Now: now})
 		require.NoError(t, err)
 		require.True(t, a.Available)
-		require.Equal(t, report.MatchedByVariable, a.Query.MatchedBy)
+		require.Equal(t, reports.MatchedByVariable, a.Query.MatchedBy)
 		require.Equal(t, now.Add(-2*time.Hour-time.Minute), a.Query.Start, "from the first call, less a minute")
 		require.Equal(t, now.Add(time.Minute), a.Query.End)
 		require.Len(t, sent.Queries, 2)
@@ -204,15 +204,15 @@ func TestQueryAnalytics(t *testing.T) {
 		}
 		require.Equal(t, 7, a.Totals.Local.Calls)
 		require.Equal(t, 8, a.Totals.Vapi.Calls)
-		require.Equal(t, []string{report.FlagCallsDiffer}, a.Totals.Flags)
-		rows := map[string]report.ComparisonRow{}
+		require.Equal(t, []string{reports.FlagCallsDiffer}, a.Totals.Flags)
+		rows := map[string]reports.ComparisonRow{}
 		for _, r := range a.ByEndedReason {
 			rows[r.Key] = r
 		}
 		require.Empty(t, rows["customer-ended-call"].Flags)
-		require.Equal(t, []string{report.FlagCallsDiffer}, rows["customer-did-not-answer"].Flags)
+		require.Equal(t, []string{reports.FlagCallsDiffer}, rows["customer-did-not-answer"].Flags)
 		require.NotContains(t, rows, "customer-busy", "another campaign's calls are left out")
-		evals := map[string]report.ComparisonRow{}
+		evals := map[string]reports.ComparisonRow{}
 		for _, r := range a.BySuccessEvaluation {
 			evals[r.Key] = r
 		}
@@ -233,18 +233,18 @@ func TestQueryAnalytics(t *testing.T) {
 				{"endedReason": "customer-ended-call", "assistantId": "asst-2", "calls": 5.0, "costUsd": 2.0},
 			},
 		})
-		a, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+		a, err := reports.QueryAnalytics(context.Background(), client, f, reports.AnalyticsOptions{Variable: "_campaign", Now: now})
 		require.NoError(t, err)
-		require.Equal(t, report.MatchedByAssistant, a.Query.MatchedBy)
+		require.Equal(t, reports.MatchedByAssistant, a.Query.MatchedBy)
 		require.Contains(t, a.Note, `no "_campaign" group`)
-		var ended report.ComparisonRow
+		var ended reports.ComparisonRow
 		for _, r := range a.ByEndedReason {
 			if r.Key == "customer-ended-call" {
 				ended = r
 			}
 		}
 		require.Equal(t, 3, ended.Vapi.Calls, "asst-2's calls are left out")
-		require.Equal(t, []string{report.FlagDurationDiffers}, ended.Flags, "83.3 s against 90 s")
+		require.Equal(t, []string{reports.FlagDurationDiffers}, ended.Flags, "83.3 s against 90 s")
 	})
 
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
@@ -252,7 +252,7 @@ func TestQueryAnalytics(t *testing.T) {
 			client := &fakeAnalytics{AnalyticsFunc: func(context.Context, *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
 				return nil, &vapi.APIError{Op: vapi.OperationAnalytics, StatusCode: status, Messages: []string{"no access"}}
 			}}
-			a, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+			a, err := reports.QueryAnalytics(context.Background(), client, f, reports.AnalyticsOptions{Variable: "_campaign", Now: now})
 			require.NoError(t, err)
 			require.False(t, a.Available)
 			require.Contains(t, a.Note, http.StatusText(status)+": no access")
@@ -265,27 +265,27 @@ func TestQueryAnalytics(t *testing.T) {
 		client := &fakeAnalytics{AnalyticsFunc: func(context.Context, *vapi.AnalyticsQueryDTO) ([]vapi.AnalyticsQueryResult, error) {
 			return nil, boom
 		}}
-		_, err := report.QueryAnalytics(context.Background(), client, f, report.AnalyticsOptions{Variable: "_campaign", Now: now})
+		_, err := reports.QueryAnalytics(context.Background(), client, f, reports.AnalyticsOptions{Variable: "_campaign", Now: now})
 		require.True(t, errors.Is(err, boom), "%v", err)
 	})
 }
 
 func TestParseFormat(t *testing.T) {
-	for in, want := range map[string]report.Format{"": report.FormatText, "text": report.FormatText, "json": report.FormatJSON,
-		"csv": report.FormatCSV, "html": report.FormatHTML} {
-		got, err := report.ParseFormat(in)
+	for in, want := range map[string]reports.Format{"": reports.FormatText, "text": reports.FormatText, "json": reports.FormatJSON,
+		"csv": reports.FormatCSV, "html": reports.FormatHTML} {
+		got, err := reports.ParseFormat(in)
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 	}
-	_, err := report.ParseFormat("pdf")
+	_, err := reports.ParseFormat("pdf")
 	require.ErrorContains(t, err, `unknown report format "pdf"`)
 }
 
 func TestWriteHTML(t *testing.T) {
-	r := report.Build(facts(), report.Options{Now: now})
-	r.Analytics = report.Unavailable("no key <here>")
+	r := reports.Build(facts(), reports.Options{Now: now})
+	r.Analytics = reports.Unavailable("no key <here>")
 	var buf bytes.Buffer
-	require.NoError(t, report.Write(&buf, r, report.FormatHTML))
+	require.NoError(t, reports.Write(&buf, r, reports.FormatHTML))
 	page := buf.String()
 
 	// Every chart has the marks ChartMarks announces.
@@ -294,8 +294,8 @@ func TestWriteHTML(t *testing.T) {
 	for _, c := range charts {
 		got[c[1]] = strings.Count(c[0], "data-mark=")
 	}
-	require.Equal(t, report.ChartMarks(r), got)
-	require.Equal(t, 48, got[report.ChartHours], "24 hours, each a bar and its connected part")
+	require.Equal(t, reports.ChartMarks(r), got)
+	require.Equal(t, 48, got[reports.ChartHours], "24 hours, each a bar and its connected part")
 
 	// Text is escaped; nothing is fetched; it reads on a phone.
 	require.NotContains(t, page, "<b>")
@@ -311,12 +311,12 @@ func TestWriteHTML(t *testing.T) {
 func TestWriteCSV(t *testing.T) {
 	f := facts()
 	f.Campaign.Name = "=HYPERLINK(1)"
-	r := report.Build(f, report.Options{Now: now})
+	r := reports.Build(f, reports.Options{Now: now})
 	var buf bytes.Buffer
-	require.NoError(t, report.Write(&buf, r, report.FormatCSV))
+	require.NoError(t, reports.Write(&buf, r, reports.FormatCSV))
 	rows, err := csv.NewReader(&buf).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, report.CSVHeader, rows[0])
+	require.Equal(t, reports.CSVHeader, rows[0])
 	cell := func(section, item, metric string) string {
 		for _, row := range rows[1:] {
 			if row[0] == section && row[1] == item && row[2] == metric {
@@ -337,7 +337,7 @@ func TestWriteCSV(t *testing.T) {
 
 func TestWriteText(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, report.Write(&buf, report.Build(facts(), report.Options{Now: now}), report.FormatText))
+	require.NoError(t, reports.Write(&buf, reports.Build(facts(), reports.Options{Now: now}), reports.FormatText))
 	out := buf.String()
 	for _, line := range strings.Split(out, "\n") {
 		require.Equal(t, strings.TrimRight(line, " "), line, "no trailing spaces")
