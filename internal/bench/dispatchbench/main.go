@@ -174,7 +174,7 @@ func run() error {
 		return err
 	}
 
-	csv, err := contactsCSV(o.contacts)
+	csv, err := benchkit.ContactsCSV(o.contacts)
 	if err != nil {
 		return err
 	}
@@ -203,51 +203,6 @@ func run() error {
 	res := newResult(&o, dbLabel, cr, rr, logs)
 	res.print(os.Stdout)
 	return prog.SaveJSONLine(filepath.Join(workDir, "dispatch-bench.json"), res)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The contacts.
-
-// areaCodes are real US area codes; with every valid exchange of each they give millions of
-// distinct numbers.
-var areaCodes = []string{"201", "212", "213", "305", "312", "404", "415", "503", "512", "602"}
-
-// exchanges are the central-office codes NXX from 200 to 999 but the N11 service codes and 555
-// (which holds the simulator's magic numbers, +1 201 555 01NN).
-func exchanges() []int {
-	var out []int
-	for n := 200; n <= 999; n++ {
-		if n%100 == 11 || n == 555 {
-			continue
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-// contactsCSV returns a CSV of n contacts with distinct, valid US numbers in E.164, each checked
-// with campaign.ParsePhone (the import's own normalisation), so that the import accepts every
-// row. Consecutive rows differ in area code, then in exchange; the same n gives the same file.
-func contactsCSV(n int) ([]byte, error) {
-	nxx := exchanges()
-	space := len(areaCodes) * len(nxx) * 10_000
-	var b strings.Builder
-	b.WriteString("phone,first_name\n")
-	written := 0
-	for i := 0; written < n; i++ {
-		if i >= space {
-			return nil, fmt.Errorf("cannot generate %d distinct valid numbers (found %d)", n, written)
-		}
-		k := i / len(areaCodes)
-		line := (1_000 + k/len(nxx)) % 10_000
-		phone := fmt.Sprintf("+1%s%03d%04d", areaCodes[i%len(areaCodes)], nxx[k%len(nxx)], line)
-		if _, _, reason, err := campaign.ParsePhone(phone, "US"); reason != "" || err != nil {
-			continue
-		}
-		fmt.Fprintf(&b, "%s,Person %d\n", phone, written+1)
-		written++
-	}
-	return []byte(b.String()), nil
 }
 
 // ---------------------------------------------------------------------------------------------
