@@ -80,16 +80,11 @@ func runExport(ctx context.Context, a *app, ref string, opts *exportOptions) err
 		return err
 	}
 
-	pool, err := a.openDB(ctx, dbReadOnly)
+	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, ref)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store := campaign.NewStore(pool)
-	c, err := store.CampaignByRef(ctx, ref)
-	if err != nil {
-		return err
-	}
 	if err := noteUnfinished(ctx, a.errOut, store, c); err != nil {
 		return err
 	}

@@ -1,25 +1,39 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
 )
 
-// withCampaign opens the database and finds the campaign named or numbered ref.
+// openCampaign opens the database in mode and finds the campaign named or numbered ref. The
+// caller closes pool; on error nothing is left open.
+func (a *app) openCampaign(ctx context.Context, mode dbMode, ref string) (pool *pgxpool.Pool, store *campaign.Store, c *campaign.Campaign, err error) {
+	pool, err = a.openDB(ctx, mode)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store = campaign.NewStore(pool)
+	c, err = store.CampaignByRef(ctx, ref)
+	if err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	return pool, store, c, nil
+}
+
+// withCampaign opens the database for writing and calls fn with the campaign named or numbered
+// ref.
 func (a *app) withCampaign(cmd *cobra.Command, ref string, fn func(*campaign.Store, *campaign.Campaign) error) error {
-	pool, err := a.openDB(cmd.Context(), dbWrite)
+	pool, store, c, err := a.openCampaign(cmd.Context(), dbWrite, ref)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store := campaign.NewStore(pool)
-	c, err := store.CampaignByRef(cmd.Context(), ref)
-	if err != nil {
-		return err
-	}
 	return fn(store, c)
 }
 

@@ -71,16 +71,11 @@ func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) err
 	if opts.Top < 1 {
 		return usageErrorf("--top must be at least 1")
 	}
-	pool, err := a.openDB(ctx, dbReadOnly)
+	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, ref)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store := campaign.NewStore(pool)
-	c, err := store.CampaignByRef(ctx, ref)
-	if err != nil {
-		return err
-	}
 	var client *vapi.Client
 	if opts.Analytics && c.Mode != campaign.ModeSimulated {
 		key := a.getenv(envAPIKey)

@@ -57,16 +57,11 @@ func newResumeCmd(a *app) *cobra.Command {
 
 func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, pacing campaign.Pacing) error {
 	ctx := cmd.Context()
-	pool, err := a.openDB(ctx, dbWrite)
+	pool, store, c, err := a.openCampaign(ctx, dbWrite, ref)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	store := campaign.NewStore(pool)
-	c, err := store.CampaignByRef(ctx, ref)
-	if err != nil {
-		return err
-	}
 	// The calls go where the flags say, else where the campaign's say; a simulation brings its
 	// own webhook address, and its assistant and number when the campaign has none.
 	f := cmd.Flags()
