@@ -557,3 +557,35 @@ func TestSimulatorOutcomes(t *testing.T) {
 	require.Equal(t, vapitest.OutcomeVoicemail, s3.OutcomeFor("+16465550000"))
 	require.Equal(t, vapitest.OutcomeBusy, s3.OutcomeFor("+12015550120"))
 }
+
+// TestSimulatorAnalyticsStepOmitted: the spec's TimeRange.step is a non-nullable enum, so an
+// answer to a query that asked for no step must leave step out rather than send null.
+func TestSimulatorAnalyticsStepOmitted(t *testing.T) {
+	t.Parallel()
+	spec := vapispec.FromEnv(t)
+	b := setup(t, vapitest.Config{Seed: 7, Spec: spec})
+	query := func(timeRange map[string]any) map[string]any {
+		q := map[string]any{"table": "call", "name": "x", "operations": []map[string]any{{"operation": "count", "column": "id"}}}
+		if timeRange != nil {
+			q["timeRange"] = timeRange
+		}
+		code, body, _ := b.raw(t, http.MethodPost, "/analytics", map[string]any{"queries": []map[string]any{q}})
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		var results []json.RawMessage
+		require.NoError(t, json.Unmarshal(body, &results))
+		require.Len(t, results, 1)
+		require.NoError(t, spec.Validate("AnalyticsQueryResult", results[0], true), "%s", results[0])
+		var r struct {
+			TimeRange map[string]any `json:"timeRange"`
+		}
+		require.NoError(t, json.Unmarshal(results[0], &r))
+		return r.TimeRange
+	}
+	tr := query(nil)
+	require.NotContains(t, tr, "step")
+	require.Equal(t, "UTC", tr["timezone"])
+	tr = query(map[string]any{"timezone": "America/New_York"})
+	require.NotContains(t, tr, "step")
+	tr = query(map[string]any{"step": "day"})
+	require.Equal(t, "day", tr["step"])
+}
