@@ -124,10 +124,10 @@ type statusReport struct {
 		MaxConcurrent int     `json:"max_concurrent"`
 		// AccountLimit is the concurrency limit learned for the campaign's Vapi account; nil
 		// when none is known.
-		AccountLimit *int `json:"account_concurrency_limit,omitempty"`
-		Window        string  `json:"window"`
-		AssistantID   string  `json:"assistant_id"`
-		PhoneNumberID string  `json:"phone_number_id"`
+		AccountLimit  *int   `json:"account_concurrency_limit,omitempty"`
+		Window        string `json:"window"`
+		AssistantID   string `json:"assistant_id"`
+		PhoneNumberID string `json:"phone_number_id"`
 	} `json:"settings"`
 	Import struct {
 		RowsRead int `json:"rows_read"`
