@@ -13,7 +13,8 @@ import (
 
 // Every transaction of the runner takes its row locks in one order, attempt, then contact, then
 // campaign, so none can deadlock another; the campaign row, locked last and held briefly, is
-// what serializes dialing and completion across processes.
+// what serializes dialing and completion across processes. BeginAttempt then locks the row of
+// the campaign's Vapi account (vapi_account), which no transaction locks before a campaign.
 
 // DialRefusal says why BeginAttempt did not start an attempt ("" = it did).
 type DialRefusal string
@@ -32,6 +33,10 @@ const (
 	// RefuseAtCapacity: the campaign's live attempts (creating or created) have reached
 	// max_concurrent: nothing changes.
 	RefuseAtCapacity DialRefusal = "at_capacity"
+	// RefuseAccountLimit: the live attempts of every campaign on the campaign's Vapi account
+	// have reached the limit learned for that account (see Store.LearnAccountLimit): nothing
+	// changes.
+	RefuseAccountLimit DialRefusal = "account_limit"
 	// RefuseRateLimited: the shared schedule says wait (DialGrant.Wait): nothing changes.
 	RefuseRateLimited DialRefusal = "rate_limited"
 )
@@ -59,7 +64,9 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
 // is running, the contact is queued, its number is not suppressed, the live attempts (creating
-// or created) are fewer than max_concurrent, and the rate: GCRA on campaign.next_dial_at with
+// or created) are fewer than max_concurrent, the live attempts of every campaign on the
+// campaign's Vapi account are fewer than the limit learned for that account (locking the
+// account's row last; see accountAllows), and the rate: GCRA on campaign.next_dial_at with
 // interval T = 1s / rate_per_second (rate 0: unlimited), allowed iff next_dial_at is NULL or
 // <= now, and then next_dial_at = max(next_dial_at, now) + T; else RefuseRateLimited with
 // Wait = next_dial_at - now. When all pass it inserts the attempt (state creating, created_at =
@@ -92,10 +99,11 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			maxConcurrent int
 			rate          float64
 			nextDial      *time.Time
+			account       string
 		)
 		err = tx.QueryRow(ctx, `
-			SELECT status, max_concurrent, rate_per_second, next_dial_at FROM campaign
-			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial)
+			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account FROM campaign
+			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial, &account)
 		if err != nil {
 			return err
 		}
@@ -132,6 +140,12 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		if live >= maxConcurrent {
 			g.Refusal = RefuseAtCapacity
 			return nil
+		}
+		if allowed, err := accountAllows(ctx, tx, account, now); err != nil || !allowed {
+			if err == nil {
+				g.Refusal = RefuseAccountLimit
+			}
+			return err
 		}
 		if interval := dialInterval(rate); interval > 0 {
 			if nextDial != nil && nextDial.After(now) {

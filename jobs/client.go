@@ -39,6 +39,15 @@ type Config struct {
 	// Observer, when set, is told of every POST /call and of every result the reconciler
 	// applies (e.g. to count them in metrics).
 	Observer Observer
+	// Account identifies the Vapi account the calls are placed on, whose concurrency limit the
+	// dialers learn and share (see DialWorker.Account); default Vapi's Account(), when it has
+	// one (a *vapi.Client does).
+	Account string
+}
+
+// accountNamer is a VapiClient that names its account (a *vapi.Client).
+type accountNamer interface {
+	Account() string
 }
 
 // Observer is told what the workers do, e.g. to count it in metrics. Its methods are called
@@ -94,8 +103,12 @@ func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 		reconcileInterval: cmp.Or(cfg.ReconcileInterval, 5*time.Second),
 		logger:            logger,
 	}
+	if a, ok := cfg.Vapi.(accountNamer); ok && cfg.Account == "" {
+		cfg.Account = a.Account()
+	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &DialWorker{Store: cfg.Store, Vapi: cfg.Vapi, Now: now, Logger: logger, Observer: cfg.Observer})
+	river.AddWorker(workers, &DialWorker{Store: cfg.Store, Vapi: cfg.Vapi, Now: now, Logger: logger, Observer: cfg.Observer,
+		Account: cfg.Account})
 	river.AddWorker(workers, &HopperWorker{Store: cfg.Store, Now: now, Logger: logger})
 	river.AddWorker(workers, &ReconcileWorker{Store: cfg.Store, Vapi: cfg.Vapi, Config: cfg.Reconcile, Now: now, Logger: logger,
 		Observer: cfg.Observer})

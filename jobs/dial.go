@@ -86,8 +86,13 @@ type DialWorker struct {
 	Logger *slog.Logger
 	// Observer, when set, is told of every POST /call.
 	Observer Observer
+	// Account identifies the Vapi account the calls are placed on (vapi.Client.Account): the
+	// account's concurrency limit is learned from Vapi's answers and shared, in the database,
+	// by every campaign and process dialing on it. "" learns nothing.
+	Account string
 
 	limiters localLimiters
+	accounts sync.Map // campaign id → struct{}: campaigns noted as dialing on Account
 }
 
 // localLimiters paces this process's dial workers at each campaign's rate before they ask the
@@ -150,6 +155,14 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		}
 		return river.JobSnooze(snooze)
 	}
+	if w.Account != "" {
+		if _, noted := w.accounts.Load(c.ID); !noted {
+			if err := w.Store.UseAccount(ctx, c.ID, w.Account); err != nil {
+				return err
+			}
+			w.accounts.Store(c.ID, struct{}{})
+		}
+	}
 	var grant campaign.DialGrant
 	for {
 		grant, err = w.Store.BeginAttempt(ctx, ct.ID, w.Now())
@@ -167,7 +180,7 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 	case "":
 	case campaign.RefuseRateLimited:
 		return river.JobSnooze(grant.Wait)
-	case campaign.RefuseAtCapacity:
+	case campaign.RefuseAtCapacity, campaign.RefuseAccountLimit:
 		return river.JobSnooze(jitter(capacityRecheck))
 	default: // not running, not queued, suppressed: the store has done what there is to do
 		w.Logger.Debug("dial refused", "campaign_id", c.ID, "contact_id", ct.ID, "reason", string(grant.Refusal))
@@ -193,6 +206,9 @@ func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *camp
 	now := w.Now()
 	log := w.Logger.With("campaign_id", c.ID, "attempt_key", att.Key)
 	if callErr == nil {
+		if err := w.learnAccountLimit(ctx, att, call.SubscriptionLimits, call.ConcurrencyBlocked()); err != nil {
+			return err
+		}
 		if call.ConcurrencyBlocked() {
 			log.Info("vapi account at its concurrency limit; contact put back", "vapi_call_id", call.ID)
 			return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, call.ID, "concurrency blocked", now.Add(capacityRetry), now)
@@ -214,6 +230,9 @@ func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *camp
 		}
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedRetryable, "", "rate limited (429)", now.Add(wait), now)
 	case vapi.ErrorClassConcurrencyBlocked:
+		if err := w.learnAccountLimit(ctx, att, nil, true); err != nil {
+			return err
+		}
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, "", callErr.Error(), now.Add(capacityRetry), now)
 	case vapi.ErrorClassPermanent:
 		log.Warn("call refused by vapi; contact failed", "error", callErr)
@@ -230,6 +249,17 @@ func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *camp
 		}
 		return w.Store.CallCreated(ctx, att.ID, found.ID, found.CreatedAt, w.Now())
 	}
+}
+
+// learnAccountLimit learns the account's concurrency limit from the answer to the attempt's
+// POST /call: its subscriptionLimits (nil if none) and whether it refused the call for
+// concurrency.
+func (w *DialWorker) learnAccountLimit(ctx context.Context, att *campaign.Attempt, sl *vapi.SubscriptionLimits, refused bool) error {
+	l := campaign.AccountLimits{Refused: refused}
+	if sl != nil && sl.ConcurrencyLimit > 0 {
+		l.Limit, l.Remaining = int(sl.ConcurrencyLimit), int(sl.RemainingConcurrentCalls)
+	}
+	return w.Store.LearnAccountLimit(ctx, w.Account, att.ID, l, w.Now())
 }
 
 // lookupWindow is how far before the attempt's journal time a lookup searches (clock skew).

@@ -3,6 +3,8 @@ package vapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,6 +107,15 @@ func NewClient(apiKey string, cfg *Config) (*Client, error) {
 		now = time.Now
 	}
 	return &Client{apiKey: apiKey, baseURL: base, http: hc, userAgent: cfg.UserAgent, now: now}, nil
+}
+
+// Account names the account the client calls on, without revealing its key: the hex SHA-256
+// of the base URL and the API key (the first 32 digits). Two clients with the same base URL and
+// key name the same account; the runner keys what it learns of an account (its concurrency
+// limit) by this name.
+func (c *Client) Account() string {
+	sum := sha256.Sum256([]byte(c.baseURL.String() + "\x00" + c.apiKey))
+	return hex.EncodeToString(sum[:16])
 }
 
 // newHTTPClient builds the default http.Client: bounded connect, TLS and

@@ -122,9 +122,12 @@ type statusReport struct {
 	Settings struct {
 		RatePerSecond float64 `json:"rate_per_second"`
 		MaxConcurrent int     `json:"max_concurrent"`
-		Window        string  `json:"window"`
-		AssistantID   string  `json:"assistant_id"`
-		PhoneNumberID string  `json:"phone_number_id"`
+		// AccountLimit is the concurrency limit learned for the campaign's Vapi account; nil
+		// when none is known.
+		AccountLimit  *int   `json:"account_concurrency_limit,omitempty"`
+		Window        string `json:"window"`
+		AssistantID   string `json:"assistant_id"`
+		PhoneNumberID string `json:"phone_number_id"`
 	} `json:"settings"`
 	Import struct {
 		RowsRead int `json:"rows_read"`
@@ -261,6 +264,9 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	}
 	r.Errors.AttemptsTotal, r.Errors.WebhookEvents = x.ErroredAttempts, x.EventErrors
 	r.Settings.RatePerSecond, r.Settings.MaxConcurrent = c.RatePerSecond, c.MaxConcurrent
+	if r.Settings.AccountLimit, err = store.AccountLimit(ctx, c.ID); err != nil {
+		return nil, err
+	}
 	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
 	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
 		c.ImportStats.RejectedTotal()
@@ -301,8 +307,12 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	if window == "" {
 		window = "always"
 	}
-	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d, window %q, assistant %s, phone number %s\n",
-		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, window, orNone(r.Settings.AssistantID),
+	account := ""
+	if l := r.Settings.AccountLimit; l != nil {
+		account = fmt.Sprintf(" (account allows %d)", *l)
+	}
+	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, assistant %s, phone number %s\n",
+		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, orNone(r.Settings.AssistantID),
 		orNone(r.Settings.PhoneNumberID))
 	fmt.Fprintf(tw, "  import:\t%d rows read, %d accepted, %d rejected\n", r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected)
 	if err := tw.Flush(); err != nil {

@@ -281,3 +281,25 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestStatusAccountLimit: status shows the concurrency limit learned for the campaign's Vapi
+// account next to the campaign's own cap.
+func TestStatusAccountLimit(t *testing.T) {
+	b, _, novID := statusFixture(t)
+	ctx := context.Background()
+	store := campaign.NewStore(b.pool(t))
+	require.NoError(t, store.UseAccount(ctx, novID, "acct-1"))
+	require.NoError(t, store.LearnAccountLimit(ctx, "acct-1", 0, campaign.AccountLimits{Limit: 3, Remaining: 3}, b.now))
+
+	require.Equal(t, exitOK, b.run(t, "status", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), `max concurrent 5 (account allows 3), window "always"`)
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	var r struct {
+		Settings struct {
+			AccountLimit *int `json:"account_concurrency_limit"`
+		} `json:"settings"`
+	}
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r))
+	require.NotNil(t, r.Settings.AccountLimit)
+	require.Equal(t, 3, *r.Settings.AccountLimit)
+}

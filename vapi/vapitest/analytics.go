@@ -265,15 +265,11 @@ func runQuery(q vapi.AnalyticsQuery, facts []callFacts, now time.Time) map[strin
 		}
 		rows = append(rows, row)
 	}
-	return map[string]any{"name": q.Name, "timeRange": map[string]any{"start": isoMillis(tr.Start), "end": isoMillis(tr.End),
-		"timezone": tr.Timezone, "step": emptyNil(tr.Step)}, "result": rows}
-}
-
-func emptyNil(s string) any {
-	if s == "" {
-		return nil
+	timeRange := map[string]any{"start": isoMillis(tr.Start), "end": isoMillis(tr.End), "timezone": tr.Timezone}
+	if tr.Step != "" { // step is a non-nullable enum: absent when none was asked, never null
+		timeRange["step"] = tr.Step
 	}
-	return s
+	return map[string]any{"name": q.Name, "timeRange": timeRange, "result": rows}
 }
 
 func aggregate(op vapi.AnalyticsOperationKind, vals []float64) any {

@@ -189,11 +189,17 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 		s.mu.Unlock()
 		return nil, vapi.SubscriptionLimits{}, true
 	}
+	index := s.dialed[number]
+	if !blocked {
+		s.dialed[number]++
+	}
 	s.mu.Unlock()
 
-	p := s.planFor(number)
+	var p plan
 	if blocked {
 		p = plan{outcome: OutcomeConcurrencyBlocked, endedReason: vapi.EndedReasonConcurrencyLimitReached, post: 2 * time.Second}
+	} else {
+		p = s.planFor(number, index, s.cfg.Clock.Now())
 	}
 	now := s.SimNow()
 	c := &simCall{

@@ -52,10 +52,17 @@
 //
 // # Outcomes and magic numbers
 //
-// A number's outcome is drawn from Config.OutcomeMix deterministically from
-// (Config.Seed, number): the same seed and number always give the same
-// outcome and durations. Magic numbers force an outcome whatever the mix:
-// +1 201 555 01NN (valid US numbers):
+// Each number has a stable propensity drawn from (Config.Seed, number): dead
+// numbers (every call a start error, or failed to connect) stay dead; a live
+// number has an answering propensity (some people rarely answer) and a
+// voicemail box or not. Each call to a number draws its outcome from that
+// propensity, the call's index among the calls to the number and the
+// number's local hour (see Server.OutcomeForCall), deterministically for
+// (Config.Seed, number, index, hour): a retry of a number not reached
+// reaches a realistic share of the people not reached before. First calls
+// at an average hour follow Config.OutcomeMix. Magic numbers force an
+// outcome on every call whatever the mix: +1 201 555 01NN (valid US
+// numbers):
 //
 //	+12015550100 … +12015550109  completed (customer-ended-call or assistant-ended-call);
 //	                             0108 asks not to be called ({"do_not_call": true}),

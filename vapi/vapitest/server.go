@@ -34,9 +34,13 @@ type Server struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
+	zonesMu sync.Mutex
+	zones   map[string]*time.Location // by IANA name, for the local hour of a call
+
 	mu          sync.Mutex
 	calls       map[string]*simCall
-	order       []*simCall // creation order
+	order       []*simCall     // creation order
+	dialed      map[string]int // calls placed per number (not counting those refused for concurrency)
 	live        int
 	maxLive     int
 	samples     []ConcurrencySample
@@ -64,6 +68,8 @@ func New(cfg Config) *Server {
 		cancel:     cancel,
 		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		calls:      map[string]*simCall{},
+		dialed:     map[string]int{},
+		zones:      map[string]*time.Location{},
 	}
 	for _, a := range cfg.Assistants {
 		s.assistants[a.ID] = a

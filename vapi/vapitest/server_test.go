@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -556,4 +557,121 @@ func TestSimulatorOutcomes(t *testing.T) {
 	t.Cleanup(s3.Close)
 	require.Equal(t, vapitest.OutcomeVoicemail, s3.OutcomeFor("+16465550000"))
 	require.Equal(t, vapitest.OutcomeBusy, s3.OutcomeFor("+12015550120"))
+}
+
+// TestSimulatorAnalyticsStepOmitted: the spec's TimeRange.step is a non-nullable enum, so an
+// answer to a query that asked for no step must leave step out rather than send null.
+func TestSimulatorAnalyticsStepOmitted(t *testing.T) {
+	t.Parallel()
+	spec := vapispec.FromEnv(t)
+	b := setup(t, vapitest.Config{Seed: 7, Spec: spec})
+	query := func(timeRange map[string]any) map[string]any {
+		q := map[string]any{"table": "call", "name": "x", "operations": []map[string]any{{"operation": "count", "column": "id"}}}
+		if timeRange != nil {
+			q["timeRange"] = timeRange
+		}
+		code, body, _ := b.raw(t, http.MethodPost, "/analytics", map[string]any{"queries": []map[string]any{q}})
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		var results []json.RawMessage
+		require.NoError(t, json.Unmarshal(body, &results))
+		require.Len(t, results, 1)
+		require.NoError(t, spec.Validate("AnalyticsQueryResult", results[0], true), "%s", results[0])
+		var r struct {
+			TimeRange map[string]any `json:"timeRange"`
+		}
+		require.NoError(t, json.Unmarshal(results[0], &r))
+		return r.TimeRange
+	}
+	tr := query(nil)
+	require.NotContains(t, tr, "step")
+	require.Equal(t, "UTC", tr["timezone"])
+	tr = query(map[string]any{"timezone": "America/New_York"})
+	require.NotContains(t, tr, "step")
+	tr = query(map[string]any{"step": "day"})
+	require.Equal(t, "day", tr["step"])
+}
+
+// TestSimulatorRetriesReachNewPeople: a number's calls draw their outcomes from the number's
+// stable propensity, call by call, so a retry of a number not reached can reach its person
+// (over many numbers, a plausible share), dead numbers stay dead, magic numbers keep their
+// outcome on every call, and a seed replays the same outcomes.
+func TestSimulatorRetriesReachNewPeople(t *testing.T) {
+	t.Parallel()
+	const numbers, calls = 1000, 4
+	// A Tuesday, 18:00 in New York: the numbers' local evening.
+	start := time.Date(2026, 8, 4, 22, 0, 0, 0, time.UTC)
+	run := func() map[string][]vapitest.Outcome {
+		b := setup(t, vapitest.Config{Seed: 11, Clock: vapitest.NewFakeClock(start), TimeScale: 1,
+			ConcurrencyLimit: numbers*calls + 10, RequestRate: -1})
+		var list []string
+		for i := range numbers {
+			list = append(list, fmt.Sprintf("+1646555%04d", i))
+		}
+		list = append(list, "+12015550105", "+12015550115", "+12015550151")
+		for range calls {
+			for _, n := range list {
+				dto := b.dto(n)
+				dto.AssistantOverrides.Server = nil
+				_, err := b.client.CreateCall(context.Background(), dto)
+				require.NoError(t, err)
+			}
+		}
+		out := map[string][]vapitest.Outcome{}
+		for _, c := range b.sim.Calls() {
+			out[c.Number] = append(out[c.Number], c.Outcome)
+		}
+		return out
+	}
+	got := run()
+	require.Equal(t, got, run(), "the same seed gives the same outcomes, call by call")
+
+	for n, want := range map[string]vapitest.Outcome{"+12015550105": vapitest.OutcomeCompleted,
+		"+12015550115": vapitest.OutcomeNoAnswer, "+12015550151": vapitest.OutcomeStartError} {
+		require.Equal(t, []vapitest.Outcome{want, want, want, want}, got[n], n)
+	}
+	var (
+		dead, deadStayed          int
+		notReached, reachedLater  int
+		newlyReached              = make([]int, calls)
+		neverReached, transitions int
+	)
+	for i := range numbers {
+		seq := got[fmt.Sprintf("+1646555%04d", i)]
+		require.Len(t, seq, calls)
+		if seq[0] == vapitest.OutcomeStartError {
+			dead++
+			if slices.Equal(seq, []vapitest.Outcome{seq[0], seq[0], seq[0], seq[0]}) {
+				deadStayed++
+			}
+			continue
+		}
+		for k := 1; k < calls; k++ {
+			if seq[k] != seq[k-1] {
+				transitions++
+			}
+		}
+		first := slices.Index(seq, vapitest.OutcomeCompleted)
+		switch {
+		case first < 0:
+			neverReached++
+		default:
+			newlyReached[first]++
+		}
+		if seq[0] != vapitest.OutcomeCompleted {
+			notReached++
+			if first > 0 {
+				reachedLater++
+			}
+		}
+	}
+	t.Logf("dead %d, newly reached per call %v, never reached %d of %d", dead, newlyReached, neverReached, numbers)
+	require.Positive(t, dead)
+	require.Equal(t, dead, deadStayed, "dead numbers stay dead")
+	require.Positive(t, transitions)
+	share := float64(reachedLater) / float64(notReached)
+	require.True(t, share > 0.25 && share < 0.8, "share of numbers not reached by the first call reached by a later one: %.2f", share)
+	require.Positive(t, newlyReached[1])
+	require.Positive(t, newlyReached[2])
+	require.Greater(t, newlyReached[1], newlyReached[2], "each attempt reaches fewer new people than the one before")
+	require.Greater(t, neverReached, numbers/20, "some people rarely answer")
 }

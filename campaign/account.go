@@ -1,0 +1,146 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AccountProbeInterval is how often, when Vapi reports no concurrency limit and the runner
+// learned the account's limit from refusals, one call above that limit is tried, in case the
+// account's plan changed.
+const AccountProbeInterval = 5 * time.Minute
+
+// AccountLimits is what the answer to one POST /call says of the account's concurrency.
+type AccountLimits struct {
+	// Limit is subscriptionLimits.concurrencyLimit, 0 when the answer had none.
+	Limit int
+	// Remaining is subscriptionLimits.remainingConcurrentCalls: the calls the account allowed
+	// when the call was asked for, this one included (meaningful only with Limit).
+	Remaining int
+	// Refused: Vapi refused the call for concurrency.
+	Refused bool
+}
+
+// accountLiveSQL counts the live attempts (creating or created) of every campaign on account
+// $1, except attempt $2.
+const accountLiveSQL = `
+	SELECT count(*) FROM attempt
+	WHERE state IN ('creating', 'created') AND id <> $2
+	  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1)`
+
+// UseAccount notes that campaign's calls are placed on the Vapi account (vapi.Client.Account),
+// so that its live calls count against that account's limit, with every other campaign's on the
+// same account. It changes nothing when the campaign already uses the account.
+func (s *Store) UseAccount(ctx context.Context, campaignID int64, account string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE campaign SET vapi_account = $2 WHERE id = $1 AND vapi_account <> $2`,
+		campaignID, account); err != nil {
+		return fmt.Errorf("note the vapi account of campaign %d: %w", campaignID, err)
+	}
+	return nil
+}
+
+// LearnAccountLimit learns the account's concurrency limit from Vapi's answer to the POST /call
+// of attemptID, for every campaign and process dialing on the account (BeginAttempt enforces
+// it). With a reported limit L and remaining R, Vapi had L-R calls live before this one; those
+// beyond the account's own live attempts (the other campaigns' included) are someone else's, so
+// the runner may have L less them. Without a reported limit, a refusal lowers the limit to the
+// account's other live attempts (at least 1) and a call placed above the limit (a probe, see
+// AccountProbeInterval) raises it. A refusal also puts the next probe AccountProbeInterval
+// away.
+func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID int64, l AccountLimits, now time.Time) error {
+	if account == "" {
+		return nil
+	}
+	var others int
+	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID).Scan(&others); err != nil {
+		return fmt.Errorf("learn the limit of vapi account: %w", err)
+	}
+	var err error
+	switch {
+	case l.Limit > 0:
+		external := max(0, l.Limit-max(l.Remaining, 0)-others)
+		_, err = s.pool.Exec(ctx, `
+			INSERT INTO vapi_account AS a (id, concurrency_limit, reported_limit, probe_at, learned_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5)
+			ON CONFLICT (id) DO UPDATE SET concurrency_limit = $2, reported_limit = $3, learned_at = $5, updated_at = $5
+			WHERE a.concurrency_limit IS DISTINCT FROM $2 OR a.reported_limit IS DISTINCT FROM $3`,
+			account, max(1, l.Limit-external), l.Limit, now.Add(AccountProbeInterval), now)
+	case l.Refused:
+		_, err = s.pool.Exec(ctx, `
+			INSERT INTO vapi_account AS a (id, concurrency_limit, probe_at, learned_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4)
+			ON CONFLICT (id) DO UPDATE SET concurrency_limit = least(coalesce(a.concurrency_limit, $2), $2),
+				probe_at = $3, learned_at = $4, updated_at = $4`,
+			account, max(1, others), now.Add(AccountProbeInterval), now)
+	default: // placed without a reported limit: at least this many calls are allowed
+		_, err = s.pool.Exec(ctx, `
+			UPDATE vapi_account SET concurrency_limit = $2, learned_at = $3, updated_at = $3
+			WHERE id = $1 AND reported_limit IS NULL AND concurrency_limit < $2`, account, others+1, now)
+	}
+	if err != nil {
+		return fmt.Errorf("learn the limit of vapi account: %w", err)
+	}
+	return nil
+}
+
+// AccountLimit returns the concurrency limit learned for the Vapi account campaign's calls are
+// placed on: nil when none is known (no account yet, or nothing learned).
+func (s *Store) AccountLimit(ctx context.Context, campaignID int64) (*int, error) {
+	var limit *int
+	err := s.pool.QueryRow(ctx, `
+		SELECT a.concurrency_limit FROM campaign c JOIN vapi_account a ON a.id = c.vapi_account
+		WHERE c.id = $1`, campaignID).Scan(&limit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vapi account limit of campaign %d: %w", campaignID, err)
+	}
+	return limit, nil
+}
+
+// accountAllows decides, in BeginAttempt's transaction and after the campaign row is locked,
+// whether the campaign's Vapi account has room for one more live call: it locks the account's
+// row (the last lock of the transaction: contact, campaign, account), so that every campaign on
+// the account serializes its dials, and counts the live attempts of every campaign on it. No
+// account, or no learned limit, allows. At the limit, a probe is allowed when the limit was
+// learned without a reported one and the probe time has come (the next is then
+// AccountProbeInterval away).
+func accountAllows(ctx context.Context, tx pgx.Tx, account string, now time.Time) (bool, error) {
+	if account == "" {
+		return true, nil
+	}
+	var (
+		limit    *int
+		reported *int
+		probeAt  *time.Time
+	)
+	err := tx.QueryRow(ctx, `
+		SELECT concurrency_limit, reported_limit, probe_at FROM vapi_account WHERE id = $1 FOR NO KEY UPDATE`,
+		account).Scan(&limit, &reported, &probeAt)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && limit == nil) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock vapi account: %w", err)
+	}
+	var live int
+	if err := tx.QueryRow(ctx, accountLiveSQL, account, 0).Scan(&live); err != nil {
+		return false, fmt.Errorf("count live calls of vapi account: %w", err)
+	}
+	if live < *limit {
+		return true, nil
+	}
+	if reported != nil || (probeAt != nil && probeAt.After(now)) {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE vapi_account SET probe_at = $2 WHERE id = $1`,
+		account, now.Add(AccountProbeInterval)); err != nil {
+		return false, fmt.Errorf("note a probe of vapi account: %w", err)
+	}
+	return true, nil
+}

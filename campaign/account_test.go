@@ -1,0 +1,93 @@
+package campaign_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// TestAccountLimitSpansCampaigns: the limit learned for a Vapi account caps the live attempts of
+// every campaign on it together, whatever each campaign's own cap.
+func TestAccountLimitSpansCampaigns(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 4, maxConcurrent: 50})
+	r, err := campaign.NewReader(strings.NewReader("phone\n+14155550900\n+14155550901\n"), campaign.ReaderOptions{})
+	require.NoError(t, err)
+	other, err := b.store.Import(b.ctx, campaign.NewCampaign{Name: "other", Settings: campaign.Settings{
+		WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US", MaxConcurrent: 50, MaxAttempts: 1, RetryPolicy: "none",
+	}}, campaign.ImportInput{Reader: r})
+	require.NoError(t, err)
+	_, err = b.store.SetStatus(b.ctx, other.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, t0)
+	require.NoError(t, err)
+	for _, id := range []int64{b.camp.ID, other.ID} {
+		require.NoError(t, b.store.UseAccount(b.ctx, id, "acct"))
+	}
+	_, err = b.pool.Exec(b.ctx, `
+		WITH c AS (UPDATE contact SET state = 'queued' WHERE campaign_id = $1 RETURNING 1)
+		UPDATE campaign SET queued_contacts = (SELECT count(*) FROM c) WHERE id = $1`, other.ID)
+	require.NoError(t, err)
+	b.queueAll(t)
+
+	// Nothing learned yet: the campaign's own cap applies.
+	a := b.grant(t, b.contacts[0], t0)
+	// Vapi reports a limit of 2 with 2 remaining (nothing else live on the account).
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", a.ID, campaign.AccountLimits{Limit: 2, Remaining: 2}, t0))
+	limit, err := b.store.AccountLimit(b.ctx, other.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, *limit)
+
+	otherContacts, err := b.store.Contacts(b.ctx, other.ID, 2)
+	require.NoError(t, err)
+	g, err := b.store.BeginAttempt(b.ctx, otherContacts[0].ID, t0)
+	require.NoError(t, err)
+	require.NotNil(t, g.Attempt, "refused: %s", g.Refusal)
+	g, err = b.store.BeginAttempt(b.ctx, b.contacts[1], t0)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseAccountLimit, g.Refusal, "the other campaign's live call counts against the account")
+	g, err = b.store.BeginAttempt(b.ctx, otherContacts[1].ID, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseAccountLimit, g.Refusal, "with a reported limit, no probe")
+
+	// An end frees a slot for either campaign.
+	require.NoError(t, b.store.ApplyStatus(b.ctx, "", a.Key, "ended", "customer-ended-call", t0.Add(time.Minute)))
+	b.grant(t, b.contacts[1], t0.Add(time.Minute))
+}
+
+// TestAccountLimitFromRefusalsAndProbes: without a reported limit, a refusal teaches the account's
+// limit (the other live calls), and one call above it is tried every AccountProbeInterval; a
+// probe that is placed raises the limit.
+func TestAccountLimitFromRefusalsAndProbes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 6, maxConcurrent: 50})
+	require.NoError(t, b.store.UseAccount(b.ctx, b.camp.ID, "acct"))
+	b.queueAll(t)
+	a1 := b.grant(t, b.contacts[0], t0)
+	b.grant(t, b.contacts[1], t0)
+	refused := b.grant(t, b.contacts[2], t0)
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", refused.ID, campaign.AccountLimits{Refused: true}, t0))
+	require.NoError(t, b.store.CallNotCreated(b.ctx, refused.ID, campaign.NotCreatedCapacity, "", "concurrency", t0, t0))
+	limit, err := b.store.AccountLimit(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, *limit)
+
+	g, err := b.store.BeginAttempt(b.ctx, b.contacts[3], t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseAccountLimit, g.Refusal)
+	probeAt := t0.Add(campaign.AccountProbeInterval)
+	probe := b.grant(t, b.contacts[3], probeAt)
+	g, err = b.store.BeginAttempt(b.ctx, b.contacts[4], probeAt)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseAccountLimit, g.Refusal, "one probe per interval")
+
+	// The probe was placed: the account allows 3.
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", probe.ID, campaign.AccountLimits{}, probeAt))
+	limit, err = b.store.AccountLimit(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 3, *limit)
+	require.NoError(t, b.store.ApplyStatus(b.ctx, "", a1.Key, "ended", "customer-ended-call", probeAt))
+	b.grant(t, b.contacts[4], probeAt)
+}
