@@ -169,3 +169,49 @@ func TestUnreachableURL(t *testing.T) {
 		require.Equal(t, want, unreachableURL(raw), raw)
 	}
 }
+
+// TestDryRunWebhookRouting checks that a dry run that can reach Vapi shows the bodies the run
+// would send: without a server when the phone number has a server URL of its own, with the
+// runner's when asked to override it.
+func TestDryRunWebhookRouting(t *testing.T) {
+	sim := vapitest.New(vapitest.Config{PhoneNumbers: []vapi.PhoneNumber{{ID: "pn-crm", Name: "CRM line",
+		Server: &vapi.Server{URL: "https://crm.example.com/vapi?token=s3cret"}}}})
+	t.Cleanup(sim.Close)
+	api := httptest.NewServer(sim)
+	t.Cleanup(api.Close)
+	file := writeFile(t, t.TempDir(), "dry.csv", "phone,first_name\n+12015550100,Ann\n")
+	b := setup(t)
+	b.env[envAPIKey] = sim.Config().APIKey
+	args := func(name, webhooks string) []string {
+		return []string{"run", file, "--dry-run", "--format", "json", "--name", name, "--assistant-id", vapitest.AssistantCollections,
+			"--phone-number-id", "pn-crm", "--vapi-base-url", api.URL, "--public-url", "https://hooks.example.com", "--webhooks", webhooks}
+	}
+	server := func() json.RawMessage {
+		var report struct {
+			Calls []struct {
+				AssistantOverrides map[string]json.RawMessage `json:"assistantOverrides"`
+			} `json:"calls"`
+		}
+		require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &report), b.stdout.String())
+		require.Len(t, report.Calls, 1)
+		return report.Calls[0].AssistantOverrides["server"]
+	}
+
+	require.Equal(t, exitOK, b.run(t, args("auto", "auto")...), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "Phone number CRM line has its own server URL (https://crm.example.com): it is left in place")
+	require.NotContains(t, b.stderr.String(), "s3cret", "a server URL's path and query are not shown")
+	require.Nil(t, server())
+
+	require.Equal(t, exitOK, b.run(t, args("override", "override")...), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "instead of the server URL of phone number CRM line")
+	var srv vapi.Server
+	require.NoError(t, json.Unmarshal(server(), &srv))
+	require.Equal(t, "https://hooks.example.com/vapi/webhook", srv.URL)
+
+	require.Equal(t, exitOK, b.run(t, args("poll", "poll")...), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "--webhooks poll")
+	require.Nil(t, server())
+
+	require.Equal(t, exitUsage, b.run(t, args("bad", "relay")...))
+	require.Contains(t, b.stderr.String(), "--webhooks")
+}
