@@ -96,6 +96,13 @@ type Settings struct {
 	// PublicURL is where Vapi can reach the webhook receiver; "" means results are polled.
 	PublicURL     string
 	WebhookSecret string
+	// Webhooks is the user's choice of how results reach the runner ("" = WebhooksAuto);
+	// KeepServer is the pre-flight's decision by it (see RouteWebhooks): the calls leave the
+	// assistant's server in place and results are polled. ServerMessages are the assistant's own
+	// serverMessages, kept by the calls that carry PublicURL as their server.
+	Webhooks       WebhookMode
+	KeepServer     bool
+	ServerMessages []string
 
 	WindowSpec      string
 	DefaultTimeZone string

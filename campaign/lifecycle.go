@@ -217,13 +217,14 @@ type Routing struct {
 	AssistantID   *string
 	PhoneNumberID *string
 	PublicURL     *string
+	Webhooks      *WebhookMode
 	Mode          *Mode
 	// RetryTimeScale goes with Mode: the simulator's time scale for ModeSimulated, else 1.
 	RetryTimeScale *float64
 }
 
-// SetRouting changes the assistant, the phone number, the webhook address or the mode of a
-// campaign's future calls.
+// SetRouting changes the assistant, the phone number, the webhook address and mode, or the mode
+// of a campaign's future calls.
 func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now time.Time) error {
 	if r.RetryTimeScale != nil && !(*r.RetryTimeScale > 0) {
 		return fmt.Errorf("set routing: retry time scale must be above 0, got %v", *r.RetryTimeScale)
@@ -232,8 +233,8 @@ func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now
 		UPDATE campaign SET assistant_id = coalesce($2, assistant_id),
 			phone_number_id = coalesce($3, phone_number_id), public_url = coalesce($4, public_url),
 			mode = coalesce($6, mode), retry_time_scale = coalesce($7, retry_time_scale),
-			updated_at = $5
-		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now, r.Mode, r.RetryTimeScale)
+			webhooks = coalesce($8, webhooks), updated_at = $5
+		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now, r.Mode, r.RetryTimeScale, r.Webhooks)
 	if err != nil {
 		return fmt.Errorf("set routing: %w", err)
 	}

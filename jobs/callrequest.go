@@ -5,6 +5,7 @@ package jobs
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -30,10 +31,36 @@ const (
 	webhookBaseDelaySeconds = 2
 )
 
+// WebhookURL is the webhook receiver's URL under a public URL given either as the base
+// (https://host) or as the receiver's full URL (https://host/vapi/webhook).
+func WebhookURL(publicURL string) string {
+	base := strings.TrimRight(publicURL, "/")
+	base = strings.TrimRight(strings.TrimSuffix(base, WebhookPath), "/")
+	return base + WebhookPath
+}
+
+// serverMessages is the serverMessages list of a call that carries the runner's server: the
+// user's own list (the overrides', else the assistant's) plus the two the runner needs.
+func serverMessages(overridden []vapi.ServerMessageType, assistant []string) []vapi.ServerMessageType {
+	out := slices.Clone(overridden)
+	if len(out) == 0 {
+		for _, m := range assistant {
+			out = append(out, vapi.ServerMessageType(m))
+		}
+	}
+	for _, need := range []vapi.ServerMessageType{vapi.ServerMessageTypeStatusUpdate, vapi.ServerMessageTypeEndOfCallReport} {
+		if !slices.Contains(out, need) {
+			out = append(out, need)
+		}
+	}
+	return out
+}
+
 // CreateCallRequest builds the POST /call body of a contact's n-th attempt: the attempt key
 // as the call's name and customer.externalId; the campaign's overrides, with the row's
 // variables on top; the campaign, contact and attempt ids in metadata; and, when the campaign
-// has a public URL, the webhook routing with the campaign's secret. The dry run shows exactly
+// has a public URL and does not keep the assistant's server, the webhook routing with the
+// campaign's secret. The dry run shows exactly
 // this body and the dialer sends exactly this body.
 func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) (*vapi.CreateCallDTO, error) {
 	key := campaign.AttemptKey(c.ID, ct.ID, attempt)
@@ -64,12 +91,12 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 	meta["attempt_key"] = key
 	overrides.Metadata = meta
 
-	if c.PublicURL != "" {
+	if c.PublicURL != "" && !c.KeepServer {
 		server := overrides.Server
 		if server == nil {
 			server = &vapi.Server{}
 		}
-		server.URL = strings.TrimRight(c.PublicURL, "/") + WebhookPath
+		server.URL = WebhookURL(c.PublicURL)
 		headers := make(map[string]string, len(server.Headers)+1)
 		for k, v := range server.Headers {
 			headers[k] = v
@@ -87,11 +114,7 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 			}
 		}
 		overrides.Server = server
-		if len(overrides.ServerMessages) == 0 {
-			overrides.ServerMessages = []vapi.ServerMessageType{
-				vapi.ServerMessageTypeStatusUpdate, vapi.ServerMessageTypeEndOfCallReport,
-			}
-		}
+		overrides.ServerMessages = serverMessages(overrides.ServerMessages, c.ServerMessages)
 	}
 
 	return &vapi.CreateCallDTO{

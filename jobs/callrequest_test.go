@@ -10,6 +10,7 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/vapispec"
 	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi"
 )
 
 func testCampaign() *campaign.Campaign {
@@ -78,6 +79,42 @@ func TestCreateCallRequest(t *testing.T) {
 		require.NotNil(t, ov.Server.BackoffPlan, "retries are asked for: Vapi does not retry by default")
 		require.Len(t, ov.ServerMessages, 2)
 		require.JSONEq(t, `"Hi {{first_name}}"`, string(ov.Extra["firstMessage"]))
+	})
+
+	t.Run("a public URL given as the full webhook URL is not doubled", func(t *testing.T) {
+		for _, public := range []string{"https://hooks.example.com/vapi/webhook", "https://hooks.example.com/vapi/webhook/",
+			"https://hooks.example.com", "https://hooks.example.com/"} {
+			c := testCampaign()
+			c.PublicURL = public
+			req, err := jobs.CreateCallRequest(c, testContact(), 1)
+			require.NoError(t, err)
+			require.Equal(t, "https://hooks.example.com/vapi/webhook", req.AssistantOverrides.Server.URL, public)
+		}
+	})
+
+	t.Run("keeping the assistant's server", func(t *testing.T) {
+		c := testCampaign()
+		c.PublicURL, c.KeepServer = "https://hooks.example.com", true
+		req, err := jobs.CreateCallRequest(c, testContact(), 1)
+		require.NoError(t, err)
+		require.Nil(t, req.AssistantOverrides.Server, "the assistant's own server stays in place")
+		require.Empty(t, req.AssistantOverrides.ServerMessages, "and so do its serverMessages")
+	})
+
+	t.Run("the assistant's serverMessages are kept", func(t *testing.T) {
+		c := testCampaign()
+		c.PublicURL = "https://hooks.example.com"
+		c.ServerMessages = []string{"end-of-call-report", "tool-calls", "hang"}
+		req, err := jobs.CreateCallRequest(c, testContact(), 1)
+		require.NoError(t, err)
+		require.Equal(t, []vapi.ServerMessageType{"end-of-call-report", "tool-calls", "hang", "status-update"},
+			req.AssistantOverrides.ServerMessages)
+
+		c.Overrides = json.RawMessage(`{"serverMessages": ["transcript"]}`)
+		req, err = jobs.CreateCallRequest(c, testContact(), 1)
+		require.NoError(t, err)
+		require.Equal(t, []vapi.ServerMessageType{"transcript", "status-update", "end-of-call-report"},
+			req.AssistantOverrides.ServerMessages, "the user's overrides win over the assistant's list")
 	})
 
 	t.Run("invalid overrides", func(t *testing.T) {

@@ -60,6 +60,26 @@ type AssistantModel struct {
 	// Messages is the conversation's starting state; the system prompt is
 	// the "system" message.
 	Messages []ModelMessage `json:"messages,omitempty"`
+	// Tools are the tools the model may call during the call.
+	Tools []Tool `json:"tools,omitempty"`
+}
+
+// Tool is one of an assistant model's tools, decoded far enough to know
+// where its tool-calls messages go.
+type Tool struct {
+	// Type is the tool's type, e.g. "function", "transferCall", "endCall".
+	Type string `json:"type"`
+	// Function names the function of a "function" tool.
+	Function *ToolFunction `json:"function,omitempty"`
+	// Server is where the tool's tool-calls messages go; nil: the
+	// assistant's server, else the phone number's, else the org's.
+	Server *Server `json:"server,omitempty"`
+}
+
+// ToolFunction is a function tool's function.
+type ToolFunction struct {
+	// Name is the function's name (at most 64 characters).
+	Name string `json:"name"`
 }
 
 // ModelMessage is one of a model's starting messages.

@@ -4,7 +4,8 @@
 //
 // Endpoints: POST /call ([Client.CreateCall]), GET /call/{id}
 // ([Client.GetCall]), GET /call ([Client.ListCalls]), POST /analytics
-// ([Client.Analytics]) and GET /assistant/{id} ([Client.GetAssistant]).
+// ([Client.Analytics]), GET /assistant/{id} ([Client.GetAssistant]) and
+// GET /phone-number/{id} ([Client.GetPhoneNumber]).
 //
 // Requests marshal only the fields that were set: Vapi rejects unknown
 // properties ("property X should not exist"), so every optional field is

@@ -18,11 +18,12 @@ type Operation string
 
 // The client's operations.
 const (
-	OperationCreateCall   Operation = "create call"
-	OperationGetCall      Operation = "get call"
-	OperationListCalls    Operation = "list calls"
-	OperationAnalytics    Operation = "query analytics"
-	OperationGetAssistant Operation = "get assistant"
+	OperationCreateCall     Operation = "create call"
+	OperationGetCall        Operation = "get call"
+	OperationListCalls      Operation = "list calls"
+	OperationAnalytics      Operation = "query analytics"
+	OperationGetAssistant   Operation = "get assistant"
+	OperationGetPhoneNumber Operation = "get phone number"
 )
 
 // ErrorClass says what a caller should do about an error. See [Classify].

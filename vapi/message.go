@@ -18,7 +18,17 @@ type ServerMessageType string
 const (
 	ServerMessageTypeStatusUpdate    ServerMessageType = "status-update"
 	ServerMessageTypeEndOfCallReport ServerMessageType = "end-of-call-report"
+	// ServerMessageTypeToolCalls asks the tool's server to run the tools the model called.
+	ServerMessageTypeToolCalls ServerMessageType = "tool-calls"
 )
+
+// DefaultServerMessages are the server messages Vapi sends when neither the assistant nor
+// the call's assistantOverrides set serverMessages.
+var DefaultServerMessages = []ServerMessageType{
+	"conversation-update", ServerMessageTypeEndOfCallReport, "function-call", "hang", "speech-update",
+	ServerMessageTypeStatusUpdate, ServerMessageTypeToolCalls, "transfer-destination-request",
+	"handoff-destination-request", "user-interrupted", "assistant.started",
+}
 
 // Timestamp is a server message's timestamp. Vapi sends milliseconds since
 // the Unix epoch as a number (possibly fractional); older payloads carry an
@@ -97,18 +107,30 @@ func epochTime(f float64) time.Time {
 	return time.UnixMilli(int64(ms)).Add(time.Duration(ns)).UTC()
 }
 
-// PhoneNumber is the Vapi phone number a server message refers to. Vapi
-// sends one of several provider-specific shapes; the common fields are
-// decoded.
+// PhoneNumber is a Vapi phone number: the one a server message refers to, or
+// GET /phone-number/{id}'s answer. Vapi sends one of five provider-specific
+// shapes (byo-phone-number, twilio, vonage, vapi, telnyx); the fields common
+// to all are decoded.
 type PhoneNumber struct {
 	// ID is Vapi's phone number id, when sent.
 	ID string `json:"id,omitempty"`
-	// Number is the phone number.
+	// OrgID is the owning organization.
+	OrgID string `json:"orgId,omitempty"`
+	// Number is the phone number (absent for some SIP numbers).
 	Number string `json:"number,omitempty"`
 	// Provider is the telephony provider, e.g. "twilio".
 	Provider string `json:"provider,omitempty"`
 	// Name is the number's label.
 	Name string `json:"name,omitempty"`
+	// AssistantID is the assistant that answers inbound calls.
+	AssistantID string `json:"assistantId,omitempty"`
+	// Server is where Vapi sends the server messages of calls on this
+	// number whose assistant has no server.
+	Server *Server `json:"server,omitempty"`
+	// CreatedAt is when the number was created.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	// UpdatedAt is when the number last changed.
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
 // ServerMessage is the body of a webhook request: {"message": {...}}.

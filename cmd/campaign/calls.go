@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +46,8 @@ func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
 	f.StringVarP(&opts.Output, "output", "o", "", "write one result row per contact to this CSV file at the end")
 	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after Ctrl-C: how long to keep receiving results of calls in flight")
 	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
+	f.StringVar(&opts.Webhooks, "webhooks", string(campaign.WebhooksAuto),
+		"where results go with --public-url: auto (there unless the assistant or phone number has its own server URL), override (there, replacing it) or poll (never set a server URL; read results from Vapi)")
 }
 
 // runCalls is `campaign run FILE` without --dry-run: import, dial, receive, reconcile until
@@ -85,7 +89,7 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := preflightVariables(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables); err != nil {
+	if _, err := preflight(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables, a.now()); err != nil {
 		return err
 	}
 	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
@@ -148,6 +152,10 @@ func connectVapi(a *app, opts *runOptions) (*vapiConn, error) {
 		}
 		fmt.Fprintf(a.errOut, "Simulating Vapi at %s (time x%g): no real call is placed.\n", simURL, opts.SimTimeScale)
 	}
+	if !opts.Simulate && unreachableURL(opts.PublicURL) {
+		fmt.Fprintf(a.errOut, "Warning: --public-url %s is a loopback or private address that Vapi cannot reach: results will arrive only by polling, unless a tunnel forwards it.\n",
+			urlHost(opts.PublicURL))
+	}
 	if conn.receiver == nil && opts.PublicURL != "" {
 		ln, err := net.Listen("tcp", opts.WebhookListen)
 		if err != nil {
@@ -157,6 +165,25 @@ func connectVapi(a *app, opts *runOptions) (*vapiConn, error) {
 	}
 	ok = true
 	return conn, nil
+}
+
+// unreachableURL reports whether a URL's host is one Vapi, on the internet, cannot reach:
+// localhost, a loopback, private, link-local or unspecified address.
+func unreachableURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified()
 }
 
 // driveCampaign runs a campaign to the end: the pre-flight check of the assistant's variables,
@@ -172,11 +199,16 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	if err != nil {
 		return err
 	}
-	if err := preflightVariables(ctx, a.errOut, client, store, c, opts.AllowMissingVariables); err != nil {
+	if c, err = preflight(ctx, a.errOut, client, store, c, opts.AllowMissingVariables, a.now()); err != nil {
 		return err
 	}
 	if err := start(); err != nil {
 		return err
+	}
+	if conn.receiver != nil && c.KeepServer {
+		// The calls leave the user's server in place (pre-flight said so): nothing will come.
+		conn.receiver.Close()
+		conn.receiver = nil
 	}
 	if conn.receiver != nil {
 		rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
@@ -192,7 +224,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(conn.receiver) }()
 		defer srv.Close()
-	} else {
+	} else if c.PublicURL == "" {
 		fmt.Fprintln(a.errOut, "No --public-url: Vapi cannot reach this machine, so results are read by polling Vapi (GET /call).")
 	}
 

@@ -78,6 +78,17 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 		return err
 	}
 	defer imp.pool.Close()
+	// The pre-flight checks with Vapi, when it can: the webhook routing first, so that the
+	// bodies shown are the ones the run would send, then the variables, after the report.
+	client, asst, err := dryRunAssistant(ctx, a, opts, imp)
+	if err != nil {
+		return err
+	}
+	if client != nil {
+		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, asst, now); err != nil {
+			return err
+		}
+	}
 	report, err := buildDryRunReport(ctx, imp.store, imp.campaign, imp.window, opts.Preview, now)
 	if err != nil {
 		return err
@@ -89,28 +100,33 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	} else {
 		err = writeDryRunText(a.out, report)
 	}
-	if err != nil {
+	if err != nil || client == nil {
 		return err
 	}
-	return dryRunPreflight(ctx, a, opts, imp)
+	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, asst, opts.AllowMissingVariables)
 }
 
-// dryRunPreflight runs the pre-flight variable check of a real run, on stderr, when it can
-// reach Vapi: a variable the run would stop on makes the dry run fail the same way.
-func dryRunPreflight(ctx context.Context, a *app, opts *runOptions, imp *imported) error {
+// dryRunAssistant connects to Vapi and reads the campaign's assistant for the pre-flight checks
+// of a real run; a nil client when the dry run cannot reach Vapi (no assistant or no key), which
+// it says.
+func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, *vapi.Assistant, error) {
 	key := a.getenv(envAPIKey)
 	switch {
 	case imp.campaign.AssistantID == "":
-		return nil
+		return nil, nil, nil
 	case key == "":
-		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} were not checked: set %s to check them.\n", envAPIKey)
-		return nil
+		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} and server URL were not checked: set %s to check them.\n", envAPIKey)
+		return nil, nil, nil
 	}
 	client, err := vapi.NewClient(key, &vapi.Config{BaseURL: opts.VapiBaseURL})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return preflightVariables(ctx, a.errOut, client, imp.store, imp.campaign, opts.AllowMissingVariables)
+	asst, err := fetchAssistant(ctx, client, imp.campaign)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, asst, nil
 }
 
 // imported is a campaign just imported, with the database it lives in.
@@ -198,6 +214,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 			PhoneNumberID:   opts.PhoneNumberID,
 			Overrides:       overrides,
 			PublicURL:       opts.PublicURL,
+			Webhooks:        campaign.WebhookMode(opts.Webhooks),
 			WebhookSecret:   secret,
 			WindowSpec:      window.String(),
 			DefaultTimeZone: opts.TimeZone,

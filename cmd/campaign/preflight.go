@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -15,12 +18,24 @@ import (
 // assistantTexts are the assistant's texts whose {{variables}} the CSV must supply, in order.
 var assistantTexts = []string{"system prompt", "first message", "voicemail message", "end-call message"}
 
-// preflightVariables fetches the campaign's assistant, finds the template variables its texts
-// use, and reports which CSV column supplies each and how many rows leave it empty. A variable
-// with neither a column nor a default stops the run unless allowMissing.
-func preflightVariables(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign, allowMissing bool) error {
+// preflight is what a run checks with Vapi before it dials: where the calls' server messages go
+// (preflightWebhooks) and the assistant's template variables (preflightVariables). It returns
+// the campaign with the webhook routing it stored.
+func preflight(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign, allowMissing bool, now time.Time) (*campaign.Campaign, error) {
+	asst, err := fetchAssistant(ctx, client, c)
+	if err != nil {
+		return nil, err
+	}
+	if c, err = preflightWebhooks(ctx, w, client, store, c, asst, now); err != nil {
+		return nil, err
+	}
+	return c, preflightVariables(ctx, w, store, c, asst, allowMissing)
+}
+
+// fetchAssistant reads the campaign's saved assistant; nil when the campaign names none.
+func fetchAssistant(ctx context.Context, client *vapi.Client, c *campaign.Campaign) (*vapi.Assistant, error) {
 	if c.AssistantID == "" {
-		return nil
+		return nil, nil
 	}
 	var asst *vapi.Assistant
 	err := vapi.RetryRead(ctx, 4, 10*time.Second, func() (err error) {
@@ -28,7 +43,84 @@ func preflightVariables(ctx context.Context, w io.Writer, client *vapi.Client, s
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("pre-flight: fetch assistant %s: %w", c.AssistantID, err)
+		return nil, fmt.Errorf("pre-flight: fetch assistant %s: %w", c.AssistantID, err)
+	}
+	return asst, nil
+}
+
+// preflightWebhooks decides, by the campaign's --webhooks mode, whether its calls carry the
+// runner's server (see campaign.RouteWebhooks), stores the decision with the assistant's own
+// serverMessages, and says in one line when the user's server URL is kept or replaced. The phone
+// number is read only when the assistant has no server URL of its own.
+func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign,
+	asst *vapi.Assistant, now time.Time) (*campaign.Campaign, error) {
+	mode := cmp.Or(c.Webhooks, campaign.WebhooksAuto)
+	var own campaign.ServerURLs
+	var ownerName string // whose server URL it is, for the message
+	var messages []string
+	if asst != nil {
+		if asst.Server != nil && asst.Server.URL != "" {
+			own.Assistant, ownerName = asst.Server.URL, fmt.Sprintf("Assistant %q", asst.Name)
+		}
+		for _, m := range asst.ServerMessages {
+			messages = append(messages, string(m))
+		}
+	}
+	var overrides vapi.AssistantOverrides
+	if len(c.Overrides) > 0 {
+		if err := json.Unmarshal(c.Overrides, &overrides); err != nil {
+			return nil, fmt.Errorf("campaign overrides: %w", err)
+		}
+	}
+	if overrides.Server != nil && overrides.Server.URL != "" {
+		own.Assistant, ownerName = overrides.Server.URL, "The --overrides file"
+	}
+	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" && c.PhoneNumberID != "" {
+		var pn *vapi.PhoneNumber
+		err := vapi.RetryRead(ctx, 4, 10*time.Second, func() (err error) {
+			pn, err = client.GetPhoneNumber(ctx, c.PhoneNumberID)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pre-flight: fetch phone number %s: %w", c.PhoneNumberID, err)
+		}
+		if pn.Server != nil && pn.Server.URL != "" {
+			own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))
+		}
+	}
+	route := campaign.RouteWebhooks(mode, c.PublicURL, own)
+	switch {
+	case c.PublicURL == "":
+	case mode == campaign.WebhooksPoll:
+		fmt.Fprintln(w, "--webhooks poll: the calls' server URL is left alone; results are read by polling Vapi (GET /call).")
+	case !route:
+		fmt.Fprintf(w, "%s has its own server URL (%s): it is left in place, so results are read by polling Vapi (GET /call); --webhooks override sends them to --public-url instead.\n",
+			ownerName, urlHost(cmp.Or(own.Assistant, own.PhoneNumber)))
+	case ownerName != "":
+		fmt.Fprintf(w, "--webhooks override: the calls send their server messages to --public-url instead of the server URL of %s (%s).\n",
+			strings.ToLower(ownerName[:1])+ownerName[1:], urlHost(cmp.Or(own.Assistant, own.PhoneNumber)))
+	}
+	if err := store.SetWebhookRouting(ctx, c.ID, !route, messages, now); err != nil {
+		return nil, err
+	}
+	return store.Campaign(ctx, c.ID)
+}
+
+// urlHost is a URL's scheme and host, for messages: a URL's path or query may hold a token.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "a URL"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// preflightVariables finds the template variables the assistant's texts use, and reports which
+// CSV column supplies each and how many rows leave it empty. A variable with neither a column
+// nor a default stops the run unless allowMissing.
+func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store, c *campaign.Campaign, asst *vapi.Assistant, allowMissing bool) error {
+	if asst == nil {
+		return nil
 	}
 	vars := campaign.TemplateVariables(assistantTexts, map[string]string{
 		"system prompt":     asst.SystemPrompt(),

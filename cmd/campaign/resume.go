@@ -68,6 +68,12 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 	if !f.Changed("public-url") && !opts.Simulate {
 		opts.PublicURL = c.PublicURL
 	}
+	if !f.Changed("webhooks") {
+		opts.Webhooks = string(c.Webhooks)
+	}
+	if _, err := campaign.ParseWebhookMode(opts.Webhooks); err != nil {
+		return usageErrorf("--webhooks: %v", err)
+	}
 	if !f.Changed("assistant-id") {
 		opts.AssistantID = c.AssistantID
 	}
@@ -109,8 +115,9 @@ func (opts *resumeOptions) routing() campaign.Routing {
 	if opts.Simulate {
 		scale = opts.SimTimeScale
 	}
+	webhooks := campaign.WebhookMode(opts.Webhooks)
 	return campaign.Routing{AssistantID: &opts.AssistantID, PhoneNumberID: &opts.PhoneNumberID, PublicURL: &opts.PublicURL,
-		Mode: &mode, RetryTimeScale: &scale}
+		Webhooks: &webhooks, Mode: &mode, RetryTimeScale: &scale}
 }
 
 // store saves the resumed campaign's routing and the pacing changes given, and returns the
@@ -137,7 +144,7 @@ func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campa
 	if c, err = opts.store(ctx, a, store, c, pacing); err != nil {
 		return err
 	}
-	if err := preflightVariables(ctx, a.errOut, client, store, c, opts.AllowMissingVariables); err != nil {
+	if c, err = preflight(ctx, a.errOut, client, store, c, opts.AllowMissingVariables, a.now()); err != nil {
 		return err
 	}
 	back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())

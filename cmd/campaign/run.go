@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/jobs"
 )
 
 // runOptions are the flags of `campaign run`.
@@ -37,6 +38,8 @@ type runOptions struct {
 	PhoneNumberID string
 	OverridesFile string
 	PublicURL     string
+	// Webhooks is the --webhooks mode: auto, override or poll.
+	Webhooks      string
 	Rate          float64
 	MaxConcurrent int
 	MaxAttempts   int
@@ -77,6 +80,7 @@ var runEnv = map[string]string{
 	"retry":           "CAMPAIGN_RETRY",
 	"vapi-base-url":   envVapiBaseURL,
 	"webhook-listen":  "CAMPAIGN_WEBHOOK_LISTEN",
+	"webhooks":        "CAMPAIGN_WEBHOOKS",
 }
 
 // envWebhookSecret is the shared secret Vapi sends with every webhook; a secret is generated per
@@ -139,7 +143,7 @@ func newRunCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls")
 	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from")
 	f.StringVar(&opts.OverridesFile, "overrides", "", "JSON file of assistantOverrides merged into every call (row variables win)")
-	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel)")
+	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel): https://host or the full https://host"+jobs.WebhookPath)
 	f.Float64Var(&opts.Rate, "rate", 1, "calls created per second, at most")
 	f.IntVar(&opts.MaxConcurrent, "max-concurrent", 10, "live calls at once, at most (Vapi's default account limit is 10)")
 	f.IntVar(&opts.MaxAttempts, "max-attempts", campaign.DefaultMaxAttempts, "calls per contact, at most, retries and callbacks included")
@@ -200,6 +204,9 @@ func (o *runOptions) validate() error {
 	}
 	if o.PublicURL != "" && !strings.HasPrefix(o.PublicURL, "https://") && !strings.HasPrefix(o.PublicURL, "http://") {
 		return usageErrorf("--public-url must start with https:// (or http://), got %q", o.PublicURL)
+	}
+	if _, err := campaign.ParseWebhookMode(o.Webhooks); err != nil {
+		return usageErrorf("--webhooks: %v", err)
 	}
 	return nil
 }

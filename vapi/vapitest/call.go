@@ -33,7 +33,15 @@ type simCall struct {
 	reported    bool
 	result      *callResult // set when ended
 
-	queue chan outMsg // webhook queue; nil without a server url
+	// server is where the call's server messages go: assistantOverrides.server, else the
+	// assistant's server, else the phone number's; nil: nowhere. messages are the types sent.
+	server   *vapi.Server
+	messages []vapi.ServerMessageType
+	// tools are the assistant's function tools that have a server to call (theirs, else
+	// server), with that server set.
+	tools []vapi.Tool
+
+	queue chan outMsg // webhook queue; nil when no message has anywhere to go
 }
 
 func (c *simCall) record() CallRecord {
@@ -207,7 +215,8 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 		number: number, customerRaw: customerRaw, overridesRaw: overridesRaw, overrides: overrides, plan: p,
 		status: vapi.CallStatusQueued, createdAt: now, updatedAt: now,
 	}
-	if overrides != nil && overrides.Server != nil && overrides.Server.URL != "" {
+	c.server, c.messages, c.tools = s.route(dto, overrides)
+	if c.server != nil || len(c.tools) > 0 {
 		c.queue = make(chan outMsg, 16)
 	}
 
@@ -246,6 +255,47 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 	return c, limits, false
 }
 
+// route is where a call's server messages go, by Vapi's precedence: a tool's own server for
+// its tool-calls, then assistantOverrides.server, the saved assistant's server, the phone
+// number's server (the simulator has no org server). The message types are
+// assistantOverrides.serverMessages, else the assistant's, else Vapi's default list.
+func (s *Server) route(dto vapi.CreateCallDTO, overrides *vapi.AssistantOverrides) (*vapi.Server, []vapi.ServerMessageType, []vapi.Tool) {
+	asst := s.assistants[dto.AssistantID]
+	phone, _ := s.phoneNumber(dto.PhoneNumberID)
+	has := func(srv *vapi.Server) bool { return srv != nil && srv.URL != "" }
+	var server *vapi.Server
+	switch {
+	case overrides != nil && has(overrides.Server):
+		server = overrides.Server
+	case has(asst.Server):
+		server = asst.Server
+	case has(phone.Server):
+		server = phone.Server
+	}
+	messages := vapi.DefaultServerMessages
+	switch {
+	case overrides != nil && len(overrides.ServerMessages) > 0:
+		messages = overrides.ServerMessages
+	case len(asst.ServerMessages) > 0:
+		messages = asst.ServerMessages
+	}
+	var tools []vapi.Tool
+	if asst.Model != nil {
+		for _, t := range asst.Model.Tools {
+			if t.Type != "function" || t.Function == nil {
+				continue
+			}
+			if !has(t.Server) {
+				t.Server = server
+			}
+			if t.Server != nil {
+				tools = append(tools, t)
+			}
+		}
+	}
+	return server, messages, tools
+}
+
 // transition moves a call to status, sends its status-update and, on ended,
 // schedules the end-of-call-report.
 func (s *Server) transition(c *simCall, status vapi.CallStatus) {
@@ -271,6 +321,14 @@ func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 	}
 	s.notifyLocked()
 	msg := s.statusUpdateLocked(c)
+	var toolCalls []outMsg
+	if status == vapi.CallStatusInProgress {
+		for _, t := range c.tools {
+			tc := s.toolCallsLocked(c, t)
+			tc.to = t.Server
+			toolCalls = append(toolCalls, tc)
+		}
+	}
 	reorder := false
 	if status == vapi.CallStatusEnded && c.queue != nil {
 		reorder = s.draw(s.cfg.Faults.WebhookReorder)
@@ -279,6 +337,9 @@ func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 
 	if status != vapi.CallStatusEnded {
 		s.enqueue(c, msg, false)
+		for _, tc := range toolCalls {
+			s.enqueue(c, tc, false)
+		}
 		return
 	}
 	if !reorder {

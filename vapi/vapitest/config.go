@@ -134,8 +134,12 @@ type Config struct {
 	// Assistants are the saved assistants (default DefaultAssistants()).
 	Assistants []vapi.Assistant
 	// PhoneNumberIDs are the accepted phoneNumberId values; empty accepts
-	// any non-empty id.
+	// any non-empty id. The ids of PhoneNumbers are accepted too.
 	PhoneNumberIDs []string
+	// PhoneNumbers are saved phone numbers, e.g. with a server URL of their
+	// own; GET /phone-number/{id} answers them, and a plain Twilio number for
+	// any other accepted id.
+	PhoneNumbers []vapi.PhoneNumber
 	// Clock is the time source (default RealClock).
 	Clock Clock
 	// HTTPClient posts the webhooks (default a client without a timeout;

@@ -201,16 +201,24 @@ func ms(t time.Time) float64 { return float64(t.UnixMilli()) }
 // outMsg is a webhook to send.
 type outMsg struct {
 	typ       vapi.ServerMessageType
+	to        *vapi.Server // where it goes
 	status    vapi.CallStatus
 	body      []byte
 	reordered bool
 	faults    [3]bool // drop, duplicate, delay
 }
 
-// phoneNumberLocked is the phone number block of server messages.
+// twilioAccountSid is the account of the simulator's Twilio numbers.
+const twilioAccountSid = "AC00000000000000000000000000000000"
+
+// phoneNumberJSON is the phone number block of server messages.
 func (s *Server) phoneNumberJSON(c *simCall) map[string]any {
-	return map[string]any{"id": c.phoneNumberID, "provider": "twilio", "number": "+12015550000",
-		"twilioAccountSid": "AC00000000000000000000000000000000"}
+	number := simulatedNumber
+	if p, ok := s.phones[c.phoneNumberID]; ok && p.Number != "" {
+		number = p.Number
+	}
+	return map[string]any{"id": c.phoneNumberID, "provider": "twilio", "number": number,
+		"twilioAccountSid": twilioAccountSid}
 }
 
 // snapshotLocked is the call object embedded in server messages: the call
@@ -267,4 +275,21 @@ func (s *Server) endOfCallReportLocked(c *simCall) outMsg {
 	m["phoneNumber"] = s.phoneNumberJSON(c)
 	body, _ := json.Marshal(map[string]any{"message": m})
 	return outMsg{typ: vapi.ServerMessageTypeEndOfCallReport, body: body}
+}
+
+// toolCallsLocked builds the tool-calls message that asks for the call's function tool.
+func (s *Server) toolCallsLocked(c *simCall, t vapi.Tool) outMsg {
+	call := map[string]any{"id": "call_" + strings.ReplaceAll(c.id, "-", "")[:24], "type": "function",
+		"function": map[string]any{"name": t.Function.Name, "arguments": "{}"}}
+	withCall := map[string]any{"type": "function", "function": map[string]any{"name": t.Function.Name}, "toolCall": call}
+	if t.Server != nil {
+		withCall["server"] = t.Server
+	}
+	m := map[string]any{
+		"type": vapi.ServerMessageTypeToolCalls, "timestamp": ms(s.SimNow()),
+		"toolCallList": []any{call}, "toolWithToolCallList": []any{withCall},
+		"call": s.snapshotLocked(c), "customer": json.RawMessage(c.customerRaw), "phoneNumber": s.phoneNumberJSON(c),
+	}
+	body, _ := json.Marshal(map[string]any{"message": m})
+	return outMsg{typ: vapi.ServerMessageTypeToolCalls, body: body}
 }

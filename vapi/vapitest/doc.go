@@ -25,6 +25,8 @@
 //   - GET /call/{id}: the call as it is now; 400 for a non-uuid id, 404 for
 //     an unknown one.
 //   - GET /assistant/{id}: the saved assistants (Config.Assistants).
+//   - GET /phone-number/{id}: the saved numbers (Config.PhoneNumbers), and
+//     a plain Twilio number without a server for any other accepted id.
 //   - POST /analytics: table "call" computed from the simulated calls
 //     (table "subscription" answers empty results): count, sum, avg, min,
 //     max, history over id, cost, costBreakdown.*, duration (seconds,
@@ -43,10 +45,15 @@
 // when not answered; start errors end at once), on the simulated clock
 // (Config.TimeScale times faster than Config.Clock). A status-update is
 // posted at each change after queued, and an end-of-call-report 3–8
-// simulated seconds after the end, to assistantOverrides.server.url with
-// server.headers (plus X-Vapi-Secret when Config.WebhookSecret is set),
-// filtered by assistantOverrides.serverMessages. Without a server url no
-// webhook is sent. A failed delivery is retried per server.backoffPlan,
+// simulated seconds after the end. They go where Vapi sends them: to
+// assistantOverrides.server, else the saved assistant's server, else the
+// phone number's, with that server's headers (plus X-Vapi-Secret when
+// Config.WebhookSecret is set), filtered by assistantOverrides.serverMessages,
+// else the assistant's serverMessages, else Vapi's default list. When an
+// answered call goes in-progress, each function tool of the assistant gets a
+// tool-calls message at its own server, else at that same server. Without a
+// server url no webhook is sent. Deliveries records every one and its URL.
+// A failed delivery is retried per server.backoffPlan,
 // else attempted once. Durations: completed 30–240 s of conversation,
 // voicemail 20–40 s, no-answer rings 25–35 s, busy about 5 s.
 //

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/campaign-run/campaign/vapi"
 )
 
 var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -118,5 +120,36 @@ func (s *Server) handleAssistant(w http.ResponseWriter, _ *http.Request, id stri
 	}
 	m := toMap(a)
 	m["createdAt"], m["updatedAt"] = isoMillis(a.CreatedAt), isoMillis(a.UpdatedAt)
+	writeJSON(w, http.StatusOK, m)
+}
+
+// simulatedNumber is the caller id of the simulator's numbers that are not in Config.PhoneNumbers.
+const simulatedNumber = "+12015550000"
+
+// phoneNumber returns the saved phone number id, or a plain Twilio number
+// without a server for any other accepted id.
+func (s *Server) phoneNumber(id string) (vapi.PhoneNumber, bool) {
+	if p, ok := s.phones[id]; ok {
+		return p, true
+	}
+	if id == "" || (len(s.phoneIDs) > 0 && !s.phoneIDs[id]) {
+		return vapi.PhoneNumber{}, false
+	}
+	at := s.realStart.UTC().Truncate(time.Millisecond)
+	return vapi.PhoneNumber{ID: id, OrgID: s.cfg.OrgID, Provider: "twilio", Number: simulatedNumber,
+		CreatedAt: at, UpdatedAt: at}, true
+}
+
+func (s *Server) handlePhoneNumber(w http.ResponseWriter, _ *http.Request, id string) {
+	p, ok := s.phoneNumber(id)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, nestError(http.StatusNotFound, "Not Found"))
+		return
+	}
+	m := toMap(p)
+	if p.Provider == "twilio" {
+		m["twilioAccountSid"] = twilioAccountSid
+	}
+	m["createdAt"], m["updatedAt"] = isoMillis(p.CreatedAt), isoMillis(p.UpdatedAt)
 	writeJSON(w, http.StatusOK, m)
 }

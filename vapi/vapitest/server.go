@@ -1,6 +1,7 @@
 package vapitest
 
 import (
+	"cmp"
 	"context"
 	cryptorand "crypto/rand"
 	"crypto/subtle"
@@ -24,6 +25,7 @@ type Server struct {
 	cfg        Config
 	assistants map[string]vapi.Assistant
 	phoneIDs   map[string]bool
+	phones     map[string]vapi.PhoneNumber
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,6 +66,7 @@ func New(cfg Config) *Server {
 		cfg:        cfg,
 		assistants: map[string]vapi.Assistant{},
 		phoneIDs:   map[string]bool{},
+		phones:     map[string]vapi.PhoneNumber{},
 		ctx:        ctx,
 		cancel:     cancel,
 		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
@@ -76,6 +79,20 @@ func New(cfg Config) *Server {
 	}
 	for _, id := range cfg.PhoneNumberIDs {
 		s.phoneIDs[id] = true
+	}
+	for _, p := range cfg.PhoneNumbers {
+		p.OrgID = cmp.Or(p.OrgID, cfg.OrgID)
+		p.Provider = cmp.Or(p.Provider, "twilio")
+		if p.CreatedAt.IsZero() {
+			p.CreatedAt = cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+		}
+		if p.UpdatedAt.IsZero() {
+			p.UpdatedAt = p.CreatedAt
+		}
+		s.phones[p.ID] = p
+		if len(cfg.PhoneNumberIDs) > 0 {
+			s.phoneIDs[p.ID] = true
+		}
 	}
 	s.realStart = cfg.Clock.Now()
 	s.tokens = float64(cfg.RequestBurst)
@@ -226,6 +243,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleGet(w, r, strings.TrimPrefix(path, "/call/"))
 	case strings.HasPrefix(path, "/assistant/") && r.Method == http.MethodGet:
 		s.handleAssistant(w, r, strings.TrimPrefix(path, "/assistant/"))
+	case strings.HasPrefix(path, "/phone-number/") && r.Method == http.MethodGet:
+		s.handlePhoneNumber(w, r, strings.TrimPrefix(path, "/phone-number/"))
 	case path == "/analytics" && r.Method == http.MethodPost:
 		s.handleAnalytics(w, r)
 	default:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/campaign-run/campaign/vapi"
@@ -16,9 +17,12 @@ type queued struct {
 	drop, dup, delay bool
 }
 
-// enqueue queues a webhook for the call's server; last closes the queue.
+// enqueue queues a webhook for m.to, by default the call's server; last closes the queue.
 func (s *Server) enqueue(c *simCall, m outMsg, last bool) {
-	if c.queue == nil || !s.wants(c, m.typ) {
+	if m.to == nil {
+		m.to = c.server
+	}
+	if c.queue == nil || m.to == nil || !s.wants(c, m.typ) {
 		if last && c.queue != nil {
 			close(c.queue)
 		}
@@ -42,24 +46,15 @@ func toOut(q queued) outMsg {
 	return m
 }
 
-// wants reports whether the call's serverMessages include typ (Vapi's
-// default list includes both status-update and end-of-call-report).
+// wants reports whether the call's server messages include typ. A tool's
+// tool-calls are always sent: the model waits for the tool's result.
 func (s *Server) wants(c *simCall, typ vapi.ServerMessageType) bool {
-	if c.overrides == nil || len(c.overrides.ServerMessages) == 0 {
-		return true
-	}
-	for _, t := range c.overrides.ServerMessages {
-		if t == typ {
-			return true
-		}
-	}
-	return false
+	return typ == vapi.ServerMessageTypeToolCalls || slices.Contains(c.messages, typ)
 }
 
 // deliverLoop sends a call's webhooks in order.
 func (s *Server) deliverLoop(c *simCall) {
 	defer s.wg.Done()
-	srv := c.overrides.Server
 	for {
 		var m outMsg
 		var ok bool
@@ -72,6 +67,7 @@ func (s *Server) deliverLoop(c *simCall) {
 			return
 		}
 		drop, dup, delay := m.faults[0], m.faults[1], m.faults[2]
+		srv := m.to
 		base := Delivery{CallID: c.id, Type: m.typ, Status: m.status, URL: srv.URL, Reordered: m.reordered, Delayed: delay}
 		if m.typ != vapi.ServerMessageTypeStatusUpdate {
 			base.Status = ""
