@@ -192,8 +192,8 @@ func TestOperatorActionsWithThreeRunners(t *testing.T) {
 	issued := map[operatorAction]int{}
 	for i, act := range seq {
 		// A random moment: at once, or once the runners have started a few more calls.
-		if rng.IntN(2) == 0 && model.status == campaign.StatusRunning && alive() > 0 {
-			want := attempts() + 1 + rng.IntN(3)
+		if rng.IntN(3) == 0 && model.status == campaign.StatusRunning && alive() > 0 {
+			want := attempts() + 1 + rng.IntN(2)
 			deadline := time.Now().Add(10 * time.Second)
 			tick := time.NewTicker(5 * time.Millisecond)
 			for attempts() < want && alive() > 0 && time.Now().Before(deadline) {
