@@ -209,11 +209,18 @@ func (s *Store) CallNotCreated(ctx context.Context, attemptID int64, kind NotCre
 	return nil
 }
 
-// uncountAttempt puts an in_call contact back to pending at retry, its last attempt not counted.
+// uncountAttempt puts an in_call contact back to pending at retry, its last attempt not counted;
+// in a cancelled campaign the contact becomes cancelled. The contact is locked before the
+// campaign's status is read, as in settleContact.
 func uncountAttempt(ctx context.Context, tx pgx.Tx, contactID int64, retry *time.Time, now time.Time) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact WHERE id = $1 FOR NO KEY UPDATE`, contactID); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `
-		UPDATE contact SET state = 'pending', attempts = greatest(attempts - 1, 0),
-			next_attempt_at = $2, updated_at = $3
+		WITH cp AS (SELECT cp.status FROM campaign cp JOIN contact ct ON ct.campaign_id = cp.id WHERE ct.id = $1)
+		UPDATE contact SET attempts = greatest(attempts - 1, 0), updated_at = $3,
+			state = CASE WHEN (SELECT status FROM cp) = 'cancelled' THEN 'cancelled' ELSE 'pending' END,
+			next_attempt_at = CASE WHEN (SELECT status FROM cp) = 'cancelled' THEN NULL ELSE $2::timestamptz END
 		WHERE id = $1 AND state = 'in_call'`, contactID, retry, now)
 	return err
 }
@@ -337,15 +344,18 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 			retry := now.Add(CapacityRetryDelay)
 			return uncountAttempt(ctx, tx, a.contactID, &retry, now)
 		}
-		decision, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now)
+		decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE attempt SET decision = $2 WHERE id = $1`, a.id, decision); err != nil {
 			return err
 		}
-		_, err = completeIfDone(ctx, tx, a.campaignID, now)
-		return err
+		if touched == nil {
+			touched = map[int64]int{}
+		}
+		touched[a.campaignID] += 0 // its own campaign, with the others in id order
+		return settleCampaigns(ctx, tx, touched, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("apply result of call %q: %w", r.CallID, err)

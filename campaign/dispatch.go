@@ -11,10 +11,29 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Every transaction of the runner takes its row locks in one order, attempt, then contact, then
-// campaign, so none can deadlock another; the campaign row, locked last and held briefly, is
-// what serializes dialing and completion across processes. BeginAttempt then locks the row of
-// the campaign's Vapi account (vapi_account), which no transaction locks before a campaign.
+// The lock order (DESIGN guarantee 8). Every transaction that touches attempts, contacts or
+// campaign rows, the operator's (cancel, pause, set, resume, suppress) as well as the runner's
+// (dial, hopper, result, retry scheduling, completion), takes its row locks in this one order,
+// so none can deadlock another:
+//
+//  1. the hopper's advisory lock of a campaign (QueueDue only);
+//  2. attempt rows (a result locks its attempt first);
+//  3. suppression entries it adds (INSERT … ON CONFLICT waits for a concurrent insert of the
+//     same number);
+//  4. contact rows, several of them in id order: a statement that changes many contacts first
+//     locks them in a CTE, SELECT … ORDER BY id FOR NO KEY UPDATE, because an UPDATE locks rows
+//     in whatever order its plan scans them. Two exceptions cannot close a cycle: the contact of
+//     a result (in a call) comes before 3, as no statement locking many contacts waits for a
+//     contact in a call that it does not also change; and SELECT … FOR UPDATE SKIP LOCKED
+//     (the hopper) never waits;
+//  5. campaign rows, several of them in id order, always FOR NO KEY UPDATE (or an UPDATE,
+//     which takes the same lock), so foreign-key checks are never blocked;
+//  6. the row of the campaign's Vapi account (vapi_account), taken by BeginAttempt alone, after
+//     its campaign, to count the live calls of every campaign on the account.
+//
+// The campaign row, locked last and held briefly, is what serializes dialing, status changes and
+// completion across processes. A statement that reads a row without locking it (settings, the
+// status a dial rechecks under its lock) may come anywhere.
 
 // DialRefusal says why BeginAttempt did not start an attempt ("" = it did).
 type DialRefusal string
@@ -22,7 +41,7 @@ type DialRefusal string
 // Reasons BeginAttempt refuses to start an attempt.
 const (
 	// RefuseNotRunning: the campaign is not running. A queued contact is put back to pending,
-	// so the hopper picks it up again after a resume.
+	// so the hopper picks it up again after a resume, or cancelled if the campaign is.
 	RefuseNotRunning DialRefusal = "campaign_not_running"
 	// RefuseNotQueued: the contact is not queued (already handled, cancelled, or gone):
 	// nothing changes.
@@ -109,10 +128,13 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		}
 		if status != StatusRunning {
 			g.Refusal = RefuseNotRunning
-			if state == ContactQueued {
-				return unqueue(ctx, tx, campaignID, contactID, `state = 'pending'`, now)
+			if state != ContactQueued {
+				return nil
 			}
-			return nil
+			if status == StatusCancelled {
+				return unqueue(ctx, tx, campaignID, contactID, `state = 'cancelled', next_attempt_at = NULL`, now)
+			}
+			return unqueue(ctx, tx, campaignID, contactID, `state = 'pending'`, now)
 		}
 		if state != ContactQueued {
 			g.Refusal = RefuseNotQueued

@@ -50,10 +50,24 @@ func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status,
 
 // Cancel ends a campaign for good: its status becomes cancelled, and its contacts not yet
 // called or waiting for a retry (pending, queued) become cancelled. Calls in flight finish and
-// are recorded. It returns how many contacts were cancelled.
+// are recorded; their contacts get no retry (settleContact reads the status under the contact's
+// lock, which Cancel takes too, so a result and a cancel at the same moment serialize). It
+// returns how many contacts were cancelled.
 func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error) {
 	var cancelled int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
+		tag, err := tx.Exec(ctx, `
+			WITH target AS (
+				SELECT id, state FROM contact WHERE campaign_id = $1 AND state IN ('pending', 'queued', 'in_call')
+				ORDER BY id FOR NO KEY UPDATE
+			)
+			UPDATE contact ct SET state = 'cancelled', next_attempt_at = NULL, updated_at = $2
+			FROM target WHERE ct.id = target.id AND target.state <> 'in_call'`, campaignID, now)
+		if err != nil {
+			return err
+		}
+		cancelled = int(tag.RowsAffected())
 		status, err := lockCampaign(ctx, tx, campaignID)
 		if err != nil {
 			return err
@@ -61,13 +75,6 @@ func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (in
 		if status == StatusCancelled || status == StatusCompleted {
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
 		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE contact SET state = 'cancelled', next_attempt_at = NULL, updated_at = $2
-			WHERE campaign_id = $1 AND state IN ('pending', 'queued')`, campaignID, now)
-		if err != nil {
-			return err
-		}
-		cancelled = int(tag.RowsAffected())
 		_, err = tx.Exec(ctx, `
 			UPDATE campaign SET status = 'cancelled', queued_contacts = 0, finished_at = $2, updated_at = $2
 			WHERE id = $1`, campaignID, now)
@@ -123,6 +130,22 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 		return fmt.Errorf("max attempts must be at least 1, got %d", *p.MaxAttempts)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
+		if p.WindowSpec != nil {
+			// Deferred contacts wait for the old window's opening; the retries' own times stay.
+			_, err := tx.Exec(ctx, `
+				WITH target AS (
+					SELECT id FROM contact
+					WHERE campaign_id = $1 AND state = 'pending' AND attempts = 0 AND next_attempt_at IS NOT NULL
+					ORDER BY id FOR NO KEY UPDATE
+				)
+				UPDATE contact ct SET next_attempt_at = NULL, updated_at = $2
+				FROM target WHERE ct.id = target.id`,
+				campaignID, now)
+			if err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE campaign SET rate_per_second = coalesce($2, rate_per_second),
 				max_concurrent = coalesce($3, max_concurrent), window_spec = coalesce($4, window_spec),
@@ -137,15 +160,7 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 		}
-		if p.WindowSpec == nil {
-			return nil
-		}
-		// Deferred contacts wait for the old window's opening; the retries' own times stay.
-		_, err = tx.Exec(ctx, `
-			UPDATE contact SET next_attempt_at = NULL, updated_at = $2
-			WHERE campaign_id = $1 AND state = 'pending' AND attempts = 0 AND next_attempt_at IS NOT NULL`,
-			campaignID, now)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("set pacing: %w", err)
@@ -170,6 +185,23 @@ type ResumeOptions struct {
 func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions, now time.Time) (int, error) {
 	var back int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
+		// Only a cancellation makes contacts cancelled, so taking back every cancelled contact
+		// is right whatever the status.
+		tag, err := tx.Exec(ctx, `
+			WITH target AS (
+				SELECT id FROM contact
+				WHERE campaign_id = $1 AND (state IN ('queued', 'cancelled')
+				   OR ($3 AND state = 'failed' AND outcome <> $4))
+				ORDER BY id FOR NO KEY UPDATE
+			)
+			UPDATE contact ct SET state = 'pending', next_attempt_at = NULL, updated_at = $2
+			FROM target WHERE ct.id = target.id`,
+			campaignID, now, opts.RetryFailed, string(OutcomeFailedPermanent))
+		if err != nil {
+			return err
+		}
+		back = int(tag.RowsAffected())
 		status, err := lockCampaign(ctx, tx, campaignID)
 		if err != nil {
 			return err
@@ -177,27 +209,6 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		if status == StatusCompleted && !opts.RetryFailed {
 			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
 				campaignID, ErrWrongStatus)
-		}
-		states := []string{string(ContactQueued)}
-		if status == StatusCancelled {
-			states = append(states, string(ContactCancelled))
-		}
-		tag, err := tx.Exec(ctx, `
-			UPDATE contact SET state = 'pending', next_attempt_at = NULL, updated_at = $3
-			WHERE campaign_id = $1 AND state = ANY($2)`, campaignID, states, now)
-		if err != nil {
-			return err
-		}
-		back = int(tag.RowsAffected())
-		if opts.RetryFailed {
-			tag, err := tx.Exec(ctx, `
-				UPDATE contact SET state = 'pending', next_attempt_at = NULL, updated_at = $2
-				WHERE campaign_id = $1 AND state = 'failed' AND outcome <> $3`,
-				campaignID, now, string(OutcomeFailedPermanent))
-			if err != nil {
-				return err
-			}
-			back += int(tag.RowsAffected())
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE campaign SET status = 'running', queued_contacts = 0, finished_at = NULL,

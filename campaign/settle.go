@@ -3,7 +3,6 @@ package campaign
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +20,8 @@ type settleSettings struct {
 	callbackKey, doNotCallKey string
 	windowSpec                string
 	timeScale                 float64
+	status                    Status
+	mode                      Mode
 }
 
 // settledContact is what settling needs of the contact.
@@ -40,41 +41,50 @@ const DoNotCallReason = "asked not to be called"
 // attempt). A contact no longer in a call (cancelled meanwhile) only gets the outcome.
 //
 //   - Retry: the contact goes back to pending with next_attempt_at at the retry time moved into
-//     its calling window (the hopper defers it further if the window changes).
+//     its calling window (the hopper defers it further if the window changes); in a cancelled
+//     campaign it becomes cancelled instead.
 //   - Final: the contact gets its final state; ContactDoNotCall also puts the number on the
-//     suppression list, with the call id as evidence, which stops its other campaigns' pending
-//     contacts too.
+//     suppression list, with the call id and campaign as evidence, which stops its other
+//     campaigns' pending contacts too. A simulated campaign's answer stops its own contact
+//     only: the shared list is for real numbers that real people asked about.
+//
+// It returns the campaigns whose contacts it changed besides a's (see addSuppressionsTx): the
+// caller settles them with a's campaign, in id order.
 //
 // Delays count from now, when the result is recorded (Vapi reports a call 5-15 s after it
 // ends). In a simulated campaign, times run on the simulator's clock, RetryTimeScale times
 // faster: the decision is taken on the simulated end time of the call and its distance from it
 // is divided by the scale, so callbacks and retries come as soon, relatively, as the calls end.
 func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID string, outcome Outcome,
-	structured json.RawMessage, simEndedAt *time.Time, now time.Time) (string, error) {
-	var set settleSettings
-	err := tx.QueryRow(ctx, `
-		SELECT retry_policy, max_attempts, callback_key, do_not_call_key, window_spec, retry_time_scale
-		FROM campaign WHERE id = $1`, a.campaignID).
-		Scan(&set.retrySpec, &set.maxAttempts, &set.callbackKey, &set.doNotCallKey, &set.windowSpec, &set.timeScale)
-	if err != nil {
-		return "", err
-	}
+	structured json.RawMessage, simEndedAt *time.Time, now time.Time) (decision string, touched map[int64]int, err error) {
+	// The contact's lock first, then the campaign's settings and status: a Cancel, which locks
+	// the contacts in a call too, has committed by the time this lock is granted, so a
+	// cancelled campaign gives no retry.
 	var ct settledContact
 	err = tx.QueryRow(ctx, `
 		SELECT state, attempts, phone, time_zones FROM contact WHERE id = $1 FOR NO KEY UPDATE`, a.contactID).
 		Scan(&ct.state, &ct.attempts, &ct.phone, &ct.timeZones)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	var set settleSettings
+	err = tx.QueryRow(ctx, `
+		SELECT retry_policy, max_attempts, callback_key, do_not_call_key, window_spec, retry_time_scale, status, mode
+		FROM campaign WHERE id = $1`, a.campaignID).
+		Scan(&set.retrySpec, &set.maxAttempts, &set.callbackKey, &set.doNotCallKey, &set.windowSpec, &set.timeScale,
+			&set.status, &set.mode)
+	if err != nil {
+		return "", nil, err
 	}
 	if ct.state != ContactInCall {
-		return "contact was " + string(ct.state) + " meanwhile", finishContact(ctx, tx, a.contactID, ct.state, outcome, now)
+		return "contact was " + string(ct.state) + " meanwhile", nil, finishContact(ctx, tx, a.contactID, ct.state, outcome, now)
 	}
 	var sameOutcome int
 	err = tx.QueryRow(ctx, `
 		SELECT count(*) FROM attempt WHERE contact_id = $1 AND state = 'ended' AND outcome = $2`,
 		a.contactID, outcome).Scan(&sameOutcome)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 
 	policy, err := ParseRetryPolicy(set.retrySpec)
@@ -95,17 +105,27 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 
 	if !step.Retry {
 		if err := finishContact(ctx, tx, a.contactID, step.Final, outcome, now); err != nil {
-			return "", err
+			return "", nil, err
 		}
-		if step.Final == ContactDoNotCall {
-			_, err := addSuppressionsTx(ctx, tx, []string{ct.phone}, []string{DoNotCallReason},
-				[]string{fmt.Sprintf("campaign:%d", a.campaignID)}, []string{callID},
-				[]pgtype.Timestamptz{{Time: now, Valid: true}}, now)
-			if err != nil {
-				return "", err
-			}
+		if step.Final != ContactDoNotCall {
+			return step.Reason, nil, nil
 		}
-		return step.Reason, nil
+		if set.mode == ModeSimulated {
+			// A simulated answer reached nobody: it stops this contact only, never a real number
+			// in the shared list.
+			return step.Reason + " (simulated: not added to the suppression list)", nil, nil
+		}
+		_, touched, err := addSuppressionsTx(ctx, tx, []string{ct.phone}, []string{DoNotCallReason},
+			[]string{SourceCall}, []string{callID}, []int64{a.campaignID},
+			[]pgtype.Timestamptz{{Time: now, Valid: true}}, now)
+		if err != nil {
+			return "", nil, err
+		}
+		return step.Reason, touched, nil
+	}
+	if set.status == StatusCancelled {
+		return step.Reason + "; not retried: the campaign is cancelled", nil,
+			finishContact(ctx, tx, a.contactID, ContactCancelled, outcome, now)
 	}
 	at := now.Add(time.Duration(float64(step.At.Sub(clock)) / scale))
 	if window, err := ParseWindow(set.windowSpec); err == nil {
@@ -117,9 +137,9 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		UPDATE contact SET state = 'pending', outcome = $2, next_attempt_at = $3, updated_at = $4
 		WHERE id = $1`, a.contactID, outcome, at, now)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return step.Reason + "; next attempt " + at.UTC().Format(time.RFC3339), nil
+	return step.Reason + "; next attempt " + at.UTC().Format(time.RFC3339), nil, nil
 }
 
 // loadZones loads a contact's IANA zones; a name that does not load (it did at import) counts

@@ -226,10 +226,35 @@ func TestDoNotCallFromTheConversation(t *testing.T) {
 	require.Equal(t, "+14155550100", list[0].Phone)
 	require.Equal(t, campaign.DoNotCallReason, list[0].Reason)
 	require.Equal(t, a.VapiCallID, list[0].VapiCallID)
+	require.Equal(t, b.camp.ID, list[0].CampaignID)
+	require.Equal(t, "call in campaign "+b.camp.Name, list[0].Origin())
 	require.True(t, end.Equal(list[0].CreatedAt), "suppressed at %s", list[0].CreatedAt)
 
 	require.Equal(t, campaign.ContactDoNotCall, b.contact(t, other[0]).State, "the other campaign's contact")
 	require.Equal(t, campaign.ContactPending, b.contact(t, other[1]).State)
+}
+
+// TestSimulatedDoNotCallStaysInItsCampaign: in a simulated campaign, a "do not call" answer
+// reached nobody: the contact ends do_not_call, but the number joins no shared list, and the
+// same number waiting in a real campaign is still called.
+func TestSimulatedDoNotCallStaysInItsCampaign(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 1, maxConcurrent: 1, retry: campaign.DefaultRetrySpec})
+	_, err := b.pool.Exec(b.ctx, `UPDATE campaign SET mode = 'simulated' WHERE id = $1`, b.camp.ID)
+	require.NoError(t, err)
+	realContacts := setupInPool(t, b, "real")
+
+	a, _ := b.callOnce(t, b.contacts[0], t0, "customer-ended-call", `{"do_not_call": true}`)
+	require.Equal(t, campaign.ContactDoNotCall, b.contact(t, b.contacts[0]).State)
+	require.Contains(t, a.Decision, "simulated: not added to the suppression list")
+
+	var list []campaign.Suppression
+	require.NoError(t, b.store.ListSuppressions(b.ctx, func(s campaign.Suppression) error {
+		list = append(list, s)
+		return nil
+	}))
+	require.Empty(t, list, "a simulated answer wrote the shared suppression list")
+	require.Equal(t, campaign.ContactPending, b.contact(t, realContacts[0]).State, "the real campaign's contact")
 }
 
 // TestSimulatedRetriesRunOnSimulatedTime: in a simulated campaign (RetryTimeScale 60), a 30 m

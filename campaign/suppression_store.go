@@ -3,7 +3,9 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,11 +14,37 @@ import (
 
 // Suppression is one number never to be called, whatever the campaign.
 type Suppression struct {
-	Phone      string // E.164
-	Reason     string // why, e.g. "manual", "asked", "complaint"
-	Source     string // where it came from, e.g. "cli" or "import:dnc.csv"
+	Phone  string // E.164
+	Reason string // why, e.g. "manual", "asked", "complaint"
+	// Source is where it came from: "cli" (suppress add), "import:" and a file's name, or
+	// SourceCall.
+	Source     string
 	VapiCallID string // the call in which the person asked not to be called, if any
-	CreatedAt  time.Time
+	// CampaignID is the campaign of that call (0 if none); CampaignName is its name, read back
+	// by ListSuppressions ("" once the campaign is gone).
+	CampaignID   int64
+	CampaignName string
+	CreatedAt    time.Time
+}
+
+// SourceCall is the source of a number whose owner asked, in a call of a campaign, not to be
+// called again. Simulated campaigns never add one: their calls reached nobody.
+const SourceCall = "call"
+
+// Origin describes where the entry came from, for people: "manual", "import dnc.csv", "call
+// in campaign nov-reminders", or the raw source.
+func (s Suppression) Origin() string {
+	switch {
+	case s.Source == "cli":
+		return "manual"
+	case strings.HasPrefix(s.Source, "import:"):
+		return "import " + strings.TrimPrefix(s.Source, "import:")
+	case s.Source == SourceCall && s.CampaignName != "":
+		return "call in campaign " + s.CampaignName
+	case s.Source == SourceCall && s.CampaignID != 0:
+		return fmt.Sprintf("call in campaign %d (deleted)", s.CampaignID)
+	}
+	return s.Source
 }
 
 // isE164 reports whether s has the shape of an E.164 number: "+" and 2 to 15 digits, the
@@ -46,6 +74,7 @@ func isE164(s string) bool {
 func (s *Store) AddSuppressions(ctx context.Context, numbers []Suppression, now time.Time) (added int, err error) {
 	var (
 		phones, reasons, sources, callIDs []string
+		campaignIDs                       []int64
 		created                           []pgtype.Timestamptz
 		seen                              = make(map[string]bool, len(numbers))
 	)
@@ -61,14 +90,19 @@ func (s *Store) AddSuppressions(ctx context.Context, numbers []Suppression, now 
 		reasons = append(reasons, n.Reason)
 		sources = append(sources, n.Source)
 		callIDs = append(callIDs, n.VapiCallID)
+		campaignIDs = append(campaignIDs, n.CampaignID)
 		created = append(created, pgtype.Timestamptz{Time: n.CreatedAt, Valid: !n.CreatedAt.IsZero()})
 	}
 	if len(phones) == 0 {
 		return 0, nil
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		added, err = addSuppressionsTx(ctx, tx, phones, reasons, sources, callIDs, created, now)
-		return err
+		var touched map[int64]int
+		added, touched, err = addSuppressionsTx(ctx, tx, phones, reasons, sources, callIDs, campaignIDs, created, now)
+		if err != nil {
+			return err
+		}
+		return settleCampaigns(ctx, tx, touched, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("add suppressions: %w", err)
@@ -77,18 +111,21 @@ func (s *Store) AddSuppressions(ctx context.Context, numbers []Suppression, now 
 }
 
 // addSuppressionsTx is AddSuppressions in tx, on distinct E.164 numbers and their parallel
-// details. It locks contacts before campaign rows, as BeginAttempt and QueueDue do.
-func addSuppressionsTx(ctx context.Context, tx pgx.Tx, phones, reasons, sources, callIDs []string,
-	created []pgtype.Timestamptz, now time.Time) (added int, err error) {
+// details (campaign id 0: none), up to the campaign rows: it adds the entries, then marks the
+// waiting contacts do_not_call, locked in id order, and returns the campaigns they belong to
+// with how many of them were queued, for settleCampaigns. The caller locks those campaigns
+// after every contact it changes (the lock order of dispatch.go).
+func addSuppressionsTx(ctx context.Context, tx pgx.Tx, phones, reasons, sources, callIDs []string, campaignIDs []int64,
+	created []pgtype.Timestamptz, now time.Time) (added int, touched map[int64]int, err error) {
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO suppression (phone, reason, source, vapi_call_id, created_at)
-		SELECT p, r, s, v, coalesce(c, now())
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-		     WITH ORDINALITY AS x(p, r, s, v, c, n)
+		INSERT INTO suppression (phone, reason, source, vapi_call_id, campaign_id, created_at)
+		SELECT p, r, s, v, nullif(cid, 0), coalesce(c, now())
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[])
+		     WITH ORDINALITY AS x(p, r, s, v, cid, c, n)
 		ORDER BY n
-		ON CONFLICT (phone) DO NOTHING`, phones, reasons, sources, callIDs, created)
+		ON CONFLICT (phone) DO NOTHING`, phones, reasons, sources, callIDs, campaignIDs, created)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	added = int(tag.RowsAffected())
 
@@ -107,28 +144,40 @@ func addSuppressionsTx(ctx context.Context, tx pgx.Tx, phones, reasons, sources,
 			UPDATE contact ct SET state = 'do_not_call', outcome = '', updated_at = $2
 			FROM target WHERE ct.id = target.id
 			RETURNING ct.campaign_id, target.state AS was
-		), counts AS (
-			SELECT campaign_id, count(*) FILTER (WHERE was = 'queued') AS queued
-			FROM marked GROUP BY campaign_id
-		), fixed AS (
-			UPDATE campaign cp SET queued_contacts = greatest(cp.queued_contacts - counts.queued, 0)
-			FROM counts WHERE cp.id = counts.campaign_id AND counts.queued > 0
-			RETURNING cp.id
 		)
-		SELECT campaign_id FROM counts ORDER BY campaign_id`, sorted, now)
+		SELECT campaign_id, count(*) FILTER (WHERE was = 'queued') FROM marked GROUP BY campaign_id`, sorted, now)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	campaignIDs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, err
+	touched = map[int64]int{}
+	var id int64
+	var queued int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &queued}, func() error {
+		touched[id] = queued
+		return nil
+	}); err != nil {
+		return 0, nil, err
 	}
-	for _, id := range campaignIDs {
+	return added, touched, nil
+}
+
+// settleCampaigns brings campaign rows up to date after tx changed their contacts, in id order
+// (the lock order of dispatch.go): touched maps a campaign to how many of its queued contacts
+// left the queue, and each is completed if nothing is left to call.
+func settleCampaigns(ctx context.Context, tx pgx.Tx, touched map[int64]int, now time.Time) error {
+	ids := slices.Sorted(maps.Keys(touched))
+	for _, id := range ids {
+		if n := touched[id]; n > 0 {
+			if _, err := tx.Exec(ctx, `
+				UPDATE campaign SET queued_contacts = greatest(queued_contacts - $2, 0) WHERE id = $1`, id, n); err != nil {
+				return fmt.Errorf("count queued contacts of campaign %d: %w", id, err)
+			}
+		}
 		if _, err := completeIfDone(ctx, tx, id, now); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return added, nil
+	return nil
 }
 
 // RemoveSuppressions takes numbers (E.164) off the suppression list and returns how many were
@@ -149,14 +198,16 @@ func (s *Store) RemoveSuppressions(ctx context.Context, phones []string) (remove
 // database (the list may be long). An error from fn stops the listing and is returned as is.
 func (s *Store) ListSuppressions(ctx context.Context, fn func(Suppression) error) error {
 	rows, err := s.pool.Query(ctx, `
-		SELECT phone, reason, source, vapi_call_id, created_at FROM suppression ORDER BY phone`)
+		SELECT s.phone, s.reason, s.source, s.vapi_call_id, coalesce(s.campaign_id, 0), coalesce(c.name, ''), s.created_at
+		FROM suppression s LEFT JOIN campaign c ON c.id = s.campaign_id
+		ORDER BY s.phone`)
 	if err != nil {
 		return fmt.Errorf("list suppressions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var x Suppression
-		if err := rows.Scan(&x.Phone, &x.Reason, &x.Source, &x.VapiCallID, &x.CreatedAt); err != nil {
+		if err := rows.Scan(&x.Phone, &x.Reason, &x.Source, &x.VapiCallID, &x.CampaignID, &x.CampaignName, &x.CreatedAt); err != nil {
 			return fmt.Errorf("list suppressions: %w", err)
 		}
 		if err := fn(x); err != nil {

@@ -255,6 +255,8 @@ type suppressionJSON struct {
 	Source     string `json:"source"`
 	VapiCallID string `json:"vapi_call_id"`
 	CreatedAt  string `json:"created_at"`
+	// Campaign names the campaign of the call in which the person asked (source "call").
+	Campaign string `json:"campaign"`
 }
 
 func newSuppressListCmd(a *app) *cobra.Command {
@@ -308,29 +310,30 @@ func writeSuppressions(ctx context.Context, w io.Writer, format string, store *c
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(bw)
-		if err := cw.Write([]string{"phone", "reason", "source", "vapi_call_id", "created_at"}); err != nil {
+		if err := cw.Write([]string{"phone", "reason", "source", "vapi_call_id", "created_at", "campaign"}); err != nil {
 			return 0, err
 		}
 		write = func(s campaign.Suppression) error {
-			return cw.Write([]string{s.Phone, s.Reason, s.Source, s.VapiCallID, stamp(s.CreatedAt)})
+			return cw.Write([]string{s.Phone, s.Reason, s.Source, s.VapiCallID, stamp(s.CreatedAt), s.CampaignName})
 		}
 		flush = func() error { cw.Flush(); return cw.Error() }
 	case "json":
 		enc := json.NewEncoder(bw)
 		write = func(s campaign.Suppression) error {
 			return enc.Encode(suppressionJSON{Phone: s.Phone, Reason: s.Reason, Source: s.Source,
-				VapiCallID: s.VapiCallID, CreatedAt: stamp(s.CreatedAt)})
+				VapiCallID: s.VapiCallID, CreatedAt: stamp(s.CreatedAt), Campaign: s.CampaignName})
 		}
 		flush = func() error { return nil }
 	default:
 		// Fixed widths rather than a tabwriter, so a long list streams: an E.164 number is at
-		// most 16 bytes and a timestamp 20; the free text comes last.
-		const row = "%-16s  %-20s  %-16s  %-20s  %s\n"
-		if _, err := fmt.Fprintf(bw, row, "PHONE", "ADDED", "REASON", "SOURCE", "VAPI CALL"); err != nil {
+		// most 16 bytes, a timestamp 20 and a call id 36; where the entry came from (manual,
+		// import FILE, call in campaign NAME) comes last.
+		const row = "%-16s  %-20s  %-16s  %-36s  %s\n"
+		if _, err := fmt.Fprintf(bw, row, "PHONE", "ADDED", "REASON", "VAPI CALL", "SOURCE"); err != nil {
 			return 0, err
 		}
 		write = func(s campaign.Suppression) error {
-			_, err := fmt.Fprintf(bw, row, s.Phone, stamp(s.CreatedAt), oneLine(s.Reason), oneLine(s.Source), oneLine(s.VapiCallID))
+			_, err := fmt.Fprintf(bw, row, s.Phone, stamp(s.CreatedAt), oneLine(s.Reason), oneLine(s.VapiCallID), oneLine(s.Origin()))
 			return err
 		}
 		flush = func() error { return nil }

@@ -55,12 +55,12 @@ func TestSuppressAddListRemove(t *testing.T) {
 	require.Equal(t, exitOK, b.run(t, "suppress", "list"), "stderr: %s", b.stderr)
 	lines := strings.Split(strings.TrimSpace(b.stdout.String()), "\n")
 	require.Len(t, lines, 5)
-	require.Equal(t, []string{"PHONE", "ADDED", "REASON", "SOURCE", "VAPI", "CALL"}, strings.Fields(lines[0]))
+	require.Equal(t, []string{"PHONE", "ADDED", "REASON", "VAPI", "CALL", "SOURCE"}, strings.Fields(lines[0]))
 	for i, want := range []string{"+12125550187", "+14155550132", "+442079460018", "+442079460019"} {
 		f := strings.Fields(lines[i+1])
 		require.Equal(t, want, f[0])
-		require.Equal(t, "cli", f[3])
-		require.Equal(t, "-", f[4], "no call id")
+		require.Equal(t, "-", f[3], "no call id")
+		require.Equal(t, "manual", f[4])
 	}
 	require.Contains(t, lines[1], "complaint")
 	require.Contains(t, b.stderr.String(), "4 numbers suppressed")
@@ -70,7 +70,7 @@ func TestSuppressAddListRemove(t *testing.T) {
 	records, err := csv.NewReader(bytes.NewReader(b.stdout.Bytes())).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, records, 5)
-	require.Equal(t, []string{"phone", "reason", "source", "vapi_call_id", "created_at"}, records[0])
+	require.Equal(t, []string{"phone", "reason", "source", "vapi_call_id", "created_at", "campaign"}, records[0])
 	require.Equal(t, []string{"+12125550187", "complaint", "cli", ""}, records[1][:4])
 	require.Equal(t, "2026-11-22T23:30:00Z", records[1][4], "added at the CLI's clock")
 
@@ -235,4 +235,33 @@ func TestDryRunAfterSuppressAdd(t *testing.T) {
 		}
 	}
 	require.True(t, found, "rejects: %v", rejects)
+}
+
+// TestSuppressListSaysWhereFrom: each entry says where it came from: added by hand, imported
+// from a file, or asked for in a call of a named campaign (with the call's id).
+func TestSuppressListSaysWhereFrom(t *testing.T) {
+	b := setup(t)
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", "nov"), "stderr: %s", b.stderr)
+	require.Equal(t, exitOK, b.run(t, "suppress", "add", "+1 415 555 0101"), "stderr: %s", b.stderr)
+	list := writeFile(t, t.TempDir(), "dnc.txt", "+1 415 555 0102\n")
+	require.Equal(t, exitOK, b.run(t, "suppress", "import", list), "stderr: %s", b.stderr)
+	_, err := b.pool(t).Exec(context.Background(), `
+		INSERT INTO suppression (phone, reason, source, vapi_call_id, campaign_id)
+		SELECT '+14155550103', 'asked not to be called', 'call', 'call-77', id FROM campaign WHERE name = 'nov'`)
+	require.NoError(t, err)
+
+	require.Equal(t, exitOK, b.run(t, "suppress", "list"), "stderr: %s", b.stderr)
+	lines := strings.Split(strings.TrimSpace(b.stdout.String()), "\n")
+	require.Len(t, lines, 4)
+	require.True(t, strings.HasSuffix(lines[1], "  manual"), lines[1])
+	require.True(t, strings.HasSuffix(lines[2], "  import dnc.txt"), lines[2])
+	require.Contains(t, lines[3], "call-77")
+	require.True(t, strings.HasSuffix(lines[3], "  call in campaign nov"), lines[3])
+
+	require.Equal(t, exitOK, b.run(t, "suppress", "list", "--format", "csv"), "stderr: %s", b.stderr)
+	records, err := csv.NewReader(bytes.NewReader(b.stdout.Bytes())).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, []string{"+14155550103", "asked not to be called", "call", "call-77"}, records[3][:4])
+	require.Equal(t, "nov", records[3][5])
 }
