@@ -23,6 +23,10 @@ type app struct {
 	errOut     io.Writer // logs, progress and errors
 	getenv     func(string) string
 	isTerminal bool // errOut is a terminal: progress bars instead of log lines
+	// statusLine is errOut when it is a terminal, which keeps a run's progress bar at its
+	// bottom (nil otherwise); termWidth measures that terminal, in cells (0: unknown).
+	statusLine *statusLine
+	termWidth  func() int
 	now        func() time.Time
 
 	logger *slog.Logger
