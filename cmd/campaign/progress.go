@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -88,7 +89,8 @@ func (s *statusLine) clear() {
 // a log line when something changed (every 5 s at most, every minute at least).
 type progressView struct {
 	line    *statusLine // nil: not a terminal
-	width   func() int  // the terminal's width in cells; 0 when unknown
+	repeats *repeatHandler
+	width   func() int // the terminal's width in cells; 0 when unknown
 	logger  *slog.Logger
 	c       *campaign.Campaign
 	now     func() time.Time
@@ -97,7 +99,7 @@ type progressView struct {
 }
 
 func newProgressView(a *app, c *campaign.Campaign) *progressView {
-	v := &progressView{line: a.statusLine, width: a.termWidth, logger: a.logger, c: c, now: a.now}
+	v := &progressView{line: a.statusLine, repeats: a.logRepeats, width: a.termWidth, logger: a.logger, c: c, now: a.now}
 	if v.width == nil {
 		v.width = func() int { return 0 }
 	}
@@ -135,10 +137,13 @@ func (v *progressView) update(p campaign.Progress) {
 	v.logger.Info("progress", attrs...)
 }
 
-// finish removes the status line.
+// finish removes the status line and writes the counts of the log records held back.
 func (v *progressView) finish() {
 	if v.line != nil {
 		v.line.clear()
+	}
+	if v.repeats != nil {
+		v.repeats.flush(v.now())
 	}
 }
 
@@ -279,4 +284,97 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// repeatWindow is how long, on a terminal, further log records with the message of one just
+// written are held back and counted instead of written.
+const repeatWindow = 30 * time.Second
+
+// repeatHandler writes log records to next, but of a burst of records with the same level and
+// message (e.g. one per call Vapi refused at its concurrency limit) only the first in each
+// repeatWindow: the others are counted, and the count is written with the next one shown
+// (repeats_not_shown=N), or by flush. It keeps a terminal readable under the progress bar.
+type repeatHandler struct {
+	next  slog.Handler
+	state *repeatState // shared with the handlers derived by WithAttrs and WithGroup
+}
+
+type repeatState struct {
+	mu   sync.Mutex
+	base slog.Handler // the handler flush writes to
+	seen map[repeatKey]*repeatCount
+}
+
+type repeatKey struct {
+	level slog.Level
+	msg   string
+}
+
+type repeatCount struct {
+	since time.Time // when the record last written was logged
+	held  int       // records since then, not written
+}
+
+func newRepeatHandler(next slog.Handler) *repeatHandler {
+	return &repeatHandler{next: next, state: &repeatState{base: next, seen: map[repeatKey]*repeatCount{}}}
+}
+
+// Enabled reports whether next handles records of level.
+func (h *repeatHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+// Handle writes r, or counts it when a record with its level and message was written less
+// than repeatWindow before.
+func (h *repeatHandler) Handle(ctx context.Context, r slog.Record) error {
+	key := repeatKey{r.Level, r.Message}
+	s := h.state
+	s.mu.Lock()
+	c := s.seen[key]
+	if c != nil && r.Time.Sub(c.since) < repeatWindow {
+		c.held++
+		s.mu.Unlock()
+		return nil
+	}
+	held := 0
+	if c != nil {
+		held = c.held
+	}
+	s.seen[key] = &repeatCount{since: r.Time}
+	s.mu.Unlock()
+	if held > 0 {
+		r = r.Clone()
+		r.AddAttrs(slog.Int("repeats_not_shown", held))
+	}
+	return h.next.Handle(ctx, r)
+}
+
+// WithAttrs returns a handler whose records carry attrs, counted with this one's.
+func (h *repeatHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &repeatHandler{next: h.next.WithAttrs(attrs), state: h.state}
+}
+
+// WithGroup returns a handler whose attributes go in group name, counted with this one's.
+func (h *repeatHandler) WithGroup(name string) slog.Handler {
+	return &repeatHandler{next: h.next.WithGroup(name), state: h.state}
+}
+
+// flush writes, for each message whose repeats were held back, one record with their number.
+func (h *repeatHandler) flush(now time.Time) {
+	s := h.state
+	s.mu.Lock()
+	var out []slog.Record
+	for key, c := range s.seen {
+		if c.held > 0 {
+			r := slog.NewRecord(now, key.level, key.msg, 0)
+			r.AddAttrs(slog.Int("repeats_not_shown", c.held))
+			out = append(out, r)
+		}
+	}
+	s.seen = map[repeatKey]*repeatCount{}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Message < out[j].Message })
+	for _, r := range out {
+		_ = s.base.Handle(context.Background(), r) // a log record that cannot be written is no error
+	}
 }

@@ -265,3 +265,38 @@ func TestRunProgressOnTerminal(t *testing.T) {
 	}
 	require.Equal(t, 1, header, "the import's line is a line of its own")
 }
+
+// TestRepeatHandlerSummarizes logs a burst of the same record, as the dialers do when Vapi
+// refuses calls at its concurrency limit: one line shows per 30 s, with the number held back.
+func TestRepeatHandlerSummarizes(t *testing.T) {
+	var out bytes.Buffer
+	h := newRepeatHandler(slog.NewTextHandler(&out, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	logger := slog.New(h).With("campaign_id", 1)
+	t0 := time.Date(2026, 11, 23, 13, 40, 0, 0, time.UTC)
+	refused := func(at time.Time, call string) {
+		r := slog.NewRecord(at, slog.LevelInfo, "vapi account at its concurrency limit; contact put back", 0)
+		r.AddAttrs(slog.String("vapi_call_id", call))
+		require.NoError(t, logger.Handler().Handle(context.Background(), r))
+	}
+	for i := range 50 {
+		refused(t0.Add(time.Duration(i)*200*time.Millisecond), fmt.Sprintf("call-%d", i))
+	}
+	logger.Warn("something else")
+	refused(t0.Add(31*time.Second), "call-50")
+	refused(t0.Add(32*time.Second), "call-51")
+	refused(t0.Add(33*time.Second), "call-52")
+	h.flush(t0.Add(40 * time.Second))
+
+	require.Equal(t, []string{
+		`level=INFO msg="vapi account at its concurrency limit; contact put back" campaign_id=1 vapi_call_id=call-0`,
+		`level=WARN msg="something else" campaign_id=1`,
+		`level=INFO msg="vapi account at its concurrency limit; contact put back" campaign_id=1 vapi_call_id=call-50 repeats_not_shown=49`,
+		`level=INFO msg="vapi account at its concurrency limit; contact put back" repeats_not_shown=2`,
+	}, strings.Split(strings.TrimSpace(out.String()), "\n"))
+}

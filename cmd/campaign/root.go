@@ -27,6 +27,9 @@ type app struct {
 	// bottom (nil otherwise); termWidth measures that terminal, in cells (0: unknown).
 	statusLine *statusLine
 	termWidth  func() int
+	// logRepeats holds back repeated log records on a terminal (nil otherwise); the progress
+	// view writes their counts when it ends.
+	logRepeats *repeatHandler
 	now        func() time.Time
 
 	logger *slog.Logger
@@ -64,7 +67,12 @@ func newRootCmd(a *app) *cobra.Command {
 			if err := level.UnmarshalText([]byte(a.global.LogLevel)); err != nil {
 				return usageErrorf("--log-level %q: want debug, info, warn or error", a.global.LogLevel)
 			}
-			a.logger = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			var handler slog.Handler = slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level})
+			if a.statusLine != nil {
+				a.logRepeats = newRepeatHandler(handler)
+				handler = a.logRepeats
+			}
+			a.logger = slog.New(handler)
 			return nil
 		},
 	}
