@@ -23,9 +23,10 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-# The README's demo: the example file run end to end on the built-in Vapi simulator.
+# The README's demo: the example file run end to end on the built-in Vapi simulator. Its
+# rejected rows go to the temporary directory, so the demo writes nothing into the repository.
 demo: build
-	$(BIN) run examples/customers.csv --simulate
+	$(BIN) run examples/customers.csv --simulate --rejects "$${TMPDIR:-/tmp}/campaign-demo.rejects.csv"
 
 # Every parser of outside input, fuzzed for FUZZTIME each (CI runs FUZZTIME=8s). A failing input
 # is saved under the package's testdata/fuzz/ and replays in `make test` once committed.

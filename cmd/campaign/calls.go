@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -332,51 +331,7 @@ func serve(h http.Handler, addr string) (baseURL string, closeFn func(), err err
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// progressView shows progress: a bar on a terminal, a log line every few seconds otherwise.
-type progressView struct {
-	bar     *progressbar.ProgressBar
-	logger  *slog.Logger
-	c       *campaign.Campaign
-	lastLog time.Time
-	now     func() time.Time
-}
-
-func newProgressView(a *app, c *campaign.Campaign) *progressView {
-	v := &progressView{logger: a.logger, c: c, now: a.now}
-	if a.isTerminal {
-		v.bar = progressbar.NewOptions(c.ImportStats.Accepted,
-			progressbar.OptionSetWriter(a.errOut),
-			progressbar.OptionSetDescription("calls"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionClearOnFinish())
-	}
-	return v
-}
-
-func (v *progressView) update(p campaign.Progress) {
-	done := p.FinalCount()
-	detail := fmt.Sprintf("live %d | %s", p.Live, outcomeList(p))
-	if p.NextDue != nil && p.Live == 0 && p.ByState[campaign.ContactQueued] == 0 {
-		detail += " | next window opens " + p.NextDue.Local().Format("Mon 15:04")
-	}
-	if v.bar != nil {
-		v.bar.Describe(detail)
-		_ = v.bar.Set(done)
-		return
-	}
-	if now := v.now(); now.Sub(v.lastLog) >= 5*time.Second {
-		v.lastLog = now
-		v.logger.Info("progress", "campaign_id", v.c.ID, "done", done, "total", p.Total, "live", p.Live, "outcomes", outcomeList(p))
-	}
-}
-
-func (v *progressView) finish() {
-	if v.bar != nil {
-		_ = v.bar.Finish()
-	}
-}
+// outcomeList is p's outcomes as "outcome n, …" in name order, or "no results yet".
 func outcomeList(p campaign.Progress) string {
 	keys := make([]string, 0, len(p.ByOutcome))
 	for o, n := range p.ByOutcome {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/localpg"
 	"github.com/campaign-run/campaign/jobs"
 	"github.com/campaign-run/campaign/vapi"
 )
@@ -150,11 +152,16 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	}
 	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
 
-	file, err := os.Open(opts.File)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", opts.File, err)
+	source := opts.source()
+	var file io.Reader = a.in
+	if opts.File != stdinFile {
+		f, err := os.Open(opts.File)
+		if err != nil {
+			return nil, err // *PathError says "open FILE: …"
+		}
+		defer f.Close()
+		file = f
 	}
-	defer file.Close()
 	reader, err := campaign.NewReader(file, campaign.ReaderOptions{
 		PhoneColumn:      opts.PhoneColumn,
 		NameColumn:       opts.NameColumn,
@@ -165,7 +172,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		DefaultTimeZone:  opts.TimeZone,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", opts.File, err)
+		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	suppress, err := readSuppressFile(opts.SuppressFile, opts.DefaultRegion)
 	if err != nil {
@@ -184,15 +191,12 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		}
 	}()
 
-	rejectsPath := opts.RejectsFile
-	if rejectsPath == "" {
-		rejectsPath = defaultRejectsPath(opts.File)
-	}
-	rejects, err := newPendingFile(rejectsPath)
+	rejects, rejectsNote, err := openRejects(a, opts, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rejects.discard()
+	rejectsPath := rejects.path
 	rejectsWriter := campaign.NewRejectsWriter(rejects.f, reader.Header().Columns, reader.Header().Delimiter)
 
 	secret := a.getenv(envWebhookSecret)
@@ -201,13 +205,13 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	}
 	name := opts.Name
 	if name == "" {
-		if name, err = imp.store.FreeCampaignName(ctx, defaultCampaignName(opts.File, now)); err != nil {
+		if name, err = imp.store.FreeCampaignName(ctx, defaultCampaignName(source, now)); err != nil {
 			return nil, err
 		}
 	}
 	c, err := imp.store.Import(ctx, campaign.NewCampaign{
 		Name:       name,
-		SourceFile: opts.File,
+		SourceFile: source,
 		Mode:       opts.mode(),
 		Settings: campaign.Settings{
 			AssistantID:     opts.AssistantID,
@@ -229,7 +233,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		},
 	}, campaign.ImportInput{Reader: reader, Rejects: rejectsWriter, Suppress: suppress, RejectsPath: rejectsPath})
 	if errors.Is(err, campaign.ErrNoDataRows) {
-		return nil, fmt.Errorf("%s: %w; nothing was imported", opts.File, err)
+		return nil, fmt.Errorf("%s: %w; nothing was imported", source, err)
 	}
 	if err != nil {
 		return nil, err
@@ -240,6 +244,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		}
 		if err := rejects.commit(); err != nil {
 			return nil, err
+		}
+		if rejectsNote != "" {
+			fmt.Fprintf(a.errOut, "Rejected rows are in %s (%s).\n", rejectsPath, rejectsNote)
 		}
 	}
 	imp.campaign = c
@@ -425,6 +432,40 @@ func newSecret() string {
 	return hex.EncodeToString(buf)
 }
 
+// openRejects starts the file of the import's rejected rows: --rejects if given, else FILE
+// with .rejects.csv next to the input. Where that cannot be written (stdin, an input directory
+// this user cannot write, a /dev/fd/N from a shell's <(…)), the file goes to the user's state
+// directory, and note says why, for the user to be told where it went.
+func openRejects(a *app, opts *runOptions, now time.Time) (rejects *pendingFile, note string, err error) {
+	if opts.RejectsFile != "" {
+		rejects, err = newPendingFile(opts.RejectsFile)
+		return rejects, "", err
+	}
+	if opts.File == stdinFile {
+		note = "the input is stdin"
+	} else {
+		rejects, err = newPendingFile(defaultRejectsPath(opts.File))
+		if err == nil {
+			return rejects, "", nil
+		}
+		reason := err
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			reason = pe.Err
+		}
+		note = fmt.Sprintf("cannot write to %s: %v", filepath.Dir(opts.File), reason)
+	}
+	state, err := localpg.StateDir(a.getenv)
+	if err != nil {
+		return nil, "", fmt.Errorf("a place for the rejected rows (or use --rejects): %w", err)
+	}
+	dir := filepath.Join(state, "rejects")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("a place for the rejected rows (or use --rejects): %w", err)
+	}
+	rejects, err = newPendingFile(filepath.Join(dir, defaultCampaignName(opts.source(), now)+".rejects.csv"))
+	return rejects, note, err
+}
+
 // pendingFile is an output file written under a temporary name and renamed into place only on
 // commit, so a failed command leaves nothing half-written behind.
 type pendingFile struct {
@@ -433,12 +474,28 @@ type pendingFile struct {
 	done bool
 }
 
+// newPendingFile starts writing path. The temporary file is created with mode 0666 less the
+// umask, like any file a shell redirection creates (os.CreateTemp would make it 0600), and the
+// rename keeps that mode.
 func newPendingFile(path string) (*pendingFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+	for try := 1; ; try++ {
+		tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+randomSuffix()+".tmp")
+		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) && try < 10 {
+			continue // a name another writer took: draw again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+		return &pendingFile{f: f, path: path}, nil
 	}
-	return &pendingFile{f: f, path: path}, nil
+}
+
+// randomSuffix returns a random name part for a temporary file.
+func randomSuffix() string {
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(buf)
 }
 
 func (p *pendingFile) commit() error {

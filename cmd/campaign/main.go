@@ -40,6 +40,17 @@ func main() {
 		isTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 		now:        time.Now,
 	}
+	if a.isTerminal {
+		a.statusLine = newStatusLine(os.Stderr)
+		a.errOut = a.statusLine
+		a.termWidth = func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		}
+	}
 	os.Exit(execute(ctx, a, os.Args[1:]))
 }
 

@@ -23,6 +23,13 @@ type app struct {
 	errOut     io.Writer // logs, progress and errors
 	getenv     func(string) string
 	isTerminal bool // errOut is a terminal: progress bars instead of log lines
+	// statusLine is errOut when it is a terminal, which keeps a run's progress bar at its
+	// bottom (nil otherwise); termWidth measures that terminal, in cells (0: unknown).
+	statusLine *statusLine
+	termWidth  func() int
+	// logRepeats holds back repeated log records on a terminal (nil otherwise); the progress
+	// view writes their counts when it ends.
+	logRepeats *repeatHandler
 	now        func() time.Time
 
 	logger *slog.Logger
@@ -60,7 +67,12 @@ func newRootCmd(a *app) *cobra.Command {
 			if err := level.UnmarshalText([]byte(a.global.LogLevel)); err != nil {
 				return usageErrorf("--log-level %q: want debug, info, warn or error", a.global.LogLevel)
 			}
-			a.logger = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+			var handler slog.Handler = slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level})
+			if a.statusLine != nil {
+				a.logRepeats = newRepeatHandler(handler)
+				handler = a.logRepeats
+			}
+			a.logger = slog.New(handler)
 			return nil
 		},
 	}

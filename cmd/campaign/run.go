@@ -91,10 +91,11 @@ func newRunCmd(a *app) *cobra.Command {
 	opts := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "run FILE",
-		Short: "Import a CSV of customers as a campaign and call them (--dry-run: show what would be sent)",
+		Short: "Import a CSV of customers (FILE, or - for stdin) as a campaign and call them (--dry-run: show what would be sent)",
 		Example: `  campaign run examples/customers.csv --dry-run
   campaign run customers.csv --dry-run --default-region GB --window "mon-fri 09:00-19:00" --timezone Europe/London
   campaign run examples/customers.csv --simulate -o results.csv
+  export-crm | campaign run - --name nov-reminders --dry-run
   VAPI_API_KEY=... campaign run customers.csv --assistant-id ID --phone-number-id ID --public-url https://my.tunnel -o results.csv`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -137,7 +138,7 @@ func newRunCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers written without +country code")
 	f.StringVar(&opts.SuppressFile, "suppress", "", "file of numbers never to call (one per line, or a CSV with a phone column), on top of the stored list")
-	f.StringVar(&opts.RejectsFile, "rejects", "", "where to write rejected rows (default: FILE with .rejects.csv)")
+	f.StringVar(&opts.RejectsFile, "rejects", "", "where to write rejected rows (default: FILE with .rejects.csv; for stdin or an unwritable directory, the user's state directory)")
 	f.StringVar(&opts.Window, "window", campaign.DefaultWindowSpec, `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00; sat 10:00-14:00", or "always"`)
 	f.StringVar(&opts.TimeZone, "timezone", "UTC", "IANA time zone for contacts whose zone neither the file nor the number tells")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls")
@@ -271,6 +272,18 @@ func readOverrides(path string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("--overrides %s: not a JSON object of assistantOverrides: %w", path, err)
 	}
 	return json.RawMessage(data), nil
+}
+
+// stdinFile is the FILE argument that means "read the CSV from standard input".
+const stdinFile = "-"
+
+// source names the input in messages, the campaign's source file and its default name:
+// the file, or "stdin".
+func (o *runOptions) source() string {
+	if o.File == stdinFile {
+		return "stdin"
+	}
+	return o.File
 }
 
 // defaultRejectsPath is FILE with its extension replaced by .rejects.csv.

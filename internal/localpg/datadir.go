@@ -58,15 +58,34 @@ func defaultDataDir(euid int, getenv func(string) string, homeDir func() (string
 	if euid == 0 {
 		return RootDataDir, nil
 	}
-	// The XDG spec says to ignore a relative XDG_STATE_HOME.
-	if state := getenv("XDG_STATE_HOME"); filepath.IsAbs(state) {
-		return filepath.Join(state, "campaign", "pg"), nil
-	}
-	home, err := homeDir()
+	state, err := stateDir(getenv, homeDir)
 	if err != nil {
 		return "", fmt.Errorf("default data directory: %w", err)
 	}
-	return filepath.Join(home, ".local", "state", "campaign", "pg"), nil
+	return filepath.Join(state, "pg"), nil
+}
+
+// StateDir returns campaign's directory in the user's state directory, the home of what the
+// CLI keeps for the user: $XDG_STATE_HOME/campaign, else $HOME/.local/state/campaign.
+func StateDir(getenv func(string) string) (string, error) {
+	return stateDir(getenv, func() (string, error) {
+		if home := getenv("HOME"); home != "" {
+			return home, nil
+		}
+		return "", errors.New("$HOME is not defined")
+	})
+}
+
+func stateDir(getenv func(string) string, homeDir func() (string, error)) (string, error) {
+	// The XDG spec says to ignore a relative XDG_STATE_HOME.
+	if state := getenv("XDG_STATE_HOME"); filepath.IsAbs(state) {
+		return filepath.Join(state, "campaign"), nil
+	}
+	home, err := homeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "state", "campaign"), nil
 }
 
 // inspectDataDir reports the major version in dir/PG_VERSION ("" for a missing or empty
