@@ -21,9 +21,14 @@ type Recorder struct {
 	Observer Observer
 }
 
-// CampaignSecret implements webhook.Secrets.
+// CampaignSecret implements webhook.Secrets: a campaign that does not exist has no secret ("",
+// nil), so that the request is refused as unauthorized rather than failed.
 func (r *Recorder) CampaignSecret(ctx context.Context, campaignID int64) (string, error) {
-	return r.Store.CampaignSecret(ctx, campaignID)
+	secret, err := r.Store.CampaignSecret(ctx, campaignID)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return "", nil
+	}
+	return secret, err
 }
 
 // Record implements webhook.Recorder. An event for a call we do not know is kept and not an

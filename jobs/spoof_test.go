@@ -333,3 +333,19 @@ func TestWebhookSpoof(t *testing.T) {
 	require.Equal(t, float64(1), b.metric(t, `campaign_webhook_events_total{result="recorded",type="status-update"}`))
 	require.Equal(t, rejectedReports, b.metric(t, `campaign_webhook_events_total{result="rejected",type="end-of-call-report"}`))
 }
+
+// TestWebhookUnknownCampaign checks that a request whose metadata names a campaign that does not
+// exist is refused as unauthorized (401), like a wrong secret, not answered 500 (which Vapi
+// would retry): it is bad input, not our failure.
+func TestWebhookUnknownCampaign(t *testing.T) {
+	t.Parallel()
+	b := setupSpoof(t)
+	for _, id := range []int64{b.b.id + 1000, 1 << 40} {
+		require.Equal(t, http.StatusUnauthorized, b.post(t, webhookReq{auth: authSecretA, typ: "end-of-call-report",
+			campaignID: id, callID: b.a.callID, summary: "SPOOFED", cost: 99.99}))
+	}
+	require.Equal(t, float64(2), b.metric(t, `campaign_webhook_events_total{result="unauthorized",type="end-of-call-report"}`))
+	var events int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM webhook_event`).Scan(&events))
+	require.Zero(t, events, "nothing unauthenticated is stored")
+}
