@@ -53,7 +53,7 @@ func TestAccountLimitSpansCampaigns(t *testing.T) {
 	require.Equal(t, campaign.RefuseAccountLimit, g.Refusal, "with a reported limit, no probe")
 
 	// An end frees a slot for either campaign.
-	require.NoError(t, b.store.ApplyStatus(b.ctx, "", a.Key, "ended", "customer-ended-call", t0.Add(time.Minute)))
+	require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "", a.Key, "ended", "customer-ended-call", t0.Add(time.Minute)))
 	b.grant(t, b.contacts[1], t0.Add(time.Minute))
 }
 
@@ -88,6 +88,6 @@ func TestAccountLimitFromRefusalsAndProbes(t *testing.T) {
 	limit, err = b.store.AccountLimit(b.ctx, b.camp.ID)
 	require.NoError(t, err)
 	require.Equal(t, 3, *limit)
-	require.NoError(t, b.store.ApplyStatus(b.ctx, "", a1.Key, "ended", "customer-ended-call", probeAt))
+	require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "", a1.Key, "ended", "customer-ended-call", probeAt))
 	b.grant(t, b.contacts[4], probeAt)
 }

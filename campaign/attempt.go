@@ -34,8 +34,8 @@ const CapacityRetryDelay = 30 * time.Second
 // ErrAttemptNotFound is returned (wrapped) when an attempt looked up by id does not exist.
 var ErrAttemptNotFound = errors.New("attempt not found")
 
-// ErrUnknownCall is returned (wrapped) when a call id or attempt key matches no attempt, or
-// when the attempt with that key already carries a different call id.
+// ErrUnknownCall is returned (wrapped) when neither a call id nor an attempt key matches an
+// attempt.
 var ErrUnknownCall = errors.New("no attempt for this call")
 
 // Attempt is one call placed, or about to be placed, for a contact: a row of the journal.
@@ -239,8 +239,11 @@ func finishContact(ctx context.Context, tx pgx.Tx, contactID int64, state Contac
 // ended call.
 type CallResult struct {
 	// CallID and AttemptKey find the attempt: by call id, else by key (a webhook may beat the
-	// stored id).
+	// stored id); when both are given they must name the same attempt.
 	CallID, AttemptKey string
+	// CampaignID is the campaign the result is for (the campaign a webhook authenticated for);
+	// a result naming an attempt of another campaign is rejected. 0: any campaign.
+	CampaignID         int64
 	EndedReason        string
 	StartedAt, EndedAt *time.Time
 	DurationSeconds    *float64
@@ -257,27 +260,8 @@ type lockedAttempt struct {
 	state                     AttemptState
 	reportAt                  *time.Time
 	endedReason               string
-}
-
-// findAttemptSQL selects the attempt of a call: by call id ($1), else by key ($2) when that
-// attempt has no call id yet or no call id was given.
-const findAttemptSQL = `coalesce(
-	(SELECT id FROM attempt WHERE vapi_call_id = $1),
-	(SELECT id FROM attempt WHERE key = $2 AND (vapi_call_id IS NULL OR $1 = '')))`
-
-func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string) (*lockedAttempt, error) {
-	var a lockedAttempt
-	err := tx.QueryRow(ctx, `
-		SELECT id, contact_id, campaign_id, state, report_at, ended_reason FROM attempt
-		WHERE id = `+findAttemptSQL+` FOR NO KEY UPDATE`, callID, key).
-		Scan(&a.id, &a.contactID, &a.campaignID, &a.state, &a.reportAt, &a.endedReason)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("call %q, attempt key %q: %w", callID, key, ErrUnknownCall)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
+	// callID ("" if none) and key, to match the event (matchEventAttempt).
+	callID, key string
 }
 
 func jsonArg(b json.RawMessage) any {
@@ -288,7 +272,9 @@ func jsonArg(b json.RawMessage) any {
 }
 
 // ApplyResult records a call's final result, idempotently and in any order. The attempt, found
-// by call id else by key and locked, gets state ended, report_at = now, outcome =
+// by call id else by key and locked, must be one the result may change (see matchEventAttempt:
+// of r.CampaignID when it is set, and named alike by call id and key), else nothing changes and
+// the error is an *EventRejectedError. It gets state ended, report_at = now, outcome =
 // ClassifyEndedReason(EndedReason) (the reason a status-update left when the result has none),
 // and every field of r; a second result for the same attempt changes nothing (applied=false).
 //
@@ -304,7 +290,7 @@ func jsonArg(b json.RawMessage) any {
 func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (applied bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		applied = false
-		a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey)
+		a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID)
 		if err != nil {
 			return err
 		}
@@ -363,26 +349,32 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 	return applied, nil
 }
 
-// ApplyStatus notes a status-update of a call, found by call id else by attempt key: it sets
-// last_status (an "ended" status is never replaced by a late earlier one) and stores the call
-// id if the attempt had none. Status "ended" moves a creating or created attempt to ended,
-// releasing its live slot, and records endedReason if the attempt has none, without setting
-// report_at: the full result comes from the report or the reconciler. Unknown calls →
-// ErrUnknownCall.
-func (s *Store) ApplyStatus(ctx context.Context, callID, attemptKey, status, endedReason string, now time.Time) error {
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE attempt SET
-			last_status = CASE WHEN last_status = 'ended' THEN last_status ELSE $3 END,
-			state = CASE WHEN $3 = 'ended' AND state IN ('creating', 'created') THEN 'ended' ELSE state END,
-			ended_reason = CASE WHEN $3 = 'ended' AND ended_reason = '' THEN $4 ELSE ended_reason END,
-			vapi_call_id = coalesce(vapi_call_id, nullif($1, '')),
-			updated_at = $5
-		WHERE id = `+findAttemptSQL, callID, attemptKey, status, endedReason, now)
+// ApplyStatus notes a status-update of a call, found by call id else by attempt key, which must
+// be an attempt the status may change (see matchEventAttempt: of campaignID when it is not 0, and
+// named alike by call id and key), else nothing changes and the error is an
+// *EventRejectedError. It sets last_status (an "ended" status is never replaced by a late
+// earlier one) and stores the call id if the attempt had none. Status "ended" moves a creating
+// or created attempt to ended, releasing its live slot, and records endedReason if the attempt
+// has none, without setting report_at: the full result comes from the report or the
+// reconciler. Unknown calls → ErrUnknownCall.
+func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		a, err := lockAttemptOfCall(ctx, tx, callID, attemptKey, campaignID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE attempt SET
+				last_status = CASE WHEN last_status = 'ended' THEN last_status ELSE $3 END,
+				state = CASE WHEN $3 = 'ended' AND state IN ('creating', 'created') THEN 'ended' ELSE state END,
+				ended_reason = CASE WHEN $3 = 'ended' AND ended_reason = '' THEN $4 ELSE ended_reason END,
+				vapi_call_id = coalesce(vapi_call_id, nullif($2, '')),
+				updated_at = $5
+			WHERE id = $1`, a.id, callID, status, endedReason, now)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("apply status %q of call %q: %w", status, callID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("apply status %q of call %q, attempt key %q: %w", status, callID, attemptKey, ErrUnknownCall)
 	}
 	return nil
 }
@@ -436,18 +428,47 @@ func (s *Store) NoteLookup(ctx context.Context, attemptID int64, now time.Time) 
 // ErrEventNotFound is returned (wrapped) when a webhook event looked up by id does not exist.
 var ErrEventNotFound = errors.New("webhook event not found")
 
-// SaveEvent stores a webhook event raw, before it is applied, and returns its id. payload must
-// be a JSON document.
-func (s *Store) SaveEvent(ctx context.Context, typ, callID, attemptKey, status string, payload []byte, now time.Time) (int64, error) {
+// WebhookEvent is a webhook request as it is stored, before it is applied.
+type WebhookEvent struct {
+	// Type is the message type; Status a status-update's status.
+	Type, Status string
+	// CallID and AttemptKey name the call ("" when absent).
+	CallID, AttemptKey string
+	// Auth is how the request was authenticated: campaign_secret, global_secret or hmac.
+	Auth string
+	// CampaignID is the campaign the event is for: the one whose secret authenticated it, or the
+	// campaign_id of its metadata with the global secret or HMAC; 0: none.
+	CampaignID int64
+	// Payload is the request body, a JSON document.
+	Payload []byte
+	// ReceivedAt is when the request arrived.
+	ReceivedAt time.Time
+}
+
+// SaveEvent stores a webhook event raw, before it is applied, and returns its id.
+func (s *Store) SaveEvent(ctx context.Context, e WebhookEvent) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO webhook_event (received_at, type, vapi_call_id, attempt_key, status, payload)
-		VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id`,
-		now, typ, callID, attemptKey, status, string(payload)).Scan(&id)
+		INSERT INTO webhook_event (received_at, type, vapi_call_id, attempt_key, status, auth, auth_campaign_id, payload)
+		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, 0), $8::jsonb) RETURNING id`,
+		e.ReceivedAt, e.Type, e.CallID, e.AttemptKey, e.Status, e.Auth, e.CampaignID, string(e.Payload)).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("save webhook event %q: %w", typ, err)
+		return 0, fmt.Errorf("save webhook event %q: %w", e.Type, err)
 	}
 	return id, nil
+}
+
+// MarkEventRejected records why a stored webhook event is never applied (see
+// EventRejectedError); its applied_at stays NULL.
+func (s *Store) MarkEventRejected(ctx context.Context, id int64, reason string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE webhook_event SET rejected = $2 WHERE id = $1`, id, reason)
+	if err != nil {
+		return fmt.Errorf("mark webhook event %d rejected: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("mark webhook event %d rejected: %w", id, ErrEventNotFound)
+	}
+	return nil
 }
 
 // MarkEventApplied records that a stored webhook event was applied at now; applyErr is the

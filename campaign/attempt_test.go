@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -272,7 +273,7 @@ func TestApplyOutOfOrder(t *testing.T) {
 		b, as := dialed(t, 2)
 		a := as[0]
 		require.NoError(t, b.store.CallCreated(b.ctx, a.ID, "call-1", t0, t0))
-		require.NoError(t, b.store.ApplyStatus(b.ctx, "call-1", a.Key, "ended", "customer-did-not-answer", t0.Add(time.Minute)))
+		require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "call-1", a.Key, "ended", "customer-did-not-answer", t0.Add(time.Minute)))
 		got := b.attempt(t, a.ID)
 		require.Equal(t, campaign.AttemptEnded, got.State)
 		require.Equal(t, "ended", got.LastStatus)
@@ -282,7 +283,7 @@ func TestApplyOutOfOrder(t *testing.T) {
 		require.Equal(t, campaign.ContactInCall, b.contact(t, a.ContactID).State)
 
 		// A late, earlier status does not undo the end.
-		require.NoError(t, b.store.ApplyStatus(b.ctx, "call-1", "", "ringing", "", t0.Add(2*time.Minute)))
+		require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "call-1", "", "ringing", "", t0.Add(2*time.Minute)))
 		got = b.attempt(t, a.ID)
 		require.Equal(t, campaign.AttemptEnded, got.State)
 		require.Equal(t, "ended", got.LastStatus)
@@ -306,7 +307,7 @@ func TestApplyOutOfOrder(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, applied)
 		for _, st := range []string{"in-progress", "ended"} {
-			require.NoError(t, b.store.ApplyStatus(b.ctx, "call-1", a.Key, st, "customer-ended-call", t0.Add(2*time.Minute)))
+			require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "call-1", a.Key, st, "customer-ended-call", t0.Add(2*time.Minute)))
 		}
 		got := b.attempt(t, a.ID)
 		require.Equal(t, campaign.AttemptEnded, got.State)
@@ -320,7 +321,7 @@ func TestApplyOutOfOrder(t *testing.T) {
 		t.Parallel()
 		b, as := dialed(t, 1)
 		a := as[0]
-		require.NoError(t, b.store.ApplyStatus(b.ctx, "call-1", a.Key, "ringing", "", t0))
+		require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "call-1", a.Key, "ringing", "", t0))
 		got := b.attempt(t, a.ID)
 		require.Equal(t, campaign.AttemptCreating, got.State)
 		require.Equal(t, "call-1", got.VapiCallID, "the id comes with the webhook")
@@ -372,24 +373,47 @@ func TestUnknownCalls(t *testing.T) {
 	cases := []struct {
 		name        string
 		callID, key string
+		campaignID  int64
+		// rejected: an *EventRejectedError, else ErrUnknownCall.
+		rejected bool
 	}{
 		{name: "UnknownCall", callID: "call-x"},
 		{name: "UnknownKey", key: "cmp-zz-zz-1"},
 		{name: "Nothing"},
-		{name: "KeyOfAnotherCall", callID: "call-2", key: a.Key}, // the attempt has call-1
+		{name: "KeyOfAnotherCall", callID: "call-2", key: a.Key, rejected: true}, // the attempt has call-1
+		{name: "CallOfAnotherCampaign", callID: "call-1", campaignID: b.camp.ID + 1, rejected: true},
+		{name: "KeyOfAnotherCampaign", key: a.Key, campaignID: b.camp.ID + 1, rejected: true},
+		{name: "CallWithUnknownKey", callID: "call-1", key: "cmp-zz-zz-1", campaignID: b.camp.ID, rejected: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := b.store.ApplyStatus(b.ctx, tc.callID, tc.key, "ended", "customer-ended-call", t0)
-			require.ErrorIs(t, err, campaign.ErrUnknownCall)
-			applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: tc.callID, AttemptKey: tc.key, EndedReason: "customer-ended-call"}, t0)
-			require.ErrorIs(t, err, campaign.ErrUnknownCall)
+			check := func(err error) {
+				t.Helper()
+				if tc.rejected {
+					_, ok := errors.AsType[*campaign.EventRejectedError](err)
+					require.True(t, ok, "%v", err)
+					require.NotErrorIs(t, err, campaign.ErrUnknownCall)
+				} else {
+					require.ErrorIs(t, err, campaign.ErrUnknownCall)
+				}
+			}
+			check(b.store.ApplyStatus(b.ctx, tc.campaignID, tc.callID, tc.key, "ended", "customer-ended-call", t0))
+			applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: tc.callID, AttemptKey: tc.key,
+				CampaignID: tc.campaignID, EndedReason: "customer-ended-call"}, t0)
+			check(err)
 			require.False(t, applied)
 		})
 	}
 	require.Equal(t, campaign.AttemptCreated, b.attempt(t, a.ID).State, "untouched")
 	_, err := b.store.Attempt(b.ctx, -1)
 	require.ErrorIs(t, err, campaign.ErrAttemptNotFound)
+
+	// Its own campaign's event is applied.
+	require.NoError(t, b.store.ApplyStatus(b.ctx, b.camp.ID, "call-1", a.Key, "ended", "customer-ended-call", t0))
+	applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: "call-1", AttemptKey: a.Key,
+		CampaignID: b.camp.ID, EndedReason: "customer-ended-call"}, t0)
+	require.NoError(t, err)
+	require.True(t, applied)
 }
 
 func TestStaleAttempts(t *testing.T) {
@@ -404,7 +428,7 @@ func TestStaleAttempts(t *testing.T) {
 	}
 	ended := func(a *campaign.Attempt, at time.Time) {
 		created(a, at)
-		require.NoError(t, b.store.ApplyStatus(b.ctx, "call-"+a.Key, "", "ended", "", at))
+		require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "call-"+a.Key, "", "ended", "", at))
 	}
 	reported := func(a *campaign.Attempt, at time.Time) {
 		_, err := b.store.ApplyResult(b.ctx, campaign.CallResult{AttemptKey: a.Key, EndedReason: "voicemail"}, at)
@@ -492,7 +516,8 @@ func TestWebhookEvents(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{contacts: 1})
 	payload := []byte(`{"message": {"type": "status-update", "status": "ringing"}}`)
-	id, err := b.store.SaveEvent(b.ctx, "status-update", "call-1", "cmp-1-2-1", "ringing", payload, t0)
+	id, err := b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "status-update", CallID: "call-1",
+		AttemptKey: "cmp-1-2-1", Status: "ringing", Auth: "hmac", CampaignID: b.camp.ID, Payload: payload, ReceivedAt: t0})
 	require.NoError(t, err)
 	require.NoError(t, b.store.MarkEventApplied(b.ctx, id, "no attempt for this call", t0.Add(time.Second)))
 
@@ -509,7 +534,31 @@ func TestWebhookEvents(t *testing.T) {
 	require.True(t, t0.Equal(received))
 	require.True(t, t0.Add(time.Second).Equal(appliedAt))
 
+	// How it was authenticated, and for which campaign; then rejected, never applied.
+	id, err = b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "end-of-call-report", CallID: "call-2",
+		Auth: "campaign_secret", CampaignID: b.camp.ID, Payload: payload, ReceivedAt: t0})
+	require.NoError(t, err)
+	require.NoError(t, b.store.MarkEventRejected(b.ctx, id, "belongs to campaign 99"))
+	var (
+		auth, rejected  string
+		authCampaign    *int64
+		rejectedApplied *time.Time
+	)
+	require.NoError(t, b.pool.QueryRow(b.ctx, `
+		SELECT auth, auth_campaign_id, rejected, applied_at FROM webhook_event WHERE id = $1`, id).
+		Scan(&auth, &authCampaign, &rejected, &rejectedApplied))
+	require.Equal(t, []string{"campaign_secret", "belongs to campaign 99"}, []string{auth, rejected})
+	require.Equal(t, &b.camp.ID, authCampaign)
+	require.Nil(t, rejectedApplied)
+	id, err = b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "status-update", Auth: "global_secret",
+		Payload: payload, ReceivedAt: t0})
+	require.NoError(t, err)
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT auth_campaign_id FROM webhook_event WHERE id = $1`, id).
+		Scan(&authCampaign))
+	require.Nil(t, authCampaign, "no campaign: NULL")
+
 	require.ErrorIs(t, b.store.MarkEventApplied(b.ctx, -1, "", t0), campaign.ErrEventNotFound)
-	_, err = b.store.SaveEvent(b.ctx, "status-update", "", "", "", []byte("not json"), t0)
+	require.ErrorIs(t, b.store.MarkEventRejected(b.ctx, -1, "x"), campaign.ErrEventNotFound)
+	_, err = b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "status-update", Payload: []byte("not json"), ReceivedAt: t0})
 	require.Error(t, err)
 }

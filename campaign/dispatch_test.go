@@ -182,7 +182,7 @@ func TestBeginAttemptGrantsThenRefusesAtCapacity(t *testing.T) {
 	require.Zero(t, c.Attempts)
 
 	// Ending a live attempt frees its slot.
-	require.NoError(t, b.store.ApplyStatus(b.ctx, "", a.Key, "ended", "customer-ended-call", t0.Add(time.Minute)))
+	require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "", a.Key, "ended", "customer-ended-call", t0.Add(time.Minute)))
 	b.grant(t, b.contacts[2], t0.Add(time.Minute))
 	require.Equal(t, 2, b.live(t))
 }

@@ -40,7 +40,8 @@ func TestListCampaignsAndStatusExtras(t *testing.T) {
 		{"call-x", "", "boom"},
 		{"call-0", "", ""},
 	} {
-		id, err := b.store.SaveEvent(b.ctx, "status-update", e.call, e.key, "ended", []byte(`{}`), t0)
+		id, err := b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "status-update", CallID: e.call, AttemptKey: e.key,
+			Status: "ended", Payload: []byte(`{}`), ReceivedAt: t0})
 		require.NoError(t, err)
 		require.NoError(t, b.store.MarkEventApplied(b.ctx, id, e.applyErr, t0))
 	}

@@ -43,10 +43,10 @@ const (
 // ServeHTTP authenticates, bounds, decodes and records one server message.
 func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := &trackingWriter{ResponseWriter: rw}
-	var typ vapi.ServerMessageType
+	var o observed
 	if h.cfg.Observer != nil {
 		// Deferred first, so it runs last: after a recovered panic's answer.
-		defer func() { h.cfg.Observer.ObserveWebhook(typ, resultOf(w.status)) }()
+		defer func() { h.cfg.Observer.ObserveWebhook(o.typ, o.result(w.status)) }()
 	}
 	defer func() {
 		if v := recover(); v != nil {
@@ -59,13 +59,24 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	h.serve(w, r, &typ)
+	h.serve(w, r, &o)
 }
 
-// resultOf names the answer whose status was sent.
-func resultOf(status int) Result {
+// observed is what serve learned of a request, for the Observer.
+type observed struct {
+	// typ is the message type, once the body is decoded.
+	typ vapi.ServerMessageType
+	// rejected: the recorder stored the event and rejected it (ErrRejected).
+	rejected bool
+}
+
+// result names the answer whose status was sent.
+func (o *observed) result(status int) Result {
 	switch status {
 	case http.StatusOK:
+		if o.rejected {
+			return ResultRejected
+		}
 		return ResultRecorded
 	case http.StatusUnauthorized:
 		return ResultUnauthorized
@@ -80,9 +91,8 @@ func resultOf(status int) Result {
 }
 
 // serve does the work of ServeHTTP; see the package documentation for the
-// order of the checks. It sets *typ to the message type once the body is
-// decoded.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.ServerMessageType) {
+// order of the checks. It fills o as it learns.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, o *observed) {
 	ctx := r.Context()
 	receivedAt := h.cfg.Now()
 
@@ -119,14 +129,14 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.Server
 	}
 
 	// Credentials that do not depend on the body's content.
-	method, reason := "", reasonWrongSecret
+	method, reason := AuthMethod(""), reasonWrongSecret
 	if secret != "" && h.globalDigest != nil && secretMatches(secret, h.globalDigest) {
-		method = "global_secret"
+		method = AuthGlobalSecret
 	}
 	if method == "" && signature != "" {
 		err := verifySignature(h.cfg.HMACSecret, signature, r.Header.Get(TimestampHeader), body, receivedAt, h.cfg.MaxSkew)
 		if err == nil {
-			method = "hmac"
+			method = AuthHMAC
 		} else {
 			reason = err.Error()
 		}
@@ -144,7 +154,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.Server
 		return
 	}
 	ev := newEvent(msg, body, receivedAt)
-	*typ = ev.Type
+	o.typ = ev.Type
 
 	// The secret of the campaign the message names.
 	if method == "" {
@@ -168,12 +178,27 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.Server
 			h.unauthorized(ctx, w, r, reasonWrongSecret, ev.CampaignID)
 			return
 		}
-		method = "campaign_secret"
+		method = AuthCampaignSecret
 	}
+	ev.Auth = method
 
 	// Once Vapi has handed the event over, storing it should not depend on
 	// Vapi still waiting: detach from the request's cancellation, bounded.
-	if err := h.record(ctx, ev); err != nil {
+	err = h.record(ctx, ev)
+	switch {
+	case errors.Is(err, ErrRejected):
+		// Stored, never to be applied: answered 200 all the same, since
+		// delivering it again would change nothing.
+		o.rejected = true
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: event rejected: not for the campaign it is for",
+			slog.String("type", string(ev.Type)),
+			slog.Int64("campaign_id", ev.CampaignID),
+			slog.String("vapi_call_id", ev.CallID),
+			slog.String("attempt_key", ev.AttemptKey),
+			slog.String("auth", string(method)),
+			slog.String("reason", err.Error()),
+			slog.String("remote_addr", r.RemoteAddr))
+	case err != nil:
 		h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: record event",
 			slog.String("type", string(ev.Type)),
 			slog.Int64("campaign_id", ev.CampaignID),
@@ -182,9 +207,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.Server
 			slog.String("error", err.Error()))
 		writeError(w, http.StatusInternalServerError, msgInternal)
 		return
-	}
-
-	if h.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+	case h.cfg.Logger.Enabled(ctx, slog.LevelDebug):
 		h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "webhook: event recorded",
 			slog.String("type", string(ev.Type)),
 			slog.String("status", ev.Status),
@@ -192,7 +215,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, typ *vapi.Server
 			slog.String("vapi_call_id", ev.CallID),
 			slog.String("attempt_key", ev.AttemptKey),
 			slog.String("customer_number", maskPhone(customerNumber(msg))),
-			slog.String("auth", method),
+			slog.String("auth", string(method)),
 			slog.Int("body_bytes", len(body)))
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -24,7 +24,15 @@
 //     200 {} once the recorder says the raw event is stored, or 500 (so that
 //     Vapi retries, when the call has a backoff plan) when it fails.
 //
-// Nothing reaches the recorder unauthenticated. Because the campaign id
+// Nothing reaches the recorder unauthenticated. Authentication says who may
+// speak, not what about: an [Event] carries how it was authenticated
+// ([Event.Auth]) and the campaign it is for ([Event.CampaignID]), and the
+// recorder applies it only to an attempt of that campaign. An event that
+// names another campaign's call or attempt key (or a call id and an attempt
+// key of two different attempts) is stored and never applied: the recorder
+// returns [ErrRejected], and the handler answers 200 all the same, so that
+// Vapi does not deliver it again and again, and logs and counts it
+// ([ResultRejected]). Because the campaign id
 // travels in the body, a request that relies on a per-campaign secret and
 // whose body is malformed gets 400, not 401; a request with no usable
 // credential for the body-independent checks and no per-campaign lookup
@@ -103,9 +111,14 @@ type Event struct {
 	AttemptKey string
 	// CampaignID is the campaign_id in message.call.assistantOverrides.metadata
 	// (a number or a numeric string); 0 if absent or not a positive integer.
-	// When the request was authenticated by a campaign's own secret, it is
-	// that campaign.
+	// It is the campaign the event is for: when the request was authenticated
+	// by a campaign's own secret (AuthCampaignSecret), that campaign, never 0;
+	// with the global secret or HMAC, which hold for every campaign, the
+	// campaign the message claims, or 0 for none. The recorder must apply the
+	// event only to an attempt of this campaign when it is not 0.
 	CampaignID int64
+	// Auth is how the request was authenticated.
+	Auth AuthMethod
 	// Status is a status-update's status; "" for other types.
 	Status string
 	// Message is the decoded message.
@@ -116,12 +129,33 @@ type Event struct {
 	ReceivedAt time.Time
 }
 
+// AuthMethod is how a request was authenticated.
+type AuthMethod string
+
+// Authentication methods.
+const (
+	// AuthCampaignSecret: X-Vapi-Secret is the secret of the campaign that
+	// the message's metadata names; the event is for that campaign only.
+	AuthCampaignSecret AuthMethod = "campaign_secret"
+	// AuthGlobalSecret: X-Vapi-Secret is the global secret, valid for every
+	// campaign.
+	AuthGlobalSecret AuthMethod = "global_secret"
+	// AuthHMAC: a valid and fresh HMAC signature, valid for every campaign.
+	AuthHMAC AuthMethod = "hmac"
+)
+
+// ErrRejected is returned (wrapped) by a [Recorder] that stored an event
+// but will never apply it because it does not belong to the campaign it is
+// for (see [Event.CampaignID]). The handler answers 200, since delivering
+// it again would change nothing, and reports [ResultRejected].
+var ErrRejected = errors.New("event rejected")
+
 // Recorder stores an event durably and applies it.
 type Recorder interface {
 	// Record returns only after the raw event is stored. An error makes
 	// the handler answer 500, so that Vapi delivers the event again (when
-	// the call has a backoff plan). The same event may be recorded more
-	// than once.
+	// the call has a backoff plan), except [ErrRejected]. The same event
+	// may be recorded more than once.
 	Record(ctx context.Context, e *Event) error
 }
 
@@ -189,6 +223,10 @@ type Result string
 const (
 	// ResultRecorded: the event was stored (200).
 	ResultRecorded Result = "recorded"
+	// ResultRejected: the event was stored but will never be applied: it
+	// names a call or attempt of another campaign than the one it was
+	// authenticated for (200, so that Vapi does not retry it).
+	ResultRejected Result = "rejected"
 	// ResultUnauthorized: no valid credential (401).
 	ResultUnauthorized Result = "unauthorized"
 	// ResultBadRequest: the body could not be read or is not a server

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -616,6 +617,52 @@ func TestRecorderError(t *testing.T) {
 	require.Len(t, b.recorder.Events(), 1)
 	require.Contains(t, b.logs.String(), "connection refused")
 	require.Contains(t, b.logs.String(), "vapi_call_id="+callID)
+}
+
+// TestEventAuth checks that the event says how it was authenticated and for which campaign: the
+// recorder must apply it to that campaign's attempts only.
+func TestEventAuth(t *testing.T) {
+	t.Parallel()
+	body := readTestdata(t, "status-update.json") // metadata campaign_id 7
+	secs := strconv.FormatInt(time.Date(2026, 8, 1, 12, 5, 0, 0, time.UTC).Unix(), 10)
+	for _, tc := range []struct {
+		headers map[string]string
+		want    webhook.AuthMethod
+	}{
+		{withSecret(campaign7), webhook.AuthCampaignSecret},
+		{withSecret(globalSecret), webhook.AuthGlobalSecret},
+		{sign(hmacSecret, secs, body), webhook.AuthHMAC},
+	} {
+		t.Run(string(tc.want), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil)
+			requireOK(t, b.post(t, body, tc.headers))
+			events := b.recorder.Events()
+			require.Len(t, events, 1)
+			require.Equal(t, tc.want, events[0].Auth)
+			require.Equal(t, int64(7), events[0].CampaignID)
+		})
+	}
+}
+
+// TestRecorderRejects checks that an event the recorder stores but rejects (it names another
+// campaign's call) is answered 200, so that Vapi does not deliver it again, logged without
+// secrets, and observed as rejected.
+func TestRecorderRejects(t *testing.T) {
+	t.Parallel()
+	obs := &recordingObserver{}
+	b := setup(t, func(c *webhook.Config) { c.Observer = obs })
+	b.recorder.RecordFunc = func(context.Context, *webhook.Event) error {
+		return fmt.Errorf("%w: attempt 3 belongs to campaign 8, not to campaign 7", webhook.ErrRejected)
+	}
+	requireOK(t, b.post(t, readTestdata(t, "end-of-call-report.json"), withSecret(campaign7)))
+	require.Len(t, b.recorder.Events(), 1)
+	logs := b.logs.String()
+	require.Contains(t, logs, "event rejected")
+	require.Contains(t, logs, "belongs to campaign 8, not to campaign 7")
+	require.Contains(t, logs, "auth=campaign_secret")
+	require.NotContains(t, logs, campaign7)
+	require.Equal(t, []observed{{vapi.ServerMessageTypeEndOfCallReport, webhook.ResultRejected}}, obs.seen)
 }
 
 func TestRecorderPanic(t *testing.T) {

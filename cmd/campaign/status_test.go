@@ -121,10 +121,12 @@ func statusFixture(t *testing.T) (b *testBundle, oldID, novID int64) {
 	require.NoError(t, err)
 	require.NoError(t, store.CallCreated(ctx, attempts[1].ID, "call-1", at, at))
 	require.NoError(t, store.CallNotCreated(ctx, attempts[2].ID, campaign.NotCreatedPermanent, "", "vapi 400: bad number", time.Time{}, at))
-	ev, err := store.SaveEvent(ctx, "status-update", "call-1", "", "in-progress", []byte(`{}`), at)
+	ev, err := store.SaveEvent(ctx, campaign.WebhookEvent{Type: "status-update", CallID: "call-1", Status: "in-progress",
+		Payload: []byte(`{}`), ReceivedAt: at})
 	require.NoError(t, err)
 	require.NoError(t, store.MarkEventApplied(ctx, ev, "deadlock detected", at))
-	ev, err = store.SaveEvent(ctx, "status-update", "call-zzz", "", "in-progress", []byte(`{}`), at)
+	ev, err = store.SaveEvent(ctx, campaign.WebhookEvent{Type: "status-update", CallID: "call-zzz", Status: "in-progress",
+		Payload: []byte(`{}`), ReceivedAt: at})
 	require.NoError(t, err)
 	require.NoError(t, store.MarkEventApplied(ctx, ev, "unknown call", at))
 	_, err = pool.Exec(ctx, `UPDATE campaign SET rate_per_second = 2.5 WHERE id = $1`, novID)
