@@ -17,6 +17,8 @@ type CampaignLiveCalls struct {
 	// Live counts the campaign's attempts creating or created: calls placed (or being placed)
 	// whose result is not recorded yet.
 	Live int
+	// Orphaned: the campaign is running and no live runner covers it (see Orphaned).
+	Orphaned bool
 }
 
 // LiveCalls returns the live calls of every campaign that is running or paused or has a live
@@ -30,7 +32,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	}
 	// One index probe (attempt_campaign_idx) per campaign: cheap enough for every scrape.
 	rows, err := s.pool.Query(ctx, `
-		SELECT c.id, c.name, c.mode, c.status, l.live
+		SELECT c.id, c.name, c.mode, c.status, l.live, `+runnerStateSQL+`
 		FROM campaign c
 		CROSS JOIN LATERAL (
 			SELECT count(*)::int AS live FROM attempt a
@@ -44,7 +46,9 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignLiveCalls, error) {
 		var c CampaignLiveCalls
-		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &c.Live)
+		var runner RunnerState
+		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &c.Live, &runner.Live, &runner.LastSeen)
+		c.Orphaned = Orphaned(c.Status, runner)
 		return c, err
 	})
 	if err != nil {

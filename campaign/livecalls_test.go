@@ -35,9 +35,15 @@ func TestLiveCalls(t *testing.T) {
 	all, err := b.store.LiveCalls(b.ctx, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, []campaign.CampaignLiveCalls{
-		{ID: b.camp.ID, Name: "test", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 2},
+		// Running in the service with no serve process: orphaned.
+		{ID: b.camp.ID, Name: "test", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 2, Orphaned: true},
 		{ID: paused.ID, Name: "paused", Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0},
 	}, all)
+	// A serve process covers it.
+	require.NoError(t, b.store.AcquireLease(b.ctx, campaign.Runner{ID: "serve-1", Mode: campaign.ModeService, Host: "h", PID: 1}, time.Hour))
+	all, err = b.store.LiveCalls(b.ctx, time.Time{})
+	require.NoError(t, err)
+	require.False(t, all[0].Orphaned)
 
 	inFlight, err := b.store.LiveCalls(b.ctx, t0)
 	require.NoError(t, err)

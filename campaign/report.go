@@ -32,6 +32,8 @@ type ReportFacts struct {
 
 	// Contacts counts the campaign's contacts by state and outcome.
 	Contacts []ContactCount
+	// Runner is who runs the campaign (see Orphaned).
+	Runner RunnerState
 	// NextDue and LastDue are the earliest and the latest next_attempt_at of pending contacts.
 	NextDue, LastDue *time.Time
 
@@ -164,6 +166,10 @@ func (s *Store) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts
 				return err
 			}
 			f.Campaign = c
+			if err := tx.QueryRow(ctx, `SELECT `+runnerStateSQL+` FROM campaign c WHERE c.id = $1`, campaignID).
+				Scan(&f.Runner.Live, &f.Runner.LastSeen); err != nil {
+				return err
+			}
 			for _, read := range []func(context.Context, pgx.Tx, *ReportFacts) error{
 				readReportTimes, readContactCounts, readZoneFacts, readAttemptGroups, readCallNumbers, readDurations, readHours,
 			} {

@@ -17,6 +17,7 @@ type CampaignSummary struct {
 	ID     int64
 	Name   string
 	Status Status
+	Mode   Mode
 	// Contacts counts the campaign's contacts, Final those in a final state.
 	Contacts, Final int
 	// Live counts the attempts creating or created.
@@ -24,6 +25,8 @@ type CampaignSummary struct {
 	// Cost is the sum of the attempts' cost so far.
 	Cost      float64
 	CreatedAt time.Time
+	// Runner is who runs the campaign (see Orphaned).
+	Runner RunnerState
 }
 
 // ListCampaigns returns every campaign, newest first (created_at, then id, descending), with
@@ -33,8 +36,9 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `
-				SELECT c.id, c.name, c.status, c.created_at,
-				       coalesce(ct.total, 0), coalesce(ct.final, 0), coalesce(a.live, 0), coalesce(a.cost, 0)
+				SELECT c.id, c.name, c.status, c.mode, c.created_at,
+				       coalesce(ct.total, 0), coalesce(ct.final, 0), coalesce(a.live, 0), coalesce(a.cost, 0),
+				       `+runnerStateSQL+`
 				FROM campaign c
 				LEFT JOIN (
 					SELECT campaign_id, count(*) AS total,
@@ -52,7 +56,8 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
 			}
 			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignSummary, error) {
 				var c CampaignSummary
-				err := row.Scan(&c.ID, &c.Name, &c.Status, &c.CreatedAt, &c.Contacts, &c.Final, &c.Live, &c.Cost)
+				err := row.Scan(&c.ID, &c.Name, &c.Status, &c.Mode, &c.CreatedAt, &c.Contacts, &c.Final, &c.Live, &c.Cost,
+					&c.Runner.Live, &c.Runner.LastSeen)
 				return c, err
 			})
 			return err

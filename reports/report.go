@@ -281,6 +281,12 @@ type Progress struct {
 	// LastScheduled; null when there is no estimate (EstimateNote says why).
 	EstimatedFinish *time.Time `json:"estimated_finish"`
 	EstimateNote    string     `json:"estimate_note"`
+	// Orphaned (only when true): the campaign is running and no runner runs it (see
+	// campaign.Orphaned); NoRunnerSince is when one was last seen; Continue says what gets it
+	// dialing again.
+	Orphaned      bool       `json:"orphaned,omitempty"`
+	NoRunnerSince *time.Time `json:"no_runner_since,omitempty"`
+	Continue      string     `json:"continue,omitempty"`
 }
 
 // Options configure Build.
@@ -591,9 +597,15 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 			p.ContactsPerHour = ptr(math.Round(float64(p.Final)/hours*100) / 100)
 		}
 	}
+	if campaign.Orphaned(status, f.Runner) {
+		p.Orphaned, p.NoRunnerSince = true, utcPtr(f.Runner.LastSeen)
+		p.Continue = campaign.OrphanHint(f.Campaign.Name, f.Campaign.Mode)
+	}
 	switch {
 	case p.Remaining == 0:
 		p.EstimateNote = "every contact is final"
+	case p.Orphaned:
+		p.EstimateNote = "no runner runs the campaign: no estimate until it runs again"
 	case status == campaign.StatusDraft:
 		p.EstimateNote = "the campaign has not been started"
 	case status != campaign.StatusRunning:

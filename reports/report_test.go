@@ -29,6 +29,7 @@ func facts() *campaign.ReportFacts {
 			Mode: campaign.ModeForeground, CreatedAt: first, Settings: campaign.Settings{AssistantID: "asst-1", MaxAttempts: 3},
 			ImportStats: campaign.ImportStats{RowsRead: 12, Accepted: 10,
 				Rejected: map[campaign.RejectReason]int{campaign.RejectSuppressed: 1, campaign.RejectInvalidPhone: 1}}},
+		Runner: campaign.RunnerState{Live: 1, LastSeen: &now},
 		Contacts: []campaign.ContactCount{
 			{State: campaign.ContactCompleted, Outcome: "completed", Contacts: 3, Called: 3},
 			{State: campaign.ContactDoNotCall, Outcome: "", Contacts: 1},
@@ -131,6 +132,8 @@ func TestBuildProgress(t *testing.T) {
 		{"draft", func(f *campaign.ReportFacts) { f.Campaign.Status = campaign.StatusDraft },
 			"the campaign has not been started", nil},
 		{"no pace", func(f *campaign.ReportFacts) { f.FirstAttemptAt = nil }, "no contact is final yet: no pace to estimate from", nil},
+		{"orphaned", func(f *campaign.ReportFacts) { f.Runner.Live = 0 },
+			"no runner runs the campaign: no estimate until it runs again", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := facts()
@@ -138,6 +141,11 @@ func TestBuildProgress(t *testing.T) {
 			p := reports.Build(f, reports.Options{Now: now}).Progress
 			require.Equal(t, tt.note, p.EstimateNote)
 			require.Equal(t, tt.finish, p.EstimatedFinish)
+			require.Equal(t, tt.name == "orphaned", p.Orphaned)
+			if p.Orphaned {
+				require.Equal(t, &now, p.NoRunnerSince)
+				require.Equal(t, `campaign resume Nov <b>"reminders"</b> (or campaign serve --adopt-orphans)`, p.Continue)
+			}
 		})
 	}
 	f := facts()

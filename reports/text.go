@@ -177,6 +177,13 @@ func WriteText(w io.Writer, r *Report) error {
 			finish = "estimated finish " + fmtTime(*p.EstimatedFinish)
 		}
 		line("  pace %s; %s (%s)", pace, finish, p.EstimateNote)
+		if p.Orphaned {
+			since := "no runner"
+			if p.NoRunnerSince != nil {
+				since = "no runner since " + fmtTime(*p.NoRunnerSince)
+			}
+			line("  orphaned: %s, nothing dials it; continue with: %s", since, p.Continue)
+		}
 	}
 	flush()
 	if a := r.Analytics; a != nil {

@@ -201,6 +201,13 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	if c, err = preflight(ctx, a.errOut, client, store, c, opts.AllowMissingVariables, a.now()); err != nil {
 		return err
 	}
+	// The lease says this process runs the campaign; one that dies without releasing it shows
+	// as gone once the lease expires, and its campaign as orphaned.
+	l, err := holdLease(ctx, a, store, c.ID, c.Mode)
+	if err != nil {
+		return err
+	}
+	defer l.release(a)
 	if err := start(); err != nil {
 		return err
 	}
@@ -270,7 +277,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 // Postgres restarting) before it gives up; the campaign can then be resumed.
 const databaseOutageLimit = 5 * time.Minute
 
-// watch shows progress until every contact is final. On Ctrl-C (ctx done) it pauses the
+// watch shows progress until every contact is final. On Ctrl-C, SIGTERM or SIGHUP (ctx done) it pauses the
 // campaign, so no process dials again, and keeps receiving results until no call is live or
 // grace has passed. A database that stops answering is waited for, up to databaseOutageLimit.
 func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, prog *progressView, grace time.Duration) (interrupted bool, err error) {
@@ -288,7 +295,8 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, p
 				if _, err := store.SetStatus(work, id, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, a.now()); err != nil {
 					return true, err
 				}
-				fmt.Fprintf(a.errOut, "\nInterrupted: no new calls. Waiting up to %s for the results of calls in flight (Ctrl-C again to quit now)...\n", grace)
+				fmt.Fprintf(a.errOut, "\nInterrupted (%s): no new calls. Waiting up to %s for the results of calls in flight (Ctrl-C again to quit now)...\n",
+					signalName(ctx), grace)
 				deadline = time.After(grace)
 				ctx = work // stop watching for the first signal: main lets a second one end the process
 			}

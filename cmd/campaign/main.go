@@ -26,11 +26,19 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	// Ctrl-C, SIGTERM and SIGHUP (a closed terminal or SSH session) ask commands to wind down:
+	// a run pauses its campaign, keeps receiving results for its grace and says how to resume.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
-		<-ctx.Done()
-		stop() // the first signal asks commands to wind down; a second one ends the process
+		sig := <-sigs
+		cancel(&signalError{sig: sig})
+		// A second Ctrl-C or SIGTERM ends the process at once; a hang-up comes again when the
+		// shell exits, and there is nobody left to ask for that, so it is ignored.
+		signal.Ignore(syscall.SIGHUP)
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
 	}()
 	a := &app{
 		in:         os.Stdin,
@@ -72,6 +80,25 @@ func execute(ctx context.Context, a *app, args []string) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// signalError is the cause of the root context's cancellation: the signal received.
+type signalError struct{ sig os.Signal }
+
+func (e *signalError) Error() string { return e.sig.String() + " received" }
+
+// signalName names the signal that cancelled ctx ("interrupt" when it was not a signal).
+func signalName(ctx context.Context) string {
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		switch se.sig {
+		case syscall.SIGHUP:
+			return "SIGHUP"
+		case syscall.SIGTERM:
+			return "SIGTERM"
+		}
+	}
+	return "interrupt"
 }
 
 func printError(w io.Writer, err error) {

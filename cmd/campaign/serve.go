@@ -28,6 +28,8 @@ type serveOptions struct {
 	Listen      string
 	VapiBaseURL string
 	Grace       time.Duration
+	// AdoptOrphans hands orphaned foreground campaigns to this service (never simulated ones).
+	AdoptOrphans bool
 }
 
 // Environment variables read by `campaign serve`.
@@ -70,9 +72,12 @@ func newServeCmd(a *app) *cobra.Command {
 			"its dial workers, the hopper that queues due contacts, the reconciler, and an HTTP server on --listen\n" +
 			"with the webhook receiver (" + jobs.WebhookPath + "), /healthz, /readyz, /metrics (Prometheus) and, when\n" +
 			envRiverUIUser + " and " + envRiverUIPassword + " are set, the River UI under " + riverUIPrefix + "/.\n\n" +
-			"Any number of serve processes on one database share the work and every limit. On SIGTERM or Ctrl-C\n" +
-			"it takes no new jobs, lets the running ones finish, and keeps receiving results until the calls in\n" +
-			"flight have reported or --grace has passed.",
+			"Any number of serve processes on one database share the work and every limit. On SIGTERM, SIGHUP or\n" +
+			"Ctrl-C it takes no new jobs, lets the running ones finish, and keeps receiving results until the calls\n" +
+			"in flight have reported or --grace has passed.\n\n" +
+			"--adopt-orphans also runs the foreground campaigns (campaign run, campaign resume) whose process died\n" +
+			"and left them running with no runner: each is handed to the service, one log line each. A simulated\n" +
+			"campaign is never adopted: its calls existed only in the simulator of the process that died.",
 		Example: `  VAPI_API_KEY=... DATABASE_URL=postgres://... campaign serve --listen 0.0.0.0:8080
   campaign run customers.csv --detach --public-url https://campaign.example.com --assistant-id ID --phone-number-id ID`,
 		Args: usageArgs(cobra.NoArgs),
@@ -87,7 +92,8 @@ func newServeCmd(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the HTTP server: webhook receiver, health, metrics, River UI (env "+envListen+")")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL (env "+envVapiBaseURL+")")
-	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after SIGTERM or Ctrl-C: how long to let running jobs finish and keep receiving results of calls in flight")
+	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after SIGTERM, SIGHUP or Ctrl-C: how long to let running jobs finish and keep receiving results of calls in flight")
+	f.BoolVar(&opts.AdoptOrphans, "adopt-orphans", false, "also run foreground campaigns left running by a process that died (never simulated ones)")
 	return cmd
 }
 
@@ -142,8 +148,16 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 	go func() { served <- srv.Serve(ln) }()
 	defer srv.Close()
 
+	l, err := holdLease(ctx, a, store, 0, campaign.ModeService)
+	if err != nil {
+		return err
+	}
+	defer l.release(a)
 	if err := rc.Start(work); err != nil {
 		return fmt.Errorf("start workers: %w", err)
+	}
+	if opts.AdoptOrphans {
+		go adoptOrphans(ctx, a, store, l.ttl/3)
 	}
 	ready.set(stateRunning)
 	attrs := []any{"listen", ln.Addr().String(), "vapi_base_url", opts.VapiBaseURL}
@@ -162,6 +176,31 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 		return fmt.Errorf("http server on %s: %w", ln.Addr(), err)
 	}
 	return shutdown(work, a, opts.Grace, store, rc, srv, ready)
+}
+
+// adoptOrphans hands the orphaned foreground campaigns to the service every interval, until ctx
+// is done, and logs one line per campaign adopted.
+func adoptOrphans(ctx context.Context, a *app, store *campaign.Store, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		adopted, err := store.AdoptOrphans(ctx, a.now())
+		if err != nil && ctx.Err() == nil {
+			a.logger.Warn("adopt orphaned campaigns", "error", err)
+		}
+		for _, c := range adopted {
+			attrs := []any{"campaign_id", c.ID, "campaign", c.Name}
+			if c.LastSeen != nil {
+				attrs = append(attrs, "no_runner_since", c.LastSeen.UTC().Format(time.RFC3339))
+			}
+			a.logger.Info("adopted an orphaned campaign", attrs...)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // shutdown winds a serve process down within grace: /readyz answers 503 at once; no new job is

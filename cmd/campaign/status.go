@@ -47,6 +47,9 @@ type listItem struct {
 	LiveCalls int       `json:"live_calls"`
 	CreatedAt time.Time `json:"created_at"`
 	CostUSD   float64   `json:"cost_usd"`
+	// Orphaned (only when true): running with no runner; NoRunnerSince is when one was last seen.
+	Orphaned      bool       `json:"orphaned,omitempty"`
+	NoRunnerSince *time.Time `json:"no_runner_since,omitempty"`
 }
 
 func newListCmd(a *app) *cobra.Command {
@@ -72,7 +75,8 @@ func newListCmd(a *app) *cobra.Command {
 				items := make([]listItem, len(list))
 				for i, c := range list {
 					items[i] = listItem{ID: c.ID, Name: c.Name, Status: string(c.Status), Contacts: c.Contacts,
-						Final: c.Final, LiveCalls: c.Live, CreatedAt: c.CreatedAt.UTC(), CostUSD: roundCost(c.Cost)}
+						Final: c.Final, LiveCalls: c.Live, CreatedAt: c.CreatedAt.UTC(), CostUSD: roundCost(c.Cost),
+						Orphaned: campaign.Orphaned(c.Status, c.Runner), NoRunnerSince: orphanSince(c.Status, c.Runner)}
 				}
 				return writeJSONLine(a.out, items)
 			}
@@ -82,11 +86,23 @@ func newListCmd(a *app) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tCONTACTS\tFINAL\tLIVE\tCREATED\tCOST")
+			var orphans []string
 			for _, c := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t$%.2f\n", c.ID, c.Name, c.Status, c.Contacts, c.Final,
+				status := string(c.Status)
+				if campaign.Orphaned(c.Status, c.Runner) {
+					status += " (orphaned)"
+					orphans = append(orphans, c.Name+": "+orphanText(c.Name, c.Mode, c.Runner))
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t$%.2f\n", c.ID, c.Name, status, c.Contacts, c.Final,
 					c.Live, formatTime(c.CreatedAt), c.Cost)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, o := range orphans {
+				fmt.Fprintln(a.out, o)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
@@ -134,8 +150,13 @@ type statusReport struct {
 		Accepted int `json:"accepted"`
 		Rejected int `json:"rejected"`
 	} `json:"import"`
+	// Orphaned (only when true): running with no runner; NoRunnerSince is when one was last seen.
+	Orphaned      bool       `json:"orphaned,omitempty"`
+	NoRunnerSince *time.Time `json:"no_runner_since,omitempty"`
 	// nextDue is NextWindow as a time, for the text form.
 	nextDue *time.Time
+	// runner says who runs the campaign, for the text form ("" when nobody and that is fine).
+	runner string
 }
 
 type statusError struct {
@@ -234,7 +255,18 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	if err != nil {
 		return nil, err
 	}
-	r := &statusReport{ID: c.ID, Name: c.Name, Status: string(p.Status), CreatedAt: c.CreatedAt.UTC()}
+	runners, live, err := store.Runners(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r := &statusReport{ID: c.ID, Name: c.Name, Status: string(p.Status), CreatedAt: c.CreatedAt.UTC(),
+		Orphaned: campaign.Orphaned(p.Status, runners), NoRunnerSince: orphanSince(p.Status, runners)}
+	switch {
+	case r.Orphaned:
+		r.runner = orphanText(c.Name, c.Mode, runners)
+	case len(live) > 0:
+		r.runner = runnerText(live)
+	}
 	r.Contacts.Total, r.Contacts.Final = p.Total, p.FinalCount()
 	r.Contacts.ByState = make(map[string]int, len(contactStates))
 	for _, s := range contactStates {
@@ -276,8 +308,15 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 // writeStatusText writes the text form of a status.
 func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Campaign %s (id %d): %s, created %s\n", r.Name, r.ID, r.Status, formatTime(r.CreatedAt))
+	status := r.Status
+	if r.Orphaned {
+		status += " (orphaned)"
+	}
+	fmt.Fprintf(&b, "Campaign %s (id %d): %s, created %s\n", r.Name, r.ID, status, formatTime(r.CreatedAt))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if r.runner != "" {
+		fmt.Fprintf(tw, "  runner:\t%s\n", r.runner)
+	}
 	states := make([]string, len(contactStates))
 	for i, s := range contactStates {
 		states[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(string(s), "_", " "), r.Contacts.ByState[string(s)])
@@ -320,6 +359,37 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// orphanSince is when an orphaned campaign's runner was last seen (nil: not orphaned, or unknown).
+func orphanSince(status campaign.Status, runners campaign.RunnerState) *time.Time {
+	if !campaign.Orphaned(status, runners) || runners.LastSeen == nil {
+		return nil
+	}
+	t := runners.LastSeen.UTC()
+	return &t
+}
+
+// orphanText says that nothing runs a campaign, since when, and what gets it going again.
+func orphanText(name string, mode campaign.Mode, runners campaign.RunnerState) string {
+	since := "no runner"
+	if runners.LastSeen != nil {
+		since = "no runner since " + formatTime(*runners.LastSeen)
+	}
+	return since + ", nothing dials it; continue with: " + campaign.OrphanHint(name, mode)
+}
+
+// runnerText describes the live runners of a campaign.
+func runnerText(live []campaign.Runner) string {
+	parts := make([]string, len(live))
+	for i, r := range live {
+		what := string(r.Mode)
+		if r.CampaignID == 0 {
+			what = "campaign serve"
+		}
+		parts[i] = fmt.Sprintf("%s, pid %d on %s, since %s", what, r.PID, r.Host, formatTime(r.StartedAt))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func outcomeText(outcomes map[string]int) string {

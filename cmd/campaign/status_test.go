@@ -107,6 +107,7 @@ func statusFixture(t *testing.T) (b *testBundle, oldID, novID int64) {
 	require.NoError(t, err)
 
 	store := campaign.NewStore(pool)
+	fixtureRunner(t, store, novID)
 	at := b.now.Add(-time.Minute)
 	attempts := make([]*campaign.Attempt, len(ids))
 	for i, id := range ids {

@@ -1,7 +1,7 @@
 // Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
 // creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
 // results it applies, the webhook requests it answers and, read from the database at every
-// scrape, the live calls of each campaign.
+// scrape, the live calls of each campaign and whether it is orphaned (running, with no runner).
 //
 // [Metrics] implements jobs.Observer and webhook.Observer. Its metrics live on a registry of its
 // own (never Prometheus's global one), served by [Metrics.Handler]. Counters are per process:
@@ -34,6 +34,7 @@ const (
 	NameCallCreateErrors = "campaign_call_create_errors_total"
 	NameDialDuration     = "campaign_dial_duration_seconds"
 	NameLiveCalls        = "campaign_live_calls"
+	NameOrphaned         = "campaign_orphaned"
 	NameCallOutcomes     = "campaign_call_outcomes_total"
 	NameWebhookEvents    = "campaign_webhook_events_total"
 )
@@ -210,8 +211,9 @@ func webhookType(t vapi.ServerMessageType) string {
 
 // liveCallsCollector reads the live calls of every campaign from the database at each scrape.
 type liveCallsCollector struct {
-	source LiveCallsSource
-	desc   *prometheus.Desc
+	source   LiveCallsSource
+	desc     *prometheus.Desc
+	orphaned *prometheus.Desc
 }
 
 func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
@@ -220,12 +222,17 @@ func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 		desc: prometheus.NewDesc(NameLiveCalls,
 			"Live calls (created, not yet ended) of each campaign running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
+		orphaned: prometheus.NewDesc(NameOrphaned,
+			"1 when the campaign is running and no runner runs it (its process died; see campaign status), else 0; "+
+				"for each campaign running, paused or with a call live, from the database.",
+			[]string{"campaign_id", "campaign"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *liveCallsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
+	ch <- c.orphaned
 }
 
 // Collect implements prometheus.Collector.
@@ -237,11 +244,17 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		// Served as an error (counted in promhttp_metric_handler_errors_total{cause="gathering"}
 		// and logged); the other metrics are still served.
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		ch <- prometheus.NewInvalidMetric(c.orphaned, err)
 		return
 	}
 	for _, l := range list {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(l.Live),
-			strconv.FormatInt(l.ID, 10), l.Name)
+		id := strconv.FormatInt(l.ID, 10)
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(l.Live), id, l.Name)
+		orphaned := 0.0
+		if l.Orphaned {
+			orphaned = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.orphaned, prometheus.GaugeValue, orphaned, id, l.Name)
 	}
 }
 

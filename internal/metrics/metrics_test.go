@@ -44,6 +44,7 @@ func TestMetrics(t *testing.T) {
 		return []campaign.CampaignLiveCalls{
 			{ID: 3, Name: "nov-reminders", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 7},
 			{ID: 9, Name: `say "hi"`, Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0},
+			{ID: 12, Name: "phantom", Mode: campaign.ModeForeground, Status: campaign.StatusRunning, Live: 5, Orphaned: true},
 		}, nil
 	}))
 	placed := &vapi.Call{ID: "c1"}
@@ -112,11 +113,17 @@ campaign_webhook_events_total{result="unauthorized",type="unknown"} 1
 # HELP campaign_live_calls Live calls (created, not yet ended) of each campaign running, paused or with a call live, from the database.
 # TYPE campaign_live_calls gauge
 campaign_live_calls{campaign="nov-reminders",campaign_id="3"} 7
+campaign_live_calls{campaign="phantom",campaign_id="12"} 5
 campaign_live_calls{campaign="say \"hi\"",campaign_id="9"} 0
+# HELP campaign_orphaned 1 when the campaign is running and no runner runs it (its process died; see campaign status), else 0; for each campaign running, paused or with a call live, from the database.
+# TYPE campaign_orphaned gauge
+campaign_orphaned{campaign="nov-reminders",campaign_id="3"} 0
+campaign_orphaned{campaign="phantom",campaign_id="12"} 1
+campaign_orphaned{campaign="say \"hi\"",campaign_id="9"} 0
 `
 	var got strings.Builder
 	for _, name := range []string{metrics.NameCallsCreated, metrics.NameCallCreateErrors, metrics.NameDialDuration,
-		metrics.NameCallOutcomes, metrics.NameWebhookEvents, metrics.NameLiveCalls} {
+		metrics.NameCallOutcomes, metrics.NameWebhookEvents, metrics.NameLiveCalls, metrics.NameOrphaned} {
 		got.WriteString(family(body, name))
 	}
 	require.Equal(t, strings.TrimPrefix(want, "\n"), got.String())
