@@ -136,7 +136,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 
 	file, err := os.Open(opts.File)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", opts.File, err)
+		return nil, err // an *fs.PathError: "open FILE: reason" already
 	}
 	defer file.Close()
 	reader, err := campaign.NewReader(file, campaign.ReaderOptions{

@@ -64,5 +64,17 @@ func TestPauseCancelSet(t *testing.T) {
 	require.Contains(t, b.stderr.String(), "is cancelled")
 
 	require.Equal(t, exitError, b.run(t, "pause", "no-such-campaign"))
-	require.Contains(t, b.stderr.String(), "not found")
+	require.Contains(t, b.stderr.String(), `no campaign "no-such-campaign"`)
+}
+
+func TestPauseOfPausedIsNoOp(t *testing.T) {
+	b := setup(t)
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", "nov"), "stderr: %s", b.stderr)
+	_, err := b.pool(t).Exec(context.Background(), `UPDATE campaign SET status = 'running' WHERE name = 'nov'`)
+	require.NoError(t, err)
+	require.Equal(t, exitOK, b.run(t, "pause", "nov"), "stderr: %s", b.stderr)
+	require.Equal(t, exitOK, b.run(t, "pause", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "already paused")
+	require.Contains(t, b.stderr.String(), "campaign resume nov")
 }

@@ -75,7 +75,8 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 		opts.PhoneNumberID = c.PhoneNumberID
 	}
 	if !opts.Simulate && (opts.AssistantID == "" || opts.PhoneNumberID == "") {
-		return usageErrorf("campaign %s has no assistant or phone number to call from: give --assistant-id and --phone-number-id", c.Name)
+		return usageErrorf("campaign %s has no assistant or phone number to call from: %s", c.Name,
+			"campaign resume "+c.Name+" --assistant-id ID --phone-number-id ID")
 	}
 	if opts.Detach {
 		if opts.Simulate {

@@ -48,8 +48,22 @@ func newRootCmd(a *app) *cobra.Command {
 		Use:           "campaign",
 		Short:         "Run batch outbound phone-call campaigns on Vapi",
 		Long:          "campaign turns a CSV of customers into outbound calls placed by a Vapi assistant,\npaced to the account's limits, inside each person's calling hours, with every result kept.",
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The root command runs only when no subcommand matched: with no argument it shows the
+		// help, with one it is an unknown command, a usage error like any other.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			hint := "run 'campaign --help' for the commands"
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf("did you mean %q? (%s)", s[0], hint)
+			}
+			return usageErrorf("unknown command %q: %s", args[0], hint)
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			applyEnv(cmd.Flags(), a.getenv, map[string]string{
 				"database-url": envDatabaseURL,
@@ -64,6 +78,8 @@ func newRootCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	root.SuggestionsMinimumDistance = 2
+	root.SetVersionTemplate(versionTemplate)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.global.DatabaseURL, "database-url", "", "Postgres URL (env "+envDatabaseURL+"); unset: a local Postgres managed by campaign")
@@ -71,7 +87,8 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.StringVar(&a.global.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env "+envLogLevel+")")
 
 	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
-		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a))
+		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a),
+		newVersionCmd(a))
 	return root
 }
 

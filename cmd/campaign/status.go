@@ -167,7 +167,7 @@ func newStatusCmd(a *app) *cobra.Command {
 			}
 			defer pool.Close()
 			store := campaign.NewStore(pool)
-			c, err := store.CampaignByRef(ctx, args[0])
+			c, err := findCampaign(ctx, store, args[0])
 			if err != nil {
 				return err
 			}
