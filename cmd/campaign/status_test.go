@@ -230,7 +230,7 @@ func TestStatus(t *testing.T) {
 	require.Contains(t, b.stdout.String(), "errors:       none\n")
 
 	require.Equal(t, exitError, b.run(t, "status", "no-such-campaign"))
-	require.Contains(t, b.stderr.String(), "not found")
+	require.Contains(t, b.stderr.String(), `no campaign "no-such-campaign"`)
 	require.Equal(t, exitUsage, b.run(t, "status", "nov", "--format", "xml"))
 	require.Equal(t, exitUsage, b.run(t, "status", "nov", "--watch", "--interval", "0s"))
 	require.Equal(t, exitUsage, b.run(t, "status"))
