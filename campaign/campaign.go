@@ -23,6 +23,17 @@ const (
 	StatusFailed    Status = "failed"    // stopped by an error; resumable
 )
 
+// Ended reports whether a campaign in status s has stopped for good unless an operator resumes
+// it: completed, cancelled or failed. A draft or paused campaign waits for an operator; a running
+// one dials.
+func (s Status) Ended() bool {
+	switch s {
+	case StatusCompleted, StatusCancelled, StatusFailed:
+		return true
+	}
+	return false
+}
+
 // Mode says which processes run a campaign's calls.
 type Mode string
 

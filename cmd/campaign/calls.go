@@ -232,6 +232,19 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: campaign resume %s",
 			c.Name, p.Total-p.FinalCount(), c.Name)
 	}
+	return endError(c, p)
+}
+
+// endError is the error of a run that ended without completing its campaign (someone cancelled
+// it, or it failed), so the command exits non-zero; nil when the campaign completed.
+func endError(c *campaign.Campaign, p campaign.Progress) error {
+	switch p.Status {
+	case campaign.StatusCancelled:
+		return fmt.Errorf("campaign %s was cancelled: %d contacts not called", c.Name, p.ByState[campaign.ContactCancelled])
+	case campaign.StatusFailed:
+		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: campaign resume %s",
+			c.Name, p.Total-p.FinalCount(), c.Name)
+	}
 	return nil
 }
 
@@ -366,6 +379,9 @@ func outcomeList(p campaign.Progress) string {
 func writeSummary(w io.Writer, c *campaign.Campaign, p campaign.Progress, took time.Duration) {
 	fmt.Fprintf(w, "\nCampaign %s: %d of %d contacts final in %s\n", c.Name, p.FinalCount(), p.Total, took.Round(time.Second))
 	fmt.Fprintf(w, "  outcomes: %s\n", outcomeList(p))
+	if n := p.ByState[campaign.ContactCancelled]; n > 0 {
+		fmt.Fprintf(w, "  cancelled: %d contacts not called\n", n)
+	}
 	fmt.Fprintf(w, "  calls placed: %d, cost: $%.2f\n", p.Attempts, p.Cost)
 }
 

@@ -88,7 +88,7 @@ func newRootCmd(a *app) *cobra.Command {
 
 	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
 		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a),
-		newVersionCmd(a))
+		newWaitCmd(a), newVersionCmd(a))
 	return root
 }
 
