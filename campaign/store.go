@@ -188,3 +188,17 @@ func isUniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
 }
+
+// CampaignNames returns the names of the campaigns that start with prefix, newest first (for
+// shell completion).
+func (s *Store) CampaignNames(ctx context.Context, prefix string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM campaign WHERE starts_with(name, $1) ORDER BY id DESC`, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list campaign names: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list campaign names: %w", err)
+	}
+	return names, nil
+}

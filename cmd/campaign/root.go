@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,6 +44,13 @@ const (
 	envLogLevel    = "CAMPAIGN_LOG_LEVEL"
 )
 
+// globalEnv maps the flags every command takes to their environment variables.
+var globalEnv = map[string]string{
+	"database-url": envDatabaseURL,
+	"data-dir":     envDataDir,
+	"log-level":    envLogLevel,
+}
+
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "campaign",
@@ -65,11 +73,7 @@ func newRootCmd(a *app) *cobra.Command {
 			return usageErrorf("unknown command %q: %s", args[0], hint)
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, map[string]string{
-				"database-url": envDatabaseURL,
-				"data-dir":     envDataDir,
-				"log-level":    envLogLevel,
-			})
+			applyEnv(cmd.Flags(), a.getenv, globalEnv)
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(a.global.LogLevel)); err != nil {
 				return usageErrorf("--log-level %q: want debug, info, warn or error", a.global.LogLevel)
@@ -88,7 +92,13 @@ func newRootCmd(a *app) *cobra.Command {
 
 	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
 		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a),
-		newWaitCmd(a), newVersionCmd(a))
+		newWaitCmd(a), newDeleteCmd(a), newVersionCmd(a))
+	// Every command whose argument is a campaign completes the stored campaigns' names.
+	for _, cmd := range root.Commands() {
+		if strings.HasSuffix(cmd.Use, " CAMPAIGN") || strings.HasSuffix(cmd.Use, " CAMPAIGN...") {
+			cmd.ValidArgsFunction = a.completeCampaign
+		}
+	}
 	return root
 }
 

@@ -90,6 +90,7 @@ func newListCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
 }
 
@@ -213,6 +214,7 @@ func newStatusCmd(a *app) *cobra.Command {
 	f.StringVar(&format, "format", "text", "output format: text or json (with --watch: one JSON object a line)")
 	f.BoolVar(&watch, "watch", false, "redraw every --interval until Ctrl-C")
 	f.DurationVar(&interval, "interval", 2*time.Second, "time between redraws with --watch")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
 }
 
