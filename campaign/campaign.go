@@ -165,6 +165,10 @@ type ImportStats struct {
 	// DefaultTimeZoneRows counts contacts whose time zone fell back to the campaign default.
 	DefaultTimeZoneRows int      `json:"default_time_zone_rows"`
 	Warnings            []string `json:"warnings,omitempty"`
+	// SourceSHA256 is the hex SHA-256 of the file imported.
+	SourceSHA256 string `json:"source_sha256,omitempty"`
+	// ReplacedDraft is the id of the draft of the same name and file this import replaced.
+	ReplacedDraft int64 `json:"replaced_draft,omitempty"`
 }
 
 // RejectedTotal is the number of rows rejected for any reason.

@@ -19,6 +19,19 @@ var ErrNotFound = errors.New("campaign not found")
 // ErrNameTaken is returned when a new campaign's name is already used.
 var ErrNameTaken = errors.New("a campaign with that name already exists")
 
+// NameTakenError is ErrNameTaken with what holds the name: a campaign in Status, and for a draft
+// whether it was imported from another file (a draft of the same file is replaced, see Import).
+type NameTakenError struct {
+	Name      string
+	Status    Status
+	OtherFile bool
+}
+
+func (e *NameTakenError) Error() string { return fmt.Sprintf("campaign %q: %v", e.Name, ErrNameTaken) }
+
+// Unwrap returns ErrNameTaken.
+func (e *NameTakenError) Unwrap() error { return ErrNameTaken }
+
 // Store keeps campaigns, contacts, attempts, webhook events and the suppression list in Postgres.
 // All application SQL lives in this package.
 type Store struct {

@@ -69,7 +69,28 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		_, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now())
 		return err
 	}
-	return driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+	err = driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+	return discardDraft(ctx, a, imp.store, c, err)
+}
+
+// discardDraft deletes the campaign a run just imported when the run failed before starting it
+// (e.g. its pre-flight), and says so: nothing was dialed, and the same command can run again.
+// It returns err, the run's error.
+func discardDraft(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, err error) error {
+	if err == nil {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	now, lookErr := store.Campaign(ctx, c.ID)
+	if lookErr != nil || now.Status != campaign.StatusDraft {
+		return err
+	}
+	if _, delErr := store.DeleteCampaign(ctx, c.ID, campaign.DeleteOptions{}); delErr != nil {
+		a.logger.Warn("could not delete the draft of a run that failed", "campaign_id", c.ID, "error", delErr)
+		return fmt.Errorf("%w; nothing was dialed, and the draft campaign %s stays: %s, or delete it: campaign delete %s",
+			err, c.Name, resumeHint(c), c.Name)
+	}
+	return fmt.Errorf("%w; nothing was dialed and campaign %s was not kept: run the same command again once this is fixed", err, c.Name)
 }
 
 // runDetached is `campaign run --detach`: import, set the campaign running in ModeService, and
@@ -81,12 +102,12 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	defer imp.pool.Close()
 	c := imp.campaign
-	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	client, err := a.newVapiClient(a.getenv(envAPIKey), opts.VapiBaseURL)
 	if err != nil {
-		return err
+		return discardDraft(ctx, a, imp.store, c, err)
 	}
 	if err := preflightVariables(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables); err != nil {
-		return err
+		return discardDraft(ctx, a, imp.store, c, err)
 	}
 	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
 		return err
@@ -95,6 +116,11 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 		c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
 	fmt.Fprintf(a.errOut, "Follow it with: campaign status %s --watch\n", c.Name)
 	return nil
+}
+
+// newVapiClient returns a client of the Vapi API at baseURL, with the app's request timeout.
+func (a *app) newVapiClient(apiKey, baseURL string) (*vapi.Client, error) {
+	return vapi.NewClient(apiKey, &vapi.Config{BaseURL: baseURL, Timeout: a.vapiTimeout})
 }
 
 // vapiConn is where a run's calls go: Vapi or an in-process simulator, and the webhook
@@ -168,7 +194,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 
-	client, err := vapi.NewClient(conn.apiKey, &vapi.Config{BaseURL: conn.baseURL})
+	client, err := a.newVapiClient(conn.apiKey, conn.baseURL)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/vapi"
 )
 
 // resumeOptions are the flags of `campaign resume`.
@@ -131,7 +130,7 @@ func (opts *resumeOptions) store(ctx context.Context, a *app, store *campaign.St
 // resumeDetached is `campaign resume --detach`: the campaign goes back to running in
 // ModeService, for the `campaign serve` processes to dial, and the command returns.
 func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, opts *resumeOptions, pacing campaign.Pacing) error {
-	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	client, err := a.newVapiClient(a.getenv(envAPIKey), opts.VapiBaseURL)
 	if err != nil {
 		return err
 	}

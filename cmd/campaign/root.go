@@ -25,6 +25,9 @@ type app struct {
 	getenv     func(string) string
 	isTerminal bool // errOut is a terminal: progress bars instead of log lines
 	now        func() time.Time
+	// vapiTimeout bounds each Vapi request of run, resume and their pre-flight; zero means
+	// vapi.DefaultTimeout.
+	vapiTimeout time.Duration
 
 	logger *slog.Logger
 	global globalOptions
