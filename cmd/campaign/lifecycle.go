@@ -141,7 +141,12 @@ func newSetCmd(a *app) *cobra.Command {
 				if err := store.SetPacing(cmd.Context(), c.ID, p, a.now()); err != nil {
 					return err
 				}
+				after, err := store.Campaign(cmd.Context(), c.ID)
+				if err != nil {
+					return err
+				}
 				fmt.Fprintf(a.errOut, "Campaign %s updated; running processes apply it within seconds.\n", c.Name)
+				writePacingChanges(a.errOut, p, c, after)
 				return nil
 			})
 		},
