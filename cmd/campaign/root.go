@@ -95,7 +95,7 @@ func newRootCmd(a *app) *cobra.Command {
 
 	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
 		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a),
-		newWaitCmd(a), newDeleteCmd(a), newVersionCmd(a))
+		newWaitCmd(a), newDeleteCmd(a), newHealthcheckCmd(a), newVersionCmd(a))
 	// Every command whose argument is a campaign completes the stored campaigns' names.
 	for _, cmd := range root.Commands() {
 		if strings.HasSuffix(cmd.Use, " CAMPAIGN") || strings.HasSuffix(cmd.Use, " CAMPAIGN...") {
