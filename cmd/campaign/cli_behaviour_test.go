@@ -18,6 +18,12 @@ func TestUnknownCommandIsUsageError(t *testing.T) {
 	// With no command at all, the help is shown: not an error.
 	require.Equal(t, exitOK, b.run(t))
 	require.Contains(t, b.stdout.String(), "Available Commands")
+
+	// The same one level down.
+	require.Equal(t, exitUsage, b.run(t, "db", "ulr"))
+	require.Contains(t, b.stderr.String(), `unknown command "ulr" for "campaign db": did you mean "url"?`)
+	require.Equal(t, exitOK, b.run(t, "db"))
+	require.Contains(t, b.stdout.String(), "Available Commands")
 }
 
 func TestVersion(t *testing.T) {
@@ -67,4 +73,10 @@ func TestErrorsNameTheCampaignAndHint(t *testing.T) {
 	b.env[envAPIKey] = "key"
 	require.Equal(t, exitUsage, b.run(t, "resume", "nov"), "a draft has no assistant")
 	require.Contains(t, b.stderr.String(), "campaign resume nov --assistant-id ID --phone-number-id ID")
+
+	_, err := b.pool(t).Exec(context.Background(), `UPDATE campaign SET status = 'completed' WHERE name = 'nov'`)
+	require.NoError(t, err)
+	require.Equal(t, exitError, b.run(t, "resume", id, "--simulate"))
+	require.Contains(t, b.stderr.String(), "campaign nov is completed: nothing to resume")
+	require.Contains(t, b.stderr.String(), "campaign resume nov --retry-failed")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -94,7 +95,7 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 	start := func() error {
 		back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
 		if err != nil {
-			return err
+			return resumeRefused(c, err)
 		}
 		fmt.Fprintf(a.errOut, "Resuming campaign %s (id %d): %d contacts back in dispatch.\n", c.Name, c.ID, back)
 		return nil
@@ -142,8 +143,17 @@ func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campa
 	}
 	back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
 	if err != nil {
-		return err
+		return resumeRefused(c, err)
 	}
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts back in dispatch; handed to campaign serve.\n", c.Name, c.ID, back)
 	return nil
+}
+
+// resumeRefused explains Store.Resume's refusal of a completed campaign in the user's terms.
+func resumeRefused(c *campaign.Campaign, err error) error {
+	if errors.Is(err, campaign.ErrWrongStatus) {
+		return &hintError{err: err, msg: fmt.Sprintf("campaign %s is completed: nothing to resume; "+
+			"to call its failed contacts again: campaign resume %s --retry-failed", c.Name, c.Name)}
+	}
+	return err
 }

@@ -62,19 +62,8 @@ func newRootCmd(a *app) *cobra.Command {
 		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// The root command runs only when no subcommand matched: with no argument it shows the
-		// help, with one it is an unknown command, a usage error like any other.
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cmd.Help()
-			}
-			hint := "run 'campaign --help' for the commands"
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				hint = fmt.Sprintf("did you mean %q? (%s)", s[0], hint)
-			}
-			return usageErrorf("unknown command %q: %s", args[0], hint)
-		},
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupCommand,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			applyEnv(cmd.Flags(), a.getenv, globalEnv)
 			var level slog.Level
@@ -85,7 +74,6 @@ func newRootCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	root.SuggestionsMinimumDistance = 2
 	root.SetVersionTemplate(versionTemplate)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	pf := root.PersistentFlags()
@@ -103,6 +91,23 @@ func newRootCmd(a *app) *cobra.Command {
 		}
 	}
 	return root
+}
+
+// groupCommand runs a command that groups others (the root, db) when no subcommand matched: with
+// no argument it shows the help; an argument is an unknown command, a usage error like any other.
+func groupCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	cmd.SuggestionsMinimumDistance = 2
+	hint := fmt.Sprintf("run '%s --help' for the commands", cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf("did you mean %q? (%s)", s[0], hint)
+	}
+	if cmd.HasParent() {
+		return usageErrorf("unknown command %q for %q: %s", args[0], cmd.CommandPath(), hint)
+	}
+	return usageErrorf("unknown command %q: %s", args[0], hint)
 }
 
 // applyEnv fills each flag that was not given on the command line from its environment
