@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -41,6 +42,19 @@ func TestBuildVersion(t *testing.T) {
 	defer func(v string) { version = v }(version)
 	version = "v1.2.3"
 	require.Equal(t, "v1.2.3", buildVersion(), "-ldflags -X main.version wins")
+
+	for _, tt := range []struct {
+		bi   debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "(devel)"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "435d679f0c1e2a3b4c5d6e7f8091a2b3c4d5e6f7"}, {Key: "vcs.modified", Value: "true"}}},
+			"(devel) 435d679f0c1e+dirty"},
+	} {
+		require.Equal(t, tt.want, infoVersion(&tt.bi))
+	}
 }
 
 func TestOpenErrorNamesTheFileOnce(t *testing.T) {

@@ -13,16 +13,37 @@ import (
 var version string
 
 // buildVersion is the version campaign reports: the -ldflags one, else the module version the
-// Go toolchain stamped into the binary (e.g. from `go install …@v1.2.3` or the VCS), else
-// "(devel)".
+// Go toolchain stamped into the binary (e.g. from `go install …@v1.2.3` or a VCS tag), else
+// "(devel)" with the VCS revision when the build has one.
 func buildVersion() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	return infoVersion(bi)
+}
+
+// infoVersion is the version a build's info tells.
+func infoVersion(bi *debug.BuildInfo) string {
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "(devel)"
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "+dirty"
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	return "(devel) " + rev + dirty
 }
 
 // versionTemplate is what `campaign --version` and `campaign version` print.
