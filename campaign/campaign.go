@@ -23,6 +23,17 @@ const (
 	StatusFailed    Status = "failed"    // stopped by an error; resumable
 )
 
+// Ended reports whether a campaign in status s has stopped for good unless an operator resumes
+// it: completed, cancelled or failed. A draft or paused campaign waits for an operator; a running
+// one dials.
+func (s Status) Ended() bool {
+	switch s {
+	case StatusCompleted, StatusCancelled, StatusFailed:
+		return true
+	}
+	return false
+}
+
 // Mode says which processes run a campaign's calls.
 type Mode string
 
@@ -161,6 +172,10 @@ type ImportStats struct {
 	// DefaultTimeZoneRows counts contacts whose time zone fell back to the campaign default.
 	DefaultTimeZoneRows int      `json:"default_time_zone_rows"`
 	Warnings            []string `json:"warnings,omitempty"`
+	// SourceSHA256 is the hex SHA-256 of the file imported.
+	SourceSHA256 string `json:"source_sha256,omitempty"`
+	// ReplacedDraft is the id of the draft of the same name and file this import replaced.
+	ReplacedDraft int64 `json:"replaced_draft,omitempty"`
 }
 
 // RejectedTotal is the number of rows rejected for any reason.

@@ -3,9 +3,12 @@ package campaign
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strconv"
@@ -142,6 +145,7 @@ type Reader struct {
 	csv    *csv.Reader
 	guard  *recordGuard
 	header Header
+	digest hash.Hash // of the bytes read so far
 
 	bomLen      int64
 	maxRecord   int64
@@ -159,6 +163,10 @@ type Reader struct {
 // distinct garbage cannot grow it.
 const maxZoneCells = 1024
 
+// SHA256 is the hex SHA-256 of the input read so far: of the whole input once Next returned
+// io.EOF. It tells whether two imports read the same file.
+func (r *Reader) SHA256() string { return hex.EncodeToString(r.digest.Sum(nil)) }
+
 // NewReader reads and validates the header of a CSV file of contacts. Errors
 // wrap ErrNoHeader, ErrBadHeader, ErrDuplicateColumn, ErrNoPhoneColumn,
 // ErrColumnNotFound, ErrInvalidOption or an I/O error.
@@ -171,7 +179,8 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 		return nil, err
 	}
 
-	rd.guard = &recordGuard{r: r, limit: sniffBytes + rd.maxRecord}
+	rd.digest = sha256.New()
+	rd.guard = &recordGuard{r: io.TeeReader(r, rd.digest), limit: sniffBytes + rd.maxRecord}
 	br := bufio.NewReaderSize(rd.guard, sniffBytes)
 	if b, _ := br.Peek(3); bytes.HasPrefix(b, []byte("\uFEFF")) {
 		_, _ = br.Discard(3)

@@ -48,6 +48,10 @@ type importBatch struct {
 // stored with the campaign. Rows whose number appears earlier in the file (first wins) or on a
 // suppression list are rejected too. On any error nothing is written.
 //
+// A draft of the same name imported from the same file (by content: a dry run, or a run whose
+// pre-flight failed) is replaced, in the same transaction: stats.ReplacedDraft says so. Any
+// other campaign of that name makes Import fail with a *NameTakenError.
+//
 // Memory stays flat in the file size: the reader streams, batches are bounded, and duplicates
 // are found by the database's unique index rather than an in-memory set.
 func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Campaign, error) {
@@ -62,6 +66,10 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 	// more than it saves.
 	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
+	}
+	aside, err := setAsideDraft(ctx, tx, nc.Name)
+	if err != nil {
+		return nil, err
 	}
 	id, err := insertCampaign(ctx, tx, nc, hdr)
 	if err != nil {
@@ -106,6 +114,20 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 	if stats.RowsRead == 0 {
 		return nil, ErrNoDataRows
 	}
+	stats.SourceSHA256 = in.Reader.SHA256()
+	if aside != nil {
+		if aside.sha256 != stats.SourceSHA256 {
+			return nil, &NameTakenError{Name: nc.Name, Status: StatusDraft, OtherFile: true}
+		}
+		// Contacts first, then the campaign: the lock order of every transaction.
+		if _, err := tx.Exec(ctx, `DELETE FROM contact WHERE campaign_id = $1`, aside.id); err != nil {
+			return nil, fmt.Errorf("import: replace draft %d: %w", aside.id, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM campaign WHERE id = $1`, aside.id); err != nil {
+			return nil, fmt.Errorf("import: replace draft %d: %w", aside.id, err)
+		}
+		stats.ReplacedDraft = aside.id
+	}
 	if stats.RejectedTotal() > 0 {
 		stats.RejectsFile = in.RejectsPath
 	}
@@ -130,6 +152,37 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 		return nil, fmt.Errorf("import: commit: %w", err)
 	}
 	return s.Campaign(ctx, id)
+}
+
+// asideDraft is a draft campaign an import may replace.
+type asideDraft struct {
+	id     int64
+	sha256 string
+}
+
+// setAsideDraft frees the name of a new campaign in tx: when a draft holds it, the draft is
+// renamed (until the transaction ends) and returned, for Import to replace it if it was
+// imported from the same file; when another campaign holds it, a *NameTakenError.
+func setAsideDraft(ctx context.Context, tx pgx.Tx, name string) (*asideDraft, error) {
+	var (
+		d      asideDraft
+		status Status
+	)
+	err := tx.QueryRow(ctx, `SELECT id, status, coalesce(import_stats->>'source_sha256', '') FROM campaign
+		WHERE name = $1 FOR UPDATE`, name).Scan(&d.id, &status, &d.sha256)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import: look up campaign %q: %w", name, err)
+	}
+	if status != StatusDraft {
+		return nil, &NameTakenError{Name: name, Status: status}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE campaign SET name = name || '#replaced-by-import-' || id WHERE id = $1`, d.id); err != nil {
+		return nil, fmt.Errorf("import: set aside draft %d: %w", d.id, err)
+	}
+	return &d, nil
 }
 
 func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, hdr Header) (int64, error) {

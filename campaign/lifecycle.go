@@ -254,3 +254,84 @@ func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now
 	}
 	return nil
 }
+
+// ErrHasResults is returned by DeleteCampaign when the campaign placed calls and Purge was not
+// asked: their results (and what they cost) would go with it.
+var ErrHasResults = errors.New("campaign has results")
+
+// DeleteOptions says what DeleteCampaign may delete.
+type DeleteOptions struct {
+	// Purge deletes a campaign that placed calls, with their results and webhook events.
+	Purge bool
+	// Force deletes a running campaign: its dial jobs then find nothing to dial, and calls in
+	// flight go on at Vapi with their results unrecorded.
+	Force bool
+}
+
+// Deleted is what DeleteCampaign deleted, or with ErrHasResults what it would have.
+type Deleted struct {
+	Contacts int
+	// Calls counts the attempts that placed a call, or may have (all but not_created).
+	Calls int
+}
+
+// DeleteCampaign deletes a campaign with its contacts and attempts, and with Purge the webhook
+// events of its calls. It refuses a running campaign (ErrWrongStatus) unless Force, and a
+// campaign that placed calls (ErrHasResults, Deleted.Calls set) unless Purge. The suppression
+// list stays whole: a do-not-call request outlives the campaign it came from.
+//
+// Locks are taken in the dialers' order, contacts first, then the campaign row.
+func (s *Store) DeleteCampaign(ctx context.Context, campaignID int64, opts DeleteOptions) (Deleted, error) {
+	var d Deleted
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d = Deleted{}
+		var status Status
+		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1`, campaignID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if status == StatusRunning && !opts.Force {
+			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state <> 'not_created'`,
+			campaignID).Scan(&d.Calls); err != nil {
+			return err
+		}
+		if d.Calls > 0 && !opts.Purge {
+			return ErrHasResults
+		}
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM webhook_event e
+			WHERE EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.vapi_call_id <> ''
+			              AND a.vapi_call_id = e.vapi_call_id)
+			   OR EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.attempt_key <> ''
+			              AND a.key = e.attempt_key)`, campaignID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM contact WHERE campaign_id = $1`, campaignID)
+		if err != nil {
+			return err
+		}
+		d.Contacts = int(tag.RowsAffected())
+		// The campaign may have started running since the first look.
+		tag, err = tx.Exec(ctx, `DELETE FROM campaign WHERE id = $1 AND (status <> $2 OR $3)`,
+			campaignID, string(StatusRunning), opts.Force)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("campaign %d is %s: %w", campaignID, StatusRunning, ErrWrongStatus)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrHasResults) {
+		return d, err
+	}
+	if err != nil {
+		return Deleted{}, fmt.Errorf("delete campaign: %w", err)
+	}
+	return d, nil
+}

@@ -79,6 +79,8 @@ type StatusExtras struct {
 	// RecentRate is the attempts created per second over the window given to StatusExtras
 	// (from attempt.created_at, every attempt: each took a slot of the rate limit).
 	RecentRate float64
+	// LastMinuteRate is RecentRate over the last minute: what the pace is now.
+	LastMinuteRate float64
 	// DueNow counts the pending contacts whose next_attempt_at is unset or not after now:
 	// they are due as soon as their calling window allows.
 	DueNow int
@@ -108,15 +110,17 @@ func (s *Store) StatusExtras(ctx context.Context, campaignID int64, now time.Tim
 			if !exists {
 				return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 			}
+			var n, lastMinute int
+			if err := tx.QueryRow(ctx, `
+				SELECT count(*) FILTER (WHERE created_at > $2), count(*) FILTER (WHERE created_at > $4)
+				FROM attempt WHERE campaign_id = $1 AND created_at > least($2, $4) AND created_at <= $3`,
+				campaignID, now.Add(-rateWindow), now, now.Add(-time.Minute)).Scan(&n, &lastMinute); err != nil {
+				return err
+			}
 			if rateWindow > 0 {
-				var n int
-				if err := tx.QueryRow(ctx, `
-					SELECT count(*) FROM attempt WHERE campaign_id = $1 AND created_at > $2 AND created_at <= $3`,
-					campaignID, now.Add(-rateWindow), now).Scan(&n); err != nil {
-					return err
-				}
 				x.RecentRate = float64(n) / rateWindow.Seconds()
 			}
+			x.LastMinuteRate = float64(lastMinute) / time.Minute.Seconds()
 			if err := tx.QueryRow(ctx, `
 				SELECT count(*) FROM contact WHERE campaign_id = $1 AND state = 'pending'
 				AND (next_attempt_at IS NULL OR next_attempt_at <= $2)`, campaignID, now).Scan(&x.DueNow); err != nil {

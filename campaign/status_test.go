@@ -95,3 +95,13 @@ func TestListCampaignsAndStatusExtras(t *testing.T) {
 	require.InDelta(t, 0.25, got.Cost, 1e-9)
 	require.True(t, t0.Add(-time.Hour).Equal(got.CreatedAt))
 }
+
+func TestStatusEnded(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[campaign.Status]bool{
+		campaign.StatusDraft: false, campaign.StatusRunning: false, campaign.StatusPaused: false,
+		campaign.StatusCompleted: true, campaign.StatusCancelled: true, campaign.StatusFailed: true,
+	} {
+		require.Equal(t, want, s.Ended(), "%s", s)
+	}
+}

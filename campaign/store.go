@@ -19,6 +19,19 @@ var ErrNotFound = errors.New("campaign not found")
 // ErrNameTaken is returned when a new campaign's name is already used.
 var ErrNameTaken = errors.New("a campaign with that name already exists")
 
+// NameTakenError is ErrNameTaken with what holds the name: a campaign in Status, and for a draft
+// whether it was imported from another file (a draft of the same file is replaced, see Import).
+type NameTakenError struct {
+	Name      string
+	Status    Status
+	OtherFile bool
+}
+
+func (e *NameTakenError) Error() string { return fmt.Sprintf("campaign %q: %v", e.Name, ErrNameTaken) }
+
+// Unwrap returns ErrNameTaken.
+func (e *NameTakenError) Unwrap() error { return ErrNameTaken }
+
 // Store keeps campaigns, contacts, attempts, webhook events and the suppression list in Postgres.
 // All application SQL lives in this package.
 type Store struct {
@@ -187,4 +200,18 @@ func (s *Store) TimeZoneCounts(ctx context.Context, campaignID int64) ([]ZoneCou
 func isUniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+}
+
+// CampaignNames returns the names of the campaigns that start with prefix, newest first (for
+// shell completion).
+func (s *Store) CampaignNames(ctx context.Context, prefix string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM campaign WHERE starts_with(name, $1) ORDER BY id DESC`, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list campaign names: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list campaign names: %w", err)
+	}
+	return names, nil
 }

@@ -118,6 +118,13 @@ func (c *Client) Account() string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// Timeout is the longest one request may take (the http.Client's timeout; zero: only the
+// context bounds it).
+func (c *Client) Timeout() time.Duration { return c.http.Timeout }
+
+// BaseURL is the base URL of the API the client calls.
+func (c *Client) BaseURL() string { return c.baseURL.String() }
+
 // newHTTPClient builds the default http.Client: bounded connect, TLS and
 // total time; no redirects.
 func newHTTPClient(timeout time.Duration) *http.Client {

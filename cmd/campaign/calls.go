@@ -72,7 +72,28 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		_, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now())
 		return err
 	}
-	return driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+	err = driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+	return discardDraft(ctx, a, imp.store, c, err)
+}
+
+// discardDraft deletes the campaign a run just imported when the run failed before starting it
+// (e.g. its pre-flight), and says so: nothing was dialed, and the same command can run again.
+// It returns err, the run's error.
+func discardDraft(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, err error) error {
+	if err == nil {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	now, lookErr := store.Campaign(ctx, c.ID)
+	if lookErr != nil || now.Status != campaign.StatusDraft {
+		return err
+	}
+	if _, delErr := store.DeleteCampaign(ctx, c.ID, campaign.DeleteOptions{}); delErr != nil {
+		a.logger.Warn("could not delete the draft of a run that failed", "campaign_id", c.ID, "error", delErr)
+		return fmt.Errorf("%w; nothing was dialed, and the draft campaign %s stays: %s, or delete it: campaign delete %s",
+			err, c.Name, resumeHint(c), c.Name)
+	}
+	return fmt.Errorf("%w; nothing was dialed and campaign %s was not kept: run the same command again once this is fixed", err, c.Name)
 }
 
 // runDetached is `campaign run --detach`: import, set the campaign running in ModeService, and
@@ -84,12 +105,12 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	defer imp.pool.Close()
 	c := imp.campaign
-	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	client, err := a.newVapiClient(a.getenv(envAPIKey), opts.VapiBaseURL)
 	if err != nil {
-		return err
+		return discardDraft(ctx, a, imp.store, c, err)
 	}
 	if _, err := preflight(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables, a.now()); err != nil {
-		return err
+		return discardDraft(ctx, a, imp.store, c, err)
 	}
 	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
 		return err
@@ -98,6 +119,11 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 		c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
 	fmt.Fprintf(a.errOut, "Follow it with: campaign status %s --watch\n", c.Name)
 	return nil
+}
+
+// newVapiClient returns a client of the Vapi API at baseURL, with the app's request timeout.
+func (a *app) newVapiClient(apiKey, baseURL string) (*vapi.Client, error) {
+	return vapi.NewClient(apiKey, &vapi.Config{BaseURL: baseURL, Timeout: a.vapiTimeout})
 }
 
 // vapiConn is where a run's calls go: Vapi or an in-process simulator, and the webhook
@@ -194,7 +220,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 
-	client, err := vapi.NewClient(conn.apiKey, &vapi.Config{BaseURL: conn.baseURL})
+	client, err := a.newVapiClient(conn.apiKey, conn.baseURL)
 	if err != nil {
 		return err
 	}
@@ -268,6 +294,19 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	}
 	if interrupted {
 		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: campaign resume %s",
+			c.Name, p.Total-p.FinalCount(), c.Name)
+	}
+	return endError(c, p)
+}
+
+// endError is the error of a run that ended without completing its campaign (someone cancelled
+// it, or it failed), so the command exits non-zero; nil when the campaign completed.
+func endError(c *campaign.Campaign, p campaign.Progress) error {
+	switch p.Status {
+	case campaign.StatusCancelled:
+		return fmt.Errorf("campaign %s was cancelled: %d contacts not called", c.Name, p.ByState[campaign.ContactCancelled])
+	case campaign.StatusFailed:
+		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: campaign resume %s",
 			c.Name, p.Total-p.FinalCount(), c.Name)
 	}
 	return nil
@@ -361,6 +400,9 @@ func outcomeList(p campaign.Progress) string {
 func writeSummary(w io.Writer, c *campaign.Campaign, p campaign.Progress, took time.Duration) {
 	fmt.Fprintf(w, "\nCampaign %s: %d of %d contacts final in %s\n", c.Name, p.FinalCount(), p.Total, took.Round(time.Second))
 	fmt.Fprintf(w, "  outcomes: %s\n", outcomeList(p))
+	if n := p.ByState[campaign.ContactCancelled]; n > 0 {
+		fmt.Fprintf(w, "  cancelled: %d contacts not called\n", n)
+	}
 	fmt.Fprintf(w, "  calls placed: %d, cost: $%.2f\n", p.Attempts, p.Cost)
 }
 

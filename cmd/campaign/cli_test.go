@@ -25,6 +25,8 @@ type testBundle struct {
 	stderr *bytes.Buffer
 	// realClock makes the CLI use time.Now instead of the fixed now (for runs that place calls).
 	realClock bool
+	// vapiTimeout is the Vapi client's request timeout (zero: vapi.DefaultTimeout).
+	vapiTimeout time.Duration
 }
 
 func setup(t *testing.T) *testBundle {
@@ -54,6 +56,8 @@ func (b *testBundle) run(t *testing.T, args ...string) int {
 		errOut: b.stderr,
 		getenv: func(k string) string { return b.env[k] },
 		now:    func() time.Time { return b.now },
+
+		vapiTimeout: b.vapiTimeout,
 	}
 	if b.realClock {
 		a.now = time.Now

@@ -12,6 +12,8 @@ func newDBCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
 		Short: "The database campaign uses",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupCommand,
 	}
 	cmd.AddCommand(
 		&cobra.Command{

@@ -120,7 +120,7 @@ func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *importe
 		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} and server URL were not checked: set %s to check them.\n", envAPIKey)
 		return nil, nil, nil
 	}
-	client, err := vapi.NewClient(key, &vapi.Config{BaseURL: opts.VapiBaseURL})
+	client, err := a.newVapiClient(key, opts.VapiBaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,8 +235,16 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	if errors.Is(err, campaign.ErrNoDataRows) {
 		return nil, fmt.Errorf("%s: %w; nothing was imported", source, err)
 	}
+	var taken *campaign.NameTakenError
+	if errors.As(err, &taken) {
+		return nil, nameTakenHint(taken)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if c.ImportStats.ReplacedDraft != 0 {
+		fmt.Fprintf(a.errOut, "Replaced the draft campaign %s (id %d) of the same file, left by an earlier run.\n",
+			c.Name, c.ImportStats.ReplacedDraft)
 	}
 	if c.ImportStats.RejectedTotal() > 0 {
 		if err := rejectsWriter.Flush(); err != nil {
@@ -252,6 +260,22 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	imp.campaign = c
 	ok = true
 	return imp, nil
+}
+
+// nameTakenHint explains why a new campaign cannot have the name asked for, and what to do.
+func nameTakenHint(e *campaign.NameTakenError) error {
+	var msg string
+	switch {
+	case e.OtherFile:
+		msg = fmt.Sprintf("a draft campaign %s from another file already exists: delete it (campaign delete %s) or choose another --name",
+			e.Name, e.Name)
+	case e.Status == campaign.StatusCompleted:
+		msg = fmt.Sprintf("campaign %s already exists (completed): see it with campaign status %s, or choose another --name", e.Name, e.Name)
+	default:
+		msg = fmt.Sprintf("campaign %s already exists (%s): continue it with campaign resume %s, or choose another --name",
+			e.Name, e.Status, e.Name)
+	}
+	return &hintError{msg: msg, err: e}
 }
 
 func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.Campaign, window campaign.Window, preview int, now time.Time) (*dryRunReport, error) {

@@ -64,6 +64,8 @@ file is a consistent snapshot of its results so far.`,
 		"several keys must all match; repeatable")
 	f.StringVar(&opts.Format, "format", string(export.FormatCSV), "csv or jsonl (one JSON object a line)")
 	f.BoolVar(&opts.Excel, "excel", false, "CSV for Excel: start the file with a UTF-8 byte-order mark, so non-ASCII text shows right")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues(string(export.FormatCSV), string(export.FormatJSONL)))
+	_ = cmd.RegisterFlagCompletionFunc("filter", completeExportFilter)
 	return cmd
 }
 

@@ -263,7 +263,7 @@ func TestExport(t *testing.T) {
 		}
 		require.Equal(t, exitUsage, b.run(t, "export"))
 		require.Equal(t, exitError, b.run(t, "export", "no-such-campaign"))
-		require.Contains(t, b.stderr.String(), "not found")
+		require.Contains(t, b.stderr.String(), `no campaign "no-such-campaign"`)
 	})
 
 	t.Run("round trip", func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,12 +19,40 @@ func (a *app) openCampaign(ctx context.Context, mode dbMode, ref string) (pool *
 		return nil, nil, nil, err
 	}
 	store = campaign.NewStore(pool)
-	c, err = store.CampaignByRef(ctx, ref)
+	c, err = findCampaign(ctx, store, ref)
 	if err != nil {
 		pool.Close()
 		return nil, nil, nil, err
 	}
 	return pool, store, c, nil
+}
+
+// findCampaign finds the campaign named or numbered ref; when there is none, the error names
+// ref as the user typed it and says how to see the campaigns there are.
+func findCampaign(ctx context.Context, store *campaign.Store, ref string) (*campaign.Campaign, error) {
+	c, err := store.CampaignByRef(ctx, ref)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return nil, &hintError{msg: fmt.Sprintf("no campaign %q (by name or id); see them with: campaign list", ref), err: err}
+	}
+	return c, err
+}
+
+// hintError is an error whose message explains it in the user's terms and says what to do next;
+// it unwraps to the error it explains, for errors.Is.
+type hintError struct {
+	msg string
+	err error
+}
+
+func (e *hintError) Error() string { return e.msg }
+func (e *hintError) Unwrap() error { return e.err }
+
+// resumeHint is the command that starts or continues campaign c.
+func resumeHint(c *campaign.Campaign) string {
+	if c.AssistantID == "" || c.PhoneNumberID == "" {
+		return "campaign resume " + c.Name + " --assistant-id ID --phone-number-id ID (or --simulate)"
+	}
+	return "campaign resume " + c.Name
 }
 
 // withCampaign opens the database for writing and calls fn with the campaign named or numbered
@@ -44,7 +73,23 @@ func newPauseCmd(a *app) *cobra.Command {
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
-				if err := store.Pause(cmd.Context(), c.ID, a.now()); err != nil {
+				err := store.Pause(cmd.Context(), c.ID, a.now())
+				if errors.Is(err, campaign.ErrWrongStatus) {
+					if c, err = store.Campaign(cmd.Context(), c.ID); err != nil {
+						return err
+					}
+					switch c.Status {
+					case campaign.StatusPaused:
+						fmt.Fprintf(a.errOut, "Campaign %s is already paused: nothing to do. Continue it with: %s\n", c.Name, resumeHint(c))
+						return nil
+					case campaign.StatusDraft:
+						return &hintError{msg: fmt.Sprintf("campaign %s is draft: it never ran, so there is nothing to pause; start it with: %s",
+							c.Name, resumeHint(c)), err: err}
+					default:
+						return &hintError{msg: fmt.Sprintf("campaign %s is %s: there is nothing to pause", c.Name, c.Status), err: err}
+					}
+				}
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.errOut, "Campaign %s paused: no new calls; calls in flight finish and are recorded.\n", c.Name)
@@ -62,6 +107,9 @@ func newCancelCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
 				n, err := store.Cancel(cmd.Context(), c.ID, a.now())
+				if errors.Is(err, campaign.ErrWrongStatus) {
+					return &hintError{msg: fmt.Sprintf("campaign %s is %s already: there is nothing to cancel", c.Name, c.Status), err: err}
+				}
 				if err != nil {
 					return err
 				}
@@ -93,7 +141,12 @@ func newSetCmd(a *app) *cobra.Command {
 				if err := store.SetPacing(cmd.Context(), c.ID, p, a.now()); err != nil {
 					return err
 				}
+				after, err := store.Campaign(cmd.Context(), c.ID)
+				if err != nil {
+					return err
+				}
 				fmt.Fprintf(a.errOut, "Campaign %s updated; running processes apply it within seconds.\n", c.Name)
+				writePacingChanges(a.errOut, p, c, after)
 				return nil
 			})
 		},

@@ -64,5 +64,36 @@ func TestPauseCancelSet(t *testing.T) {
 	require.Contains(t, b.stderr.String(), "is cancelled")
 
 	require.Equal(t, exitError, b.run(t, "pause", "no-such-campaign"))
-	require.Contains(t, b.stderr.String(), "not found")
+	require.Contains(t, b.stderr.String(), `no campaign "no-such-campaign"`)
+}
+
+func TestPauseOfPausedIsNoOp(t *testing.T) {
+	b := setup(t)
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", "nov"), "stderr: %s", b.stderr)
+	_, err := b.pool(t).Exec(context.Background(), `UPDATE campaign SET status = 'running' WHERE name = 'nov'`)
+	require.NoError(t, err)
+	require.Equal(t, exitOK, b.run(t, "pause", "nov"), "stderr: %s", b.stderr)
+	require.Equal(t, exitOK, b.run(t, "pause", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "already paused")
+	require.Contains(t, b.stderr.String(), "campaign resume nov")
+}
+
+func TestSetEchoesChanges(t *testing.T) {
+	b := setup(t)
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", "nov", "--rate", "1", "--max-concurrent", "10"),
+		"stderr: %s", b.stderr)
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--rate", "2.5", "--max-concurrent", "10", "--window", "mon-fri 10:00-18:00"),
+		"stderr: %s", b.stderr)
+	out := b.stderr.String()
+	require.Contains(t, out, "  rate: 1/s → 2.5/s\n")
+	require.Contains(t, out, "  max concurrent: 10 (unchanged)\n")
+	require.Contains(t, out, `→ "mon-fri 10:00-18:00"`)
+	require.Contains(t, out, "Campaign nov updated")
+
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--retry", "busy=2@20m", "--max-attempts", "4"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), `busy=2@30m, voicemail=1@24h, failed=2@10m" → "no_answer=2@4h, busy=2@20m`)
+	require.Contains(t, b.stderr.String(), "  max attempts: ")
+	require.Contains(t, b.stderr.String(), " → 4\n")
 }

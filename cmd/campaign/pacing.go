@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -87,4 +90,38 @@ func checkFollowUpKey(flag, key string) error {
 		return usageErrorf("%s must be a structured-data key without surrounding spaces, got %q", flag, key)
 	}
 	return nil
+}
+
+// writePacingChanges writes, for each setting p gives, its value before → after, or that it
+// did not change.
+func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.Campaign) {
+	line := func(name, old, new string) {
+		if old == new {
+			fmt.Fprintf(w, "  %s: %s (unchanged)\n", name, new)
+			return
+		}
+		fmt.Fprintf(w, "  %s: %s → %s\n", name, old, new)
+	}
+	quote := func(s string) string { return fmt.Sprintf("%q", s) }
+	if p.RatePerSecond != nil {
+		line("rate", rateText(before.RatePerSecond), rateText(after.RatePerSecond))
+	}
+	if p.MaxConcurrent != nil {
+		line("max concurrent", strconv.Itoa(before.MaxConcurrent), strconv.Itoa(after.MaxConcurrent))
+	}
+	if p.WindowSpec != nil {
+		line("window", quote(before.WindowSpec), quote(after.WindowSpec))
+	}
+	if p.RetryPolicy != nil {
+		line("retry", quote(before.RetryPolicy), quote(after.RetryPolicy))
+	}
+	if p.MaxAttempts != nil {
+		line("max attempts", strconv.Itoa(before.MaxAttempts), strconv.Itoa(after.MaxAttempts))
+	}
+	if p.CallbackKey != nil {
+		line("callback key", quote(before.CallbackKey), quote(after.CallbackKey))
+	}
+	if p.DoNotCallKey != nil {
+		line("do-not-call key", quote(before.DoNotCallKey), quote(after.DoNotCallKey))
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,11 +39,23 @@ func fetchAssistant(ctx context.Context, client *vapi.Client, c *campaign.Campai
 	if c.AssistantID == "" {
 		return nil, nil
 	}
+	// One request's timeout bounds the whole read, retries included: an address that accepts
+	// connections and never answers fails in that time, not after every retry's.
+	readCtx, cancel := ctx, context.CancelFunc(func() {})
+	if t := client.Timeout(); t > 0 {
+		readCtx, cancel = context.WithTimeout(ctx, t)
+	}
+	defer cancel()
 	var asst *vapi.Assistant
-	err := vapi.RetryRead(ctx, 4, 10*time.Second, func() (err error) {
-		asst, err = client.GetAssistant(ctx, c.AssistantID)
+	err := vapi.RetryRead(readCtx, 4, 10*time.Second, func() (err error) {
+		asst, err = client.GetAssistant(readCtx, c.AssistantID)
 		return err
 	})
+	var netErr net.Error
+	if err != nil && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())) {
+		return nil, fmt.Errorf("pre-flight: Vapi at %s did not answer within %s (check --vapi-base-url or %s, and the network): %w",
+			client.BaseURL(), client.Timeout(), envVapiBaseURL, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pre-flight: fetch assistant %s: %w", c.AssistantID, err)
 	}

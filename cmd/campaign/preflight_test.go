@@ -39,12 +39,13 @@ func TestPreflightVariables(t *testing.T) {
 		require.Contains(t, out, "MISSING")
 		require.Contains(t, out, `column "First Name" differs only by case or spacing`)
 		require.Contains(t, out, "--allow-missing-variables")
-		var status string
-		require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT status FROM campaign WHERE name = 'nofirst'`).Scan(&status))
-		require.Equal(t, "draft", status, "nothing was dialed")
+		require.Contains(t, out, "nothing was dialed and campaign nofirst was not kept")
+		var n int
+		require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT count(*) FROM campaign WHERE name = 'nofirst'`).Scan(&n))
+		require.Zero(t, n, "no draft is left to get in the way")
 
-		// The operator accepts it.
-		code = b.run(t, "resume", "nofirst", "--simulate", "--sim-time-scale", "600", "--allow-missing-variables")
+		// The operator accepts it: the same command, the same name.
+		code = b.run(t, "run", file, "--simulate", "--sim-time-scale", "600", "--name", "nofirst", "--allow-missing-variables")
 		require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 		require.Contains(t, b.stderr.String(), "1 of 1 contacts final")
 	})

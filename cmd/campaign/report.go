@@ -60,6 +60,8 @@ reads on a phone; json is a stable interface (schema_version 1); csv has one fig
 	f.BoolVar(&opts.Analytics, "analytics", false, "also query Vapi's analytics (POST /analytics, needs VAPI_API_KEY) and compare")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL, for --analytics (env "+envVapiBaseURL+")")
 	f.IntVar(&opts.Top, "top", reports.DefaultTopReasons, "how many ended reasons to list before summing up the rest")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues(string(reports.FormatText), string(reports.FormatJSON),
+		string(reports.FormatCSV), string(reports.FormatHTML)))
 	return cmd
 }
 

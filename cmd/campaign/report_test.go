@@ -520,7 +520,7 @@ func TestReportUsage(t *testing.T) {
 		{[]string{"report", "d", "--top", "0"}, exitUsage, "--top must be at least 1"},
 		{[]string{"report", "d", "--colour"}, exitUsage, "unknown flag: --colour"},
 		{[]string{"report", "d", "--analytics"}, exitUsage, "--analytics needs VAPI_API_KEY"},
-		{[]string{"report", "nope"}, exitError, `campaign "nope": campaign not found`},
+		{[]string{"report", "nope"}, exitError, `no campaign "nope"`},
 	} {
 		require.Equal(t, tt.code, b.run(t, tt.args...), "%v: %s", tt.args, b.stderr)
 		require.Contains(t, b.stderr.String(), tt.want, "%v", tt.args)

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
-	"github.com/campaign-run/campaign/vapi"
 )
 
 // resumeOptions are the flags of `campaign resume`.
@@ -81,7 +81,8 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 		opts.PhoneNumberID = c.PhoneNumberID
 	}
 	if !opts.Simulate && (opts.AssistantID == "" || opts.PhoneNumberID == "") {
-		return usageErrorf("campaign %s has no assistant or phone number to call from: give --assistant-id and --phone-number-id", c.Name)
+		return usageErrorf("campaign %s has no assistant or phone number to call from: %s", c.Name,
+			"campaign resume "+c.Name+" --assistant-id ID --phone-number-id ID")
 	}
 	if opts.Detach {
 		if opts.Simulate {
@@ -100,7 +101,7 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 	start := func() error {
 		back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
 		if err != nil {
-			return err
+			return resumeRefused(c, err)
 		}
 		fmt.Fprintf(a.errOut, "Resuming campaign %s (id %d): %d contacts back in dispatch.\n", c.Name, c.ID, back)
 		return nil
@@ -137,7 +138,7 @@ func (opts *resumeOptions) store(ctx context.Context, a *app, store *campaign.St
 // resumeDetached is `campaign resume --detach`: the campaign goes back to running in
 // ModeService, for the `campaign serve` processes to dial, and the command returns.
 func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, opts *resumeOptions, pacing campaign.Pacing) error {
-	client, err := vapi.NewClient(a.getenv(envAPIKey), &vapi.Config{BaseURL: opts.VapiBaseURL})
+	client, err := a.newVapiClient(a.getenv(envAPIKey), opts.VapiBaseURL)
 	if err != nil {
 		return err
 	}
@@ -149,8 +150,17 @@ func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campa
 	}
 	back, err := store.Resume(ctx, c.ID, campaign.ResumeOptions{RetryFailed: opts.RetryFailed}, a.now())
 	if err != nil {
-		return err
+		return resumeRefused(c, err)
 	}
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts back in dispatch; handed to campaign serve.\n", c.Name, c.ID, back)
 	return nil
+}
+
+// resumeRefused explains Store.Resume's refusal of a completed campaign in the user's terms.
+func resumeRefused(c *campaign.Campaign, err error) error {
+	if errors.Is(err, campaign.ErrWrongStatus) {
+		return &hintError{err: err, msg: fmt.Sprintf("campaign %s is completed: nothing to resume; "+
+			"to call its failed contacts again: campaign resume %s --retry-failed", c.Name, c.Name)}
+	}
+	return err
 }

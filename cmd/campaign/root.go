@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +32,9 @@ type app struct {
 	// view writes their counts when it ends.
 	logRepeats *repeatHandler
 	now        func() time.Time
+	// vapiTimeout bounds each Vapi request of run, resume and their pre-flight; zero means
+	// vapi.DefaultTimeout.
+	vapiTimeout time.Duration
 
 	logger *slog.Logger
 	global globalOptions
@@ -50,19 +54,25 @@ const (
 	envLogLevel    = "CAMPAIGN_LOG_LEVEL"
 )
 
+// globalEnv maps the flags every command takes to their environment variables.
+var globalEnv = map[string]string{
+	"database-url": envDatabaseURL,
+	"data-dir":     envDataDir,
+	"log-level":    envLogLevel,
+}
+
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "campaign",
 		Short:         "Run batch outbound phone-call campaigns on Vapi",
 		Long:          "campaign turns a CSV of customers into outbound calls placed by a Vapi assistant,\npaced to the account's limits, inside each person's calling hours, with every result kept.",
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          groupCommand,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, map[string]string{
-				"database-url": envDatabaseURL,
-				"data-dir":     envDataDir,
-				"log-level":    envLogLevel,
-			})
+			applyEnv(cmd.Flags(), a.getenv, globalEnv)
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(a.global.LogLevel)); err != nil {
 				return usageErrorf("--log-level %q: want debug, info, warn or error", a.global.LogLevel)
@@ -76,6 +86,7 @@ func newRootCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	root.SetVersionTemplate(versionTemplate)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.global.DatabaseURL, "database-url", "", "Postgres URL (env "+envDatabaseURL+"); unset: a local Postgres managed by campaign")
@@ -83,8 +94,32 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.StringVar(&a.global.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env "+envLogLevel+")")
 
 	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
-		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a))
+		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a),
+		newWaitCmd(a), newDeleteCmd(a), newHealthcheckCmd(a), newVersionCmd(a))
+	// Every command whose argument is a campaign completes the stored campaigns' names.
+	for _, cmd := range root.Commands() {
+		if strings.HasSuffix(cmd.Use, " CAMPAIGN") || strings.HasSuffix(cmd.Use, " CAMPAIGN...") {
+			cmd.ValidArgsFunction = a.completeCampaign
+		}
+	}
 	return root
+}
+
+// groupCommand runs a command that groups others (the root, db) when no subcommand matched: with
+// no argument it shows the help; an argument is an unknown command, a usage error like any other.
+func groupCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	cmd.SuggestionsMinimumDistance = 2
+	hint := fmt.Sprintf("run '%s --help' for the commands", cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf("did you mean %q? (%s)", s[0], hint)
+	}
+	if cmd.HasParent() {
+		return usageErrorf("unknown command %q for %q: %s", args[0], cmd.CommandPath(), hint)
+	}
+	return usageErrorf("unknown command %q: %s", args[0], hint)
 }
 
 // applyEnv fills each flag that was not given on the command line from its environment

@@ -110,10 +110,10 @@ func TestDryRunTextOutput(t *testing.T) {
 	}
 	require.NotContains(t, out, "X-Vapi-Secret", "no public URL: no webhook routing in the body")
 
-	// The same name again is refused, and nothing new is written.
+	// The same name and file again replace the draft (see TestDraftReuse).
 	code = b.run(t, "run", file, "--dry-run", "--name", "nov-reminders")
-	require.Equal(t, exitError, code)
-	require.Contains(t, b.stderr.String(), "already exists")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "Replaced the draft campaign nov-reminders")
 }
 
 func TestDryRunSuppressionAndEnvDefaults(t *testing.T) {

@@ -106,6 +106,7 @@ func newListCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
 }
 
@@ -126,6 +127,8 @@ type statusReport struct {
 	CostUSD        float64        `json:"cost_usd"`
 	// RateAchieved is calls created per second over the last five minutes.
 	RateAchieved float64 `json:"rate_achieved"`
+	// RateLastMinute is calls created per second over the last minute.
+	RateLastMinute float64 `json:"rate_last_minute"`
 	// NextWindow is "now" when contacts are due, else when the next one is (RFC 3339), else
 	// "" (no contact waits).
 	NextWindow string `json:"next_window"`
@@ -133,7 +136,10 @@ type statusReport struct {
 		Attempts []statusError `json:"attempts"`
 		// AttemptsTotal counts the attempts with an error, all texts included.
 		AttemptsTotal int `json:"attempts_total"`
-		WebhookEvents int `json:"webhook_events"`
+		// PermanentFailures counts the contacts failed for good (outcome failed_permanent: a bad
+		// number, an account or assistant problem), whether or not an attempt has an error text.
+		PermanentFailures int `json:"permanent_failures"`
+		WebhookEvents     int `json:"webhook_events"`
 	} `json:"errors"`
 	Settings struct {
 		RatePerSecond float64 `json:"rate_per_second"`
@@ -191,7 +197,7 @@ func newStatusCmd(a *app) *cobra.Command {
 			}
 			defer pool.Close()
 			store := campaign.NewStore(pool)
-			c, err := store.CampaignByRef(ctx, args[0])
+			c, err := findCampaign(ctx, store, args[0])
 			if err != nil {
 				return err
 			}
@@ -237,6 +243,7 @@ func newStatusCmd(a *app) *cobra.Command {
 	f.StringVar(&format, "format", "text", "output format: text or json (with --watch: one JSON object a line)")
 	f.BoolVar(&watch, "watch", false, "redraw every --interval until Ctrl-C")
 	f.DurationVar(&interval, "interval", 2*time.Second, "time between redraws with --watch")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
 }
 
@@ -279,7 +286,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		}
 	}
 	r.LiveCalls, r.AttemptsPlaced, r.CostUSD = p.Live, p.Attempts, roundCost(p.Cost)
-	r.RateAchieved = roundRate(x.RecentRate)
+	r.RateAchieved, r.RateLastMinute = roundRate(x.RecentRate), roundRate(x.LastMinuteRate)
 	switch {
 	case x.DueNow > 0 || p.ByState[campaign.ContactQueued] > 0:
 		r.NextWindow = "now"
@@ -295,6 +302,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		r.Errors.Attempts[i] = statusError{Error: e.Error, Count: e.Count}
 	}
 	r.Errors.AttemptsTotal, r.Errors.WebhookEvents = x.ErroredAttempts, x.EventErrors
+	r.Errors.PermanentFailures = p.ByOutcome[campaign.OutcomeFailedPermanent]
 	r.Settings.RatePerSecond, r.Settings.MaxConcurrent = c.RatePerSecond, c.MaxConcurrent
 	if r.Settings.AccountLimit, err = store.AccountLimit(ctx, c.ID); err != nil {
 		return nil, err
@@ -324,7 +332,8 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	fmt.Fprintf(tw, "  contacts:\t%d total, %d final (%s)\n", r.Contacts.Total, r.Contacts.Final, strings.Join(states, ", "))
 	fmt.Fprintf(tw, "  outcomes:\t%s\n", outcomeText(r.Outcomes))
 	fmt.Fprintf(tw, "  calls:\t%d live, %d placed, cost $%.2f\n", r.LiveCalls, r.AttemptsPlaced, r.CostUSD)
-	fmt.Fprintf(tw, "  rate:\t%s calls/s over the last %s (limit %s)\n", strconv.FormatFloat(r.RateAchieved, 'f', -1, 64),
+	fmt.Fprintf(tw, "  rate:\t%s calls/s over the last minute, %s over the last %s (limit %s)\n",
+		strconv.FormatFloat(r.RateLastMinute, 'f', -1, 64), strconv.FormatFloat(r.RateAchieved, 'f', -1, 64),
 		shortDuration(statusRateWindow), rateText(r.Settings.RatePerSecond))
 	next := "none (no contact waiting)"
 	switch {
@@ -334,10 +343,11 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		next = fmt.Sprintf("%s (in %s)", formatTime(*r.nextDue), r.nextDue.Sub(now).Round(time.Minute))
 	}
 	fmt.Fprintf(tw, "  next window:\t%s\n", next)
-	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 {
+	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 && r.Errors.PermanentFailures == 0 {
 		fmt.Fprintf(tw, "  errors:\tnone\n")
 	} else {
-		fmt.Fprintf(tw, "  errors:\t%d attempts failed, %d webhook events not applied\n", r.Errors.AttemptsTotal, r.Errors.WebhookEvents)
+		fmt.Fprintf(tw, "  errors:\t%d attempts failed, %d contacts failed for good, %d webhook events not applied\n",
+			r.Errors.AttemptsTotal, r.Errors.PermanentFailures, r.Errors.WebhookEvents)
 		for _, e := range r.Errors.Attempts {
 			fmt.Fprintf(tw, "\t%d× %s\n", e.Count, e.Error)
 		}

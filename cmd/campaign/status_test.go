@@ -187,15 +187,16 @@ func TestStatus(t *testing.T) {
 		"contacts": map[string]any{"total": float64(9), "final": float64(2), "by_state": map[string]any{
 			"pending": float64(6), "queued": float64(0), "in_call": float64(1), "completed": float64(0),
 			"failed": float64(2), "cancelled": float64(0), "do_not_call": float64(0)}},
-		"outcomes":        map[string]any{"busy": float64(1), "failed_permanent": float64(1)},
-		"live_calls":      float64(1),
-		"attempts_placed": float64(2),
-		"cost_usd":        0.1234,
-		"rate_achieved":   0.01, // 3 attempts in 300 s
-		"next_window":     "now",
+		"outcomes":         map[string]any{"busy": float64(1), "failed_permanent": float64(1)},
+		"live_calls":       float64(1),
+		"attempts_placed":  float64(2),
+		"cost_usd":         0.1234,
+		"rate_achieved":    0.01, // 3 attempts in 300 s
+		"rate_last_minute": 0.0,  // at a minute ago: not in the last minute
+		"next_window":      "now",
 		"errors": map[string]any{
 			"attempts":       []any{map[string]any{"error": "vapi 400: bad number", "count": float64(1)}},
-			"attempts_total": float64(1), "webhook_events": float64(1)},
+			"attempts_total": float64(1), "permanent_failures": float64(1), "webhook_events": float64(1)},
 		"settings": map[string]any{"rate_per_second": 2.5, "max_concurrent": float64(5), "window": "always",
 			"assistant_id": "asst_1", "phone_number_id": "pn_1"},
 		"import": map[string]any{"rows_read": float64(12), "accepted": float64(9), "rejected": float64(3)},
@@ -208,9 +209,9 @@ func TestStatus(t *testing.T) {
 		"9 total, 2 final (pending 6, queued 0, in call 1, completed 0, failed 2, cancelled 0, do not call 0)\n",
 		"busy 1, failed_permanent 1\n",
 		"1 live, 2 placed, cost $0.12\n",
-		"0.01 calls/s over the last 5 min (limit 2.5/s)\n",
+		"0 calls/s over the last minute, 0.01 over the last 5 min (limit 2.5/s)\n",
 		"next window:  now\n",
-		"1 attempts failed, 1 webhook events not applied\n",
+		"1 attempts failed, 1 contacts failed for good, 1 webhook events not applied\n",
 		"1× vapi 400: bad number\n",
 		`rate 2.5/s, max concurrent 5, window "always", assistant asst_1, phone number pn_1` + "\n",
 		"12 rows read, 9 accepted, 3 rejected\n",
@@ -227,13 +228,14 @@ func TestStatus(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r))
 	require.Equal(t, b.now.Add(3*time.Hour).Format(time.RFC3339), r["next_window"])
 	require.Equal(t, float64(0), r["rate_achieved"])
-	require.Equal(t, map[string]any{"attempts": []any{}, "attempts_total": float64(0), "webhook_events": float64(0)}, r["errors"])
+	require.Equal(t, map[string]any{"attempts": []any{}, "attempts_total": float64(0), "permanent_failures": float64(0),
+		"webhook_events": float64(0)}, r["errors"])
 	require.Equal(t, exitOK, b.run(t, "status", "old"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "next window:  "+formatTime(b.now.Add(3*time.Hour))+" (in 3h0m0s)\n")
 	require.Contains(t, b.stdout.String(), "errors:       none\n")
 
 	require.Equal(t, exitError, b.run(t, "status", "no-such-campaign"))
-	require.Contains(t, b.stderr.String(), "not found")
+	require.Contains(t, b.stderr.String(), `no campaign "no-such-campaign"`)
 	require.Equal(t, exitUsage, b.run(t, "status", "nov", "--format", "xml"))
 	require.Equal(t, exitUsage, b.run(t, "status", "nov", "--watch", "--interval", "0s"))
 	require.Equal(t, exitUsage, b.run(t, "status"))
@@ -305,4 +307,39 @@ func TestStatusAccountLimit(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r))
 	require.NotNil(t, r.Settings.AccountLimit)
 	require.Equal(t, 3, *r.Settings.AccountLimit)
+}
+
+// TestStatusLastMinuteAndPermanentFailures: status shows the rate of the last minute beside the
+// five-minute one, and counts contacts failed for good under errors (a bad number whose call
+// ended with no error text is still an error that needs attention).
+func TestStatusLastMinuteAndPermanentFailures(t *testing.T) {
+	b, oldID, novID := statusFixture(t)
+	pool := b.pool(t)
+	ctx := context.Background()
+	// Two of nov's three attempts were created in the last minute.
+	_, err := pool.Exec(ctx, `UPDATE attempt SET created_at = $2 WHERE id IN (
+		SELECT id FROM attempt WHERE campaign_id = $1 ORDER BY id LIMIT 2)`, novID, b.now.Add(-30*time.Second))
+	require.NoError(t, err)
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	var r struct {
+		RateAchieved   float64 `json:"rate_achieved"`
+		RateLastMinute float64 `json:"rate_last_minute"`
+		Errors         struct {
+			PermanentFailures int `json:"permanent_failures"`
+		} `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
+	require.Equal(t, 0.01, r.RateAchieved)
+	require.Equal(t, 0.033, r.RateLastMinute) // 2 in 60 s
+	require.Equal(t, 1, r.Errors.PermanentFailures)
+	require.Equal(t, exitOK, b.run(t, "status", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), "0.033 calls/s over the last minute, 0.01 over the last 5 min (limit 2.5/s)\n")
+	require.Contains(t, b.stdout.String(), "1 attempts failed, 1 contacts failed for good, 1 webhook events not applied\n")
+
+	// A contact failed for good by its call's ended reason, with no error text.
+	_, err = pool.Exec(ctx, `UPDATE contact SET state = 'failed', outcome = 'failed_permanent' WHERE id = (
+		SELECT min(id) FROM contact WHERE campaign_id = $1)`, oldID)
+	require.NoError(t, err)
+	require.Equal(t, exitOK, b.run(t, "status", "old"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), "errors:       0 attempts failed, 1 contacts failed for good, 0 webhook events not applied\n")
 }

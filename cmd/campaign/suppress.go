@@ -295,6 +295,7 @@ func newSuppressListCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text, csv or json (one object a line)")
+	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "csv", "json"))
 	return cmd
 }
 

@@ -30,7 +30,7 @@ func (e *NoBinariesError) Error() string {
 	}
 	b.WriteString("Do one of these:\n")
 	b.WriteString("  - install the PostgreSQL server binaries: Debian/Ubuntu `apt-get install postgresql`, macOS `brew install postgresql@16`;\n")
-	b.WriteString("  - or run `docker compose up -d db` from the campaign repository and set\n")
+	b.WriteString("  - or run `VAPI_API_KEY=unused docker compose up -d db` from the campaign repository and set\n")
 	b.WriteString("    DATABASE_URL=postgres://campaign:campaign@localhost:5432/campaign?sslmode=disable (or pass --database-url)")
 	return b.String()
 }
