@@ -434,32 +434,67 @@ func TestSimulatorFaultRates(t *testing.T) {
 		_, err := b.b.client.CreateCall(ctx, b.b.dto(fmt.Sprintf("+1415555%04d", i)))
 		return err
 	}
+	// createHeld creates call i and gives up on it (as a client's timeout would) only once the
+	// simulator holds its response (a CreateTimeout fault), as its record says: the outcome is
+	// exact however slow the machine is, and no request waits longer than it must.
+	createHeld := func(t *testing.T, b *testVars, i int) error {
+		t.Helper()
+		reqCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- create(reqCtx, b, i) }()
+		number := fmt.Sprintf("+1415555%04d", i)
+		held := func() bool {
+			for _, r := range b.b.sim.CreateRequests() {
+				if r.Number == number && r.Fault == vapitest.FaultCreateTimeout {
+					return true
+				}
+			}
+			return false
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			changed := b.b.sim.Changed()
+			if held() {
+				cancel()
+				return <-errc
+			}
+			select {
+			case err := <-errc:
+				return err
+			case <-changed:
+			case <-deadline:
+				require.FailNow(t, "timed out waiting for request "+number)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		faults vapitest.Faults
 		kind   vapitest.FaultKind
-		// timeout bounds each request; a held response (CreateTimeout) then fails the request.
-		timeout time.Duration
+		// held: a faulted request's response is held (CreateTimeout); the client gives up on it.
+		held bool
 	}{
-		{"ErrorBefore", vapitest.Faults{CreateErrorBefore: p}, vapitest.FaultCreateErrorBefore, 0},
-		{"ErrorAfter", vapitest.Faults{CreateErrorAfter: p}, vapitest.FaultCreateErrorAfter, 0},
-		{"Drop", vapitest.Faults{CreateDrop: p}, vapitest.FaultCreateDrop, 0},
-		{"Timeout", vapitest.Faults{CreateTimeout: p}, vapitest.FaultCreateTimeout, 50 * time.Millisecond},
-		{"RateLimitBurst", vapitest.Faults{RateLimitBurst: p, RateLimitBurstLength: 1}, vapitest.FaultRateLimitBurstRequest, 0},
+		{"ErrorBefore", vapitest.Faults{CreateErrorBefore: p}, vapitest.FaultCreateErrorBefore, false},
+		{"ErrorAfter", vapitest.Faults{CreateErrorAfter: p}, vapitest.FaultCreateErrorAfter, false},
+		{"Drop", vapitest.Faults{CreateDrop: p}, vapitest.FaultCreateDrop, false},
+		{"Timeout", vapitest.Faults{CreateTimeout: p}, vapitest.FaultCreateTimeout, true},
+		{"RateLimitBurst", vapitest.Faults{RateLimitBurst: p, RateLimitBurstLength: 1}, vapitest.FaultRateLimitBurstRequest, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := &testVars{b: setup(t, vapitest.Config{Seed: 3, Faults: tc.faults, ConcurrencyLimit: 1000, TimeScale: 1})}
 			failed := 0
 			for i := 0; i < n; i++ {
-				reqCtx, cancel := ctx, context.CancelFunc(func() {})
-				if tc.timeout > 0 {
-					reqCtx, cancel = context.WithTimeout(ctx, tc.timeout)
+				var err error
+				if tc.held {
+					err = createHeld(t, b, i)
+				} else {
+					err = create(ctx, b, i)
 				}
-				if create(reqCtx, b, i) != nil {
+				if err != nil {
 					failed++
 				}
-				cancel()
 			}
 			got := b.b.sim.FaultCounts()[tc.kind]
 			inBand(t, got)
