@@ -246,12 +246,23 @@ type CallResult struct {
 	CampaignID         int64
 	EndedReason        string
 	StartedAt, EndedAt *time.Time
-	DurationSeconds    *float64
-	Cost               *float64
+	// DurationSeconds is the length Vapi reported; nil: ApplyResult measures it from StartedAt
+	// and EndedAt.
+	DurationSeconds *float64
+	Cost            *float64
 	// CostBreakdown, Costs and StructuredData are stored as given (JSON); empty means none.
 	CostBreakdown, Costs, StructuredData json.RawMessage
 
 	Summary, SuccessEvaluation, Transcript, RecordingURL, StereoRecordingURL string
+}
+
+// measuredSeconds is EndedAt - StartedAt in seconds; nil unless both are set, in order.
+func (r *CallResult) measuredSeconds() *float64 {
+	if r.StartedAt == nil || r.EndedAt == nil || r.EndedAt.Before(*r.StartedAt) {
+		return nil
+	}
+	s := r.EndedAt.Sub(*r.StartedAt).Seconds()
+	return &s
 }
 
 // lockedAttempt is what the result and status paths need of the attempt they lock.
@@ -277,6 +288,8 @@ func jsonArg(b json.RawMessage) any {
 // the error is an *EventRejectedError. It gets state ended, report_at = now, outcome =
 // ClassifyEndedReason(EndedReason) (the reason a status-update left when the result has none),
 // and every field of r; a second result for the same attempt changes nothing (applied=false).
+// Without a reported length, duration_seconds is EndedAt - StartedAt times the campaign's
+// RetryTimeScale: a simulator stamps real times on calls that last TimeScale times longer.
 //
 // The contact: with outcome capacity it goes back to pending at now + CapacityRetryDelay, the
 // attempt not counted; otherwise the campaign's retry policy and the conversation's follow-ups
@@ -310,7 +323,9 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 			UPDATE attempt SET state = $2, report_at = $3, updated_at = $3, outcome = $4, ended_reason = $5,
 				vapi_call_id = coalesce(vapi_call_id, nullif($6, '')),
 				started_at = coalesce($7, started_at), ended_at = coalesce($8, ended_at),
-				duration_seconds = coalesce($9, duration_seconds), cost = coalesce($10, cost),
+				duration_seconds = coalesce($9, duration_seconds,
+					$19 * (SELECT retry_time_scale FROM campaign WHERE id = attempt.campaign_id)),
+				cost = coalesce($10, cost),
 				cost_breakdown = coalesce($11::jsonb, cost_breakdown), costs = coalesce($12::jsonb, costs),
 				structured_data = coalesce($13::jsonb, structured_data),
 				summary = $14, success_evaluation = $15, transcript = $16, recording_url = $17,
@@ -318,7 +333,7 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 			WHERE id = $1`,
 			a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
 			jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
-			r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL)
+			r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds())
 		if err != nil {
 			return err
 		}

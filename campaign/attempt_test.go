@@ -562,3 +562,38 @@ func TestWebhookEvents(t *testing.T) {
 	_, err = b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "status-update", Payload: []byte("not json"), ReceivedAt: t0})
 	require.Error(t, err)
 }
+
+// TestApplyResultMeasuresLength: without a reported length, a call's duration is EndedAt -
+// StartedAt on the campaign's clock: as is in a real campaign, times the time scale in a
+// simulated one (the simulator stamps real times on calls that last scale times longer). A
+// reported length is kept as reported.
+func TestApplyResultMeasuresLength(t *testing.T) {
+	t.Parallel()
+	b, as := dialed(t, 3)
+	started, ended := t0.Add(10*time.Second), t0.Add(12*time.Second)
+	duration := func(a *campaign.Attempt) float64 {
+		t.Helper()
+		var d float64
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT duration_seconds FROM attempt WHERE id = $1`, a.ID).Scan(&d))
+		return d
+	}
+	apply := func(a *campaign.Attempt, reported *float64) {
+		t.Helper()
+		applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{AttemptKey: a.Key, EndedReason: "customer-ended-call",
+			StartedAt: &started, EndedAt: &ended, DurationSeconds: reported}, t0.Add(time.Minute))
+		require.NoError(t, err)
+		require.True(t, applied)
+	}
+
+	apply(as[0], nil)
+	require.Equal(t, 2.0, duration(as[0]), "a real campaign")
+
+	_, err := b.pool.Exec(b.ctx, `UPDATE campaign SET retry_time_scale = 60, mode = 'simulated' WHERE id = $1`, b.camp.ID)
+	require.NoError(t, err)
+	apply(as[1], nil)
+	require.Equal(t, 120.0, duration(as[1]), "a simulated campaign at x60")
+
+	reported := 95.5
+	apply(as[2], &reported)
+	require.Equal(t, reported, duration(as[2]), "a reported length")
+}

@@ -52,9 +52,10 @@ const DoNotCallReason = "asked not to be called"
 // caller settles them with a's campaign, in id order.
 //
 // Delays count from now, when the result is recorded (Vapi reports a call 5-15 s after it
-// ends). In a simulated campaign, times run on the simulator's clock, RetryTimeScale times
-// faster: the decision is taken on the simulated end time of the call and its distance from it
-// is divided by the scale, so callbacks and retries come as soon, relatively, as the calls end.
+// ends). In a simulated campaign, calls last RetryTimeScale times longer than the real time they
+// take: the decision is taken at the call's end time (endedAt, a real time) and its distance
+// from it, a simulated delay (a retry delay, or a callback asked for "in two hours"), is divided
+// by the scale, so callbacks and retries come as soon, relatively, as the calls end.
 func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID string, outcome Outcome,
 	structured json.RawMessage, simEndedAt *time.Time, now time.Time) (decision string, touched map[int64]int, err error) {
 	// The contact's lock first, then the campaign's settings and status: a Cancel, which locks

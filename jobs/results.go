@@ -42,7 +42,8 @@ func ResultFromReport(r *vapi.EndOfCallReport) campaign.CallResult {
 }
 
 // ResultFromCall turns an ended Call (GET /call/{id}) into the result the store records, for
-// calls whose end-of-call report never arrived.
+// calls whose end-of-call report never arrived. A Call reports no length: the store measures it
+// from StartedAt and EndedAt on the campaign's clock (see campaign.Store.ApplyResult).
 func ResultFromCall(c *vapi.Call) campaign.CallResult {
 	res := campaign.CallResult{
 		CallID:        c.ID,
@@ -53,10 +54,6 @@ func ResultFromCall(c *vapi.Call) campaign.CallResult {
 		Cost:          c.Cost,
 		Costs:         marshalRaw(c.Costs),
 		CostBreakdown: marshalRaw(c.CostBreakdown),
-	}
-	if !c.StartedAt.IsZero() && !c.EndedAt.IsZero() {
-		s := c.EndedAt.Sub(c.StartedAt).Seconds()
-		res.DurationSeconds = &s
 	}
 	if c.Analysis != nil {
 		res.Summary = c.Analysis.Summary

@@ -316,19 +316,21 @@ type EndOfCallReport struct {
 	DurationMinutes *float64 `json:"durationMinutes,omitempty"`
 }
 
-// Duration is the call's length: EndedAt - StartedAt when both are set,
-// else the legacy durationSeconds, durationMs or durationMinutes. ok is
-// false when none is available.
+// Duration is the call's length: the reported durationSeconds, durationMs or
+// durationMinutes (legacy), else EndedAt - StartedAt when both are set. ok is
+// false when none is available. The reported length comes first: a simulator
+// on a faster clock (vapitest) reports the simulated length while its
+// timestamps are real times.
 func (r *EndOfCallReport) Duration() (d time.Duration, ok bool) {
 	switch {
-	case !r.StartedAt.IsZero() && !r.EndedAt.IsZero() && !r.EndedAt.Before(r.StartedAt):
-		return r.EndedAt.Sub(r.StartedAt), true
 	case r.DurationSeconds != nil:
 		return time.Duration(*r.DurationSeconds * float64(time.Second)), true
 	case r.DurationMs != nil:
 		return time.Duration(*r.DurationMs * float64(time.Millisecond)), true
 	case r.DurationMinutes != nil:
 		return time.Duration(*r.DurationMinutes * float64(time.Minute)), true
+	case !r.StartedAt.IsZero() && !r.EndedAt.IsZero() && !r.EndedAt.Before(r.StartedAt):
+		return r.EndedAt.Sub(r.StartedAt), true
 	}
 	return 0, false
 }

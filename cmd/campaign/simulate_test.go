@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -111,4 +114,55 @@ func TestRunSimulateRetriesAndFollowUps(t *testing.T) {
 	var suppressed int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM suppression`).Scan(&suppressed))
 	require.Zero(t, suppressed, "a simulated answer wrote the suppression list")
+}
+
+// TestRunSimulateCallTimesWithinTheCampaign: the simulator stamps calls with real time, so in a
+// simulated campaign's export every call starts after the campaign started and ends before it
+// finished, while the calls' durations stay the simulated ones (a conversation lasts 30 s or more,
+// although at x1200 it is over in a fraction of a second).
+func TestRunSimulateCallTimesWithinTheCampaign(t *testing.T) {
+	b := setup(t)
+	b.realClock = true
+	runExportCampaign(t, b, "times")
+
+	require.Equal(t, exitOK, b.run(t, "report", "times", "--format", "json"), "stderr: %s", b.stderr)
+	var times struct {
+		Campaign struct {
+			StartedAt  *time.Time `json:"started_at"`
+			FinishedAt *time.Time `json:"finished_at"`
+		} `json:"campaign"`
+	}
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &times), "%s", b.stdout)
+	require.NotNil(t, times.Campaign.StartedAt)
+	require.NotNil(t, times.Campaign.FinishedAt)
+	// The export has whole seconds.
+	start, finish := times.Campaign.StartedAt.Truncate(time.Second), *times.Campaign.FinishedAt
+
+	require.Equal(t, exitOK, b.run(t, "export", "times", "--attempts", "--format", "jsonl"), "stderr: %s", b.stderr)
+	var calls, conversations int
+	for _, line := range strings.Split(strings.TrimSpace(b.stdout.String()), "\n") {
+		var a struct {
+			Outcome   string     `json:"outcome"`
+			StartedAt *time.Time `json:"started_at_utc"`
+			EndedAt   *time.Time `json:"ended_at_utc"`
+			Duration  *float64   `json:"duration_seconds"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &a), line)
+		if a.StartedAt != nil {
+			calls++
+			require.False(t, a.StartedAt.Before(start), "call started %s before the campaign %s: %s", a.StartedAt, start, line)
+			require.NotNil(t, a.EndedAt, line)
+			require.False(t, a.EndedAt.Before(*a.StartedAt), line)
+		}
+		if a.EndedAt != nil {
+			require.False(t, a.EndedAt.After(finish), "call ended %s after the campaign finished %s: %s", a.EndedAt, finish, line)
+		}
+		if a.Outcome == "completed" {
+			conversations++
+			require.NotNil(t, a.Duration, line)
+			require.GreaterOrEqual(t, *a.Duration, 30.0, "a simulated conversation lasts 30 s or more: %s", line)
+		}
+	}
+	require.Positive(t, calls)
+	require.Positive(t, conversations)
 }

@@ -277,7 +277,8 @@ func (d *driver) checkAnalytics(ctx context.Context, v *verdict, calls []vapites
 	if err != nil {
 		return fmt.Errorf("attempt totals: %w", err)
 	}
-	start := d.sim.SimNow()
+	now := d.sim.Config().Clock.Now()
+	start := now
 	for _, c := range calls {
 		if c.CreatedAt.Before(start) {
 			start = c.CreatedAt
@@ -293,7 +294,7 @@ func (d *driver) checkAnalytics(ctx context.Context, v *verdict, calls []vapites
 			{Operation: vapi.AnalyticsCount, Column: "id", Alias: "calls"},
 			{Operation: vapi.AnalyticsSum, Column: "cost", Alias: "cost"},
 		},
-		TimeRange: &vapi.TimeRange{Start: start.Add(-time.Hour), End: d.sim.SimNow().Add(time.Hour)},
+		TimeRange: &vapi.TimeRange{Start: start.Add(-time.Hour), End: now.Add(time.Hour)},
 	}}}
 	var res []vapi.AnalyticsQueryResult
 	for try := 1; ; try++ {

@@ -86,7 +86,7 @@ func (s *Server) handleAnalytics(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, nestError(http.StatusBadRequest, dedupe(msgs)))
 		return
 	}
-	now := s.SimNow()
+	now := s.now()
 	s.mu.Lock()
 	facts := make([]callFacts, 0, len(s.order))
 	for _, c := range s.order {
@@ -119,8 +119,9 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// factsLocked extracts a call's analytics values. Duration is in seconds
-// (endedAt - startedAt, 0 if the call never started or is live).
+// factsLocked extracts a call's analytics values. Duration is in seconds: the
+// simulated length of the conversation (none if the call was never answered
+// or is live), as the end-of-call report gives it.
 func (s *Server) factsLocked(c *simCall) callFacts {
 	f := callFacts{createdAt: c.createdAt, vars: map[string]any{}, values: map[string]float64{"id": 1}}
 	succ := any(nil)
@@ -152,7 +153,7 @@ func (s *Server) factsLocked(c *simCall) callFacts {
 		f.values["costBreakdown.llmPromptTokens"] = b.LLMPromptTokens
 		f.values["costBreakdown.llmCompletionTokens"] = b.LLMCompletionTokens
 		if c.plan.talk > 0 && !c.startedAt.IsZero() {
-			d := c.endedAt.Sub(c.startedAt)
+			d := c.plan.talk
 			f.values["duration"] = d.Seconds()
 			f.values["minutesUsed"] = math.Ceil(d.Minutes())
 		}

@@ -58,7 +58,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, nestError(http.StatusBadRequest, "could not read body"))
 		return
 	}
-	req := CreateRequest{At: s.SimNow(), Body: json.RawMessage(append([]byte(nil), body...))}
+	req := CreateRequest{At: s.now(), Body: json.RawMessage(append([]byte(nil), body...))}
 	var peek struct {
 		Customer struct {
 			Number string `json:"number"`
@@ -207,9 +207,9 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 	if blocked {
 		p = plan{outcome: OutcomeConcurrencyBlocked, endedReason: vapi.EndedReasonConcurrencyLimitReached, post: 2 * time.Second}
 	} else {
-		p = s.planFor(number, index, s.cfg.Clock.Now())
+		p = s.planFor(number, index, s.now())
 	}
-	now := s.SimNow()
+	now := s.now()
 	c := &simCall{
 		id: s.newID(), name: dto.Name, assistantID: dto.AssistantID, phoneNumberID: dto.PhoneNumberID,
 		number: number, customerRaw: customerRaw, overridesRaw: overridesRaw, overrides: overrides, plan: p,
@@ -300,7 +300,7 @@ func (s *Server) route(dto vapi.CreateCallDTO, overrides *vapi.AssistantOverride
 // schedules the end-of-call-report.
 func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 	s.mu.Lock()
-	now := s.SimNow()
+	now := s.now()
 	c.status = status
 	c.updatedAt = now
 	switch status {
@@ -310,8 +310,8 @@ func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 		c.endedAt = now
 		c.endedReason = c.plan.endedReason
 		if c.plan.outcome == OutcomeNoAnswer || c.plan.outcome == OutcomeBusy || c.plan.outcome == OutcomeFailed {
-			// Vapi stamps startedAt when it begins dialling.
-			c.startedAt = c.createdAt.Add(c.plan.queued)
+			// Vapi stamps startedAt when it begins dialling: when the call started ringing.
+			c.startedAt = c.createdAt.Add(s.real(c.plan.queued))
 		}
 		c.result = s.buildResult(c)
 		if c.live {
@@ -348,7 +348,7 @@ func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 	s.after(c.plan.post, func() {
 		s.mu.Lock()
 		c.reported = true
-		c.updatedAt = s.SimNow()
+		c.updatedAt = s.now()
 		report := s.endOfCallReportLocked(c)
 		s.notifyLocked()
 		s.mu.Unlock()

@@ -111,8 +111,11 @@ type Config struct {
 	// Seed drives outcomes, durations, generated content and faults.
 	Seed int64
 	// TimeScale speeds calls up: 60 makes a two-minute call last two
-	// seconds of Clock time. Default 1. Timestamps the simulator reports
-	// are on the simulated clock (see Server.SimNow).
+	// seconds of Clock time. Default 1. Lengths the simulator reports
+	// (durationSeconds, analytics duration, cost minutes, transcript
+	// offsets) are simulated: that call reports 120 s. Timestamps
+	// (createdAt, startedAt, endedAt, message times) are Clock times: when
+	// the events were played, so its startedAt and endedAt are 2 s apart.
 	TimeScale float64
 	// ConcurrencyLimit is the account's concurrent-call limit (default 10).
 	ConcurrencyLimit int

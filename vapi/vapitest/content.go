@@ -110,13 +110,15 @@ func (s *Server) buildResult(c *simCall) *callResult {
 				{"bot", firstNonEmpty(a.EndCallMessage, "Thank you. Goodbye.")},
 			}
 		}
+		// Offsets and lengths are simulated; time and endTime are Clock times, like the call's.
 		step := c.plan.talk / time.Duration(len(script)+1)
 		for i, t := range script {
-			at := start.Add(time.Duration(i+1) * step)
+			offset := time.Duration(i+1) * step
+			at := start.Add(s.real(offset))
 			dur := step * 2 / 3
 			role := t.role
-			turns = append(turns, vapi.ArtifactMessage{Role: role, Message: t.text, Time: ms(at), EndTime: ms(at.Add(dur)),
-				SecondsFromStart: at.Sub(start).Seconds(), Duration: float64(dur.Milliseconds())})
+			turns = append(turns, vapi.ArtifactMessage{Role: role, Message: t.text, Time: ms(at), EndTime: ms(at.Add(s.real(dur))),
+				SecondsFromStart: offset.Seconds(), Duration: float64(dur.Milliseconds())})
 			label := "AI"
 			if role == "user" {
 				label = "User"
@@ -232,7 +234,7 @@ func (s *Server) snapshotLocked(c *simCall) map[string]any {
 
 // statusUpdateLocked builds the status-update for the call's current status.
 func (s *Server) statusUpdateLocked(c *simCall) outMsg {
-	su := vapi.StatusUpdate{Type: vapi.ServerMessageTypeStatusUpdate, Timestamp: vapi.Timestamp{Time: s.SimNow()},
+	su := vapi.StatusUpdate{Type: vapi.ServerMessageTypeStatusUpdate, Timestamp: vapi.Timestamp{Time: s.now()},
 		Status: c.status, EndedReason: c.endedReason}
 	m := toMap(su)
 	m["call"] = s.snapshotLocked(c)
@@ -246,16 +248,13 @@ func (s *Server) statusUpdateLocked(c *simCall) outMsg {
 func (s *Server) endOfCallReportLocked(c *simCall) outMsg {
 	r := c.result
 	cost := r.cost
-	rep := vapi.EndOfCallReport{Type: vapi.ServerMessageTypeEndOfCallReport, Timestamp: vapi.Timestamp{Time: s.SimNow()},
+	rep := vapi.EndOfCallReport{Type: vapi.ServerMessageTypeEndOfCallReport, Timestamp: vapi.Timestamp{Time: s.now()},
 		EndedReason: c.endedReason, StartedAt: c.startedAt, EndedAt: c.endedAt, Cost: &cost,
 		Analysis: r.analysis, Artifact: r.artifact, CostBreakdown: r.breakdown,
 		Summary: r.analysis.Summary, Transcript: r.artifact.Transcript, Messages: r.artifact.Messages,
 		RecordingURL: r.artifact.RecordingURL, StereoRecordingURL: r.artifact.StereoRecordingURL}
 	if !c.startedAt.IsZero() {
-		d := c.endedAt.Sub(c.startedAt)
-		if c.plan.talk == 0 {
-			d = 0
-		}
+		d := c.plan.talk // the simulated length, not the (scaled) Clock time between the stamps
 		secs, msec, mins := d.Seconds(), float64(d.Milliseconds()), round4(d.Minutes())
 		rep.DurationSeconds, rep.DurationMs, rep.DurationMinutes = &secs, &msec, &mins
 	}
@@ -286,7 +285,7 @@ func (s *Server) toolCallsLocked(c *simCall, t vapi.Tool) outMsg {
 		withCall["server"] = t.Server
 	}
 	m := map[string]any{
-		"type": vapi.ServerMessageTypeToolCalls, "timestamp": ms(s.SimNow()),
+		"type": vapi.ServerMessageTypeToolCalls, "timestamp": ms(s.now()),
 		"toolCallList": []any{call}, "toolWithToolCallList": []any{withCall},
 		"call": s.snapshotLocked(c), "customer": json.RawMessage(c.customerRaw), "phoneNumber": s.phoneNumberJSON(c),
 	}

@@ -29,11 +29,11 @@
 //     a plain Twilio number without a server for any other accepted id.
 //   - POST /analytics: table "call" computed from the simulated calls
 //     (table "subscription" answers empty results): count, sum, avg, min,
-//     max, history over id, cost, costBreakdown.*, duration (seconds,
-//     endedAt - startedAt of answered calls) and minutesUsed; groupBy type,
+//     max, history over id, cost, costBreakdown.*, duration (the simulated
+//     seconds of answered calls) and minutesUsed; groupBy type,
 //     assistantId, endedReason, analysis.successEvaluation, status;
 //     groupByVariableValue keys appear in rows under the variable's own
-//     name; timeRange defaults to the last 7 days (simulated time), a step
+//     name; timeRange defaults to the last 7 days, a step
 //     adds a "date" key (bucket start, RFC 3339); alias defaults to
 //     operation + Column, e.g. countId, sumCost.
 //   - GET /_sim/requests, /_sim/calls, /_sim/concurrency, /_sim/deliveries,
@@ -42,8 +42,12 @@
 // # Lifecycle
 //
 // A call goes queued → ringing → in-progress → ended (or ringing → ended
-// when not answered; start errors end at once), on the simulated clock
-// (Config.TimeScale times faster than Config.Clock). A status-update is
+// when not answered; start errors end at once), Config.TimeScale times
+// faster than Config.Clock. Timestamps (createdAt, startedAt, endedAt,
+// message times) are Clock times, when the events were played; lengths
+// (durationSeconds, analytics duration, costs, transcript offsets) and the
+// delays below are simulated. A callback asked for "in two hours" is two
+// simulated hours after the call's endedAt. A status-update is
 // posted at each change after queued, and an end-of-call-report 3–8
 // simulated seconds after the end. They go where Vapi sends them: to
 // assistantOverrides.server, else the saved assistant's server, else the

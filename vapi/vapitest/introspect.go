@@ -30,7 +30,7 @@ const (
 
 // FaultEvent is one injected failure.
 type FaultEvent struct {
-	// At is the simulated time.
+	// At is the Clock time.
 	At time.Time `json:"at"`
 	// Kind is the failure.
 	Kind FaultKind `json:"kind"`
@@ -43,7 +43,7 @@ type FaultEvent struct {
 // CreateRequest is one POST /call that passed authentication and the rate
 // limiter.
 type CreateRequest struct {
-	// At is the simulated time.
+	// At is the Clock time.
 	At time.Time `json:"at"`
 	// Number is customer.number, if the body had one.
 	Number string `json:"number,omitempty"`
@@ -70,7 +70,7 @@ type CallRecord struct {
 	Status vapi.CallStatus `json:"status"`
 	// EndedReason is the (planned, once ended actual) ended reason.
 	EndedReason string `json:"endedReason"`
-	// CreatedAt is when the call was created (simulated time).
+	// CreatedAt is when the call was created (Clock time).
 	CreatedAt time.Time `json:"createdAt"`
 	// EndedAt is when it ended; zero while live.
 	EndedAt time.Time `json:"endedAt,omitzero"`
@@ -80,7 +80,7 @@ type CallRecord struct {
 
 // ConcurrencySample is the number of live calls from At on.
 type ConcurrencySample struct {
-	// At is the simulated time of the change.
+	// At is the Clock time of the change.
 	At time.Time `json:"at"`
 	// Live is the number of live calls.
 	Live int `json:"live"`
@@ -89,7 +89,7 @@ type ConcurrencySample struct {
 // Delivery is one webhook delivery attempt (or a dropped webhook, with
 // Dropped set and no attempt made).
 type Delivery struct {
-	// At is the simulated time of the attempt.
+	// At is the Clock time of the attempt.
 	At time.Time `json:"at"`
 	// CallID is the call.
 	CallID string `json:"callId"`
@@ -226,7 +226,7 @@ func (s *Server) recordFault(f FaultEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f.At.IsZero() {
-		f.At = s.SimNow()
+		f.At = s.now()
 	}
 	s.faults = append(s.faults, f)
 	s.notifyLocked()
@@ -245,7 +245,7 @@ func (s *Server) setLiveLocked(delta int) {
 	if s.live > s.maxLive {
 		s.maxLive = s.live
 	}
-	s.samples = append(s.samples, ConcurrencySample{At: s.SimNow(), Live: s.live})
+	s.samples = append(s.samples, ConcurrencySample{At: s.now(), Live: s.live})
 }
 
 // serveIntrospection serves GET /_sim/{requests,calls,concurrency,

@@ -135,7 +135,7 @@ func (s *Server) phoneNumber(id string) (vapi.PhoneNumber, bool) {
 	if id == "" || (len(s.phoneIDs) > 0 && !s.phoneIDs[id]) {
 		return vapi.PhoneNumber{}, false
 	}
-	at := s.realStart.UTC().Truncate(time.Millisecond)
+	at := s.startedAt.Truncate(time.Millisecond)
 	return vapi.PhoneNumber{ID: id, OrgID: s.cfg.OrgID, Provider: "twilio", Number: simulatedNumber,
 		CreatedAt: at, UpdatedAt: at}, true
 }

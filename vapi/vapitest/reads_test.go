@@ -253,7 +253,7 @@ func TestSimulatorListCallsFilters(t *testing.T) {
 		}
 
 		// Let c3 and c4 end: they alone are updated after this point.
-		before := b.sim.SimNow()
+		before := clock.Now()
 		clock.Advance(time.Minute)
 		ended, err := b.client.ListCalls(ctx, &vapi.ListCallsParams{UpdatedAtGt: before})
 		require.NoError(t, err)

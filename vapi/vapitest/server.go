@@ -31,7 +31,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	realStart time.Time
+	// startedAt is when the simulator was made: the creation time of the phone numbers it
+	// makes up.
+	startedAt time.Time
 
 	rngMu sync.Mutex
 	rng   *rand.Rand
@@ -94,23 +96,25 @@ func New(cfg Config) *Server {
 			s.phoneIDs[p.ID] = true
 		}
 	}
-	s.realStart = cfg.Clock.Now()
 	s.tokens = float64(cfg.RequestBurst)
-	s.tokensAt = s.realStart
-	s.samples = []ConcurrencySample{{At: s.realStart.UTC(), Live: 0}}
+	s.startedAt = s.now()
+	s.tokensAt = cfg.Clock.Now()
+	s.samples = []ConcurrencySample{{At: s.now(), Live: 0}}
 	return s
 }
 
 // Config returns the configuration in effect, defaults applied.
 func (s *Server) Config() Config { return s.cfg }
 
-// SimNow is the simulated time: the Clock's time at New plus TimeScale times
-// the Clock time elapsed since. Every timestamp the simulator reports
-// (createdAt, startedAt, message times, analytics ranges) is simulated time;
-// with TimeScale 1 it is the Clock's time.
-func (s *Server) SimNow() time.Time {
-	el := s.cfg.Clock.Now().Sub(s.realStart)
-	return s.realStart.Add(time.Duration(float64(el) * s.cfg.TimeScale)).UTC()
+// now is the time of the events the simulator plays: the Clock's, in UTC. Every timestamp it
+// reports (createdAt, startedAt, endedAt, message times, analytics ranges) is Clock time, also
+// with a TimeScale above 1, so a call never seems to end after the campaign that placed it;
+// lengths (durations, minutes, costs) are simulated (see Config.TimeScale).
+func (s *Server) now() time.Time { return s.cfg.Clock.Now().UTC() }
+
+// real converts a simulated length to Clock time.
+func (s *Server) real(sim time.Duration) time.Duration {
+	return time.Duration(float64(sim) / s.cfg.TimeScale)
 }
 
 // Close stops every pending call transition and webhook delivery and waits
@@ -135,13 +139,12 @@ func (s *Server) Close() {
 // after runs f after sim (simulated time), unless the Server is closed.
 // s.mu must not be held by the caller... it is taken briefly.
 func (s *Server) after(sim time.Duration, f func()) {
-	real := time.Duration(float64(sim) / s.cfg.TimeScale)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	stop := s.cfg.Clock.AfterFunc(real, func() {
+	stop := s.cfg.Clock.AfterFunc(s.real(sim), func() {
 		if s.ctx.Err() != nil {
 			return
 		}
@@ -156,7 +159,7 @@ func (s *Server) sleep(ctx context.Context, sim time.Duration) bool {
 		return ctx.Err() == nil
 	}
 	ch := make(chan struct{})
-	stop := s.cfg.Clock.AfterFunc(time.Duration(float64(sim)/s.cfg.TimeScale), func() { close(ch) })
+	stop := s.cfg.Clock.AfterFunc(s.real(sim), func() { close(ch) })
 	select {
 	case <-ch:
 		return true

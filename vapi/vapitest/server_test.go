@@ -300,6 +300,46 @@ func TestSimulatorFakeClockLifecycle(t *testing.T) {
 	waitFor(t, b.sim, "3 status updates and a report", func() bool { return len(b.rc.all()) == 4 })
 }
 
+// TestSimulatorStampsClockTime: on a faster clock (x60), timestamps are the Clock's times at
+// which the events were played, while lengths are simulated: a call never seems to end after
+// the moment it was reported, and its reported duration is its simulated one.
+func TestSimulatorStampsClockTime(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	clock := vapitest.NewFakeClock(t0)
+	b := setup(t, vapitest.Config{Seed: 1, Clock: clock, TimeScale: 60})
+	c, err := b.client.CreateCall(context.Background(), b.dto("+12015550105"))
+	require.NoError(t, err)
+	require.True(t, t0.Equal(c.CreatedAt), c.CreatedAt)
+	clock.Advance(10 * time.Second) // 10 simulated minutes: the call is over and reported
+	waitFor(t, b.sim, "3 status updates and a report", func() bool { return len(b.rc.all()) == 4 })
+
+	got, err := b.client.GetCall(context.Background(), c.ID)
+	require.NoError(t, err)
+	require.True(t, t0.Before(got.StartedAt) && got.StartedAt.Before(got.EndedAt), "%s %s", got.StartedAt, got.EndedAt)
+	require.False(t, got.EndedAt.After(clock.Now()), "ended %s, now %s", got.EndedAt, clock.Now())
+	played := got.EndedAt.Sub(got.StartedAt)
+	require.True(t, played >= 500*time.Millisecond && played <= 4*time.Second, played) // 30-240 s / 60
+	for _, r := range b.rc.all() {
+		rep := r.msg.EndOfCallReport
+		if rep == nil {
+			require.False(t, r.msg.StatusUpdate.Timestamp.After(clock.Now()), "%s", r.body)
+			continue
+		}
+		require.False(t, rep.Timestamp.After(clock.Now()), "%s", r.body)
+		require.True(t, got.StartedAt.Equal(rep.StartedAt) && got.EndedAt.Equal(rep.EndedAt), "%s", r.body)
+		d, ok := rep.Duration()
+		require.True(t, ok)
+		require.InDelta(t, (60 * played).Seconds(), d.Seconds(), 0.06*2, "the simulated length: %s", r.body)
+		require.InDelta(t, d.Minutes(), rep.Costs[0].Minutes, 1e-4, "billed on the simulated length")
+		for _, m := range rep.Artifact.Messages {
+			at := time.UnixMilli(int64(m.Time))
+			require.False(t, at.Before(got.StartedAt.Truncate(time.Millisecond)) || at.After(got.EndedAt), "message at %s", at)
+			require.LessOrEqual(t, m.SecondsFromStart, d.Seconds())
+		}
+	}
+}
+
 func TestSimulatorErrorsClassify(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -434,32 +474,67 @@ func TestSimulatorFaultRates(t *testing.T) {
 		_, err := b.b.client.CreateCall(ctx, b.b.dto(fmt.Sprintf("+1415555%04d", i)))
 		return err
 	}
+	// createHeld creates call i and gives up on it (as a client's timeout would) only once the
+	// simulator holds its response (a CreateTimeout fault), as its record says: the outcome is
+	// exact however slow the machine is, and no request waits longer than it must.
+	createHeld := func(t *testing.T, b *testVars, i int) error {
+		t.Helper()
+		reqCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- create(reqCtx, b, i) }()
+		number := fmt.Sprintf("+1415555%04d", i)
+		held := func() bool {
+			for _, r := range b.b.sim.CreateRequests() {
+				if r.Number == number && r.Fault == vapitest.FaultCreateTimeout {
+					return true
+				}
+			}
+			return false
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			changed := b.b.sim.Changed()
+			if held() {
+				cancel()
+				return <-errc
+			}
+			select {
+			case err := <-errc:
+				return err
+			case <-changed:
+			case <-deadline:
+				require.FailNow(t, "timed out waiting for request "+number)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		faults vapitest.Faults
 		kind   vapitest.FaultKind
-		// timeout bounds each request; a held response (CreateTimeout) then fails the request.
-		timeout time.Duration
+		// held: a faulted request's response is held (CreateTimeout); the client gives up on it.
+		held bool
 	}{
-		{"ErrorBefore", vapitest.Faults{CreateErrorBefore: p}, vapitest.FaultCreateErrorBefore, 0},
-		{"ErrorAfter", vapitest.Faults{CreateErrorAfter: p}, vapitest.FaultCreateErrorAfter, 0},
-		{"Drop", vapitest.Faults{CreateDrop: p}, vapitest.FaultCreateDrop, 0},
-		{"Timeout", vapitest.Faults{CreateTimeout: p}, vapitest.FaultCreateTimeout, 50 * time.Millisecond},
-		{"RateLimitBurst", vapitest.Faults{RateLimitBurst: p, RateLimitBurstLength: 1}, vapitest.FaultRateLimitBurstRequest, 0},
+		{"ErrorBefore", vapitest.Faults{CreateErrorBefore: p}, vapitest.FaultCreateErrorBefore, false},
+		{"ErrorAfter", vapitest.Faults{CreateErrorAfter: p}, vapitest.FaultCreateErrorAfter, false},
+		{"Drop", vapitest.Faults{CreateDrop: p}, vapitest.FaultCreateDrop, false},
+		{"Timeout", vapitest.Faults{CreateTimeout: p}, vapitest.FaultCreateTimeout, true},
+		{"RateLimitBurst", vapitest.Faults{RateLimitBurst: p, RateLimitBurstLength: 1}, vapitest.FaultRateLimitBurstRequest, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := &testVars{b: setup(t, vapitest.Config{Seed: 3, Faults: tc.faults, ConcurrencyLimit: 1000, TimeScale: 1})}
 			failed := 0
 			for i := 0; i < n; i++ {
-				reqCtx, cancel := ctx, context.CancelFunc(func() {})
-				if tc.timeout > 0 {
-					reqCtx, cancel = context.WithTimeout(ctx, tc.timeout)
+				var err error
+				if tc.held {
+					err = createHeld(t, b, i)
+				} else {
+					err = create(ctx, b, i)
 				}
-				if create(reqCtx, b, i) != nil {
+				if err != nil {
 					failed++
 				}
-				cancel()
 			}
 			got := b.b.sim.FaultCounts()[tc.kind]
 			inBand(t, got)

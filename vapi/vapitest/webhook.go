@@ -76,7 +76,7 @@ func (s *Server) deliverLoop(c *simCall) {
 		if drop {
 			s.recordFault(FaultEvent{Kind: FaultWebhookDrop, CallID: c.id, Detail: detail})
 			d := base
-			d.At, d.Dropped = s.SimNow(), true
+			d.At, d.Dropped = s.now(), true
 			s.recordDelivery(d)
 			continue
 		}
@@ -115,7 +115,7 @@ func (s *Server) send(c *simCall, srv *vapi.Server, m outMsg, base Delivery) boo
 	}
 	for i := 1; i <= attempts; i++ {
 		d := base
-		d.Attempt, d.At, d.Body = i, s.SimNow(), m.body
+		d.Attempt, d.At, d.Body = i, s.now(), m.body
 		code, hdr, err := s.post(srv, m.body, timeout)
 		d.StatusCode, d.Header = code, hdr
 		if err != nil {
