@@ -92,6 +92,11 @@ type StatusExtras struct {
 	// EventErrors counts the webhook events of the campaign's calls (matched by call id or
 	// attempt key) that failed to apply, "unknown call" aside.
 	EventErrors int
+	// RejectedEvents counts the authenticated webhook events never applied because they named
+	// an attempt they may not change (see EventRejectedError): those authenticated for the
+	// campaign and those naming one of its calls or attempt keys. Any is worth a look: a
+	// campaign's secret may have leaked.
+	RejectedEvents int
 }
 
 // StatusExtras returns the figures of a campaign's status that Progress does not: the rate of
@@ -144,12 +149,12 @@ func (s *Store) StatusExtras(ctx context.Context, campaignID int64, now time.Tim
 				return err
 			}
 			return tx.QueryRow(ctx, `
-				SELECT count(*) FROM webhook_event e
-				WHERE e.apply_error <> '' AND e.apply_error <> 'unknown call'
-				AND (EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.vapi_call_id <> ''
-				             AND a.vapi_call_id = e.vapi_call_id)
-				  OR EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.attempt_key <> ''
-				             AND a.key = e.attempt_key))`, campaignID).Scan(&x.EventErrors)
+				SELECT count(*) FILTER (WHERE e.apply_error <> '' AND e.apply_error <> 'unknown call'
+				                        AND `+namesCampaignAttemptSQL+`),
+				       count(*) FILTER (WHERE e.rejected <> ''
+				                        AND (e.auth_campaign_id = $1 OR `+namesCampaignAttemptSQL+`))
+				FROM webhook_event e
+				WHERE e.apply_error <> '' OR e.rejected <> ''`, campaignID).Scan(&x.EventErrors, &x.RejectedEvents)
 		})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -159,3 +164,10 @@ func (s *Store) StatusExtras(ctx context.Context, campaignID int64, now time.Tim
 	}
 	return x, nil
 }
+
+// namesCampaignAttemptSQL is true of a webhook_event e whose call id or attempt key is one of
+// campaign $1's attempts.
+const namesCampaignAttemptSQL = `(EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.vapi_call_id <> ''
+	             AND a.vapi_call_id = e.vapi_call_id)
+	  OR EXISTS (SELECT 1 FROM attempt a WHERE a.campaign_id = $1 AND e.attempt_key <> ''
+	             AND a.key = e.attempt_key))`

@@ -46,8 +46,21 @@ func TestListCampaignsAndStatusExtras(t *testing.T) {
 		require.NoError(t, b.store.MarkEventApplied(b.ctx, id, e.applyErr, t0))
 	}
 
+	// Rejected events: one authenticated for this campaign naming another's call, one for
+	// another campaign naming this campaign's call (both counted), one of neither (not counted).
+	for _, e := range []struct {
+		call       string
+		campaignID int64
+	}{{"call-of-another", b.camp.ID}, {"call-1", b.camp.ID + 1000}, {"call-y", b.camp.ID + 1000}} {
+		id, err := b.store.SaveEvent(b.ctx, campaign.WebhookEvent{Type: "end-of-call-report", CallID: e.call,
+			CampaignID: e.campaignID, Auth: "campaign_secret", Payload: []byte(`{}`), ReceivedAt: t0})
+		require.NoError(t, err)
+		require.NoError(t, b.store.MarkEventRejected(b.ctx, id, "names an attempt of another campaign"))
+	}
+
 	x, err := b.store.StatusExtras(b.ctx, b.camp.ID, t0, 5*time.Minute, 5)
 	require.NoError(t, err)
+	require.Equal(t, 2, x.RejectedEvents)
 	require.InDelta(t, 2.0/300, x.RecentRate, 1e-9)
 	// Contact 4 was never dialed (queued, not pending); contact 3 waits for its retry in an hour.
 	require.Zero(t, x.DueNow)

@@ -140,6 +140,9 @@ type statusReport struct {
 		// number, an account or assistant problem), whether or not an attempt has an error text.
 		PermanentFailures int `json:"permanent_failures"`
 		WebhookEvents     int `json:"webhook_events"`
+		// RejectedWebhookEvents counts the webhook events never applied because they named a
+		// call they may not change (e.g. another campaign's): a campaign secret may have leaked.
+		RejectedWebhookEvents int `json:"rejected_webhook_events"`
 	} `json:"errors"`
 	Settings struct {
 		RatePerSecond float64 `json:"rate_per_second"`
@@ -302,6 +305,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		r.Errors.Attempts[i] = statusError{Error: e.Error, Count: e.Count}
 	}
 	r.Errors.AttemptsTotal, r.Errors.WebhookEvents = x.ErroredAttempts, x.EventErrors
+	r.Errors.RejectedWebhookEvents = x.RejectedEvents
 	r.Errors.PermanentFailures = p.ByOutcome[campaign.OutcomeFailedPermanent]
 	r.Settings.RatePerSecond, r.Settings.MaxConcurrent = c.RatePerSecond, c.MaxConcurrent
 	if r.Settings.AccountLimit, err = store.AccountLimit(ctx, c.ID); err != nil {
@@ -343,11 +347,15 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		next = fmt.Sprintf("%s (in %s)", formatTime(*r.nextDue), r.nextDue.Sub(now).Round(time.Minute))
 	}
 	fmt.Fprintf(tw, "  next window:\t%s\n", next)
-	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 && r.Errors.PermanentFailures == 0 {
+	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 && r.Errors.PermanentFailures == 0 &&
+		r.Errors.RejectedWebhookEvents == 0 {
 		fmt.Fprintf(tw, "  errors:\tnone\n")
 	} else {
 		fmt.Fprintf(tw, "  errors:\t%d attempts failed, %d contacts failed for good, %d webhook events not applied\n",
 			r.Errors.AttemptsTotal, r.Errors.PermanentFailures, r.Errors.WebhookEvents)
+		if n := r.Errors.RejectedWebhookEvents; n > 0 {
+			fmt.Fprintf(tw, "\t%d webhook events rejected: they named calls they may not change (has a campaign secret leaked?)\n", n)
+		}
 		for _, e := range r.Errors.Attempts {
 			fmt.Fprintf(tw, "\t%d× %s\n", e.Count, e.Error)
 		}

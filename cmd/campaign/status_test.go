@@ -196,7 +196,7 @@ func TestStatus(t *testing.T) {
 		"next_window":      "now",
 		"errors": map[string]any{
 			"attempts":       []any{map[string]any{"error": "vapi 400: bad number", "count": float64(1)}},
-			"attempts_total": float64(1), "permanent_failures": float64(1), "webhook_events": float64(1)},
+			"attempts_total": float64(1), "permanent_failures": float64(1), "rejected_webhook_events": float64(0), "webhook_events": float64(1)},
 		"settings": map[string]any{"rate_per_second": 2.5, "max_concurrent": float64(5), "window": "always",
 			"assistant_id": "asst_1", "phone_number_id": "pn_1"},
 		"import": map[string]any{"rows_read": float64(12), "accepted": float64(9), "rejected": float64(3)},
@@ -229,7 +229,7 @@ func TestStatus(t *testing.T) {
 	require.Equal(t, b.now.Add(3*time.Hour).Format(time.RFC3339), r["next_window"])
 	require.Equal(t, float64(0), r["rate_achieved"])
 	require.Equal(t, map[string]any{"attempts": []any{}, "attempts_total": float64(0), "permanent_failures": float64(0),
-		"webhook_events": float64(0)}, r["errors"])
+		"rejected_webhook_events": float64(0), "webhook_events": float64(0)}, r["errors"])
 	require.Equal(t, exitOK, b.run(t, "status", "old"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "next window:  "+formatTime(b.now.Add(3*time.Hour))+" (in 3h0m0s)\n")
 	require.Contains(t, b.stdout.String(), "errors:       none\n")
