@@ -213,3 +213,14 @@ func TestAdoptOrphanDropsTheDeadRunnersURL(t *testing.T) {
 	require.Len(t, adopted, 1)
 	require.Empty(t, adopted[0].DroppedPublicURL)
 }
+
+// TestHeartbeatOfADeletedCampaign: a runner's heartbeat after its campaign was deleted says so
+// (ErrNotFound), so the runner stops beating instead of failing on the foreign key forever.
+func TestHeartbeatOfADeletedCampaign(t *testing.T) {
+	b := setup(t, setupOpts{status: campaign.StatusDraft})
+	r := campaign.Runner{ID: "runner-gone", CampaignID: b.camp.ID, Mode: campaign.ModeForeground, Host: "h", PID: 1}
+	require.NoError(t, b.store.Heartbeat(b.ctx, r, time.Hour))
+	_, err := b.store.DeleteCampaign(b.ctx, b.camp.ID, campaign.DeleteOptions{Force: true})
+	require.NoError(t, err)
+	require.ErrorIs(t, b.store.Heartbeat(b.ctx, r, time.Hour), campaign.ErrNotFound)
+}

@@ -69,13 +69,18 @@ func (s *Store) AcquireLease(ctx context.Context, r Runner, ttl time.Duration) e
 	return nil
 }
 
-// Heartbeat renews runner r's lease for ttl from now, or creates it again if it is gone.
+// Heartbeat renews runner r's lease for ttl from now, or creates it again if it is gone. When
+// r's campaign no longer exists (campaign delete --force) it returns ErrNotFound: the runner
+// has nothing left to run.
 func (s *Store) Heartbeat(ctx context.Context, r Runner, ttl time.Duration) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO campaign_runner (id, campaign_id, mode, host, pid, started_at, heartbeat_at, expires_at)
 		VALUES ($1, nullif($2::bigint, 0), $3, $4, $5, now(), now(), now() + $6::bigint * interval '1 microsecond')
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), expires_at = excluded.expires_at`,
 		r.ID, r.CampaignID, string(r.Mode), r.Host, r.PID, ttl.Microseconds())
+	if isForeignKeyViolation(err, "campaign_runner_campaign_id_fkey") {
+		return fmt.Errorf("runner heartbeat: campaign %d: %w", r.CampaignID, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("runner heartbeat: %w", err)
 	}

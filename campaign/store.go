@@ -204,6 +204,12 @@ func (s *Store) TimeZoneCounts(ctx context.Context, campaignID int64) ([]ZoneCou
 	return counts, nil
 }
 
+// isForeignKeyViolation reports whether err is a violation of foreign key constraint.
+func isForeignKeyViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == constraint
+}
+
 func isUniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
