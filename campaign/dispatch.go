@@ -27,7 +27,9 @@ import (
 //     contact in a call that it does not also change; and SELECT … FOR UPDATE SKIP LOCKED
 //     (the hopper) never waits;
 //  5. campaign rows, several of them in id order, always FOR NO KEY UPDATE (or an UPDATE,
-//     which takes the same lock), so foreign-key checks are never blocked;
+//     which takes the same lock), so foreign-key checks are never blocked; only a deletion
+//     (DeleteCampaign, an import replacing a draft) takes FOR UPDATE, as a DELETE must, after
+//     locking every attempt and contact of that campaign, so nothing can insert under it;
 //  6. the row of the campaign's Vapi account (vapi_account), taken by BeginAttempt alone, after
 //     its campaign, to count the live calls of every campaign on the account.
 //

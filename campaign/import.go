@@ -67,11 +67,16 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	aside, err := setAsideDraft(ctx, tx, nc.Name)
+	draft, err := findDraft(ctx, tx, nc.Name)
 	if err != nil {
 		return nil, err
 	}
-	id, err := insertCampaign(ctx, tx, nc, hdr)
+	name := nc.Name
+	if draft != nil {
+		// The draft keeps its name, and its rows stay unlocked, until the file is loaded.
+		name = fmt.Sprintf("%s#replacing-draft-%d", nc.Name, draft.id)
+	}
+	id, err := insertCampaign(ctx, tx, nc, name, hdr)
 	if err != nil {
 		return nil, err
 	}
@@ -115,18 +120,11 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 		return nil, ErrNoDataRows
 	}
 	stats.SourceSHA256 = in.Reader.SHA256()
-	if aside != nil {
-		if aside.sha256 != stats.SourceSHA256 {
-			return nil, &NameTakenError{Name: nc.Name, Status: StatusDraft, OtherFile: true}
+	if draft != nil {
+		if err := replaceDraft(ctx, tx, *draft, id, nc.Name, stats.SourceSHA256); err != nil {
+			return nil, err
 		}
-		// Contacts first, then the campaign: the lock order of every transaction.
-		if _, err := tx.Exec(ctx, `DELETE FROM contact WHERE campaign_id = $1`, aside.id); err != nil {
-			return nil, fmt.Errorf("import: replace draft %d: %w", aside.id, err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM campaign WHERE id = $1`, aside.id); err != nil {
-			return nil, fmt.Errorf("import: replace draft %d: %w", aside.id, err)
-		}
-		stats.ReplacedDraft = aside.id
+		stats.ReplacedDraft = draft.id
 	}
 	if stats.RejectedTotal() > 0 {
 		stats.RejectsFile = in.RejectsPath
@@ -154,22 +152,22 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 	return s.Campaign(ctx, id)
 }
 
-// asideDraft is a draft campaign an import may replace.
-type asideDraft struct {
+// draftToReplace is a draft campaign an import may replace.
+type draftToReplace struct {
 	id     int64
 	sha256 string
 }
 
-// setAsideDraft frees the name of a new campaign in tx: when a draft holds it, the draft is
-// renamed (until the transaction ends) and returned, for Import to replace it if it was
-// imported from the same file; when another campaign holds it, a *NameTakenError.
-func setAsideDraft(ctx context.Context, tx pgx.Tx, name string) (*asideDraft, error) {
+// findDraft looks at who holds the name of a new campaign, without locking: nobody (nil), a
+// draft that Import may replace, or another campaign (a *NameTakenError). replaceDraft checks the
+// draft again under its locks.
+func findDraft(ctx context.Context, tx pgx.Tx, name string) (*draftToReplace, error) {
 	var (
-		d      asideDraft
+		d      draftToReplace
 		status Status
 	)
 	err := tx.QueryRow(ctx, `SELECT id, status, coalesce(import_stats->>'source_sha256', '') FROM campaign
-		WHERE name = $1 FOR UPDATE`, name).Scan(&d.id, &status, &d.sha256)
+		WHERE name = $1`, name).Scan(&d.id, &status, &d.sha256)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -179,13 +177,56 @@ func setAsideDraft(ctx context.Context, tx pgx.Tx, name string) (*asideDraft, er
 	if status != StatusDraft {
 		return nil, &NameTakenError{Name: name, Status: status}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE campaign SET name = name || '#replaced-by-import-' || id WHERE id = $1`, d.id); err != nil {
-		return nil, fmt.Errorf("import: set aside draft %d: %w", d.id, err)
-	}
 	return &d, nil
 }
 
-func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, hdr Header) (int64, error) {
+// replaceDraft deletes draft d, if it is still a draft imported from the file of hash sha256,
+// and gives its name to the new campaign id, at the end of the import. It locks in the order of
+// dispatch.go (the draft's attempts, then its contacts, each in id order, then its campaign row),
+// so it serializes with an operator's action on the draft (cancel, suppress add) instead of
+// deadlocking with it, and it holds those locks only for these few statements.
+func replaceDraft(ctx context.Context, tx pgx.Tx, d draftToReplace, id int64, name, sha256 string) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM attempt WHERE campaign_id = $1 ORDER BY id FOR UPDATE`, d.id); err != nil {
+		return fmt.Errorf("import: replace draft %d: %w", d.id, err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact WHERE campaign_id = $1 ORDER BY id FOR UPDATE`, d.id); err != nil {
+		return fmt.Errorf("import: replace draft %d: %w", d.id, err)
+	}
+	var (
+		status Status
+		sha    string
+	)
+	err := tx.QueryRow(ctx, `SELECT status, coalesce(import_stats->>'source_sha256', '') FROM campaign
+		WHERE id = $1 FOR UPDATE`, d.id).Scan(&status, &sha)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // deleted meanwhile: the name is free, or taken again
+	case err != nil:
+		return fmt.Errorf("import: replace draft %d: %w", d.id, err)
+	case status != StatusDraft:
+		return &NameTakenError{Name: name, Status: status}
+	case sha != sha256:
+		return &NameTakenError{Name: name, Status: StatusDraft, OtherFile: true}
+	default:
+		if _, err := tx.Exec(ctx, `DELETE FROM contact WHERE campaign_id = $1`, d.id); err != nil {
+			return fmt.Errorf("import: replace draft %d: %w", d.id, err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM campaign WHERE id = $1`, d.id); err != nil {
+			return fmt.Errorf("import: replace draft %d: %w", d.id, err)
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE campaign SET name = $2 WHERE id = $1`, id, name)
+	if isUniqueViolation(err, "campaign_name_key") {
+		return fmt.Errorf("import: campaign %q: %w", name, ErrNameTaken)
+	}
+	if err != nil {
+		return fmt.Errorf("import: name campaign %q: %w", name, err)
+	}
+	return nil
+}
+
+// insertCampaign inserts the campaign of nc under name (nc.Name, or a placeholder while a draft
+// holds it).
+func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string, hdr Header) (int64, error) {
 	overrides := nc.Overrides
 	if len(overrides) == 0 {
 		overrides = json.RawMessage("{}")
@@ -204,7 +245,7 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, hdr Header) 
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
 			$22, $23, $24, $25, $26)
 		RETURNING id`,
-		nc.Name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
+		name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
 		hdr.ExternalID, varCols, nc.AssistantID, nc.PhoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
 		nc.WindowSpec, nc.DefaultTimeZone, nc.DefaultRegion, nc.RatePerSecond, nc.MaxConcurrent,
 		nc.RetryPolicy, nc.MaxAttempts, cmp.Or(nc.Mode, ModeForeground), nc.CallbackKey, nc.DoNotCallKey,

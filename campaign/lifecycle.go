@@ -259,6 +259,19 @@ func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now
 // asked: their results (and what they cost) would go with it.
 var ErrHasResults = errors.New("campaign has results")
 
+// RunnerLiveError is returned by DeleteCampaign when a live runner of the campaign's own (a
+// campaign run or campaign resume that still watches it, e.g. after a pause) would lose its
+// campaign from under it, and Force was not asked.
+type RunnerLiveError struct {
+	// Runner is the oldest live runner of the campaign.
+	Runner Runner
+}
+
+func (e *RunnerLiveError) Error() string {
+	return fmt.Sprintf("campaign %d is still run by a %s runner on host %s (pid %d)",
+		e.Runner.CampaignID, e.Runner.Mode, e.Runner.Host, e.Runner.PID)
+}
+
 // DeleteOptions says what DeleteCampaign may delete.
 type DeleteOptions struct {
 	// Purge deletes a campaign that placed calls, with their results and webhook events.
@@ -276,17 +289,27 @@ type Deleted struct {
 }
 
 // DeleteCampaign deletes a campaign with its contacts and attempts, and with Purge the webhook
-// events of its calls. It refuses a running campaign (ErrWrongStatus) unless Force, and a
-// campaign that placed calls (ErrHasResults, Deleted.Calls set) unless Purge. The suppression
-// list stays whole: a do-not-call request outlives the campaign it came from.
+// events of its calls. Unless Force, it refuses a running campaign (ErrWrongStatus) and one that
+// a live runner of its own still watches (*RunnerLiveError: a campaign run or resume after a
+// pause, which would otherwise lose its campaign from under it); and unless Purge, a campaign
+// that placed calls (ErrHasResults, Deleted.Calls set). The suppression list stays whole: a
+// do-not-call request outlives the campaign it came from.
 //
-// Locks are taken in the dialers' order, contacts first, then the campaign row.
+// It takes its locks in the order of dispatch.go: the campaign's attempts in id order (a result
+// locks its attempt first), then its contacts in id order, then the campaign row, under which it
+// reads the status and the runners. Once the contacts are locked no attempt can be added.
 func (s *Store) DeleteCampaign(ctx context.Context, campaignID int64, opts DeleteOptions) (Deleted, error) {
 	var d Deleted
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		d = Deleted{}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM attempt WHERE campaign_id = $1 ORDER BY id FOR UPDATE`, campaignID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM contact WHERE campaign_id = $1 ORDER BY id FOR UPDATE`, campaignID); err != nil {
+			return err
+		}
 		var status Status
-		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1`, campaignID).Scan(&status)
+		err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1 FOR UPDATE`, campaignID).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 		}
@@ -295,6 +318,18 @@ func (s *Store) DeleteCampaign(ctx context.Context, campaignID int64, opts Delet
 		}
 		if status == StatusRunning && !opts.Force {
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
+		}
+		if !opts.Force {
+			var r Runner
+			err := tx.QueryRow(ctx, `SELECT id, campaign_id, mode, host, pid FROM campaign_runner
+				WHERE campaign_id = $1 AND expires_at > now() ORDER BY started_at, id LIMIT 1`, campaignID).
+				Scan(&r.ID, &r.CampaignID, &r.Mode, &r.Host, &r.PID)
+			switch {
+			case err == nil:
+				return &RunnerLiveError{Runner: r}
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
 		}
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state <> 'not_created'`,
 			campaignID).Scan(&d.Calls); err != nil {
@@ -316,16 +351,8 @@ func (s *Store) DeleteCampaign(ctx context.Context, campaignID int64, opts Delet
 			return err
 		}
 		d.Contacts = int(tag.RowsAffected())
-		// The campaign may have started running since the first look.
-		tag, err = tx.Exec(ctx, `DELETE FROM campaign WHERE id = $1 AND (status <> $2 OR $3)`,
-			campaignID, string(StatusRunning), opts.Force)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("campaign %d is %s: %w", campaignID, StatusRunning, ErrWrongStatus)
-		}
-		return nil
+		_, err = tx.Exec(ctx, `DELETE FROM campaign WHERE id = $1`, campaignID)
+		return err
 	})
 	if errors.Is(err, ErrHasResults) {
 		return d, err

@@ -69,13 +69,18 @@ func (s *Store) AcquireLease(ctx context.Context, r Runner, ttl time.Duration) e
 	return nil
 }
 
-// Heartbeat renews runner r's lease for ttl from now, or creates it again if it is gone.
+// Heartbeat renews runner r's lease for ttl from now, or creates it again if it is gone. When
+// r's campaign no longer exists (campaign delete --force) it returns ErrNotFound: the runner
+// has nothing left to run.
 func (s *Store) Heartbeat(ctx context.Context, r Runner, ttl time.Duration) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO campaign_runner (id, campaign_id, mode, host, pid, started_at, heartbeat_at, expires_at)
 		VALUES ($1, nullif($2::bigint, 0), $3, $4, $5, now(), now(), now() + $6::bigint * interval '1 microsecond')
 		ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), expires_at = excluded.expires_at`,
 		r.ID, r.CampaignID, string(r.Mode), r.Host, r.PID, ttl.Microseconds())
+	if isForeignKeyViolation(err, "campaign_runner_campaign_id_fkey") {
+		return fmt.Errorf("runner heartbeat: campaign %d: %w", r.CampaignID, ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("runner heartbeat: %w", err)
 	}
@@ -133,6 +138,10 @@ type Adopted struct {
 	Name string
 	// LastSeen is when its last runner was last seen (nil: unknown).
 	LastSeen *time.Time
+	// DroppedPublicURL is the webhook address its dead runner had set (often that runner's own
+	// receiver on loopback), cleared by the adoption: serve's calls then carry no server of
+	// ours and their results are polled. "" when there was none.
+	DroppedPublicURL string
 }
 
 // AdoptOrphans hands every orphaned foreground campaign to campaign serve: its mode becomes
@@ -169,23 +178,33 @@ const orphanedForegroundSQL = `c.status = 'running' AND c.mode = 'foreground'
 	AND NOT EXISTS (SELECT 1 ` + runnerCoversSQL + ` AND r.expires_at > now())`
 
 // adoptOrphan adopts campaign id if it is still an orphaned foreground campaign, taking its row
-// locks in the order every transaction takes them: contacts, then the campaign.
+// locks in the order of dispatch.go: its queued contacts in id order (locked in a CTE, as every
+// statement that changes many contacts does), then the campaign row. The public URL its dead
+// runner had set is cleared (Adopted.DroppedPublicURL): it was that runner's receiver, and
+// campaign serve has no public URL of its own, so the results of the calls serve places are
+// polled. Calls that leave the assistant's own server in place (keep_server) are unchanged by it.
 func (s *Store) adoptOrphan(ctx context.Context, id int64, now time.Time) (Adopted, bool, error) {
 	var a Adopted
 	var ok bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
-			UPDATE contact SET state = 'pending', next_attempt_at = NULL, updated_at = $2
-			WHERE campaign_id = $1 AND state = 'queued'
-			  AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = $1 AND `+orphanedForegroundSQL+`)`, id, now); err != nil {
+			WITH target AS (
+				SELECT id FROM contact WHERE campaign_id = $1 AND state = 'queued'
+				  AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = $1 AND `+orphanedForegroundSQL+`)
+				ORDER BY id FOR NO KEY UPDATE
+			)
+			UPDATE contact ct SET state = 'pending', next_attempt_at = NULL, updated_at = $2
+			FROM target WHERE ct.id = target.id`, id, now); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `
-			UPDATE campaign c SET mode = 'service', queued_contacts = 0, updated_at = $2
+			UPDATE campaign c SET mode = 'service', queued_contacts = 0, public_url = '', updated_at = $2
+			FROM (SELECT public_url FROM campaign WHERE id = $1) old
 			WHERE c.id = $1 AND `+orphanedForegroundSQL+`
-			RETURNING c.id, c.name, (SELECT max(r.heartbeat_at) FROM campaign_runner r WHERE r.campaign_id = c.id)`,
+			RETURNING c.id, c.name, (SELECT max(r.heartbeat_at) FROM campaign_runner r WHERE r.campaign_id = c.id),
+				old.public_url`,
 			id, now).
-			Scan(&a.ID, &a.Name, &a.LastSeen)
+			Scan(&a.ID, &a.Name, &a.LastSeen, &a.DroppedPublicURL)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNotAdopted // a runner came back, or an operator acted first
 		}

@@ -16,6 +16,10 @@ import (
 // ErrNotFound is returned when a campaign looked up by id or name does not exist.
 var ErrNotFound = errors.New("campaign not found")
 
+// ErrContactNotFound is returned when a contact looked up by id does not exist (its campaign
+// was deleted).
+var ErrContactNotFound = errors.New("contact not found")
+
 // ErrNameTaken is returned when a new campaign's name is already used.
 var ErrNameTaken = errors.New("a campaign with that name already exists")
 
@@ -152,6 +156,9 @@ func collectContact(row pgx.CollectableRow) (Contact, error) { return scanContac
 // Contact returns one contact by id.
 func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
 	c, err := scanContact(s.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contact WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("contact %d: %w", id, ErrContactNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load contact %d: %w", id, err)
 	}
@@ -195,6 +202,12 @@ func (s *Store) TimeZoneCounts(ctx context.Context, campaignID int64) ([]ZoneCou
 		return nil, fmt.Errorf("count time zones: %w", err)
 	}
 	return counts, nil
+}
+
+// isForeignKeyViolation reports whether err is a violation of foreign key constraint.
+func isForeignKeyViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == constraint
 }
 
 func isUniqueViolation(err error, constraint string) bool {

@@ -137,10 +137,16 @@ func (w *DialWorker) Timeout(*river.Job[DialArgs]) time.Duration { return time.M
 // Work implements river.Worker.
 func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 	c, err := w.Store.Campaign(ctx, job.Args.CampaignID)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return w.gone(job.Args, err)
+	}
 	if err != nil {
 		return err
 	}
 	ct, err := w.Store.Contact(ctx, job.Args.ContactID)
+	if errors.Is(err, campaign.ErrContactNotFound) {
+		return w.gone(job.Args, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -200,20 +206,32 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 	return w.settle(ctx, c, att, call, err)
 }
 
+// gone cancels a dial job whose campaign or contact no longer exists (campaign delete): there is
+// nothing to dial, now or on a retry.
+func (w *DialWorker) gone(args DialArgs, err error) error {
+	w.Logger.Info("dial job cancelled: its campaign or contact no longer exists (deleted)",
+		"campaign_id", args.CampaignID, "contact_id", args.ContactID)
+	return river.JobCancel(err)
+}
+
 // settle records the answer to POST /call. This mapping of Vapi's errors to what happens to the
 // attempt is the one place it is decided.
 func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *campaign.Attempt, call *vapi.Call, callErr error) error {
 	now := w.Now()
 	log := w.Logger.With("campaign_id", c.ID, "attempt_key", att.Key)
 	if callErr == nil {
-		if err := w.learnAccountLimit(ctx, att, call.SubscriptionLimits, call.ConcurrencyBlocked()); err != nil {
-			return err
-		}
+		var err error
 		if call.ConcurrencyBlocked() {
 			log.Info("vapi account at its concurrency limit; contact put back", "vapi_call_id", call.ID)
-			return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, call.ID, "concurrency blocked", now.Add(capacityRetry), now)
+			err = w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, call.ID, "concurrency blocked", now.Add(capacityRetry), now)
+		} else {
+			err = w.Store.CallCreated(ctx, att.ID, call.ID, call.CreatedAt, now)
 		}
-		return w.Store.CallCreated(ctx, att.ID, call.ID, call.CreatedAt, now)
+		if err != nil {
+			return err
+		}
+		w.learnAccountLimit(ctx, log, att, call.SubscriptionLimits, call.ConcurrencyBlocked())
+		return nil
 	}
 
 	var apiErr *vapi.APIError
@@ -230,10 +248,11 @@ func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *camp
 		}
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedRetryable, "", "rate limited (429)", now.Add(wait), now)
 	case vapi.ErrorClassConcurrencyBlocked:
-		if err := w.learnAccountLimit(ctx, att, nil, true); err != nil {
+		if err := w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, "", callErr.Error(), now.Add(capacityRetry), now); err != nil {
 			return err
 		}
-		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedCapacity, "", callErr.Error(), now.Add(capacityRetry), now)
+		w.learnAccountLimit(ctx, log, att, nil, true)
+		return nil
 	case vapi.ErrorClassPermanent:
 		log.Warn("call refused by vapi; contact failed", "error", callErr)
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedPermanent, "", callErr.Error(), time.Time{}, now)
@@ -253,13 +272,16 @@ func (w *DialWorker) settle(ctx context.Context, c *campaign.Campaign, att *camp
 
 // learnAccountLimit learns the account's concurrency limit from the answer to the attempt's
 // POST /call: its subscriptionLimits (nil if none) and whether it refused the call for
-// concurrency.
-func (w *DialWorker) learnAccountLimit(ctx context.Context, att *campaign.Attempt, sl *vapi.SubscriptionLimits, refused bool) error {
+// concurrency. It comes after the answer is recorded and is best effort: a failure is logged,
+// and the next answer teaches the same.
+func (w *DialWorker) learnAccountLimit(ctx context.Context, log *slog.Logger, att *campaign.Attempt, sl *vapi.SubscriptionLimits, refused bool) {
 	l := campaign.AccountLimits{Refused: refused}
 	if sl != nil && sl.ConcurrencyLimit > 0 {
 		l.Limit, l.Remaining = int(sl.ConcurrencyLimit), int(sl.RemainingConcurrentCalls)
 	}
-	return w.Store.LearnAccountLimit(ctx, w.Account, att.ID, l, w.Now())
+	if err := w.Store.LearnAccountLimit(ctx, w.Account, att.ID, l, w.Now()); err != nil {
+		log.Warn("could not learn the vapi account's concurrency limit; the call is recorded", "error", err)
+	}
 }
 
 // lookupWindow is how far before the attempt's journal time a lookup searches (clock skew).

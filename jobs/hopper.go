@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -64,6 +65,9 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 			continue
 		}
 		c, err := w.Store.Campaign(ctx, id)
+		if errors.Is(err, campaign.ErrNotFound) {
+			continue // deleted since it was listed
+		}
 		if err != nil {
 			return err
 		}
@@ -79,6 +83,9 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 				_, err := client.InsertManyTx(ctx, tx, params)
 				return err
 			})
+		if errors.Is(err, campaign.ErrNotFound) {
+			continue // deleted since it was listed
+		}
 		if err != nil {
 			return fmt.Errorf("hopper: campaign %d: %w", id, err)
 		}

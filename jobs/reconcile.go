@@ -87,6 +87,9 @@ func (w *ReconcileWorker) reconcile(ctx context.Context, att *campaign.Attempt) 
 	log := w.Logger.With("campaign_id", att.CampaignID, "attempt_key", att.Key)
 	if att.State == campaign.AttemptCreating {
 		c, err := w.Store.Campaign(ctx, att.CampaignID)
+		if errors.Is(err, campaign.ErrNotFound) {
+			return nil // deleted since the attempt was listed: nothing left to settle
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -276,7 +277,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 
 	started := a.now()
 	prog := newProgressView(a, c)
-	interrupted, err := watch(ctx, work, a, store, c.ID, prog, opts.Grace)
+	interrupted, err := watch(ctx, work, a, store, c, prog, opts.Grace)
 	prog.finish()
 	if err != nil {
 		return err
@@ -318,8 +319,9 @@ const databaseOutageLimit = 5 * time.Minute
 
 // watch shows progress until every contact is final. On Ctrl-C, SIGTERM or SIGHUP (ctx done) it pauses the
 // campaign, so no process dials again, and keeps receiving results until no call is live or
-// grace has passed. A database that stops answering is waited for, up to databaseOutageLimit.
-func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, prog *progressView, grace time.Duration) (interrupted bool, err error) {
+// grace has passed. A database that stops answering is waited for, up to databaseOutageLimit; a
+// campaign deleted meanwhile ends the watch with an error saying so.
+func watch(ctx, work context.Context, a *app, store *campaign.Store, c *campaign.Campaign, prog *progressView, grace time.Duration) (interrupted bool, err error) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var (
@@ -331,7 +333,7 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, p
 		case <-ctx.Done():
 			if !interrupted {
 				interrupted = true
-				if _, err := store.SetStatus(work, id, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, a.now()); err != nil {
+				if _, err := store.SetStatus(work, c.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, a.now()); err != nil {
 					return true, err
 				}
 				fmt.Fprintf(a.errOut, "\nInterrupted (%s): no new calls. Waiting up to %s for the results of calls in flight (Ctrl-C again to quit now)...\n",
@@ -343,7 +345,10 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, id int64, p
 			return true, nil
 		case <-tick.C:
 		}
-		p, err := store.Progress(work, id)
+		p, err := store.Progress(work, c.ID)
+		if errors.Is(err, campaign.ErrNotFound) {
+			return interrupted, fmt.Errorf("campaign %s was deleted (campaign delete --force) while this run watched it", c.Name)
+		}
 		if err != nil {
 			// The database may be restarting: the pool reconnects by itself, and the workers
 			// retry their jobs. Only a long outage ends the run.

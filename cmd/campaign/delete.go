@@ -17,7 +17,8 @@ func newDeleteCmd(a *app) *cobra.Command {
 		Long: "Delete campaigns with their contacts. A campaign that never placed a call (a dry run, a draft whose\n" +
 			"pre-flight failed) goes at once. One that placed calls keeps its results, which cost money, unless\n" +
 			"--purge: then its attempts and their webhook events go too. A running campaign is refused unless\n" +
-			"--force (cancel it first: campaign cancel NAME). The do-not-call list is never touched.",
+			"--force (cancel it first: campaign cancel NAME), and so is one that a campaign run or resume still\n" +
+			"watches (after a pause it waits for the campaign to be final). The do-not-call list is never touched.",
 		Example: `  campaign delete customers-20261122-153012
   campaign delete nov-reminders --purge            # after campaign export nov-reminders -o results.csv
   campaign delete $(campaign list --format json | jq -r '.[] | select(.status == "draft") | .name')`,
@@ -36,7 +37,13 @@ func newDeleteCmd(a *app) *cobra.Command {
 					return err
 				}
 				d, err := store.DeleteCampaign(ctx, c.ID, opts)
+				var live *campaign.RunnerLiveError
 				switch {
+				case errors.As(err, &live):
+					return &hintError{err: err, msg: fmt.Sprintf("campaign %s is still watched by campaign run (or resume) "+
+						"on host %s, pid %d: stop that run first (Ctrl-C in its terminal, or kill %d on %s), "+
+						"or delete the campaign from under it with --force (the run then ends)",
+						c.Name, live.Runner.Host, live.Runner.PID, live.Runner.PID, live.Runner.Host)}
 				case errors.Is(err, campaign.ErrHasResults):
 					return &hintError{err: err, msg: fmt.Sprintf("campaign %s has results of %d calls: export them first "+
 						"(campaign export %s -o %s.csv), then delete it with --purge", c.Name, d.Calls, c.Name, c.Name)}
@@ -57,6 +64,6 @@ func newDeleteCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVar(&opts.Purge, "purge", false, "also delete a campaign that placed calls, with their results")
-	f.BoolVar(&opts.Force, "force", false, "also delete a running campaign (its calls in flight go on, unrecorded)")
+	f.BoolVar(&opts.Force, "force", false, "also delete a running campaign, or one a run still watches (its calls in flight go on, unrecorded)")
 	return cmd
 }

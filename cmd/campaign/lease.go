@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"time"
 
@@ -44,7 +45,8 @@ type lease struct {
 
 // holdLease takes a runner lease for campaignID (0: every campaign of mode service, for serve)
 // in mode and renews it every third of its TTL until release. A heartbeat that fails (the
-// database restarting) is logged and tried again at the next tick.
+// database restarting) is logged and tried again at the next tick; one that finds the campaign
+// deleted stops the heartbeats, with one log line.
 func holdLease(ctx context.Context, a *app, store *campaign.Store, campaignID int64, mode campaign.Mode) (*lease, error) {
 	ttl, err := a.leaseTTL()
 	if err != nil {
@@ -73,6 +75,9 @@ func holdLease(ctx context.Context, a *app, store *campaign.Store, campaignID in
 			}
 			err := store.Heartbeat(beatCtx, r, ttl)
 			switch {
+			case errors.Is(err, campaign.ErrNotFound):
+				a.logger.Warn("runner heartbeat stopped: the campaign was deleted", "runner_id", r.ID, "campaign_id", r.CampaignID)
+				return
 			case err != nil && beatCtx.Err() == nil && !failing:
 				failing = true
 				a.logger.Warn("runner heartbeat failed; retrying", "runner_id", r.ID, "error", err)

@@ -211,6 +211,10 @@ func TestServeAdoptsOrphans(t *testing.T) {
 	logs := serve.stderr.String()
 	require.Equal(t, 1, strings.Count(logs, "adopted an orphaned campaign"), "one line per adoption:\n%s", logs)
 	require.Contains(t, logs, "campaign=fg")
+	require.Contains(t, logs, "dropped_public_url=http://"+hookAddr, "the dead run's receiver is dropped; results are polled")
+	var publicURL string
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT public_url FROM campaign WHERE name = 'fg'`).Scan(&publicURL))
+	require.Empty(t, publicURL)
 	var mode, status string
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT mode, status FROM campaign WHERE name = 'simulated'`).
 		Scan(&mode, &status))
@@ -222,4 +226,28 @@ func TestServeAdoptsOrphans(t *testing.T) {
 	serve.stop()
 	code := serve.wait(t, time.Minute)
 	require.Equal(t, exitOK, code, "stderr: %s", serve.stderr)
+}
+
+// TestDeleteWhileARunWatches: a paused campaign whose run still watches it is not deleted
+// without --force (the error names the runner and what to do); deleted with --force, the run
+// ends at once saying so, its heartbeat stops with one log line, and its dial jobs are cancelled.
+func TestDeleteWhileARunWatches(t *testing.T) {
+	bin := buildServeBinary(t)
+	b := setup(t)
+	csv := writeFile(t, t.TempDir(), "watched.csv", killContacts(60))
+	p := startCampaignBin(t, bin, b.dbURL, "run", nil, "run", csv, "--simulate", "--name", "watched", "--grace", "10m")
+	require.Equal(t, exitOK, b.run(t, "pause", "watched"), "stderr: %s", b.stderr)
+
+	require.Equal(t, exitError, b.run(t, "delete", "watched", "--purge"))
+	out := b.stderr.String()
+	require.Contains(t, out, "campaign watched is still watched by campaign run")
+	require.Contains(t, out, "pid "+strconv.Itoa(p.cmd.Process.Pid))
+	require.Contains(t, out, "--force")
+	require.False(t, p.exited(), "the run goes on")
+
+	require.Equal(t, exitOK, b.run(t, "delete", "watched", "--purge", "--force"), "stderr: %s", b.stderr)
+	require.Equal(t, exitError, waitExit(t, p, time.Minute))
+	require.Contains(t, p.stderr.String(), "campaign watched was deleted")
+	require.NotContains(t, p.stderr.String(), "database unreachable")
+	require.LessOrEqual(t, strings.Count(p.stderr.String(), "runner heartbeat"), 1, "at most one heartbeat line")
 }

@@ -76,8 +76,10 @@ func newServeCmd(a *app) *cobra.Command {
 			"Ctrl-C it takes no new jobs, lets the running ones finish, and keeps receiving results until the calls\n" +
 			"in flight have reported or --grace has passed.\n\n" +
 			"--adopt-orphans also runs the foreground campaigns (campaign run, campaign resume) whose process died\n" +
-			"and left them running with no runner: each is handed to the service, one log line each. A simulated\n" +
-			"campaign is never adopted: its calls existed only in the simulator of the process that died.",
+			"and left them running with no runner: each is handed to the service, one log line each. The dead\n" +
+			"run's --public-url (its own receiver) is dropped: the results of the calls serve places are read by\n" +
+			"polling Vapi, and an assistant's own server is never touched. A simulated campaign is never adopted:\n" +
+			"its calls existed only in the simulator of the process that died.",
 		Example: `  VAPI_API_KEY=... DATABASE_URL=postgres://... campaign serve --listen 0.0.0.0:8080
   campaign run customers.csv --detach --public-url https://campaign.example.com --assistant-id ID --phone-number-id ID`,
 		Args: usageArgs(cobra.NoArgs),
@@ -179,7 +181,8 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 }
 
 // adoptOrphans hands the orphaned foreground campaigns to the service every interval, until ctx
-// is done, and logs one line per campaign adopted.
+// is done, and logs one line per campaign adopted, with the dead runner's public URL it dropped
+// (serve has none of its own: the results of the calls it places are polled).
 func adoptOrphans(ctx context.Context, a *app, store *campaign.Store, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -192,6 +195,10 @@ func adoptOrphans(ctx context.Context, a *app, store *campaign.Store, interval t
 			attrs := []any{"campaign_id", c.ID, "campaign", c.Name}
 			if c.LastSeen != nil {
 				attrs = append(attrs, "no_runner_since", c.LastSeen.UTC().Format(time.RFC3339))
+			}
+			if c.DroppedPublicURL != "" {
+				// The dead runner's receiver: serve's calls carry no server of ours.
+				attrs = append(attrs, "dropped_public_url", c.DroppedPublicURL, "results", "polled")
 			}
 			a.logger.Info("adopted an orphaned campaign", attrs...)
 		}
