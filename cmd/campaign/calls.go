@@ -294,8 +294,8 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 		fmt.Fprintf(a.errOut, "Results written to %s\n", opts.Output)
 	}
 	if interrupted {
-		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: campaign resume %s",
-			c.Name, p.Total-p.FinalCount(), c.Name)
+		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: %s",
+			c.Name, p.Total-p.FinalCount(), resumeHint(c))
 	}
 	return endError(c, p)
 }
@@ -307,8 +307,8 @@ func endError(c *campaign.Campaign, p campaign.Progress) error {
 	case campaign.StatusCancelled:
 		return fmt.Errorf("campaign %s was cancelled: %d contacts not called", c.Name, p.ByState[campaign.ContactCancelled])
 	case campaign.StatusFailed:
-		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: campaign resume %s",
-			c.Name, p.Total-p.FinalCount(), c.Name)
+		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: %s",
+			c.Name, p.Total-p.FinalCount(), resumeHint(c))
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func TestRunWindsDownOnHangupAndTerm(t *testing.T) {
 			require.Contains(t, out, "Interrupted ("+tc.name+"): no new calls")
 			require.Contains(t, out, "Campaign "+name+": ")
 			require.Contains(t, out, "contacts final in")
-			require.Contains(t, out, "continue with: campaign resume "+name)
+			require.Contains(t, out, "continue with: campaign resume "+name+" --simulate\n", "a simulated campaign goes on only with --simulate")
 			var status string
 			var runners int
 			require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT status,

@@ -47,9 +47,13 @@ type hintError struct {
 func (e *hintError) Error() string { return e.msg }
 func (e *hintError) Unwrap() error { return e.err }
 
-// resumeHint is the command that starts or continues campaign c.
+// resumeHint is the command that starts or continues campaign c: a simulated campaign goes on
+// only with --simulate, and one without an assistant or number needs them.
 func resumeHint(c *campaign.Campaign) string {
-	if c.AssistantID == "" || c.PhoneNumberID == "" {
+	switch {
+	case c.Mode == campaign.ModeSimulated:
+		return "campaign resume " + c.Name + " --simulate"
+	case c.AssistantID == "" || c.PhoneNumberID == "":
 		return "campaign resume " + c.Name + " --assistant-id ID --phone-number-id ID (or --simulate)"
 	}
 	return "campaign resume " + c.Name
