@@ -139,7 +139,7 @@ func TestSimulatorMagicNumbersAreValid(t *testing.T) {
 
 func TestSimulatorConformanceAndLifecycle(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 	b := setup(t, vapitest.Config{Seed: 7, Spec: spec, WebhookSecret: "shh"})
 	numbers := []string{"+12015550101", "+12015550111", "+12015550121", "+12015550131", "+12015550141", "+12015550146", "+12015550151", "+14155550123"}
 	ids := map[string]string{}
