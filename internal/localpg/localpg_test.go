@@ -401,19 +401,32 @@ func TestEnsureRefusesOtherMajorVersion(t *testing.T) {
 	require.Equal(t, before, snapshot(t, tb.dataDir))
 }
 
-func TestEnsureUnreachableDataDirAsRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("only root runs the server as another user")
-	}
+// TestEnsureUnreachableDataDir checks the refusal of a data directory the server's user cannot
+// reach. As root, Ensure refuses it before creating anything. As a normal user the server runs
+// as this user, so the check Ensure makes as root is made here for another user.
+func TestEnsureUnreachableDataDir(t *testing.T) {
 	t.Parallel()
 	closed := reachableTempDir(t)
-	require.NoError(t, os.Chmod(closed, 0o700)) // root's, and closed to everyone else
+	require.NoError(t, os.Chmod(closed, 0o700)) // ours, and closed to everyone else
 	dataDir := filepath.Join(closed, "pg")
+	want := &UnreachableDataDirError{DataDir: dataDir, Dir: closed, User: "postgres"}
+
+	if os.Geteuid() != 0 {
+		other := uint32(os.Getegid()) + 1
+		err := checkReachable(dataDir, &identity{name: "postgres", uid: uint32(os.Geteuid()) + 1, gid: other, groups: []uint32{other}})
+		var unreachable *UnreachableDataDirError
+		require.ErrorAs(t, err, &unreachable)
+		require.Equal(t, want, unreachable)
+		require.ErrorContains(t, err, "--data-dir /var/lib/campaign/pg")
+		require.NoError(t, checkReachable(dataDir, &identity{name: "me", uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}),
+			"the owner reaches it")
+		return
+	}
 
 	_, err := Ensure(t.Context(), Options{DataDir: dataDir, Logger: testLogger(t)})
 	var unreachable *UnreachableDataDirError
 	require.ErrorAs(t, err, &unreachable)
-	require.Equal(t, &UnreachableDataDirError{DataDir: dataDir, Dir: closed, User: "postgres"}, unreachable)
+	require.Equal(t, want, unreachable)
 	require.ErrorContains(t, err, closed)
 	require.ErrorContains(t, err, "--data-dir /var/lib/campaign/pg")
 	entries, err := os.ReadDir(closed)
