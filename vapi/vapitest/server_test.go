@@ -433,32 +433,51 @@ func TestSimulatorFaultRates(t *testing.T) {
 		_, err := b.b.client.CreateCall(ctx, b.b.dto(fmt.Sprintf("+1415555%04d", i)))
 		return err
 	}
+	// createGivingUpWhenHeld places a call and, once the simulator holds its response (the
+	// CreateTimeout fault), gives up as a client's timeout would. A fixed timeout instead would
+	// also fail answers that are merely slow on a busy machine.
+	createGivingUpWhenHeld := func(t *testing.T, b *testVars, i int) error {
+		t.Helper()
+		held := func() int { return b.b.sim.FaultCounts()[vapitest.FaultCreateTimeout] }
+		before := held()
+		reqCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- create(reqCtx, b, i) }()
+		deadline := time.After(10 * time.Second) // a bound for a stuck request, not a timing assertion
+		for {
+			changed := b.b.sim.Changed()
+			if held() > before {
+				cancel()
+			}
+			select {
+			case err := <-errc:
+				return err
+			case <-changed:
+			case <-deadline:
+				require.FailNow(t, "request neither answered nor held")
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		faults vapitest.Faults
 		kind   vapitest.FaultKind
-		// timeout bounds each request; a held response (CreateTimeout) then fails the request.
-		timeout time.Duration
 	}{
-		{"ErrorBefore", vapitest.Faults{CreateErrorBefore: p}, vapitest.FaultCreateErrorBefore, 0},
-		{"ErrorAfter", vapitest.Faults{CreateErrorAfter: p}, vapitest.FaultCreateErrorAfter, 0},
-		{"Drop", vapitest.Faults{CreateDrop: p}, vapitest.FaultCreateDrop, 0},
-		{"Timeout", vapitest.Faults{CreateTimeout: p}, vapitest.FaultCreateTimeout, 50 * time.Millisecond},
-		{"RateLimitBurst", vapitest.Faults{RateLimitBurst: p, RateLimitBurstLength: 1}, vapitest.FaultRateLimitBurstRequest, 0},
+		{"ErrorBefore", vapitest.Faults{CreateErrorBefore: p}, vapitest.FaultCreateErrorBefore},
+		{"ErrorAfter", vapitest.Faults{CreateErrorAfter: p}, vapitest.FaultCreateErrorAfter},
+		{"Drop", vapitest.Faults{CreateDrop: p}, vapitest.FaultCreateDrop},
+		{"Timeout", vapitest.Faults{CreateTimeout: p}, vapitest.FaultCreateTimeout},
+		{"RateLimitBurst", vapitest.Faults{RateLimitBurst: p, RateLimitBurstLength: 1}, vapitest.FaultRateLimitBurstRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := &testVars{b: setup(t, vapitest.Config{Seed: 3, Faults: tc.faults, ConcurrencyLimit: 1000, TimeScale: 1})}
 			failed := 0
 			for i := 0; i < n; i++ {
-				reqCtx, cancel := ctx, context.CancelFunc(func() {})
-				if tc.timeout > 0 {
-					reqCtx, cancel = context.WithTimeout(ctx, tc.timeout)
-				}
-				if create(reqCtx, b, i) != nil {
+				if createGivingUpWhenHeld(t, b, i) != nil {
 					failed++
 				}
-				cancel()
 			}
 			got := b.b.sim.FaultCounts()[tc.kind]
 			inBand(t, got)
