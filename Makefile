@@ -77,6 +77,16 @@ bench: build
 clean:
 	rm -rf bin .bench
 
+# The subset of Vapi's OpenAPI document that the conformance tests validate against
+# (internal/vapispec/openapi-subset.json, committed): the schemas and query parameters the
+# project uses, facts only, regenerated from the full document at VAPI_SPEC. VAPI_SPEC_SOURCE
+# says in the file where that document came from (default: the VAPI_SPEC path).
+VAPI_SPEC        ?= ../shared/vapi/openapi.json
+VAPI_SPEC_SOURCE ?=
+.PHONY: vapi-spec
+vapi-spec:
+	$(GO) run ./internal/vapispec/gensubset -in "$(VAPI_SPEC)" -source "$(VAPI_SPEC_SOURCE)"
+
 # A PNG of a campaign's HTML report, as headless Chromium draws it at a phone's width (Debian:
 # apt-get install chromium). The database is the one campaign uses (DATABASE_URL, else the
 # managed local Postgres). E.g.: make report-screenshot CAMPAIGN=nov-reminders REPORT_PNG=nov.png

@@ -15,14 +15,18 @@ type CampaignLiveCalls struct {
 	Mode   Mode
 	Status Status
 	// Live counts the campaign's attempts creating or created: calls placed (or being placed)
-	// whose result is not recorded yet.
+	// that have not ended.
 	Live int
 	// Orphaned: the campaign is running and no live runner covers it (see Orphaned).
 	Orphaned bool
+	// Unreported counts the calls placed (or being placed) whose result is not recorded yet:
+	// the live ones and those that ended (by their status-update) before their end-of-call
+	// report came.
+	Unreported int
 }
 
-// LiveCalls returns the live calls of every campaign that is running or paused or has a live
-// call, in id order (a campaign in another status with none is left out). With a non-zero
+// LiveCalls returns the live and unreported calls of every campaign that is running or paused or
+// has a live call, in id order (a campaign in another status with none is left out). With a non-zero
 // createdBy, only the attempts created at or before it count: the calls already in flight at
 // that moment, not those placed since.
 func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignLiveCalls, error) {
@@ -32,11 +36,14 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	}
 	// One index probe (attempt_campaign_idx) per campaign: cheap enough for every scrape.
 	rows, err := s.pool.Query(ctx, `
-		SELECT c.id, c.name, c.mode, c.status, l.live, `+runnerStateSQL+`
+		SELECT c.id, c.name, c.mode, c.status, l.live, l.unreported, `+runnerStateSQL+`
 		FROM campaign c
 		CROSS JOIN LATERAL (
-			SELECT count(*)::int AS live FROM attempt a
-			WHERE a.campaign_id = c.id AND a.state IN ('creating', 'created')
+			SELECT count(*) FILTER (WHERE a.state IN ('creating', 'created'))::int AS live,
+			       count(*)::int AS unreported
+			FROM attempt a
+			WHERE a.campaign_id = c.id
+			  AND (a.state IN ('creating', 'created') OR (a.state = 'ended' AND a.report_at IS NULL))
 			  AND ($1::timestamptz IS NULL OR a.created_at <= $1)
 		) l
 		WHERE c.status IN ('running', 'paused') OR l.live > 0
@@ -47,7 +54,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignLiveCalls, error) {
 		var c CampaignLiveCalls
 		var runner RunnerState
-		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &c.Live, &runner.Live, &runner.LastSeen)
+		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &c.Live, &c.Unreported, &runner.Live, &runner.LastSeen)
 		c.Orphaned = Orphaned(c.Status, runner)
 		return c, err
 	})

@@ -12,9 +12,10 @@ import (
 
 func TestLiveCalls(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{contacts: 4, maxConcurrent: 4, mode: campaign.ModeService})
+	b := setup(t, setupOpts{contacts: 5, maxConcurrent: 5, mode: campaign.ModeService})
 	b.queueAll(t)
-	// Four attempts: one ended, one not created, two live (one created before t0, one after).
+	// Five attempts: one ended with its result, one ended by its status-update with its result
+	// still to come, one not created, two live (one created before t0, one after).
 	ended := b.grant(t, b.contacts[0], t0.Add(-2*time.Minute))
 	require.NoError(t, b.store.CallCreated(b.ctx, ended.ID, "call-ended", t0, t0))
 	applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: "call-ended", EndedReason: "customer-ended-call"}, t0)
@@ -25,6 +26,9 @@ func TestLiveCalls(t *testing.T) {
 	before := b.grant(t, b.contacts[2], t0.Add(-time.Minute))
 	require.NoError(t, b.store.CallCreated(b.ctx, before.ID, "call-before", t0, t0))
 	b.grant(t, b.contacts[3], t0.Add(time.Minute)) // creating
+	statusOnly := b.grant(t, b.contacts[4], t0.Add(-2*time.Minute))
+	require.NoError(t, b.store.CallCreated(b.ctx, statusOnly.ID, "call-status-only", t0, t0))
+	require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "call-status-only", "", "ended", "customer-ended-call", t0))
 
 	// Other campaigns: a paused one (listed, with no live call), a draft (left out).
 	paused := importLiveCallsCampaign(t, b, "paused")
@@ -36,8 +40,8 @@ func TestLiveCalls(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []campaign.CampaignLiveCalls{
 		// Running in the service with no serve process: orphaned.
-		{ID: b.camp.ID, Name: "test", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 2, Orphaned: true},
-		{ID: paused.ID, Name: "paused", Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0},
+		{ID: b.camp.ID, Name: "test", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 2, Unreported: 3, Orphaned: true},
+		{ID: paused.ID, Name: "paused", Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0, Unreported: 0},
 	}, all)
 	// A serve process covers it.
 	require.NoError(t, b.store.AcquireLease(b.ctx, campaign.Runner{ID: "serve-1", Mode: campaign.ModeService, Host: "h", PID: 1}, time.Hour))
@@ -49,6 +53,7 @@ func TestLiveCalls(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, inFlight, 2)
 	require.Equal(t, 1, inFlight[0].Live, "only the call created before t0")
+	require.Equal(t, 2, inFlight[0].Unreported, "the calls created before t0, ended or not, without their results")
 
 	// A cancelled campaign with a call still live stays listed until the call ends.
 	_, err = b.store.SetStatus(b.ctx, b.camp.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusCancelled, t0)

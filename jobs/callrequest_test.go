@@ -128,7 +128,7 @@ func TestCreateCallRequest(t *testing.T) {
 // TestCreateCallRequestConformance validates the bodies the dialer sends (and the dry run
 // shows) strictly against Vapi's CreateCallDTO: no property Vapi would refuse.
 func TestCreateCallRequestConformance(t *testing.T) {
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 	c := testCampaign()
 	c.PublicURL = "https://hooks.example.com"
 	c.Overrides = json.RawMessage(`{"firstMessage": "Hi {{first_name}}", "maxDurationSeconds": 300,

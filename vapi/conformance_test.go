@@ -17,11 +17,11 @@ import (
 
 // These tests check every request body the client produces against Vapi's
 // own schemas, strictly (Vapi rejects unknown properties). They need the
-// OpenAPI document: VAPI_OPENAPI_SPEC=$PWD/../shared/vapi/openapi.json.
+// subset of the OpenAPI document committed in internal/vapispec (make vapi-spec).
 
 func TestConformanceCreateCall(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 
 	// overridesFile is what an operator might put in an overrides file.
 	const overridesFile = `{
@@ -92,7 +92,7 @@ func TestConformanceCreateCall(t *testing.T) {
 
 func TestConformanceAnalytics(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 
 	start := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -135,7 +135,7 @@ func TestConformanceAnalytics(t *testing.T) {
 
 func TestConformanceListCallsQuery(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 
 	b := setup(t, nil, respond(http.StatusOK, `[]`))
 	at := time.Date(2026, 8, 1, 12, 0, 0, 123456789, time.FixedZone("EDT", -4*3600))
@@ -179,7 +179,7 @@ func TestConformanceReadsHaveNoBody(t *testing.T) {
 // with this package's types (as the simulator will) match Vapi's schema.
 func TestConformanceServerMessagesWeEncode(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 
 	created := time.Date(2026, 8, 1, 12, 1, 5, 0, time.UTC)
 	call := &vapi.Call{

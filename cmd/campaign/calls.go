@@ -366,7 +366,9 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, c *campaign
 			unreachableSince = time.Time{}
 		}
 		prog.update(p)
-		if p.Final() || (interrupted && p.Live == 0) {
+		// A call ends by its status-update a moment before its report: its contact stays
+		// in_call until the result is recorded.
+		if p.Final() || (interrupted && p.Live == 0 && p.ByState[campaign.ContactInCall] == 0) {
 			return interrupted, nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -554,21 +556,81 @@ type browserPage struct {
 	marks map[string]int
 }
 
-// chromiumPath finds Chromium, or fails the test saying how to get it; with
-// CAMPAIGN_SKIP_BROWSER=1 it skips the test instead.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("CAMPAIGN_SKIP_BROWSER") == "1" {
-		t.Skip("CAMPAIGN_SKIP_BROWSER=1: the headless-Chromium check of the HTML report is skipped")
+// chromiumInstall is how to install what the browser check needs, one line per platform, as
+// the README's prerequisites say.
+const chromiumInstall = "Debian/Ubuntu: sudo apt-get install -y chromium (Ubuntu: chromium-browser); " +
+	"macOS: brew install --cask google-chrome"
+
+// chromiumCandidates are the names and paths findChromium tries, in order: Debian's and
+// Ubuntu's packages, Google Chrome on Linux, and the macOS applications.
+var chromiumCandidates = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
+	"/Applications/Chromium.app/Contents/MacOS/Chromium", "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"}
+
+// findChromium returns the path of a Chromium (or Chrome) the browser check can drive: CHROMIUM
+// when set (as for `make report-screenshot`), else the first of chromiumCandidates found.
+func findChromium(getenv func(string) string, lookPath func(string) (string, error)) (string, error) {
+	if p := getenv("CHROMIUM"); p != "" {
+		found, err := lookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("CHROMIUM=%s: %w", p, err)
+		}
+		return found, nil
 	}
-	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
+	for _, name := range chromiumCandidates {
+		if p, err := lookPath(name); err == nil {
+			return p, nil
 		}
 	}
-	t.Fatal("Chromium is not installed, and the HTML report is checked in headless Chromium: install Debian's " +
-		"chromium package (apt-get install -y chromium), or set CAMPAIGN_SKIP_BROWSER=1 to skip this check")
-	return ""
+	return "", errors.New("Chromium is not installed, and `make test` checks the HTML report in headless Chromium; install it (" +
+		chromiumInstall + "), or set CHROMIUM to a Chromium or Chrome binary")
+}
+
+func TestFindChromium(t *testing.T) {
+	t.Parallel()
+	// on is a lookPath that finds exactly the given names.
+	on := func(names ...string) func(string) (string, error) {
+		return func(name string) (string, error) {
+			if slices.Contains(names, name) {
+				return "/found/" + filepath.Base(name), nil
+			}
+			return "", exec.ErrNotFound
+		}
+	}
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+
+	_, err := findChromium(env(), on())
+	require.ErrorContains(t, err, "sudo apt-get install -y chromium", "a missing browser fails, naming the install line")
+	require.ErrorContains(t, err, "brew install --cask google-chrome")
+
+	for _, name := range chromiumCandidates {
+		p, err := findChromium(env(), on(name))
+		require.NoError(t, err, name)
+		require.Equal(t, "/found/"+filepath.Base(name), p)
+	}
+	p, err := findChromium(env("CHROMIUM", "/opt/chrome/chrome"), on("chromium", "/opt/chrome/chrome"))
+	require.NoError(t, err)
+	require.Equal(t, "/found/chrome", p, "CHROMIUM wins")
+	_, err = findChromium(env("CHROMIUM", "/nope"), on("chromium"))
+	require.ErrorContains(t, err, "CHROMIUM=/nope")
+}
+
+// chromiumPath finds Chromium, or fails the test saying how to install it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	p, err := findChromium(os.Getenv, exec.LookPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // checkInBrowser loads each page in headless Chromium at a phone's size and checks that it

@@ -229,7 +229,7 @@ func shutdown(ctx context.Context, a *app, grace time.Duration, store *campaign.
 	switch live := waitForCalls(graceCtx, a, store, a.now()); {
 	case grace == 0: // asked not to wait
 	case live > 0:
-		a.logger.Warn("grace over with calls in flight: the reconciler of a serve process will read their results", "live_calls", live)
+		a.logger.Warn("grace over with calls in flight: the reconciler of a serve process will read their results", "calls_without_result", live)
 	case live < 0:
 		a.logger.Warn("grace over before the calls in flight could be read: the reconciler of a serve process will read their results")
 	}
@@ -242,9 +242,10 @@ func shutdown(ctx context.Context, a *app, grace time.Duration, store *campaign.
 	return nil
 }
 
-// waitForCalls waits until the calls of the service's campaigns that were live at createdBy
-// have ended (their results recorded), or ctx is done, and returns how many are still live (-1
-// when the database could not be read).
+// waitForCalls waits until the calls of the service's campaigns that were placed by createdBy
+// have their results recorded (a call ends by its status-update a moment before its report
+// comes), or ctx is done, and returns how many are still without one (-1 when the database could
+// not be read).
 func waitForCalls(ctx context.Context, a *app, store *campaign.Store, createdBy time.Time) int {
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
@@ -256,7 +257,7 @@ func waitForCalls(ctx context.Context, a *app, store *campaign.Store, createdBy 
 			live = 0
 			for _, c := range list {
 				if c.Mode == campaign.ModeService {
-					live += c.Live
+					live += c.Unreported
 				}
 			}
 			if live == 0 {

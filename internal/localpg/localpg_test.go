@@ -27,17 +27,28 @@ import (
 // TestMain), for the tests that need several processes.
 const helperDataDirEnv = "LOCALPG_TEST_HELPER_DATA_DIR"
 
+// helperShareEnv makes the helper process call Share instead of Ensure, and exit without
+// releasing, as a process killed with SIGKILL would.
+const helperShareEnv = "LOCALPG_TEST_HELPER_SHARE"
+
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(helperDataDirEnv); dir != "" {
-		os.Exit(helperEnsure(dir))
+		os.Exit(helperEnsure(dir, os.Getenv(helperShareEnv) == "1"))
 	}
 	os.Exit(m.Run())
 }
 
 // helperEnsure is the body of a helper process: Ensure, report the URL on stdout, exit.
-func helperEnsure(dataDir string) int {
+func helperEnsure(dataDir string, share bool) int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := Ensure(context.Background(), Options{DataDir: dataDir, Logger: logger})
+	ensure := Ensure
+	if share {
+		ensure = func(ctx context.Context, opts Options) (*Server, error) {
+			srv, _, err := Share(ctx, opts)
+			return srv, err
+		}
+	}
+	srv, err := ensure(context.Background(), Options{DataDir: dataDir, Logger: logger})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -401,19 +412,32 @@ func TestEnsureRefusesOtherMajorVersion(t *testing.T) {
 	require.Equal(t, before, snapshot(t, tb.dataDir))
 }
 
-func TestEnsureUnreachableDataDirAsRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("only root runs the server as another user")
-	}
+// TestEnsureUnreachableDataDir checks the refusal of a data directory the server's user cannot
+// reach. As root, Ensure refuses it before creating anything. As a normal user the server runs
+// as this user, so the check Ensure makes as root is made here for another user.
+func TestEnsureUnreachableDataDir(t *testing.T) {
 	t.Parallel()
 	closed := reachableTempDir(t)
-	require.NoError(t, os.Chmod(closed, 0o700)) // root's, and closed to everyone else
+	require.NoError(t, os.Chmod(closed, 0o700)) // ours, and closed to everyone else
 	dataDir := filepath.Join(closed, "pg")
+	want := &UnreachableDataDirError{DataDir: dataDir, Dir: closed, User: "postgres"}
+
+	if os.Geteuid() != 0 {
+		other := uint32(os.Getegid()) + 1
+		err := checkReachable(dataDir, &identity{name: "postgres", uid: uint32(os.Geteuid()) + 1, gid: other, groups: []uint32{other}})
+		var unreachable *UnreachableDataDirError
+		require.ErrorAs(t, err, &unreachable)
+		require.Equal(t, want, unreachable)
+		require.ErrorContains(t, err, "--data-dir /var/lib/campaign/pg")
+		require.NoError(t, checkReachable(dataDir, &identity{name: "me", uid: uint32(os.Geteuid()), gid: uint32(os.Getegid())}),
+			"the owner reaches it")
+		return
+	}
 
 	_, err := Ensure(t.Context(), Options{DataDir: dataDir, Logger: testLogger(t)})
 	var unreachable *UnreachableDataDirError
 	require.ErrorAs(t, err, &unreachable)
-	require.Equal(t, &UnreachableDataDirError{DataDir: dataDir, Dir: closed, User: "postgres"}, unreachable)
+	require.Equal(t, want, unreachable)
 	require.ErrorContains(t, err, closed)
 	require.ErrorContains(t, err, "--data-dir /var/lib/campaign/pg")
 	entries, err := os.ReadDir(closed)
@@ -557,4 +581,50 @@ func TestDefaultDataDir(t *testing.T) {
 	if os.Geteuid() == 0 {
 		require.Equal(t, RootDataDir, got)
 	}
+}
+
+// TestShare checks that a server shared by several processes keeps running while one of them
+// uses it and is stopped by the last one to release it, a user that died without releasing
+// (SIGKILL) included.
+func TestShare(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dataDir := filepath.Join(reachableTempDir(t), "pg")
+	opts := Options{DataDir: dataDir, Logger: testLogger(t)}
+	t.Cleanup(func() { require.NoError(t, Stop(context.Background(), opts)) })
+
+	dead := exec.CommandContext(ctx, os.Args[0])
+	dead.Env = append(os.Environ(), helperDataDirEnv+"="+dataDir, helperShareEnv+"=1")
+	out, err := dead.CombinedOutput()
+	require.NoError(t, err, "helper: %s", out)
+	users, err := os.ReadDir(dataDir + ".users")
+	require.NoError(t, err)
+	require.Len(t, users, 1, "the helper registered and died without releasing")
+
+	srv1, release1, err := Share(ctx, opts)
+	require.NoError(t, err)
+	require.True(t, srv1.Adopted, "the helper's server is shared")
+	srv2, release2, err := Share(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, srv1.URL, srv2.URL)
+	var one int
+	require.NoError(t, connect(t, srv1.URL).QueryRow(ctx, "SELECT 1").Scan(&one))
+
+	require.NoError(t, release1(ctx))
+	running, _, err := Status(ctx, opts)
+	require.NoError(t, err)
+	require.True(t, running, "another user remains")
+
+	require.NoError(t, release2(ctx))
+	require.False(t, serverProcessRunning(dataDir), "the last user stopped the server")
+	users, err = os.ReadDir(dataDir + ".users")
+	require.NoError(t, err)
+	require.Empty(t, users, "the dead user's file is removed too")
+
+	// A new user starts it again.
+	srv3, release3, err := Share(ctx, opts)
+	require.NoError(t, err)
+	require.False(t, srv3.Adopted)
+	require.NoError(t, release3(ctx))
+	require.False(t, serverProcessRunning(dataDir))
 }

@@ -3,6 +3,10 @@
 // Postgres is found in this order: TEST_DATABASE_URL; else a testcontainers-go Postgres when a
 // Docker engine answers; else the managed local Postgres (internal/localpg) in a data directory
 // shared by all test processes. A test that cannot get a database fails; it never skips.
+//
+// A package whose tests use it runs them through Main (func TestMain(m *testing.M) {
+// os.Exit(testdb.Main(m)) }), so that the managed local Postgres is stopped when the last test
+// binary using it ends.
 package testdb
 
 import (
@@ -29,7 +33,26 @@ var (
 	once    sync.Once
 	baseURL string
 	findErr error
+	// release unregisters this test binary from the managed local Postgres (nil when it uses
+	// none); Main calls it.
+	release func(context.Context) error
 )
+
+// Main runs the tests (m.Run) and then, if they used the managed local Postgres, stops it unless
+// another test binary still uses it. It returns the exit code for os.Exit: m.Run's, or 1 if the
+// server could not be stopped.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if release != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := release(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "testdb: stop the managed local Postgres: %v\n", err)
+			return max(code, 1)
+		}
+	}
+	return code
+}
 
 // URL returns the URL of the Postgres server tests run against (see the package comment).
 func URL(t testing.TB) string {
@@ -59,10 +82,11 @@ func find() (string, error) {
 		return c.ConnectionString(ctx, "sslmode=disable")
 	}
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("campaign-test-pg-%d", os.Getuid()))
-	srv, err := localpg.Ensure(ctx, localpg.Options{DataDir: dir})
+	srv, rel, err := localpg.Share(ctx, localpg.Options{DataDir: dir})
 	if err != nil {
 		return "", fmt.Errorf("TEST_DATABASE_URL is unset, Docker is unavailable (%v), and the managed local Postgres failed: %w", dockerErr, err)
 	}
+	release = rel
 	return srv.URL, nil
 }
 

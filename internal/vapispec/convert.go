@@ -39,11 +39,12 @@ func (c converter) schema(v any) any {
 	}
 	out := make(map[string]any, len(m))
 	for k, val := range m {
+		if isAnnotation(k) {
+			continue // annotations and OpenAPI-only keywords are dropped
+		}
 		switch k {
-		case "description", "example", "examples", "title", "default", "deprecated",
-			"readOnly", "writeOnly", "xml", "externalDocs", "discriminator", "nullable", "oneOf":
-			// Annotations and OpenAPI-only keywords are dropped; nullable and
-			// oneOf are handled below.
+		case "nullable", "oneOf":
+			// Handled below.
 		case "$ref":
 			if s, ok := val.(string); ok {
 				out[k] = rewriteRef(s)
@@ -113,14 +114,10 @@ func (c converter) schema(v any) any {
 
 	// An array typed as "object" items but documented with scalar examples
 	// (BackoffPlan.excludedStatusCodes: [400, 401]) accepts any item.
-	if out["type"] == "array" {
-		if ex, ok := m["example"].([]any); ok && len(ex) > 0 && !anyObject(ex) {
-			if items, ok := out["items"].(map[string]any); ok && items["type"] == "object" && items["properties"] == nil {
-				items = maps.Clone(items)
-				delete(items, "type")
-				out["items"] = items
-			}
-		}
+	if itemsUntypedByExample(m) {
+		items := maps.Clone(out["items"].(map[string]any))
+		delete(items, "type")
+		out["items"] = items
 	}
 
 	if m["nullable"] == true {
@@ -147,6 +144,33 @@ func (c converter) schema(v any) any {
 		}
 	}
 	return out
+}
+
+// annotations are the keywords of an OpenAPI schema that carry prose,
+// examples or generator hints rather than a constraint Vapi enforces.
+var annotations = []string{"description", "example", "examples", "title", "default", "deprecated",
+	"readOnly", "writeOnly", "xml", "externalDocs", "discriminator"}
+
+// isAnnotation reports whether an OpenAPI schema keyword is one of the
+// annotations.
+func isAnnotation(keyword string) bool {
+	return slices.Contains(annotations, keyword)
+}
+
+// itemsUntypedByExample reports whether an OpenAPI schema is an array whose
+// items are typed "object" (without properties) but whose example holds
+// scalars (BackoffPlan.excludedStatusCodes: [400, 401]): such an array
+// accepts any item.
+func itemsUntypedByExample(m map[string]any) bool {
+	if m["type"] != "array" {
+		return false
+	}
+	ex, ok := m["example"].([]any)
+	if !ok || len(ex) == 0 || anyObject(ex) {
+		return false
+	}
+	items, ok := m["items"].(map[string]any)
+	return ok && items["type"] == "object" && items["properties"] == nil
 }
 
 // list converts a list of schemas.

@@ -23,6 +23,10 @@
 //     accepts it (a date, optionally a time, optionally a zone), uuid and
 //     uri as usual; OpenAPI-only formats (binary) are ignored.
 //
+// The tests validate against a committed subset of the document (ForTest):
+// the schemas and query parameters the project uses, facts only, generated
+// by Subset (`make vapi-spec`) from the full document, which is optional.
+//
 // Spec.Validate checks a body against a component schema; Spec.ValidateQuery
 // checks query parameters against an operation's declared parameters.
 // Validation is strict or lenient. Strict (for request bodies) forbids
@@ -44,15 +48,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
-// EnvVar names the environment variable that holds the path of Vapi's
-// OpenAPI document for FromEnv. From the module root:
+// EnvVar names the environment variable that holds the path of Vapi's full
+// OpenAPI document: the simulator validates against it when set, and a test
+// checks the committed subset against it. From the module root:
 //
 //	export VAPI_OPENAPI_SPEC=$PWD/../shared/vapi/openapi.json
 const EnvVar = "VAPI_OPENAPI_SPEC"
@@ -83,52 +87,24 @@ func Load(path string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load vapi spec: %w", err)
 	}
+	return Parse(path, b)
+}
+
+// Parse reads an OpenAPI document from its bytes; name (a path) is used in
+// errors.
+func Parse(name string, b []byte) (*Spec, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("load vapi spec %s: %w", path, err)
+		return nil, fmt.Errorf("load vapi spec %s: %w", name, err)
 	}
 	root, _ := doc.(map[string]any)
 	components, _ := root["components"].(map[string]any)
 	schemas, _ := components["schemas"].(map[string]any)
 	if len(schemas) == 0 {
-		return nil, fmt.Errorf("load vapi spec %s: no components.schemas", path)
+		return nil, fmt.Errorf("load vapi spec %s: no components.schemas", name)
 	}
 	paths, _ := root["paths"].(map[string]any)
-	return &Spec{path: path, schemas: schemas, paths: paths}, nil
-}
-
-// specCache holds what FromEnv loaded, one entry per path, so that a test
-// binary reads and compiles the 3 MB document once however many tests ask.
-// It is the package's only global, a deliberate exception for test support.
-var specCache sync.Map // path -> *cacheEntry
-
-// cacheEntry loads one path once.
-type cacheEntry struct {
-	once sync.Once
-	spec *Spec
-	err  error
-}
-
-// FromEnv returns the spec named by VAPI_OPENAPI_SPEC, loaded once per test
-// binary. When the variable is unset it fails the test if CI is set, and
-// skips it otherwise, saying how to set it.
-func FromEnv(t testing.TB) *Spec {
-	t.Helper()
-	path := os.Getenv(EnvVar)
-	if path == "" {
-		msg := EnvVar + " is not set: export " + EnvVar + "=$PWD/../shared/vapi/openapi.json (from the module root) to run the Vapi conformance tests"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	v, _ := specCache.LoadOrStore(path, &cacheEntry{})
-	e := v.(*cacheEntry)
-	e.once.Do(func() { e.spec, e.err = Load(path) })
-	if e.err != nil {
-		t.Fatalf("%s=%s: %v", EnvVar, path, e.err)
-	}
-	return e.spec
+	return &Spec{path: name, schemas: schemas, paths: paths}, nil
 }
 
 // Has reports whether the document defines the named component schema.

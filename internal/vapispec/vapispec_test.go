@@ -1,13 +1,17 @@
 package vapispec_test
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -121,7 +125,7 @@ func TestQuirks(t *testing.T) {
 
 func TestExamplesValidate(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 
 	tests := []struct {
 		file   string
@@ -155,8 +159,8 @@ func TestExamplesValidate(t *testing.T) {
 
 func TestRealSpecStrictness(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
-	require.Same(t, spec, vapispec.FromEnv(t), "loaded once per test binary")
+	spec := vapispec.ForTest(t)
+	require.Same(t, spec, vapispec.ForTest(t), "loaded once per test binary")
 
 	// withField returns the create-call example with one change at top level.
 	base := readTestdata(t, "create-call.request.json")
@@ -269,7 +273,7 @@ func TestValidateQuery(t *testing.T) {
 
 func TestValidateQueryRealSpec(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 
 	require.NoError(t, spec.ValidateQuery("GET", "/call", url.Values{
 		"id": {"c1"}, "assistantId": {"a1"}, "phoneNumberId": {"p1"}, "limit": {"1000"},
@@ -278,4 +282,120 @@ func TestValidateQueryRealSpec(t *testing.T) {
 	}))
 	requireViolations(t, spec.ValidateQuery("GET", "/call", url.Values{"limit": {"1001"}, "status": {"ended"}, "createdAtGt": {"2026-08-32T00:00:00Z"}}),
 		"/limit", "/status", "/createdAtGt")
+}
+
+func TestSubset(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 8, 20, 23, 0, 0, 0, time.FixedZone("PDT", -7*3600))
+	full := []byte(`{
+		"openapi": "3.0.0", "info": {"title": "Vapi API", "description": "prose", "version": "1.0"},
+		"paths": {"/call": {"get": {"summary": "List calls", "parameters": [
+			{"name": "limit", "in": "query", "required": false, "description": "prose", "schema": {"type": "number", "maximum": 1000, "example": 5}},
+			{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+		]}}},
+		"components": {"schemas": {
+			"CreateCallDTO": {"type": "object", "title": "t", "description": "prose", "required": ["name"], "properties": {
+				"name": {"type": "string", "maxLength": 40, "description": "prose", "example": "x", "default": "y"},
+				"description": {"allOf": [{"$ref": "#/components/schemas/Plan"}]},
+				"codes": {"type": "array", "example": [400, 404], "items": {"type": "object"}}
+			}},
+			"Plan": {"type": "string", "enum": ["a", "b"], "nullable": true, "deprecated": true},
+			"AnalyticsQueryDTO": {"type": "object"}, "AnalyticsQueryResult": {"type": "object"},
+			"Call": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Call"}}},
+			"ServerMessage": {"type": "object", "discriminator": {"propertyName": "type"}},
+			"TwilioPhoneNumber": {"type": "object", "description": "prose"},
+			"Unused": {"type": "string"}
+		}}
+	}`)
+	got, err := vapispec.Subset(full, "openapi.json from somewhere", day)
+	require.NoError(t, err)
+	require.JSONEq(t, `{
+		"openapi": "3.0.0", "info": {"title": "Vapi API (subset: facts only)", "version": "1.0"},
+		"x-subset": {"document": "openapi.json from somewhere", "sha256": "`+fmt.Sprintf("%x", sha256.Sum256(full))+`",
+			"version": "1.0", "generated": "2026-08-21", "generator": "make vapi-spec (go run ./internal/vapispec/gensubset)"},
+		"paths": {"/call": {"get": {"parameters": [
+			{"name": "limit", "in": "query", "required": false, "schema": {"type": "number", "maximum": 1000}}
+		]}}},
+		"components": {"schemas": {
+			"CreateCallDTO": {"type": "object", "required": ["name"], "properties": {
+				"name": {"type": "string", "maxLength": 40},
+				"description": {"allOf": [{"$ref": "#/components/schemas/Plan"}]},
+				"codes": {"type": "array", "items": {}}
+			}},
+			"Plan": {"type": "string", "enum": ["a", "b"], "nullable": true},
+			"AnalyticsQueryDTO": {"type": "object"}, "AnalyticsQueryResult": {"type": "object"},
+			"Call": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Call"}}},
+			"ServerMessage": {"type": "object"}, "TwilioPhoneNumber": {"type": "object"}
+		}}
+	}`, string(got))
+	again, err := vapispec.Subset(full, "openapi.json from somewhere", day)
+	require.NoError(t, err)
+	require.Equal(t, string(got), string(again), "deterministic")
+	src, err := vapispec.ReadSubsetSource(got)
+	require.NoError(t, err)
+	require.Equal(t, "2026-08-21", src.Generated)
+
+	// The subset validates as the full document does.
+	spec, err := vapispec.Parse("subset", got)
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate("CreateCallDTO", []byte(`{"name": "n", "codes": [400], "description": null}`), true))
+	requireViolations(t, spec.Validate("CreateCallDTO", []byte(`{"name": "`+strings.Repeat("n", 41)+`", "extra": 1}`), true), "/extra", "/name")
+	requireViolations(t, spec.ValidateQuery("GET", "/call", url.Values{"limit": {"1001"}}), "/limit")
+
+	for _, tt := range []struct{ name, doc, want string }{
+		{"NotJSON", `{`, "read"},
+		{"NoSchemas", `{"components": {}}`, "no components.schemas"},
+		{"MissingRoot", `{"components": {"schemas": {"Call": {}}}}`, `no component schema "AnalyticsQueryDTO"`},
+		{"DanglingRef", strings.Replace(string(full), `"#/components/schemas/Plan"`, `"#/components/schemas/Gone"`, 1), `no component schema "Gone"`},
+		{"UnknownKeyword", strings.Replace(string(full), `"maxLength": 40,`, `"maxLength": 40, "x-limit": 3,`, 1), `CreateCallDTO/properties/name: unknown schema keyword "x-limit"`},
+		{"ExternalRef", strings.Replace(string(full), `"#/components/schemas/Plan"`, `"other.json#/Plan"`, 1), `unsupported $ref "other.json#/Plan"`},
+		{"NoOperation", strings.Replace(string(full), `"/call"`, `"/calls"`, 1), "has no operation get /call"},
+	} {
+		_, err := vapispec.Subset([]byte(tt.doc), "doc", day)
+		require.ErrorContains(t, err, tt.want, tt.name)
+	}
+}
+
+// TestCommittedSubset checks the subset the conformance tests use: it is
+// closed under $ref and holds facts only (generating a subset from it gives
+// it back), and, when Vapi's full document is present (VAPI_OPENAPI_SPEC, or
+// ../shared/vapi/openapi.json beside the module), it is exactly what `make
+// vapi-spec` generates from it, so it cannot go stale silently.
+func TestCommittedSubset(t *testing.T) {
+	t.Parallel()
+	committed := vapispec.CommittedSubset()
+	src, err := vapispec.ReadSubsetSource(committed)
+	require.NoError(t, err)
+	require.NotEmpty(t, src.Document)
+	require.Len(t, src.SHA256, 64)
+	require.NotEmpty(t, src.Version)
+	day, err := time.Parse(time.DateOnly, src.Generated)
+	require.NoError(t, err)
+
+	again, err := vapispec.Subset(committed, src.Document, day)
+	require.NoError(t, err)
+	var want, got map[string]any
+	require.NoError(t, json.Unmarshal(committed, &want))
+	require.NoError(t, json.Unmarshal(again, &got))
+	require.Equal(t, want["components"], got["components"], "the subset is closed and holds facts only")
+	require.Equal(t, want["paths"], got["paths"], "the subset is closed and holds facts only")
+	for _, name := range vapispec.SubsetSchemas {
+		require.True(t, vapispec.ForTest(t).Has(name), name)
+	}
+
+	path := os.Getenv(vapispec.EnvVar)
+	if path == "" {
+		path = filepath.Join("..", "..", "..", "shared", "vapi", "openapi.json")
+		if _, err := os.Stat(path); err != nil {
+			t.Logf("Vapi's full document is absent (%s unset, no %s): the subset's currency is checked where it is present", vapispec.EnvVar, path)
+			return
+		}
+	}
+	full, err := os.ReadFile(path)
+	require.NoError(t, err)
+	current, err := vapispec.Subset(full, src.Document, day)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(committed, current),
+		"%s is not what `make vapi-spec VAPI_SPEC=%s` generates from the full document (sha256 %s, committed from %s): regenerate and commit it",
+		vapispec.SubsetFile, path, fmt.Sprintf("%x", sha256.Sum256(full)), src.SHA256)
 }

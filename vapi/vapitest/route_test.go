@@ -17,7 +17,7 @@ import (
 // assistant's server, else the phone number's; and that the simulator records what went where.
 func TestSimulatorServerPrecedence(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 	toolRc, asstRc, phoneRc := newReceiver(t), newReceiver(t), newReceiver(t)
 	withServer := vapitest.DefaultAssistants()[0]
 	withServer.ID = "a1f0c6a2-7b1e-4c59-9d33-0000000000a1"

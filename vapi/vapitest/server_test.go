@@ -140,7 +140,7 @@ func TestSimulatorMagicNumbersAreValid(t *testing.T) {
 
 func TestSimulatorConformanceAndLifecycle(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 	b := setup(t, vapitest.Config{Seed: 7, Spec: spec, WebhookSecret: "shh"})
 	numbers := []string{"+12015550101", "+12015550111", "+12015550121", "+12015550131", "+12015550141", "+12015550146", "+12015550151", "+14155550123"}
 	ids := map[string]string{}
@@ -638,7 +638,7 @@ func TestSimulatorOutcomes(t *testing.T) {
 // answer to a query that asked for no step must leave step out rather than send null.
 func TestSimulatorAnalyticsStepOmitted(t *testing.T) {
 	t.Parallel()
-	spec := vapispec.FromEnv(t)
+	spec := vapispec.ForTest(t)
 	b := setup(t, vapitest.Config{Seed: 7, Spec: spec})
 	query := func(timeRange map[string]any) map[string]any {
 		q := map[string]any{"table": "call", "name": "x", "operations": []map[string]any{{"operation": "count", "column": "id"}}}
