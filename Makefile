@@ -4,7 +4,7 @@ BIN      := bin/campaign
 PKGS     := ./...
 
 .PHONY: all build test vet fmt-check demo fuzz bench-import bench-dispatch bench-export clean
-.PHONY: bench bench-webhook bench-rate bench-cap
+.PHONY: bench bench-webhook bench-rate bench-cap bench-account
 
 all: build
 
@@ -67,6 +67,11 @@ bench-rate: build
 # that allows 80, and compares the highest concurrency the simulator saw with the cap.
 bench-cap: build
 	$(GO) run ./internal/bench/capbench -bin $(BIN)
+
+# Runs a campaign with --max-concurrent 300 on 3 `campaign serve` processes against a simulated
+# account that allows 10, and counts the calls the account refused once the runner could know.
+bench-account: build
+	$(GO) run ./internal/bench/capbench -bin $(BIN) -procs 3 -cap 300 -sim-limit 10 -contacts 300
 
 # Every benchmark above in turn, on this machine (quiet, please), and BENCHMARKS.md written from
 # the figures. BENCH_ARGS=-quick: small sizes, a smoke run; BENCH_ARGS='-only webhook,rate'.

@@ -14,6 +14,11 @@ import (
 // account's plan changed.
 const AccountProbeInterval = 5 * time.Minute
 
+// AccountScoutTimeout is how long, while nothing is known of an account, its first call (the
+// scout, see accountAllows) holds the others back without an answer: longer than a dial job
+// may take, so that only a scout whose answer was lost (an ambiguous failure) outlasts it.
+const AccountScoutTimeout = time.Minute
+
 // AccountLimits is what the answer to one POST /call says of the account's concurrency.
 type AccountLimits struct {
 	// Limit is subscriptionLimits.concurrencyLimit, 0 when the answer had none.
@@ -50,7 +55,8 @@ func (s *Store) UseAccount(ctx context.Context, campaignID int64, account string
 // the runner may have L less them. Without a reported limit, a refusal lowers the limit to the
 // account's other live attempts (at least 1) and a call placed above the limit (a probe, see
 // AccountProbeInterval) raises it. A refusal also puts the next probe AccountProbeInterval
-// away.
+// away. Every answer sets learned_at, which ends the account's scouting (see accountAllows),
+// also when it taught no limit.
 func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID int64, l AccountLimits, now time.Time) error {
 	if account == "" {
 		return nil
@@ -78,8 +84,11 @@ func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID
 			account, max(1, others), now.Add(AccountProbeInterval), now)
 	default: // placed without a reported limit: at least this many calls are allowed
 		_, err = s.pool.Exec(ctx, `
-			UPDATE vapi_account SET concurrency_limit = $2, learned_at = $3, updated_at = $3
-			WHERE id = $1 AND reported_limit IS NULL AND concurrency_limit < $2`, account, others+1, now)
+			UPDATE vapi_account
+			SET concurrency_limit = CASE WHEN concurrency_limit < $2 THEN $2 ELSE concurrency_limit END,
+				learned_at = $3, updated_at = $3
+			WHERE id = $1 AND reported_limit IS NULL AND (concurrency_limit < $2 OR learned_at IS NULL)`,
+			account, others+1, now)
 	}
 	if err != nil {
 		return fmt.Errorf("learn the limit of vapi account: %w", err)
@@ -105,28 +114,52 @@ func (s *Store) AccountLimit(ctx context.Context, campaignID int64) (*int, error
 
 // accountAllows decides, in BeginAttempt's transaction and after the campaign row is locked,
 // whether the campaign's Vapi account has room for one more live call: it locks the account's
-// row (the last lock of the transaction: contact, campaign, account), so that every campaign on
-// the account serializes its dials, and counts the live attempts of every campaign on it. No
-// account, or no learned limit, allows. At the limit, a probe is allowed when the limit was
-// learned without a reported one and the probe time has come (the next is then
-// AccountProbeInterval away).
+// row (the last lock of the transaction: contact, campaign, account; made here for a new
+// account), so that every campaign on the account serializes its dials, and counts the live
+// attempts of every campaign on it. No account allows. While nothing is known of the account
+// (no answer yet), one call at a time is allowed, the scout, so that Vapi's first answer teaches
+// the limit before a burst of dials it would refuse; a scout without an answer for
+// AccountScoutTimeout no longer counts. After an answer that taught no limit, the campaign's own
+// cap applies. At the limit, a probe is allowed when the limit was learned without a reported
+// one and the probe time has come (the next is then AccountProbeInterval away).
 func accountAllows(ctx context.Context, tx pgx.Tx, account string, now time.Time) (bool, error) {
 	if account == "" {
 		return true, nil
 	}
 	var (
-		limit    *int
-		reported *int
-		probeAt  *time.Time
+		limit     *int
+		reported  *int
+		probeAt   *time.Time
+		learnedAt *time.Time
 	)
-	err := tx.QueryRow(ctx, `
-		SELECT concurrency_limit, reported_limit, probe_at FROM vapi_account WHERE id = $1 FOR NO KEY UPDATE`,
-		account).Scan(&limit, &reported, &probeAt)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && limit == nil) {
-		return true, nil
+	lock := func() error {
+		return tx.QueryRow(ctx, `
+			SELECT concurrency_limit, reported_limit, probe_at, learned_at FROM vapi_account
+			WHERE id = $1 FOR NO KEY UPDATE`, account).Scan(&limit, &reported, &probeAt, &learnedAt)
+	}
+	err := lock()
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A new account: its row is made so that there is one to lock (a concurrent insert
+		// waits for this transaction, then finds the row).
+		if _, err = tx.Exec(ctx, `INSERT INTO vapi_account (id) VALUES ($1) ON CONFLICT DO NOTHING`, account); err == nil {
+			err = lock()
+		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("lock vapi account: %w", err)
+	}
+	if limit == nil {
+		if learnedAt != nil {
+			return true, nil
+		}
+		var scouting bool
+		if err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM attempt WHERE state = 'creating' AND created_at > $2
+			  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1))`,
+			account, now.Add(-AccountScoutTimeout)).Scan(&scouting); err != nil {
+			return false, fmt.Errorf("look for a scout of vapi account: %w", err)
+		}
+		return !scouting, nil
 	}
 	var live int
 	if err := tx.QueryRow(ctx, accountLiveSQL, account, 0).Scan(&live); err != nil {

@@ -66,6 +66,9 @@ func TestAccountLimitFromRefusalsAndProbes(t *testing.T) {
 	require.NoError(t, b.store.UseAccount(b.ctx, b.camp.ID, "acct"))
 	b.queueAll(t)
 	a1 := b.grant(t, b.contacts[0], t0)
+	// Placed; Vapi reports no limit: the account is no longer scouted.
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", a1.ID, campaign.AccountLimits{}, t0))
+	require.NoError(t, b.store.CallCreated(b.ctx, a1.ID, "call-1", t0, t0))
 	b.grant(t, b.contacts[1], t0)
 	refused := b.grant(t, b.contacts[2], t0)
 	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", refused.ID, campaign.AccountLimits{Refused: true}, t0))
@@ -90,4 +93,54 @@ func TestAccountLimitFromRefusalsAndProbes(t *testing.T) {
 	require.Equal(t, 3, *limit)
 	require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "", a1.Key, "ended", "customer-ended-call", probeAt))
 	b.grant(t, b.contacts[4], probeAt)
+}
+
+// TestAccountLimitScoutsFirst: while nothing is known of the account, one call at a time is
+// asked for, so that Vapi's first answer teaches the limit before a burst of dials it would
+// refuse; once an answer came (with or without a limit), or when the first call had no answer
+// for AccountScoutTimeout, the dials are no longer held back.
+func TestAccountLimitScoutsFirst(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T) *testBundle {
+		b := setup(t, setupOpts{contacts: 4, maxConcurrent: 50})
+		require.NoError(t, b.store.UseAccount(b.ctx, b.camp.ID, "acct"))
+		b.queueAll(t)
+		return b
+	}
+	refused := func(t *testing.T, b *testBundle, contactID int64, now time.Time, msg string) {
+		t.Helper()
+		g, err := b.store.BeginAttempt(b.ctx, contactID, now)
+		require.NoError(t, err)
+		require.Equal(t, campaign.RefuseAccountLimit, g.Refusal, msg)
+	}
+
+	t.Run("reported limit", func(t *testing.T) {
+		t.Parallel()
+		b := start(t)
+		scout := b.grant(t, b.contacts[0], t0)
+		refused(t, b, b.contacts[1], t0, "nothing known of the account: one call until its answer")
+		require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", scout.ID, campaign.AccountLimits{Limit: 10, Remaining: 10}, t0))
+		b.grant(t, b.contacts[1], t0)
+		b.grant(t, b.contacts[2], t0)
+	})
+	t.Run("no limit reported", func(t *testing.T) {
+		t.Parallel()
+		b := start(t)
+		scout := b.grant(t, b.contacts[0], t0)
+		refused(t, b, b.contacts[1], t0, "nothing known of the account: one call until its answer")
+		require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", scout.ID, campaign.AccountLimits{}, t0))
+		require.NoError(t, b.store.CallCreated(b.ctx, scout.ID, "call-1", t0, t0))
+		b.grant(t, b.contacts[1], t0)
+		b.grant(t, b.contacts[2], t0)
+		limit, err := b.store.AccountLimit(b.ctx, b.camp.ID)
+		require.NoError(t, err)
+		require.Nil(t, limit, "a call placed without a reported limit teaches no limit")
+	})
+	t.Run("scout without an answer", func(t *testing.T) {
+		t.Parallel()
+		b := start(t)
+		b.grant(t, b.contacts[0], t0)
+		refused(t, b, b.contacts[1], t0.Add(campaign.AccountScoutTimeout-time.Second), "the first call may still be answered")
+		b.grant(t, b.contacts[1], t0.Add(campaign.AccountScoutTimeout))
+	})
 }

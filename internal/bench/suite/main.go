@@ -101,6 +101,14 @@ var benchmarks = []benchmark{
 			"proxy, against a simulated account that allows 4 times the cap, with no rate limit: the highest number of " +
 			"live calls the simulator saw. Anchor: the cap.",
 		full: []string{"-procs", "3", "-cap", "20", "-contacts", "500"}, quick: []string{"-procs", "3", "-cap", "5", "-contacts", "40"}, summary: capRow},
+	{name: "account", title: "The account's limit learned", prog: "capbench", json: "account-bench.json",
+		about: "The same program in its account mode: one campaign with `--max-concurrent 300` handed to 3 `campaign serve` " +
+			"processes against a simulated account that allows 10 calls (refusing more as `--simulate` does: a 201 with a " +
+			"call ended at once for concurrency): the creates Vapi refused, after the first refusal and in all, split by " +
+			"whether the dial began before or after the runner had learned the limit, and the live calls over the " +
+			"account's limit while contacts were due. Anchor: the account's limit; the target is at most 1% refused.",
+		full:  []string{"-procs", "3", "-cap", "300", "-sim-limit", "10", "-contacts", "300"},
+		quick: []string{"-procs", "3", "-cap", "30", "-sim-limit", "5", "-contacts", "40"}, summary: accountRow},
 }
 
 func main() {
@@ -460,6 +468,41 @@ func capRow(raw []byte) (row, error) {
 			f.MaxLive, 100*f.AtCapShare) + warned(f.Warnings),
 		anchor: fmt.Sprintf("the cap: %d", f.Cap),
 		ratio:  fmt.Sprintf("%.2f of the cap (%s)", f.Ratio, verdict),
+	}, nil
+}
+
+func accountRow(raw []byte) (row, error) {
+	var f struct {
+		Procs    int `json:"procs"`
+		Cap      int `json:"cap"`
+		SimLimit int `json:"sim_limit"`
+		MaxLive  int `json:"max_live"`
+		Account  struct {
+			Creates           int     `json:"creates"`
+			Refused           int     `json:"refused"`
+			CreatesAfter      int     `json:"creates_after_first_refusal"`
+			RefusedAfter      int     `json:"refused_after_first_refusal"`
+			RefusedAfterShare float64 `json:"refused_after_share"`
+			MeetsTarget       bool    `json:"meets_target"`
+			MeanLiveShare     float64 `json:"mean_live_share"`
+		} `json:"account"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return row{}, fmt.Errorf("read the account figures: %w", err)
+	}
+	verdict := "met"
+	if !f.Account.MeetsTarget {
+		verdict = "MISSED"
+	}
+	return row{
+		figure: fmt.Sprintf("account limit learned: `--max-concurrent %d` on a %d-call account, %d `campaign serve` processes",
+			f.Cap, f.SimLimit, f.Procs),
+		measured: fmt.Sprintf("%s POST /call, %s refused (%s of %s after the first refusal); live %.2f of the limit on average, at most %d",
+			thousands(f.Account.Creates), thousands(f.Account.Refused), thousands(f.Account.RefusedAfter),
+			thousands(f.Account.CreatesAfter), f.Account.MeanLiveShare, f.MaxLive) + warned(f.Warnings),
+		anchor: fmt.Sprintf("the account's limit: %d; target ≤ 1%% refused after the first refusal", f.SimLimit),
+		ratio:  fmt.Sprintf("%.2f%% refused after the first refusal (%s)", 100*f.Account.RefusedAfterShare, verdict),
 	}, nil
 }
 
