@@ -49,7 +49,9 @@ func TestDialRecordsTheCallWhenLearningFails(t *testing.T) {
 	_, err := pool.Exec(ctx, `
 		CREATE FUNCTION refuse_learning() RETURNS trigger LANGUAGE plpgsql AS
 			$$ BEGIN RAISE EXCEPTION 'learning refused by the test'; END $$;
-		CREATE TRIGGER refuse_learning BEFORE INSERT OR UPDATE ON vapi_account
+		-- Updates only: the dial itself makes the account's row (see accountAllows), and what
+		-- the answer teaches updates it.
+		CREATE TRIGGER refuse_learning BEFORE UPDATE ON vapi_account
 			FOR EACH ROW EXECUTE FUNCTION refuse_learning()`)
 	require.NoError(t, err)
 	contactID := b.firstContact(t, pool)

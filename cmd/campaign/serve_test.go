@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
@@ -152,6 +153,7 @@ func TestServeEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	httpGet(t, base+"/vapi/webhook", http.StatusMethodNotAllowed)
 
+	accountKnown(t, b, sim)
 	csv := writeFile(t, t.TempDir(), "endpoints.csv", "phone\n+12015550130\n+12015550131\n+12015550132\n")
 	code := b.run(t, "run", csv, "--detach", "--name", "endpoints", "--vapi-base-url", sim.url, "--public-url", base,
 		"--assistant-id", vapitest.AssistantCollections, "--phone-number-id", "pn-serve", "--allow-missing-variables",
@@ -319,6 +321,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	p := startServeBinary(t, buildServeBinary(t), "serve", b.dbURL, sim, "--grace", "1m")
 	base := "http://" + p.addr
 
+	accountKnown(t, b, sim)
 	csv := writeFile(t, t.TempDir(), "graceful.csv", "phone\n+12015550133\n+12015550134\n+12015550135\n")
 	code := b.run(t, "run", csv, "--detach", "--name", "graceful", "--vapi-base-url", sim.url, "--public-url", base,
 		"--assistant-id", vapitest.AssistantCollections, "--phone-number-id", "pn-serve", "--allow-missing-variables",
@@ -404,6 +407,19 @@ type serveSim struct {
 
 	mu    sync.Mutex
 	times []time.Time
+}
+
+// accountKnown records the simulated account's concurrency limit as learned, as an earlier
+// campaign on the account would have left it: a campaign then starts with every call it may
+// place, instead of scouting a new account with one call first (see the README's "placing
+// calls"). For tests that need several calls live at once early on.
+func accountKnown(t *testing.T, b *testBundle, sim *serveSim) {
+	t.Helper()
+	client, err := vapi.NewClient(sim.Config().APIKey, &vapi.Config{BaseURL: sim.url})
+	require.NoError(t, err)
+	limit := sim.Config().ConcurrencyLimit
+	require.NoError(t, campaign.NewStore(b.pool(t)).LearnAccountLimit(context.Background(), client.Account(), 0,
+		campaign.AccountLimits{Limit: limit, Remaining: limit}, time.Now()))
 }
 
 func newServeSim(t *testing.T, cfg vapitest.Config) *serveSim {
