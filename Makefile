@@ -24,9 +24,10 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 # The README's demo: the example file run end to end on the built-in Vapi simulator. Its
-# rejected rows go to the temporary directory, so the demo writes nothing into the repository.
+# rejected rows go to the temporary directory, in a file of the user's own (a shared /tmp is
+# sticky: one user cannot replace another's file), so the demo writes nothing into the repository.
 demo: build
-	$(BIN) run examples/customers.csv --simulate --rejects "$${TMPDIR:-/tmp}/campaign-demo.rejects.csv"
+	$(BIN) run examples/customers.csv --simulate --rejects "$${TMPDIR:-/tmp}/campaign-demo-$$(id -u).rejects.csv"
 
 # Every parser of outside input, fuzzed for FUZZTIME each (CI runs FUZZTIME=8s). A failing input
 # is saved under the package's testdata/fuzz/ and replays in `make test` once committed.
