@@ -80,6 +80,7 @@ func (p *killProc) exited() bool {
 // The seed (logged; CAMPAIGN_KILL_TEST_SEED replays it) fixes the kill moments and the
 // simulator's outcomes; the faults it draws also depend on the order of requests, which varies.
 func TestKillAndResume(t *testing.T) {
+	t.Parallel()
 	seed := time.Now().UnixNano()
 	if s := os.Getenv(envKillSeed); s != "" {
 		var err error

@@ -91,6 +91,7 @@ func waitExit(t *testing.T, p *killProc, within time.Duration) int {
 // flight are waited for, the summary and the resume command are written, and the runner's lease
 // is gone.
 func TestRunWindsDownOnHangupAndTerm(t *testing.T) {
+	t.Parallel()
 	bin := buildServeBinary(t)
 	for _, tc := range []struct {
 		name string
@@ -123,6 +124,7 @@ func TestRunWindsDownOnHangupAndTerm(t *testing.T) {
 // runner; once its lease has expired, status and list show the campaign as orphaned, with the
 // command that continues it.
 func TestKilledRunIsOrphaned(t *testing.T) {
+	t.Parallel()
 	bin := buildServeBinary(t)
 	b := setup(t)
 	b.realClock = true
@@ -169,6 +171,7 @@ func TestKilledRunIsOrphaned(t *testing.T) {
 // --adopt-orphans adopts the foreground campaign (one log line) and finishes it, and leaves the
 // simulated one alone.
 func TestServeAdoptsOrphans(t *testing.T) {
+	t.Parallel()
 	bin := buildServeBinary(t)
 	b := setup(t)
 	b.realClock = true
@@ -232,6 +235,7 @@ func TestServeAdoptsOrphans(t *testing.T) {
 // without --force (the error names the runner and what to do); deleted with --force, the run
 // ends at once saying so, its heartbeat stops with one log line, and its dial jobs are cancelled.
 func TestDeleteWhileARunWatches(t *testing.T) {
+	t.Parallel()
 	bin := buildServeBinary(t)
 	b := setup(t)
 	csv := writeFile(t, t.TempDir(), "watched.csv", killContacts(60))

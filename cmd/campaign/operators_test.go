@@ -122,6 +122,7 @@ func opsSequence(rng *rand.Rand, n int) []operatorAction {
 // one again. A resume while three runners are alive is `resume --detach`, which only sets the
 // campaign running (the runners serve their campaign whatever its mode).
 func TestOperatorActionsWithThreeRunners(t *testing.T) {
+	t.Parallel()
 	seed := time.Now().UnixNano()
 	if s := os.Getenv(envOpsSeed); s != "" {
 		var err error

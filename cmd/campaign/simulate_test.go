@@ -48,6 +48,7 @@ func TestRunSimulate(t *testing.T) {
 // attempt cap allow, a person who asks not to be called is suppressed with the call as evidence,
 // and a callback is honoured until the cap.
 func TestRunSimulateRetriesAndFollowUps(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.realClock = true
 	dir := t.TempDir()

@@ -65,6 +65,7 @@ func assistantWithServer(url string) vapi.Assistant {
 // assistant's server keeps getting its tool calls and end-of-call reports, and every result
 // still arrives, read by the reconciler.
 func TestRunLeavesTheAssistantsServer(t *testing.T) {
+	t.Parallel()
 	crm := newCRMServer(t)
 	asst := assistantWithServer(crm.srv.URL)
 	sim := vapitest.New(vapitest.Config{TimeScale: 600, Assistants: []vapi.Assistant{asst}})
