@@ -33,7 +33,7 @@ demo: build
 # is saved under the package's testdata/fuzz/ and replays in `make test` once committed.
 FUZZTIME ?= 1m
 FUZZ_TARGETS := campaign:FuzzReader campaign:FuzzParsePhone campaign:FuzzParseWindow \
-	campaign:FuzzParseRetryPolicy campaign:FuzzParseFollowUp webhook:FuzzHandler
+	campaign:FuzzParseRetryPolicy campaign:FuzzParseFollowUp campaign:FuzzMatchEventAttempt webhook:FuzzHandler
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=./$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
