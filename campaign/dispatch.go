@@ -264,9 +264,13 @@ type Decision struct {
 	FailOutcome string
 }
 
-// queueDueLockClass is the first key of the advisory lock QueueDue holds per campaign (the
-// second is the campaign id), so that one hopper at a time fills a campaign's queue.
-const queueDueLockClass int32 = 0x71647565 // "qdue"
+// queueDueLockSQL takes, without waiting, the advisory lock QueueDue holds per campaign ($1),
+// so that one hopper at a time fills a campaign's queue. Advisory locks are database-wide, so
+// the key is a hash of the schema as well as the campaign id: two installations (or tests) in
+// two schemas of one database each have a campaign 1, and neither's hopper may keep the other's
+// out.
+const queueDueLockSQL = `SELECT pg_try_advisory_xact_lock(
+	hashtextextended('campaign.queue_due/' || current_schema() || '/' || $1::bigint, 0))`
 
 // QueueDue fills a running campaign's dial queue, in one transaction: it selects up to limit
 // pending contacts whose next_attempt_at is NULL or <= now (FOR UPDATE SKIP LOCKED), calls
@@ -287,8 +291,7 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		queued = 0
 		var got bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, $2)`,
-			queueDueLockClass, int32(campaignID)).Scan(&got); err != nil {
+		if err := tx.QueryRow(ctx, queueDueLockSQL, campaignID).Scan(&got); err != nil {
 			return err
 		}
 		if !got {

@@ -759,3 +759,25 @@ func TestCampaignSecret(t *testing.T) {
 	_, err = b.store.CampaignSecret(b.ctx, -1)
 	require.ErrorIs(t, err, campaign.ErrNotFound)
 }
+
+// TestQueueDueLockIsPerSchema: advisory locks are database-wide, so two installations (or two
+// tests) in two schemas of one database both have a campaign 1. The hopper of one must never
+// skip the other's campaign because it holds the lock of its own campaign 1.
+func TestQueueDueLockIsPerSchema(t *testing.T) {
+	t.Parallel()
+	a := setup(t, setupOpts{contacts: 1})
+	b := setup(t, setupOpts{contacts: 1})
+	require.Equal(t, a.camp.ID, b.camp.ID, "the same campaign id in two schemas")
+	queue := func(*campaign.Contact) campaign.Decision { return campaign.Decision{Queue: true} }
+
+	var nb int
+	na, err := a.store.QueueDue(a.ctx, a.camp.ID, t0, 10, queue, func(ctx context.Context, _ pgx.Tx, _ []int64) error {
+		// While a's hopper holds its lock, b's fills b's queue.
+		var err error
+		nb, err = b.store.QueueDue(ctx, b.camp.ID, t0, 10, queue, func(context.Context, pgx.Tx, []int64) error { return nil })
+		return err
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1, na)
+	require.Equal(t, 1, nb, "b's hopper was not kept out by a's lock")
+}
