@@ -42,11 +42,12 @@ const pauseDeadline = 5 * time.Second
 // final, each number called once.
 func TestThreeServeProcesses(t *testing.T) {
 	t.Parallel()
-	const contacts, maxConcurrent = 24, 4
+	// Enough contacts, and calls long enough (x30), that the campaign is still far from done
+	// when the test, on a busy machine, sees a third placed and pauses; and that the cap fills.
+	const contacts, maxConcurrent = 36, 4
 	b := setup(t)
 	b.realClock = true
-	// Calls long enough (x60) for the cap to fill on a busy machine.
-	sim := newServeSim(t, vapitest.Config{Seed: 7, TimeScale: 60, ConcurrencyLimit: 3 * maxConcurrent})
+	sim := newServeSim(t, vapitest.Config{Seed: 7, TimeScale: 30, ConcurrencyLimit: 3 * maxConcurrent})
 	b.env[envAPIKey] = sim.Config().APIKey
 	bin := buildServeBinary(t)
 
