@@ -656,17 +656,19 @@ type AttemptResult struct {
 	State      AttemptState
 	VapiCallID string
 	// CreatedAt is when the attempt was journaled, before POST /call.
-	CreatedAt          time.Time
-	StartedAt, EndedAt pgtype.Timestamptz
+	CreatedAt time.Time
+	// StartedAt and EndedAt are nil until the call started or ended.
+	StartedAt, EndedAt *time.Time
 	EndedReason        string
 	Outcome            string
-	DurationSeconds    pgtype.Float8
-	CostUSD            pgtype.Float8
+	// The numbers below are nil when Vapi reported none.
+	DurationSeconds *float64
+	CostUSD         *float64
 	// Cost breakdown (Vapi's costBreakdown): USD by component, then token and character counts.
 	// AnalysisUSD sums the analysis costs (summary, structured data, success evaluation,
 	// structured output).
-	TransportUSD, STTUSD, LLMUSD, TTSUSD, VapiUSD, AnalysisUSD                pgtype.Float8
-	LLMPromptTokens, LLMCompletionTokens, TTSCharacters                       pgtype.Float8
+	TransportUSD, STTUSD, LLMUSD, TTSUSD, VapiUSD, AnalysisUSD                *float64
+	LLMPromptTokens, LLMCompletionTokens, TTSCharacters                       *float64
 	SuccessEvaluation, Summary, RecordingURL, StructuredData, Error, Decision string
 }
 
@@ -682,7 +684,8 @@ func breakdownNumber(path ...string) string {
 
 // EachAttempt calls fn for every attempt of the campaign that passes f (contact state, attempt
 // outcome), in contact file order then attempt number: every journaled attempt, including those
-// that placed no call. The row passed to fn is reused: fn must not keep it.
+// that placed no call. The row passed to fn is reused: fn must not keep a pointer to it (a copy
+// is safe: every row gets pointers of its own).
 func (r *ResultsSnapshot) EachAttempt(ctx context.Context, f ExportFilter, fn func(*AttemptResult) error) error {
 	if r.minID > r.maxID {
 		return nil

@@ -172,12 +172,17 @@ func TestExportSnapshot(t *testing.T) {
 	require.Equal(t, "+14155550100", first.ContactPhone)
 	require.Equal(t, campaign.AttemptEnded, first.State)
 	require.Equal(t, first.Key+"-call", first.VapiCallID)
-	require.True(t, first.StartedAt.Time.Equal(t0))
-	require.InDelta(t, 20, first.DurationSeconds.Float64, 1e-9)
-	require.InDelta(t, 0.01, first.TransportUSD.Float64, 1e-9)
-	require.InDelta(t, 0.003, first.AnalysisUSD.Float64, 1e-9, "summary + structured data, token counts aside")
-	require.InDelta(t, 900, first.LLMPromptTokens.Float64, 1e-9)
-	require.False(t, first.TTSUSD.Valid)
+	require.NotNil(t, first.StartedAt)
+	require.True(t, first.StartedAt.Equal(t0))
+	require.NotNil(t, first.DurationSeconds)
+	require.InDelta(t, 20, *first.DurationSeconds, 1e-9)
+	require.NotNil(t, first.TransportUSD)
+	require.InDelta(t, 0.01, *first.TransportUSD, 1e-9)
+	require.NotNil(t, first.AnalysisUSD)
+	require.InDelta(t, 0.003, *first.AnalysisUSD, 1e-9, "summary + structured data, token counts aside")
+	require.NotNil(t, first.LLMPromptTokens)
+	require.InDelta(t, 900, *first.LLMPromptTokens, 1e-9)
+	require.Nil(t, first.TTSUSD)
 
 	var n int
 	require.NoError(t, snap.EachAttempt(b.ctx, campaign.ExportFilter{Outcomes: []string{"capacity", "voicemail"}},

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gocarina/gocsv"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/campaign-run/campaign/campaign"
 )
@@ -124,7 +123,13 @@ type Number struct {
 	Valid bool
 }
 
-func number(f pgtype.Float8) Number { return Number{Value: f.Float64, Valid: f.Valid} }
+// number is the Number of an optional value: absent when f is nil.
+func number(f *float64) Number {
+	if f == nil {
+		return Number{}
+	}
+	return Number{Value: *f, Valid: true}
+}
 
 // MarshalCSV implements gocsv.TypeMarshaller.
 func (n Number) MarshalCSV() (string, error) {
@@ -241,14 +246,14 @@ func attemptRecord(a *campaign.AttemptResult, zones zoneCache) AttemptRecord {
 		SuccessEvaluation: Text(a.SuccessEvaluation), Summary: Text(a.Summary), RecordingURL: Text(a.RecordingURL),
 		StructuredData: JSONText(a.StructuredData), Error: Text(a.Error), Decision: Text(a.Decision),
 	}
-	if a.StartedAt.Valid {
-		r.StartedAt = Time(a.StartedAt.Time)
+	if a.StartedAt != nil {
+		r.StartedAt = Time(*a.StartedAt)
 		if loc := zones.get(a.TimeZone); loc != nil {
-			r.StartedAtLocal = LocalTime(a.StartedAt.Time.In(loc))
+			r.StartedAtLocal = LocalTime(a.StartedAt.In(loc))
 		}
 	}
-	if a.EndedAt.Valid {
-		r.EndedAt = Time(a.EndedAt.Time)
+	if a.EndedAt != nil {
+		r.EndedAt = Time(*a.EndedAt)
 	}
 	return r
 }
