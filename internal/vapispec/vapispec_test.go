@@ -123,6 +123,37 @@ func TestQuirks(t *testing.T) {
 	})
 }
 
+// TestRequestMessages checks that violations are worded as Vapi's 400 answer words them, with
+// the property's dotted path.
+func TestRequestMessages(t *testing.T) {
+	t.Parallel()
+	spec, err := vapispec.Load(filepath.Join("testdata", "quirks.openapi.json"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"Valid", `{"name": "ok", "plan": {"type": "fixed"}}`, nil},
+		{"UnknownTopLevelProperty", `{"name": "x", "foo": 1}`, []string{"property foo should not exist"}},
+		{"UnknownNestedProperty", `{"name": "x", "plan": {"type": "fixed", "extra": 1}}`, []string{"plan.property extra should not exist"}},
+		{"MaxLength", `{"name": "12345678901234567890123456789012345678901"}`, []string{"name must be shorter than or equal to 40 characters"}},
+		{"WantString", `{"name": 7}`, []string{"name must be a string"}},
+		{"WantObject", `{"name": "x", "free": 1}`, []string{"nested property free must be either object or array"}},
+		{"WantArray", `{"name": "x", "messages": "status-update"}`, []string{"messages must be an array"}},
+		{"OtherKeywordKeepsItsMessage", `{"name": "x", "level": "medium"}`, []string{"level: value must be one of 'low', 'high', <nil>"}},
+		{"EscapedPointerTokens", `{"name": "x", "a/b~c": 1}`, []string{"property a/b~c should not exist"}},
+		{"NotJSONIsOneMessage", `{`, []string{"validate Body: body is not JSON: unexpected EOF"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, spec.RequestMessages("Body", []byte(tt.body)))
+		})
+	}
+}
+
 func TestExamplesValidate(t *testing.T) {
 	t.Parallel()
 	spec := vapispec.ForTest(t)

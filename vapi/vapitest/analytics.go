@@ -40,7 +40,7 @@ func (s *Server) handleAnalytics(w http.ResponseWriter, r *http.Request) {
 	}
 	var msgs []string
 	if s.cfg.Spec != nil {
-		msgs = append(msgs, specMessages(s.cfg.Spec.Validate("AnalyticsQueryDTO", body, true))...)
+		msgs = append(msgs, s.cfg.Spec.RequestMessages("AnalyticsQueryDTO", body)...)
 	}
 	var dto vapi.AnalyticsQueryDTO
 	if err := json.Unmarshal(body, &dto); err != nil {

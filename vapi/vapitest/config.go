@@ -157,11 +157,15 @@ type Config struct {
 	OrgID string
 }
 
-// SpecValidator validates a body against a component schema of Vapi's
-// OpenAPI document; *vapispec.Spec implements it. A failure that is a
-// *vapispec.ValidationError is mapped to NestJS messages.
+// SpecValidator validates a request body against a component schema of
+// Vapi's OpenAPI document, strictly, and returns the messages of Vapi's 400
+// answer for it (NestJS class-validator wording, e.g. "customer.property foo
+// should not exist"); none when the body conforms. The simulator adds them
+// to its own checks' messages. *vapispec.Spec implements it; it is declared
+// here so that the simulator does not link the validator into programs that
+// do not set one.
 type SpecValidator interface {
-	Validate(schema string, body []byte, strict bool) error
+	RequestMessages(schema string, body []byte) []string
 }
 
 // Default values.

@@ -2,14 +2,10 @@ package vapitest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"unicode/utf8"
-
-	"github.com/campaign-run/campaign/internal/vapispec"
 )
 
 // Property names of the request DTOs (Vapi's OpenAPI document, 2026-08).
@@ -55,7 +51,7 @@ func (s *Server) validateCreate(body []byte) []string {
 		}
 	}
 	if s.cfg.Spec != nil {
-		add(specMessages(s.cfg.Spec.Validate("CreateCallDTO", body, true))...)
+		add(s.cfg.Spec.RequestMessages("CreateCallDTO", body)...)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
@@ -153,74 +149,4 @@ func maxLen(path string, raw json.RawMessage, n int) []string {
 		return []string{fmt.Sprintf("%s must be shorter than or equal to %d characters", path, n)}
 	}
 	return nil
-}
-
-// specMessages maps vapispec violations to NestJS (class-validator)
-// messages: "customer.property foo should not exist", "name must be shorter
-// than or equal to 40 characters", ...
-func specMessages(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var ve *vapispec.ValidationError
-	if !errors.As(err, &ve) {
-		return []string{err.Error()}
-	}
-	var out []string
-	for _, v := range ve.Violations {
-		out = append(out, nestMessage(v))
-	}
-	return out
-}
-
-func nestMessage(v vapispec.Violation) string {
-	tokens := strings.Split(strings.TrimPrefix(v.Pointer, "/"), "/")
-	for i, t := range tokens {
-		tokens[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-	}
-	dotted := strings.Join(tokens, ".")
-	switch {
-	case v.Keyword == "additionalProperties":
-		parent := strings.Join(tokens[:len(tokens)-1], ".")
-		msg := "property " + tokens[len(tokens)-1] + " should not exist"
-		if parent != "" {
-			msg = parent + "." + msg
-		}
-		return msg
-	case strings.HasSuffix(v.Keyword, "maxLength"):
-		if n := lastNumber(v.Message); n != "" {
-			return dotted + " must be shorter than or equal to " + n + " characters"
-		}
-	case strings.HasSuffix(v.Keyword, "minLength"):
-		if n := lastNumber(v.Message); n != "" {
-			return dotted + " must be longer than or equal to " + n + " characters"
-		}
-	case strings.HasSuffix(v.Keyword, "type"):
-		switch {
-		case strings.Contains(v.Message, "want string"):
-			return dotted + " must be a string"
-		case strings.Contains(v.Message, "want number"), strings.Contains(v.Message, "want integer"):
-			return dotted + " must be a number conforming to the specified constraints"
-		case strings.Contains(v.Message, "want boolean"):
-			return dotted + " must be a boolean value"
-		case strings.Contains(v.Message, "want object"):
-			return "nested property " + dotted + " must be either object or array"
-		case strings.Contains(v.Message, "want array"):
-			return dotted + " must be an array"
-		}
-	}
-	if dotted == "" {
-		return v.Message
-	}
-	return dotted + ": " + v.Message
-}
-
-var numberRe = regexp.MustCompile(`\d+`)
-
-func lastNumber(s string) string {
-	all := numberRe.FindAllString(s, -1)
-	if len(all) == 0 {
-		return ""
-	}
-	return all[len(all)-1]
 }
