@@ -18,10 +18,13 @@ import (
 	"github.com/campaign-run/campaign/internal/vapispec"
 )
 
-// readTestdata reads a file from testdata/.
-func readTestdata(t *testing.T, name string) []byte {
+// exampleDir holds the example Vapi payloads, kept once with the package of the wire types.
+var exampleDir = filepath.Join("..", "..", "vapi", "testdata")
+
+// readExample reads an example Vapi payload from exampleDir.
+func readExample(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join(exampleDir, name))
 	require.NoError(t, err)
 	return b
 }
@@ -173,14 +176,14 @@ func TestExamplesValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file+"/"+tt.schema, func(t *testing.T) {
 			t.Parallel()
-			require.NoError(t, spec.Validate(tt.schema, readTestdata(t, tt.file), tt.strict))
+			require.NoError(t, spec.Validate(tt.schema, readExample(t, tt.file), tt.strict))
 		})
 	}
 
 	t.Run("analytics.response.json/AnalyticsQueryResult", func(t *testing.T) {
 		t.Parallel()
 		var results []json.RawMessage
-		require.NoError(t, json.Unmarshal(readTestdata(t, "analytics.response.json"), &results))
+		require.NoError(t, json.Unmarshal(readExample(t, "analytics.response.json"), &results))
 		require.NotEmpty(t, results)
 		for _, r := range results {
 			require.NoError(t, spec.Validate("AnalyticsQueryResult", r, false))
@@ -194,7 +197,7 @@ func TestRealSpecStrictness(t *testing.T) {
 	require.Same(t, spec, vapispec.ForTest(t), "loaded once per test binary")
 
 	// withField returns the create-call example with one change at top level.
-	base := readTestdata(t, "create-call.request.json")
+	base := readExample(t, "create-call.request.json")
 	withField := func(t *testing.T, key string, value any) []byte {
 		t.Helper()
 		var m map[string]any
