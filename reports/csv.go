@@ -18,173 +18,244 @@ var CSVHeader = []string{"section", "item", "metric", "value"}
 // WriteCSV writes r as CSV, one figure a row (see CSVHeader), sections in the JSON form's order.
 // Absent values (JSON null) are empty cells; times are RFC 3339 in UTC.
 func WriteCSV(w io.Writer, r *Report) error {
-	cw := csv.NewWriter(w)
-	rows := [][]string{CSVHeader}
-	add := func(section, item, metric string, v any) {
-		rows = append(rows, []string{section, item, metric, csvValue(v)})
-	}
-	c := r.Campaign
-	add("report", "", "schema_version", r.SchemaVersion)
-	add("report", "", "generated_at", r.GeneratedAt)
-	for _, f := range []struct {
-		metric string
-		v      any
-	}{
-		{"id", c.ID}, {"name", c.Name}, {"status", c.Status}, {"mode", c.Mode}, {"source_file", c.SourceFile},
-		{"created_at", c.CreatedAt}, {"started_at", c.StartedAt}, {"finished_at", c.FinishedAt},
-		{"assistant_id", c.AssistantID}, {"phone_number_id", c.PhoneNumberID}, {"window", c.Window},
-		{"default_time_zone", c.TimeZone}, {"rate_per_second", c.RatePerSecond}, {"max_concurrent", c.MaxConcurrent},
-		{"max_attempts", c.MaxAttempts}, {"retry_policy", c.RetryPolicy},
+	rows := csvRows{CSVHeader}
+	for _, section := range []func(*csvRows, *Report){
+		csvReport, csvCampaign, csvContacts, csvFunnel, csvOutcomes, csvEndedReasons, csvSuccessEvaluations,
+		csvAttempts, csvCost, csvDuration, csvHours, csvTimeZones, csvImport, csvSuppressions, csvProgress,
+		csvAnalytics,
 	} {
-		add("campaign", "", f.metric, f.v)
+		section(&rows, r)
 	}
-	add("contacts", "", "total", r.Contacts.Total)
-	add("contacts", "", "final", r.Contacts.Final)
-	for _, s := range sortedKeys(r.Contacts.ByState) {
-		add("contacts", s, "by_state", r.Contacts.ByState[s])
-	}
-	for _, s := range r.Funnel {
-		add("funnel", s.Stage, "contacts", s.Contacts)
-		add("funnel", s.Stage, "share_of_contacts", s.ShareOfContacts)
-		add("funnel", s.Stage, "share_of_previous", s.ShareOfPrevious)
-	}
-	for _, o := range r.Outcomes {
-		add("outcomes", o.Outcome, "contacts", o.Contacts)
-		add("outcomes", o.Outcome, "share", o.Share)
-	}
-	add("ended_reasons", "", "calls", r.EndedReasons.Calls)
-	for _, rs := range r.EndedReasons.Top {
-		add("ended_reasons", rs.EndedReason, "outcome", rs.Outcome)
-		add("ended_reasons", rs.EndedReason, "calls", rs.Calls)
-		add("ended_reasons", rs.EndedReason, "share", rs.Share)
-		add("ended_reasons", rs.EndedReason, "cost_usd", rs.CostUSD)
-		add("ended_reasons", rs.EndedReason, "avg_duration_seconds", rs.AvgDurationSeconds)
-	}
-	if o := r.EndedReasons.Other; o != nil {
-		add("ended_reasons", "other", "reasons", o.Reasons)
-		add("ended_reasons", "other", "calls", o.Calls)
-		add("ended_reasons", "other", "share", o.Share)
-		add("ended_reasons", "other", "cost_usd", o.CostUSD)
-	}
-	se := r.SuccessEvaluations
-	add("success_evaluations", "", "evaluated_calls", se.Evaluated)
-	add("success_evaluations", "", "not_evaluated_calls", se.NotEvaluated)
-	for _, v := range se.Values {
-		add("success_evaluations", v.Value, "calls", v.Calls)
-		add("success_evaluations", v.Value, "share", v.Share)
-		add("success_evaluations", v.Value, "success", v.Success)
-	}
-	for _, a := range r.Attempts {
-		item := strconv.Itoa(a.Attempt)
-		add("attempts", item, "calls", a.Calls)
-		add("attempts", item, "connected_calls", a.ConnectedCalls)
-		add("attempts", item, "successful_calls", a.SuccessfulCalls)
-		add("attempts", item, "yield", a.Yield)
-		add("attempts", item, "success_yield", a.SuccessYield)
-		add("attempts", item, "first_connected_contacts", a.FirstConnected)
-		add("attempts", item, "cumulative_connected_share", a.CumulativeConnectedShare)
-		add("attempts", item, "first_successful_contacts", a.FirstSuccessful)
-		add("attempts", item, "cumulative_success_share", a.CumulativeSuccessShare)
-	}
-	co := r.Cost
-	add("cost", "", "total_usd", co.TotalUSD)
-	add("cost", "", "per_call_usd", co.PerCallUSD)
-	add("cost", "", "per_connected_call_usd", co.PerConnectedCallUSD)
-	add("cost", "", "per_success_usd", co.PerSuccessUSD)
-	bc := co.ByComponent
-	for _, f := range []struct {
-		item string
-		v    float64
-	}{{"transport_usd", bc.TransportUSD}, {"stt_usd", bc.STTUSD}, {"llm_usd", bc.LLMUSD}, {"tts_usd", bc.TTSUSD},
-		{"vapi_usd", bc.VapiUSD}, {"analysis_usd", bc.AnalysisUSD}} {
-		add("cost", f.item, "by_component", f.v)
-	}
-	for _, o := range co.ByOutcome {
-		add("cost", o.Outcome, "by_outcome_calls", o.Calls)
-		add("cost", o.Outcome, "by_outcome_cost_usd", o.CostUSD)
-		add("cost", o.Outcome, "by_outcome_share", o.Share)
-	}
-	d := r.Duration
-	add("duration", "", "connected_calls", d.ConnectedCalls)
-	add("duration", "", "mean_seconds", d.MeanSeconds)
-	add("duration", "", "p50_seconds", d.P50Seconds)
-	add("duration", "", "p90_seconds", d.P90Seconds)
-	add("duration", "", "total_minutes", d.TotalMinutes)
-	for _, b := range d.Histogram {
-		add("duration", bucketLabel(b), "histogram_calls", b.Calls)
-	}
-	for _, h := range r.Hours.ByHour {
-		add("hours", strconv.Itoa(h.Hour), "calls", h.Calls)
-		add("hours", strconv.Itoa(h.Hour), "connected", h.Connected)
-	}
-	add("hours", "", "unknown_calls", r.Hours.UnknownCalls)
-	for _, z := range r.TimeZones {
-		add("time_zones", z.TimeZone, "contacts", z.Contacts)
-		add("time_zones", z.TimeZone, "dialed", z.Dialed)
-		add("time_zones", z.TimeZone, "connected", z.Connected)
-		add("time_zones", z.TimeZone, "successful", z.Successful)
-		add("time_zones", z.TimeZone, "calls", z.Calls)
-	}
-	im := r.Import
-	add("import", "", "rows_read", im.RowsRead)
-	add("import", "", "accepted", im.Accepted)
-	add("import", "", "rejected", im.Rejected)
-	for _, k := range sortedKeys(im.RejectedByReason) {
-		add("import", k, "rejected_by_reason", im.RejectedByReason[k])
-	}
-	add("import", "", "rejects_file", im.RejectsFile)
-	add("import", "", "names_cut", im.NamesCut)
-	add("import", "", "default_time_zone_rows", im.DefaultTimeZoneRows)
-	add("suppressions", "", "rejected_at_import", r.Suppressions.RejectedAtImport)
-	add("suppressions", "", "stopped_before_call", r.Suppressions.StoppedBeforeCall)
-	add("suppressions", "", "asked_in_call", r.Suppressions.AskedInCall)
-	if p := r.Progress; p != nil {
-		for _, f := range []struct {
-			metric string
-			v      any
-		}{
-			{"status", p.Status}, {"final", p.Final}, {"remaining", p.Remaining}, {"final_share", p.FinalShare},
-			{"never_called", p.NeverCalled}, {"awaiting_retry", p.AwaitingRetry}, {"in_progress", p.InProgress},
-			{"live_calls", p.LiveCalls}, {"next_due", p.NextDue}, {"last_scheduled", p.LastScheduled},
-			{"contacts_per_hour", p.ContactsPerHour}, {"estimated_finish", p.EstimatedFinish},
-			{"estimate_note", p.EstimateNote},
-		} {
-			add("progress", "", f.metric, f.v)
-		}
-	}
-	if a := r.Analytics; a != nil {
-		add("analytics", "", "available", a.Available)
-		add("analytics", "", "note", a.Note)
-		if a.Totals != nil {
-			addComparison(add, "totals", *a.Totals)
-		}
-		for _, row := range a.ByEndedReason {
-			addComparison(add, "by_ended_reason", row)
-		}
-		for _, row := range a.BySuccessEvaluation {
-			addComparison(add, "by_success_evaluation", row)
-		}
-		for _, d := range a.Differences {
-			add("analytics", "", "difference", d)
-		}
-	}
+	cw := csv.NewWriter(w)
 	if err := cw.WriteAll(rows); err != nil {
 		return err
 	}
 	return cw.Error()
 }
 
+// csvRows are the rows of the CSV form, the header first.
+type csvRows [][]string
+
+// add adds the row of one figure.
+func (rows *csvRows) add(section, item, metric string, v any) {
+	*rows = append(*rows, []string{section, item, metric, csvValue(v)})
+}
+
+// csvFigure is one figure of a section as a whole (its item empty).
+type csvFigure struct {
+	metric string
+	v      any
+}
+
+// addFigures adds the rows of figures of a section as a whole.
+func (rows *csvRows) addFigures(section string, figures []csvFigure) {
+	for _, f := range figures {
+		rows.add(section, "", f.metric, f.v)
+	}
+}
+
+// csvReport adds the report's own figures.
+func csvReport(rows *csvRows, r *Report) {
+	rows.addFigures("report", []csvFigure{{"schema_version", r.SchemaVersion}, {"generated_at", r.GeneratedAt}})
+}
+
+// csvCampaign adds the campaign's name, status, times and settings.
+func csvCampaign(rows *csvRows, r *Report) {
+	c := r.Campaign
+	rows.addFigures("campaign", []csvFigure{
+		{"id", c.ID}, {"name", c.Name}, {"status", c.Status}, {"mode", c.Mode}, {"source_file", c.SourceFile},
+		{"created_at", c.CreatedAt}, {"started_at", c.StartedAt}, {"finished_at", c.FinishedAt},
+		{"assistant_id", c.AssistantID}, {"phone_number_id", c.PhoneNumberID}, {"window", c.Window},
+		{"default_time_zone", c.TimeZone}, {"rate_per_second", c.RatePerSecond}, {"max_concurrent", c.MaxConcurrent},
+		{"max_attempts", c.MaxAttempts}, {"retry_policy", c.RetryPolicy},
+	})
+}
+
+// csvContacts adds the contacts in all, final and by state.
+func csvContacts(rows *csvRows, r *Report) {
+	rows.addFigures("contacts", []csvFigure{{"total", r.Contacts.Total}, {"final", r.Contacts.Final}})
+	for _, s := range sortedKeys(r.Contacts.ByState) {
+		rows.add("contacts", s, "by_state", r.Contacts.ByState[s])
+	}
+}
+
+// csvFunnel adds the funnel's stages.
+func csvFunnel(rows *csvRows, r *Report) {
+	for _, s := range r.Funnel {
+		rows.add("funnel", s.Stage, "contacts", s.Contacts)
+		rows.add("funnel", s.Stage, "share_of_contacts", s.ShareOfContacts)
+		rows.add("funnel", s.Stage, "share_of_previous", s.ShareOfPrevious)
+	}
+}
+
+// csvOutcomes adds the contacts by outcome.
+func csvOutcomes(rows *csvRows, r *Report) {
+	for _, o := range r.Outcomes {
+		rows.add("outcomes", o.Outcome, "contacts", o.Contacts)
+		rows.add("outcomes", o.Outcome, "share", o.Share)
+	}
+}
+
+// csvEndedReasons adds the top ended reasons and the others summed up.
+func csvEndedReasons(rows *csvRows, r *Report) {
+	rows.add("ended_reasons", "", "calls", r.EndedReasons.Calls)
+	for _, rs := range r.EndedReasons.Top {
+		rows.add("ended_reasons", rs.EndedReason, "outcome", rs.Outcome)
+		rows.add("ended_reasons", rs.EndedReason, "calls", rs.Calls)
+		rows.add("ended_reasons", rs.EndedReason, "share", rs.Share)
+		rows.add("ended_reasons", rs.EndedReason, "cost_usd", rs.CostUSD)
+		rows.add("ended_reasons", rs.EndedReason, "avg_duration_seconds", rs.AvgDurationSeconds)
+	}
+	if o := r.EndedReasons.Other; o != nil {
+		rows.add("ended_reasons", "other", "reasons", o.Reasons)
+		rows.add("ended_reasons", "other", "calls", o.Calls)
+		rows.add("ended_reasons", "other", "share", o.Share)
+		rows.add("ended_reasons", "other", "cost_usd", o.CostUSD)
+	}
+}
+
+// csvSuccessEvaluations adds the calls evaluated or not, and by evaluation.
+func csvSuccessEvaluations(rows *csvRows, r *Report) {
+	se := r.SuccessEvaluations
+	rows.addFigures("success_evaluations", []csvFigure{{"evaluated_calls", se.Evaluated}, {"not_evaluated_calls", se.NotEvaluated}})
+	for _, v := range se.Values {
+		rows.add("success_evaluations", v.Value, "calls", v.Calls)
+		rows.add("success_evaluations", v.Value, "share", v.Share)
+		rows.add("success_evaluations", v.Value, "success", v.Success)
+	}
+}
+
+// csvAttempts adds what each attempt number yielded.
+func csvAttempts(rows *csvRows, r *Report) {
+	for _, a := range r.Attempts {
+		item := strconv.Itoa(a.Attempt)
+		rows.add("attempts", item, "calls", a.Calls)
+		rows.add("attempts", item, "connected_calls", a.ConnectedCalls)
+		rows.add("attempts", item, "successful_calls", a.SuccessfulCalls)
+		rows.add("attempts", item, "yield", a.Yield)
+		rows.add("attempts", item, "success_yield", a.SuccessYield)
+		rows.add("attempts", item, "first_connected_contacts", a.FirstConnected)
+		rows.add("attempts", item, "cumulative_connected_share", a.CumulativeConnectedShare)
+		rows.add("attempts", item, "first_successful_contacts", a.FirstSuccessful)
+		rows.add("attempts", item, "cumulative_success_share", a.CumulativeSuccessShare)
+	}
+}
+
+// csvCost adds the cost in all, by component and by outcome.
+func csvCost(rows *csvRows, r *Report) {
+	co := r.Cost
+	rows.addFigures("cost", []csvFigure{{"total_usd", co.TotalUSD}, {"per_call_usd", co.PerCallUSD},
+		{"per_connected_call_usd", co.PerConnectedCallUSD}, {"per_success_usd", co.PerSuccessUSD}})
+	bc := co.ByComponent
+	for _, f := range []struct {
+		item string
+		v    float64
+	}{{"transport_usd", bc.TransportUSD}, {"stt_usd", bc.STTUSD}, {"llm_usd", bc.LLMUSD}, {"tts_usd", bc.TTSUSD},
+		{"vapi_usd", bc.VapiUSD}, {"analysis_usd", bc.AnalysisUSD}} {
+		rows.add("cost", f.item, "by_component", f.v)
+	}
+	for _, o := range co.ByOutcome {
+		rows.add("cost", o.Outcome, "by_outcome_calls", o.Calls)
+		rows.add("cost", o.Outcome, "by_outcome_cost_usd", o.CostUSD)
+		rows.add("cost", o.Outcome, "by_outcome_share", o.Share)
+	}
+}
+
+// csvDuration adds the durations of connected calls and their histogram.
+func csvDuration(rows *csvRows, r *Report) {
+	d := r.Duration
+	rows.addFigures("duration", []csvFigure{{"connected_calls", d.ConnectedCalls}, {"mean_seconds", d.MeanSeconds},
+		{"p50_seconds", d.P50Seconds}, {"p90_seconds", d.P90Seconds}, {"total_minutes", d.TotalMinutes}})
+	for _, b := range d.Histogram {
+		rows.add("duration", bucketLabel(b), "histogram_calls", b.Calls)
+	}
+}
+
+// csvHours adds the calls by local hour.
+func csvHours(rows *csvRows, r *Report) {
+	for _, h := range r.Hours.ByHour {
+		rows.add("hours", strconv.Itoa(h.Hour), "calls", h.Calls)
+		rows.add("hours", strconv.Itoa(h.Hour), "connected", h.Connected)
+	}
+	rows.add("hours", "", "unknown_calls", r.Hours.UnknownCalls)
+}
+
+// csvTimeZones adds the contacts and calls by time zone.
+func csvTimeZones(rows *csvRows, r *Report) {
+	for _, z := range r.TimeZones {
+		rows.add("time_zones", z.TimeZone, "contacts", z.Contacts)
+		rows.add("time_zones", z.TimeZone, "dialed", z.Dialed)
+		rows.add("time_zones", z.TimeZone, "connected", z.Connected)
+		rows.add("time_zones", z.TimeZone, "successful", z.Successful)
+		rows.add("time_zones", z.TimeZone, "calls", z.Calls)
+	}
+}
+
+// csvImport adds the import's counts and rejections.
+func csvImport(rows *csvRows, r *Report) {
+	im := r.Import
+	rows.addFigures("import", []csvFigure{{"rows_read", im.RowsRead}, {"accepted", im.Accepted}, {"rejected", im.Rejected}})
+	for _, k := range sortedKeys(im.RejectedByReason) {
+		rows.add("import", k, "rejected_by_reason", im.RejectedByReason[k])
+	}
+	rows.addFigures("import", []csvFigure{{"rejects_file", im.RejectsFile}, {"names_cut", im.NamesCut},
+		{"default_time_zone_rows", im.DefaultTimeZoneRows}})
+}
+
+// csvSuppressions adds the do-not-call figures.
+func csvSuppressions(rows *csvRows, r *Report) {
+	s := r.Suppressions
+	rows.addFigures("suppressions", []csvFigure{{"rejected_at_import", s.RejectedAtImport},
+		{"stopped_before_call", s.StoppedBeforeCall}, {"asked_in_call", s.AskedInCall}})
+}
+
+// csvProgress adds how far the campaign is and its pace, when the report has them.
+func csvProgress(rows *csvRows, r *Report) {
+	p := r.Progress
+	if p == nil {
+		return
+	}
+	rows.addFigures("progress", []csvFigure{
+		{"status", p.Status}, {"final", p.Final}, {"remaining", p.Remaining}, {"final_share", p.FinalShare},
+		{"never_called", p.NeverCalled}, {"awaiting_retry", p.AwaitingRetry}, {"in_progress", p.InProgress},
+		{"live_calls", p.LiveCalls}, {"next_due", p.NextDue}, {"last_scheduled", p.LastScheduled},
+		{"contacts_per_hour", p.ContactsPerHour}, {"estimated_finish", p.EstimatedFinish},
+		{"estimate_note", p.EstimateNote},
+	})
+}
+
+// csvAnalytics adds the comparison with Vapi's analytics, when the report has it.
+func csvAnalytics(rows *csvRows, r *Report) {
+	a := r.Analytics
+	if a == nil {
+		return
+	}
+	rows.addFigures("analytics", []csvFigure{{"available", a.Available}, {"note", a.Note}})
+	if a.Totals != nil {
+		rows.addComparison("totals", *a.Totals)
+	}
+	for _, row := range a.ByEndedReason {
+		rows.addComparison("by_ended_reason", row)
+	}
+	for _, row := range a.BySuccessEvaluation {
+		rows.addComparison("by_success_evaluation", row)
+	}
+	for _, d := range a.Differences {
+		rows.add("analytics", "", "difference", d)
+	}
+}
+
 // addComparison adds the rows of one comparison of the analytics section.
-func addComparison(add func(section, item, metric string, v any), group string, r ComparisonRow) {
+func (rows *csvRows) addComparison(group string, r ComparisonRow) {
 	section := "analytics." + group
-	add(section, r.Key, "local_calls", r.Local.Calls)
-	add(section, r.Key, "vapi_calls", r.Vapi.Calls)
-	add(section, r.Key, "local_cost_usd", r.Local.CostUSD)
-	add(section, r.Key, "vapi_cost_usd", r.Vapi.CostUSD)
-	add(section, r.Key, "local_avg_duration_seconds", r.Local.AvgDurationSeconds)
-	add(section, r.Key, "vapi_avg_duration_seconds", r.Vapi.AvgDurationSeconds)
+	rows.add(section, r.Key, "local_calls", r.Local.Calls)
+	rows.add(section, r.Key, "vapi_calls", r.Vapi.Calls)
+	rows.add(section, r.Key, "local_cost_usd", r.Local.CostUSD)
+	rows.add(section, r.Key, "vapi_cost_usd", r.Vapi.CostUSD)
+	rows.add(section, r.Key, "local_avg_duration_seconds", r.Local.AvgDurationSeconds)
+	rows.add(section, r.Key, "vapi_avg_duration_seconds", r.Vapi.AvgDurationSeconds)
 	for _, f := range r.Flags {
-		add(section, r.Key, "flag", f)
+		rows.add(section, r.Key, "flag", f)
 	}
 }
 
