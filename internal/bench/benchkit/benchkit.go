@@ -1,9 +1,10 @@
-// Package benchkit holds the helpers the benchmark programs under internal/bench share: progress
-// lines on stderr, the repository root, the database URL the CLI uses, a scratch database that is
-// dropped at the end, the formatting of the report's figures, and the saving of the figures as
-// one JSON line; and for the programs that drive campaigns, servers on loopback ports, a CSV of
-// contacts, the Vapi simulator, campaign processes with their messages prefixed, and the
-// process's CPU time.
+// Package benchkit holds the helpers the benchmark programs under internal/bench share: their
+// preamble (Main with a signal-aware context, the -bin and -dir flags, the lookup of the campaign
+// binary and of psql, the work directory), progress lines on stderr, the repository root, the
+// database URL the CLI uses, a scratch database that is dropped at the end, the formatting of the
+// report's figures, and the saving of the figures as one JSON line; and for the programs that
+// drive campaigns, servers on loopback ports, a CSV of contacts, the Vapi simulator, campaign
+// processes with their messages prefixed, and the process's CPU time.
 package benchkit
 
 import (

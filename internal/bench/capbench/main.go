@@ -68,7 +68,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -109,23 +108,17 @@ const campaignName = "capbench"
 // prog names this program in progress lines and scratch databases.
 const prog benchkit.Program = "capbench"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "capbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
 // options are the command line's.
 type options struct {
-	bin       string
+	benchkit.CommonFlags
 	procs     int
 	cap       int
 	simLimit  int
 	contacts  int
 	timeScale float64
 	timeout   time.Duration
-	dir       string
 }
 
 // accountMode reports whether the simulated account's limit, not the cap, is the binding one.
@@ -134,23 +127,22 @@ func (o *options) accountMode() bool { return o.simLimit < o.cap }
 // limit is the binding limit on live calls: the smaller of the cap and the account's.
 func (o *options) limit() int { return min(o.cap, o.simLimit) }
 
-func run() error {
+func run(ctx context.Context) error {
 	var o options
-	flag.StringVar(&o.bin, "bin", "bin/campaign", "the campaign binary to benchmark (build it with make build)")
+	o.Define("the campaign binary to benchmark", "work directory for the contacts and the results")
 	flag.IntVar(&o.procs, "procs", defaultProcs, "campaign serve processes")
 	flag.IntVar(&o.cap, "cap", defaultCap, "the campaign's live-call cap (--max-concurrent)")
 	flag.IntVar(&o.simLimit, "sim-limit", 0, "the simulated account's concurrency limit (0: four times the cap; below the cap: the account mode)")
 	flag.IntVar(&o.contacts, "contacts", defaultContacts, "contacts in the campaign")
 	flag.Float64Var(&o.timeScale, "time-scale", defaultTimeScale, "the simulator's time scale (20: a two-minute call lasts 6 s)")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up on the campaign after this long")
-	flag.StringVar(&o.dir, "dir", "", "work directory for the contacts and the results (default: .bench/ in the repository root)")
-	flag.Parse()
+	if err := benchkit.Parse(); err != nil {
+		return err
+	}
 	if o.simLimit == 0 {
 		o.simLimit = 4 * o.cap
 	}
 	switch {
-	case flag.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
 	case o.procs < 1:
 		return fmt.Errorf("-procs must be at least 1, got %d", o.procs)
 	case o.cap < 1:
@@ -165,23 +157,17 @@ func run() error {
 		return fmt.Errorf("-time-scale must be positive, got %g", o.timeScale)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	binPath, err := exec.LookPath(o.bin)
-	if err != nil {
-		return fmt.Errorf("campaign binary %s: %w (build it with `make build`, or pass -bin)", o.bin, err)
-	}
-	workDir, err := benchkit.WorkDir(o.dir)
+	ws, err := o.Workspace(benchkit.ToolCampaign)
 	if err != nil {
 		return err
 	}
-	file, err := benchkit.WriteContacts(workDir, "capbench-contacts.csv", o.contacts)
+	file, err := benchkit.WriteContacts(ws.Dir, "capbench-contacts.csv", o.contacts)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(file)
 
-	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, binPath)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, ws.Bin)
 	if err != nil {
 		return err
 	}
@@ -195,7 +181,7 @@ func run() error {
 	defer sim.Close()
 
 	// The serve processes stop (SIGTERM) before the scratch database is dropped.
-	procs, err := startServes(ctx, &o, binPath, scratchURL, sim)
+	procs, err := startServes(ctx, &o, ws.Bin, scratchURL, sim)
 	defer stopServes(procs)
 	if err != nil {
 		return err
@@ -217,7 +203,7 @@ func run() error {
 	if o.accountMode() {
 		limitSeen = watchLimit(runCtx, pool)
 	}
-	wall, err := runCampaign(runCtx, &o, binPath, scratchURL, file, proxyURL, sim, pool)
+	wall, err := runCampaign(runCtx, &o, ws.Bin, scratchURL, file, proxyURL, sim, pool)
 	if err != nil {
 		if runCtx.Err() != nil && ctx.Err() == nil {
 			return fmt.Errorf("the campaign did not finish within -timeout %s", o.timeout)
@@ -245,7 +231,7 @@ func run() error {
 		res.Warnings = append(res.Warnings, res.Account.warnings(o.simLimit)...)
 	}
 	res.print(os.Stdout)
-	return prog.SaveJSONLine(filepath.Join(workDir, jsonName), res)
+	return prog.SaveJSONLine(filepath.Join(ws.Dir, jsonName), res)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +358,7 @@ func runCampaign(ctx context.Context, o *options, bin, dbURL, file, proxyURL str
 		"--max-concurrent", fmt.Sprint(o.cap), "--window", "always", "--retry", "none", "--max-attempts", "1",
 		"--public-url", proxyURL}, sim.RunFlags()...)
 	prog.Progress("handing %s contacts to them with %s run --detach --max-concurrent %d …",
-		benchkit.Thousands(int64(o.contacts)), o.bin, o.cap)
+		benchkit.Thousands(int64(o.contacts)), o.Bin, o.cap)
 	cmd, wait := prog.Command(ctx, "campaign run", bin, dbURL, sim.Env(), args...)
 	start := time.Now()
 	err := cmd.Run()

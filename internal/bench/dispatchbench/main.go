@@ -57,17 +57,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -115,16 +112,11 @@ const (
 // prog names this program in progress lines and scratch databases.
 const prog benchkit.Program = "dispatchbench"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "dispatchbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
 // options are the command line's.
 type options struct {
-	bin         string
+	benchkit.CommonFlags
 	contacts    int
 	cap         int
 	timeScale   float64
@@ -132,13 +124,12 @@ type options struct {
 	dialWorkers int
 	dbConns     int
 	timeout     time.Duration
-	dir         string
 	cpuProfile  string
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	var o options
-	flag.StringVar(&o.bin, "bin", "bin/campaign", "the campaign binary, used only for `BIN db url` when DATABASE_URL is not set (build it with `make build`)")
+	o.Define("the campaign binary, used only for BIN db url when DATABASE_URL is not set", "directory for the results")
 	flag.IntVar(&o.contacts, "contacts", defaultContacts, "contacts in the campaign")
 	flag.IntVar(&o.cap, "cap", defaultCap, "the campaign's live-call cap, and the simulator's concurrency limit")
 	flag.Float64Var(&o.timeScale, "time-scale", defaultTimeScale, "the simulator's time scale (100000: a four-minute call lasts 2.4 ms)")
@@ -146,12 +137,11 @@ func run() error {
 	flag.IntVar(&o.dialWorkers, "dial-workers", defaultDialWorkers, "dial jobs the runner works at once (jobs.Config.DialWorkers)")
 	flag.IntVar(&o.dbConns, "db-conns", 0, "connections in each database pool (0: as the CLI, the URL's pool_max_conns or pgx's default, at least 8)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up on the campaign run after this long")
-	flag.StringVar(&o.dir, "dir", "", "directory for the results (default: .bench/ in the repository root)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the campaign run (this process: runner, receiver, simulator) to this file")
-	flag.Parse()
+	if err := benchkit.Parse(); err != nil {
+		return err
+	}
 	switch {
-	case flag.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
 	case o.contacts < 1:
 		return fmt.Errorf("-contacts must be at least 1, got %d", o.contacts)
 	case o.cap < 1:
@@ -166,10 +156,7 @@ func run() error {
 		return fmt.Errorf("-db-conns must not be negative, got %d", o.dbConns)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	workDir, err := benchkit.WorkDir(o.dir)
+	ws, err := o.Workspace()
 	if err != nil {
 		return err
 	}
@@ -183,7 +170,7 @@ func run() error {
 	// timed. Each run works in a scratch database of its own on that server, dropped at the end:
 	// repeated runs then measure the same thing (no bloat from earlier runs' rows, no River jobs
 	// left over) and never touch the campaigns in the user's database.
-	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, o.bin)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, o.Bin)
 	if err != nil {
 		return err
 	}
@@ -202,7 +189,7 @@ func run() error {
 
 	res := newResult(&o, dbLabel, cr, rr, logs)
 	res.print(os.Stdout)
-	return prog.SaveJSONLine(filepath.Join(workDir, "dispatch-bench.json"), res)
+	return prog.SaveJSONLine(filepath.Join(ws.Dir, "dispatch-bench.json"), res)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,17 +216,6 @@ func newPool(ctx context.Context, dbURL string, conns int) (*pgxpool.Pool, error
 		return nil, fmt.Errorf("connect to the scratch database: %w", err)
 	}
 	return pool, nil
-}
-
-// serve runs h on a loopback port until the returned function is called.
-func serve(h http.Handler) (baseURL string, closeFn func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +271,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 		HTTPClient:       &http.Client{Transport: hookTransport},
 	})
 	defer sim.Close()
-	simURL, closeSim, err := serve(sim)
+	simURL, closeSim, err := benchkit.Serve(sim)
 	if err != nil {
 		return nil, fmt.Errorf("start the simulator: %w", err)
 	}
@@ -310,7 +286,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	}
 	mux := http.NewServeMux()
 	mux.Handle(jobs.WebhookPath, handler)
-	receiverURL, closeReceiver, err := serve(mux)
+	receiverURL, closeReceiver, err := benchkit.Serve(mux)
 	if err != nil {
 		return nil, fmt.Errorf("start the webhook receiver: %w", err)
 	}
@@ -362,7 +338,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	if err != nil {
 		return nil, err
 	}
-	cpu0, machine0 := processCPU(), readMachineCPU()
+	cpu0, machine0 := benchkit.ProcessCPU(), readMachineCPU()
 	start := time.Now()
 	if err := rc.Start(runCtx); err != nil {
 		stopProfile()
@@ -377,7 +353,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	}
 	p, err := waitFinal(runCtx, store, pool, c.ID, start)
 	wall := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := benchkit.ProcessCPU() - cpu0
 	machine := machineBusy(machine0, readMachineCPU())
 	stopProfile()
 	stopRunner()
@@ -605,7 +581,7 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 		noopMaxWorkers, noopCooldown, pool.Config().MaxConns)
 	runCtx, cancelRun := context.WithTimeout(ctx, o.timeout)
 	defer cancelRun()
-	cpu0 := processCPU()
+	cpu0 := benchkit.ProcessCPU()
 	start := time.Now()
 	if err := client.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("start the River client: %w", err)
@@ -625,7 +601,7 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 		}
 	}
 	wall := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := benchkit.ProcessCPU() - cpu0
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelStop()
 	if err := client.Stop(stopCtx); err != nil {
@@ -670,15 +646,6 @@ func startProfile(path string) (stop func(), err error) {
 		}
 		prog.Progress("CPU profile of the campaign run written to %s", path)
 	}, nil
-}
-
-// processCPU is the user + system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // machineCPU is a reading of /proc/stat's cpu line: busy and total jiffies (Linux only).

@@ -49,7 +49,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -80,56 +79,39 @@ const campaignName = "exportbench"
 // in SQL with the same columns.
 const header = "phone,name,first_name,last_name,email,amount_due,due_date,customer_id,city,timezone"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "exportbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
-func run() error {
-	bin := flag.String("bin", "bin/campaign", "the campaign binary to benchmark (build it with `make build`)")
+func run(ctx context.Context) error {
+	var common benchkit.CommonFlags
+	common.Define("the campaign binary to benchmark", "work directory for the exported files")
 	contacts := flag.Int("contacts", targetContacts, "contacts in the campaign")
-	dir := flag.String("dir", "", "work directory for the exported files (default: .bench/ in the repository root)")
 	keep := flag.Bool("keep", false, "keep the exported files (about 1.5 GB at 1,000,000 contacts) instead of removing them at the end")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
+	if err := benchkit.Parse(); err != nil {
+		return err
 	}
 	if *contacts < 2 {
 		return fmt.Errorf("-contacts must be at least 2, got %d", *contacts)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	binPath, err := exec.LookPath(*bin)
-	if err != nil {
-		return fmt.Errorf("campaign binary %s: %w (build it with `make build`, or pass -bin)", *bin, err)
-	}
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		return errors.New("psql not found in PATH: install the PostgreSQL client (e.g. `apt-get install postgresql-client`)")
-	}
-	workDir, err := benchkit.WorkDir(*dir)
+	ws, err := common.Workspace(benchkit.ToolCampaign, benchkit.ToolPsql)
 	if err != nil {
 		return err
 	}
 
-	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, binPath)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, ws.Bin)
 	if err != nil {
 		return err
 	}
 	defer dropScratch()
 
-	setup, err := fill(ctx, binPath, scratchURL, workDir, *contacts)
+	setup, err := fill(ctx, ws.Bin, scratchURL, ws.Dir, *contacts)
 	if err != nil {
 		return err
 	}
 
 	outputs := []string{"export.csv", "export-no-answer.csv", "export-attempts.csv", "copy.csv"}
 	for i, name := range outputs {
-		outputs[i] = filepath.Join(workDir, name)
+		outputs[i] = filepath.Join(ws.Dir, name)
 	}
 	if !*keep {
 		defer func() {
@@ -138,20 +120,20 @@ func run() error {
 			}
 		}()
 	}
-	full, err := runExport(ctx, binPath, scratchURL, outputs[0], "contacts")
+	full, err := runExport(ctx, ws.Bin, scratchURL, outputs[0], "contacts")
 	if err != nil {
 		return err
 	}
-	filtered, err := runExport(ctx, binPath, scratchURL, outputs[1], "contacts",
+	filtered, err := runExport(ctx, ws.Bin, scratchURL, outputs[1], "contacts",
 		"--filter", "outcome=no_answer")
 	if err != nil {
 		return err
 	}
-	attempts, err := runExport(ctx, binPath, scratchURL, outputs[2], "attempts", "--attempts")
+	attempts, err := runExport(ctx, ws.Bin, scratchURL, outputs[2], "attempts", "--attempts")
 	if err != nil {
 		return err
 	}
-	cp, err := runCopy(ctx, psql, scratchURL, outputs[3])
+	cp, err := runCopy(ctx, ws.Psql, scratchURL, outputs[3])
 	if err != nil {
 		return err
 	}
@@ -164,7 +146,7 @@ func run() error {
 
 	res := newResult(*contacts, dbLabel, setup, full, filtered, attempts, cp)
 	res.print(os.Stdout)
-	return prog.SaveJSONLine(filepath.Join(workDir, "export-bench.json"), res)
+	return prog.SaveJSONLine(filepath.Join(ws.Dir, "export-bench.json"), res)
 }
 
 // ---------------------------------------------------------------------------------------------

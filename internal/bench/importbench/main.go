@@ -52,7 +52,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -90,45 +89,27 @@ var columns = []string{
 // prog names this program in progress lines and scratch databases.
 const prog benchkit.Program = "importbench"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "importbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
-func run() error {
-	bin := flag.String("bin", "bin/campaign", "the campaign binary to benchmark (build it with `make build`)")
+func run(ctx context.Context) error {
+	var common benchkit.CommonFlags
+	common.Define("the campaign binary to benchmark", "work directory for the CSV, the rejects and the results")
 	rows := flag.Int("rows", targetRows, "data rows in the generated CSV")
-	dir := flag.String("dir", "", "work directory for the CSV, the rejects and the results (default: .bench/ in the repository root)")
 	seed := flag.Uint64("seed", 1, "seed of the generated data")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
+	if err := benchkit.Parse(); err != nil {
+		return err
 	}
 	if *rows < 1 {
 		return fmt.Errorf("-rows must be at least 1, got %d", *rows)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	// Check the tools before spending minutes on anything.
-	binPath, err := exec.LookPath(*bin)
-	if err != nil {
-		return fmt.Errorf("campaign binary %s: %w (build it with `make build`, or pass -bin)", *bin, err)
-	}
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		return errors.New("psql not found in PATH: install the PostgreSQL client (e.g. `apt-get install postgresql-client`)")
-	}
-
-	workDir, err := benchkit.WorkDir(*dir)
+	ws, err := common.Workspace(benchkit.ToolCampaign, benchkit.ToolPsql)
 	if err != nil {
 		return err
 	}
 
-	data, err := ensureData(workDir, *rows, *seed)
+	data, err := ensureData(ws.Dir, *rows, *seed)
 	if err != nil {
 		return err
 	}
@@ -137,20 +118,20 @@ func run() error {
 	// timed. Each run imports into a scratch database of its own on that server, dropped at the end:
 	// repeated runs then measure the same thing (no bloat from earlier runs' deleted rows) and
 	// never touch the campaigns in the user's database.
-	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, binPath)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, ws.Bin)
 	if err != nil {
 		return err
 	}
 	defer dropScratch()
 	name := fmt.Sprintf("importbench-%d", time.Now().Unix())
 
-	imp, err := runImport(ctx, binPath, scratchURL, data.Path, name, filepath.Join(workDir, "import.rejects.csv"))
+	imp, err := runImport(ctx, ws.Bin, scratchURL, data.Path, name, filepath.Join(ws.Dir, "import.rejects.csv"))
 	if err != nil {
 		return err
 	}
 	checkImport(imp, data)
 
-	cp, err := runCopy(ctx, psql, scratchURL, data.Path, *rows)
+	cp, err := runCopy(ctx, ws.Psql, scratchURL, data.Path, *rows)
 	if err != nil {
 		return err
 	}
@@ -161,7 +142,7 @@ func run() error {
 
 	res := newResult(data, dbLabel, imp, cp, rv)
 	res.print(os.Stdout)
-	return prog.SaveJSONLine(filepath.Join(workDir, "import-bench.json"), res)
+	return prog.SaveJSONLine(filepath.Join(ws.Dir, "import-bench.json"), res)
 }
 
 // ---------------------------------------------------------------------------------------------

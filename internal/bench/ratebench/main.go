@@ -49,12 +49,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/campaign-run/campaign/internal/bench/benchkit"
@@ -83,37 +80,30 @@ const campaignName = "ratebench"
 // prog names this program in progress lines and scratch databases.
 const prog benchkit.Program = "ratebench"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ratebench:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
 // options are the command line's.
 type options struct {
-	bin           string
+	benchkit.CommonFlags
 	rate          float64
 	duration      time.Duration
 	timeScale     float64
 	maxConcurrent int
 	timeout       time.Duration
-	dir           string
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	var o options
-	flag.StringVar(&o.bin, "bin", "bin/campaign", "the campaign binary to benchmark (build it with make build)")
+	o.Define("the campaign binary to benchmark", "work directory for the contacts and the results")
 	flag.Float64Var(&o.rate, "rate", defaultRate, "the campaign's --rate, in calls per second")
 	flag.DurationVar(&o.duration, "duration", defaultDuration, "the window over which the achieved rate is measured")
 	flag.Float64Var(&o.timeScale, "time-scale", defaultTimeScale, "the simulator's time scale (100: a four-minute call lasts 2.4 s)")
 	flag.IntVar(&o.maxConcurrent, "max-concurrent", defaultMaxConcurrent, "the campaign's live-call cap, high enough not to limit the rate (the simulator's limit is twice it)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on the campaign run after this long")
-	flag.StringVar(&o.dir, "dir", "", "work directory for the contacts and the results (default: .bench/ in the repository root)")
-	flag.Parse()
+	if err := benchkit.Parse(); err != nil {
+		return err
+	}
 	switch {
-	case flag.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
 	case o.rate <= 0:
 		return fmt.Errorf("-rate must be positive, got %g", o.rate)
 	case o.duration < time.Second:
@@ -124,24 +114,18 @@ func run() error {
 		return fmt.Errorf("-max-concurrent must be at least 1, got %d", o.maxConcurrent)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	binPath, err := exec.LookPath(o.bin)
-	if err != nil {
-		return fmt.Errorf("campaign binary %s: %w (build it with `make build`, or pass -bin)", o.bin, err)
-	}
-	workDir, err := benchkit.WorkDir(o.dir)
+	ws, err := o.Workspace(benchkit.ToolCampaign)
 	if err != nil {
 		return err
 	}
 	contacts := int(math.Ceil(o.rate * (o.duration + tail).Seconds()))
-	file, err := benchkit.WriteContacts(workDir, "ratebench-contacts.csv", contacts)
+	file, err := benchkit.WriteContacts(ws.Dir, "ratebench-contacts.csv", contacts)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(file)
 
-	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, binPath)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, ws.Bin)
 	if err != nil {
 		return err
 	}
@@ -161,10 +145,10 @@ func run() error {
 	args := append([]string{"run", file, "--name", campaignName, "--rate", fmt.Sprint(o.rate),
 		"--max-concurrent", fmt.Sprint(o.maxConcurrent), "--window", "always", "--retry", "none", "--max-attempts", "1",
 		"--public-url", "http://" + receiver, "--webhook-listen", receiver}, sim.RunFlags()...)
-	prog.Progress("running %s %s (%s contacts) …", o.bin, args[0], benchkit.Thousands(int64(contacts)))
+	prog.Progress("running %s %s (%s contacts) …", o.Bin, args[0], benchkit.Thousands(int64(contacts)))
 	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	cmd, wait := prog.Command(runCtx, "campaign run", binPath, scratchURL, sim.Env(), args...)
+	cmd, wait := prog.Command(runCtx, "campaign run", ws.Bin, scratchURL, sim.Env(), args...)
 	start := time.Now()
 	err = cmd.Run()
 	wait()
@@ -181,7 +165,7 @@ func run() error {
 		return err
 	}
 	res.print(os.Stdout)
-	return prog.SaveJSONLine(filepath.Join(workDir, "rate-bench.json"), res)
+	return prog.SaveJSONLine(filepath.Join(ws.Dir, "rate-bench.json"), res)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,13 +35,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,34 +109,29 @@ var benchmarks = []benchmark{
 		quick: []string{"-procs", "3", "-cap", "30", "-sim-limit", "5", "-contacts", "40"}, summary: accountRow},
 }
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "suite:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
 // options are the command line's.
 type options struct {
-	bin   string
+	benchkit.CommonFlags
 	quick bool
 	only  string
 	out   string
-	dir   string
 	goCmd string
 }
 
-func run() error {
+// run runs the selected programs one after the other. An interrupt reaches the programs too
+// (they share the terminal's process group): each drops its scratch database and exits, and the
+// suite stops after the one running.
+func run(ctx context.Context) error {
 	var o options
-	flag.StringVar(&o.bin, "bin", "bin/campaign", "the campaign binary to benchmark (build it with make build)")
+	o.Define("the campaign binary to benchmark", "work directory of the programs")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes, for a smoke run of a few minutes; BENCHMARKS.md says so")
 	flag.StringVar(&o.only, "only", "", "comma-separated benchmarks to run (default all): "+names())
 	flag.StringVar(&o.out, "out", "", "the report to write (default: BENCHMARKS.md in the repository root)")
-	flag.StringVar(&o.dir, "dir", "", "work directory of the programs (default: .bench/ in the repository root)")
 	flag.StringVar(&o.goCmd, "go", "go", "the go command that builds the programs")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
+	if err := benchkit.Parse(); err != nil {
+		return err
 	}
 	selected, err := selectBenchmarks(o.only)
 	if err != nil {
@@ -148,26 +141,17 @@ func run() error {
 	if o.out == "" {
 		o.out = filepath.Join(root, "BENCHMARKS.md")
 	}
-	workDir, err := benchkit.WorkDir(o.dir)
+	ws, err := o.Workspace(benchkit.ToolCampaign)
 	if err != nil {
 		return err
 	}
-	binPath, err := exec.LookPath(o.bin)
-	if err != nil {
-		return fmt.Errorf("campaign binary %s: %w (build it with `make build`, or pass -bin)", o.bin, err)
-	}
-
-	// An interrupt reaches the programs too (they share the terminal's process group): each
-	// drops its scratch database and exits, and the suite stops after the one running.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	start := time.Now()
-	m, err := readMachine(ctx, binPath)
+	m, err := readMachine(ctx, ws.Bin)
 	if err != nil {
 		return err
 	}
-	binDir := filepath.Join(workDir, "bin")
+	binDir := filepath.Join(ws.Dir, "bin")
 	if err := build(ctx, o.goCmd, root, binDir, selected); err != nil {
 		return err
 	}
@@ -180,7 +164,7 @@ func run() error {
 		if ctx.Err() != nil {
 			return errors.New("interrupted: BENCHMARKS.md not written")
 		}
-		oc := runOne(&o, b, binDir, workDir)
+		oc := runOne(&o, b, binDir, ws.Dir)
 		if ctx.Err() != nil {
 			return errors.New("interrupted: BENCHMARKS.md not written")
 		}
@@ -265,14 +249,14 @@ type outcome struct {
 
 // runOne runs benchmark b's program, copying its report to stdout, and reads its figures.
 func runOne(o *options, b benchmark, binDir, workDir string) outcome {
-	args := []string{"-bin", o.bin}
+	args := []string{"-bin", o.Bin}
 	if o.quick {
 		args = append(args, b.quick...)
 	} else {
 		args = append(args, b.full...)
 	}
-	if o.dir != "" {
-		args = append(args, "-dir", o.dir)
+	if o.Dir != "" {
+		args = append(args, "-dir", o.Dir)
 	}
 	oc := outcome{b: b, command: "go run ./internal/bench/" + b.prog + " " + strings.Join(args, " ")}
 	jsonPath := filepath.Join(workDir, b.json)

@@ -53,7 +53,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -62,7 +61,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,44 +94,35 @@ const (
 // prog names this program in progress lines and scratch databases.
 const prog benchkit.Program = "webhookbench"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "webhookbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { prog.Main(run) }
 
 // options are the command line's.
 type options struct {
-	bin     string
+	benchkit.CommonFlags
 	reports int
 	clients int
-	dir     string
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	var o options
-	flag.StringVar(&o.bin, "bin", "bin/campaign", "the campaign binary, used only for BIN db url when DATABASE_URL is not set (build it with make build)")
+	o.Define("the campaign binary, used only for BIN db url when DATABASE_URL is not set", "directory for the results")
 	flag.IntVar(&o.reports, "reports", defaultReports, "end-of-call reports posted in each of the two runs (after the warm-up)")
 	flag.IntVar(&o.clients, "clients", defaultClients, "concurrent clients of the load generator")
-	flag.StringVar(&o.dir, "dir", "", "directory for the results (default: .bench/ in the repository root)")
-	flag.Parse()
+	if err := benchkit.Parse(); err != nil {
+		return err
+	}
 	switch {
-	case flag.NArg() > 0:
-		return fmt.Errorf("unexpected arguments %q (all options are flags; see -h)", flag.Args())
 	case o.reports < 1:
 		return fmt.Errorf("-reports must be at least 1, got %d", o.reports)
 	case o.clients < 1:
 		return fmt.Errorf("-clients must be at least 1, got %d", o.clients)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	workDir, err := benchkit.WorkDir(o.dir)
+	ws, err := o.Workspace()
 	if err != nil {
 		return err
 	}
-	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, o.bin)
+	scratchURL, dbLabel, dropScratch, err := prog.Database(ctx, o.Bin)
 	if err != nil {
 		return err
 	}
@@ -213,7 +202,7 @@ func run() error {
 
 	res := newResult(&o, dbLabel, bodies, on, off, check, warm, logs.count.Load())
 	res.print(os.Stdout)
-	return prog.SaveJSONLine(filepath.Join(workDir, "webhook-bench.json"), res)
+	return prog.SaveJSONLine(filepath.Join(ws.Dir, "webhook-bench.json"), res)
 }
 
 // newPool opens a pool on dbURL sized as the CLI sizes its own.
