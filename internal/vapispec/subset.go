@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -271,6 +270,12 @@ func CommittedSubset() []byte {
 	return bytes.Clone(committedSubset)
 }
 
+// TB is the part of testing.TB that ForTest uses.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // forTest holds what ForTest parsed, so that a test binary compiles the
 // subset once however many tests ask. With committedSubset, it is the
 // package's only global state, a deliberate exception for test support.
@@ -284,7 +289,11 @@ var forTest struct {
 // conformance tests validate against it, so they run on any clone; `make
 // vapi-spec` regenerates it from the full document, and a test checks that
 // it is current when the full document is present.
-func ForTest(t testing.TB) *Spec {
+//
+// It takes a [TB], not a testing.TB, so that the production binary, which
+// links this package for `campaign simulator --openapi-spec`, does not link
+// the testing package.
+func ForTest(t TB) *Spec {
 	t.Helper()
 	forTest.once.Do(func() { forTest.spec, forTest.err = Parse(SubsetFile, committedSubset) })
 	if forTest.err != nil {
