@@ -80,7 +80,7 @@ const (
 // the call up, and leaves the attempt to the reconciler when it cannot tell.
 type DialWorker struct {
 	river.WorkerDefaults[DialArgs]
-	Store  *campaign.Store
+	Store  DialStore
 	Vapi   VapiClient
 	Now    func() time.Time
 	Logger *slog.Logger

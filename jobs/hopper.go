@@ -34,7 +34,7 @@ func (a HopperArgs) InsertOpts() river.InsertOpts {
 // HopperWorker runs HopperArgs.
 type HopperWorker struct {
 	river.WorkerDefaults[HopperArgs]
-	Store  *campaign.Store
+	Store  HopperStore
 	Now    func() time.Time
 	Logger *slog.Logger
 }
