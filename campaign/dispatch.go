@@ -255,13 +255,18 @@ func (s *Store) CampaignSecret(ctx context.Context, campaignID int64) (string, e
 	return secret, nil
 }
 
-// Decision is what the hopper decides for a due contact: queue it; or, if FailOutcome is set,
-// fail it with that outcome (e.g. "no_calling_window"); or else defer it to DeferUntil (outside
-// its calling hours). FailOutcome wins over Queue, Queue over DeferUntil.
+// Decision is what a campaign's calling hours decide for a contact at an instant (see
+// CallingHours.Decide): queue it; or, if FailOutcome is set, fail it with that outcome; or else
+// defer it to DeferUntil (outside its calling hours). FailOutcome wins over Queue, Queue over
+// DeferUntil.
 type Decision struct {
-	Queue       bool
-	DeferUntil  time.Time
-	FailOutcome string
+	// Queue: the contact may be called now.
+	Queue bool
+	// DeferUntil is the next instant the contact may be called, when it may not be now.
+	DeferUntil time.Time
+	// FailOutcome, when set, is why the contact can never be called: OutcomeInvalidWindow,
+	// OutcomeInvalidTimeZone or OutcomeNoCallingWindow.
+	FailOutcome Outcome
 }
 
 // queueDueLockSQL takes, without waiting, the advisory lock QueueDue holds per campaign ($1),
@@ -360,7 +365,7 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 			d := decide(c)
 			switch {
 			case d.FailOutcome != "":
-				failIDs, failOutcomes = append(failIDs, c.ID), append(failOutcomes, d.FailOutcome)
+				failIDs, failOutcomes = append(failIDs, c.ID), append(failOutcomes, string(d.FailOutcome))
 			case d.Queue:
 				queue = append(queue, c.ID)
 			case !d.DeferUntil.IsZero():

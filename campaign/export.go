@@ -33,9 +33,11 @@ var ErrTooManyStructuredPaths = errors.New("too many distinct structured-data ke
 // the call outcomes, then those the hopper gives a contact it fails without calling (see
 // Decision.FailOutcome: a window that never opens, a time zone it cannot load).
 func ContactOutcomes() []string {
-	return []string{string(OutcomeCompleted), string(OutcomeVoicemail), string(OutcomeNoAnswer), string(OutcomeBusy),
-		string(OutcomeFailedRetryable), string(OutcomeFailedPermanent), string(OutcomeCapacity),
-		"invalid_window", "invalid_time_zone", "no_calling_window"}
+	var names []string
+	for _, o := range slices.Concat(callOutcomes(), uncalledOutcomes()) {
+		names = append(names, string(o))
+	}
+	return names
 }
 
 // ContactStates lists every contact state, in the order of a contact's life.

@@ -26,6 +26,32 @@ const (
 	OutcomeCapacity Outcome = "capacity"
 )
 
+// Outcomes of a contact failed without a call, because its calling hours never let it be
+// called (see CallingHours.Decide and Decision.FailOutcome).
+const (
+	// OutcomeInvalidWindow: the campaign's calling-window spec does not parse (specs are
+	// validated before they are stored, so only a hand-edited database gets here).
+	OutcomeInvalidWindow Outcome = "invalid_window"
+	// OutcomeInvalidTimeZone: one of the contact's time zones does not load on the runner's
+	// machine (it did at import), or the contact has none: its local hours are unknown.
+	OutcomeInvalidTimeZone Outcome = "invalid_time_zone"
+	// OutcomeNoCallingWindow: the window never opens in all of the contact's zones at once
+	// within the 14 days Window.NextOpen looks ahead (e.g. zones far apart, short hours).
+	OutcomeNoCallingWindow Outcome = "no_calling_window"
+)
+
+// callOutcomes lists the outcomes of a call, in the order of their constants.
+func callOutcomes() []Outcome {
+	return []Outcome{OutcomeCompleted, OutcomeVoicemail, OutcomeNoAnswer, OutcomeBusy,
+		OutcomeFailedRetryable, OutcomeFailedPermanent, OutcomeCapacity}
+}
+
+// uncalledOutcomes lists the outcomes of a contact failed without a call, in the order of their
+// constants.
+func uncalledOutcomes() []Outcome {
+	return []Outcome{OutcomeInvalidWindow, OutcomeInvalidTimeZone, OutcomeNoCallingWindow}
+}
+
 // Reached reports whether the outcome means a person or a machine picked up.
 func (o Outcome) Reached() bool {
 	return o == OutcomeCompleted || o == OutcomeVoicemail

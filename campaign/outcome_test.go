@@ -71,3 +71,10 @@ func TestClassifyEveryKnownReason(t *testing.T) {
 	}
 	require.False(t, OutcomeNoAnswer.Reached())
 }
+
+// TestContactOutcomes: the list completion and export filters offer is every call outcome, then
+// every outcome of a contact its calling hours fail.
+func TestContactOutcomes(t *testing.T) {
+	require.Equal(t, []string{"completed", "voicemail", "no_answer", "busy", "failed_retryable", "failed_permanent",
+		"capacity", "invalid_window", "invalid_time_zone", "no_calling_window"}, ContactOutcomes())
+}

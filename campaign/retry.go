@@ -23,8 +23,8 @@ import (
 //     the outcome (NextStep is the outcome alone).
 //  3. A Final of ContactDoNotCall also adds the number to the suppression list.
 //  4. A Retry's At is the earliest the next attempt may start; the caller moves it into the
-//     contact's calling window with Window.NextOpen(step.At, zones) before storing it as the
-//     contact's next_attempt_at. A retry therefore waits for both the delay and the window.
+//     contact's calling window with CallingHours.Decide(zones, step.At) before storing it as
+//     the contact's next_attempt_at. A retry therefore waits for both the delay and the window.
 
 // RetryRule is how many retries an outcome gets and how long to wait before each.
 type RetryRule struct {

@@ -93,7 +93,7 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		policy = RetryPolicy{}
 	}
 	policy.MaxAttempts = set.maxAttempts
-	zones := loadZones(ct.timeZones)
+	zones, zonesErr := loadTimeZones(ct.timeZones)
 	clock, scale := now, 1.0
 	if set.timeScale > 0 && set.timeScale != 1 && simEndedAt != nil {
 		clock, scale = *simEndedAt, set.timeScale
@@ -101,6 +101,11 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 	fu, err := ParseFollowUp(structured, FollowUpKeys{CallbackAt: set.callbackKey, DoNotCall: set.doNotCallKey}, zones, clock)
 	if err != nil {
 		fu = FollowUp{} // a malformed analysis asks for nothing
+	}
+	if zonesErr != nil {
+		// A local callback time cannot be read without the contact's zone; nor is the contact
+		// called again: its calling hours fail it (see CallingHours.Decide).
+		fu.CallbackAt, fu.HasCallback = time.Time{}, false
 	}
 	step := policy.AfterCall(outcome, ct.attempts, sameOutcome, clock, fu)
 
@@ -128,11 +133,12 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		return step.Reason + "; not retried: the campaign is cancelled", nil,
 			finishContact(ctx, tx, a.contactID, ContactCancelled, outcome, now)
 	}
+	// The retry moves to the window's next opening after its time. When the contact's calling
+	// hours fail it (a bad spec or zone, no common hour), it keeps its time, at which the
+	// hopper fails it with the decision's outcome.
 	at := now.Add(time.Duration(float64(step.At.Sub(clock)) / scale))
-	if window, err := ParseWindow(set.windowSpec); err == nil {
-		if next, ok := window.NextOpen(at, zones); ok {
-			at = next
-		}
+	if d := ParseCallingHours(set.windowSpec).Decide(ct.timeZones, at); !d.DeferUntil.IsZero() {
+		at = d.DeferUntil
 	}
 	_, err = tx.Exec(ctx, `
 		UPDATE contact SET state = 'pending', outcome = $2, next_attempt_at = $3, updated_at = $4
@@ -141,18 +147,4 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		return "", nil, err
 	}
 	return step.Reason + "; next attempt " + at.UTC().Format(time.RFC3339), nil, nil
-}
-
-// loadZones loads a contact's IANA zones; a name that does not load (it did at import) counts
-// as UTC.
-func loadZones(names []string) []*time.Location {
-	zones := make([]*time.Location, 0, len(names))
-	for _, name := range names {
-		loc, err := time.LoadLocation(name)
-		if err != nil {
-			loc = time.UTC
-		}
-		zones = append(zones, loc)
-	}
-	return zones
 }

@@ -1,12 +1,14 @@
 package campaign_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -135,6 +137,38 @@ func TestRetryWaitsForTheWindow(t *testing.T) {
 	start := time.Date(2025, 3, 3, 21, 58, 0, 0, time.UTC)
 	b.callOnce(t, b.contacts[0], start, "customer-did-not-answer", "")
 	requireTime(t, time.Date(2025, 3, 4, 17, 0, 0, 0, time.UTC), b.contact(t, b.contacts[0]).NextAttemptAt)
+}
+
+// TestRetryOfAContactWhoseZoneDoesNotLoad: the calling hours of a contact whose zone does not
+// load fail it (campaign.CallingHours.Decide), never read it as UTC: its retry keeps the retry
+// delay (not moved into a window in UTC, nor to a local callback time read in UTC), and the
+// hopper then fails it with invalid_time_zone instead of queueing it.
+func TestRetryOfAContactWhoseZoneDoesNotLoad(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 1, maxConcurrent: 1, retry: "no_answer=2@4h"})
+	spec := "mon-fri 09:00-17:00"
+	b.setPacing(t, campaign.Pacing{WindowSpec: ptr(spec)})
+	id := b.contacts[0]
+	_, err := b.pool.Exec(b.ctx, `UPDATE contact SET time_zones = '{Mars/Olympus}' WHERE id = $1`, id)
+	require.NoError(t, err)
+	// Monday 2025-03-03 21:58 UTC; the result comes at 22:00, the retry delay ends at 02:00 UTC,
+	// outside the window in UTC; the callback would be 10:00 UTC, inside it.
+	start := time.Date(2025, 3, 3, 21, 58, 0, 0, time.UTC)
+	a, end := b.callOnce(t, id, start, "customer-did-not-answer", `{"callback_at": "2025-03-04T10:00"}`)
+	c := b.contact(t, id)
+	require.Equal(t, campaign.ContactPending, c.State, a.Decision)
+	retryAt := end.Add(4 * time.Hour)
+	requireTime(t, retryAt, c.NextAttemptAt)
+
+	hours := campaign.ParseCallingHours(spec)
+	n, err := b.store.QueueDue(b.ctx, b.camp.ID, retryAt, 10,
+		func(ct *campaign.Contact) campaign.Decision { return hours.Decide(ct.TimeZones, retryAt) },
+		func(context.Context, pgx.Tx, []int64) error { return nil })
+	require.NoError(t, err)
+	require.Zero(t, n)
+	c = b.contact(t, id)
+	require.Equal(t, campaign.ContactFailed, c.State)
+	require.Equal(t, string(campaign.OutcomeInvalidTimeZone), c.Outcome)
 }
 
 // TestCallbackAcrossDST: a callback written as a local time is read in the contact's zone on

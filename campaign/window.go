@@ -214,6 +214,78 @@ func windowFloorDiv(a, b int64) int64 {
 	return q
 }
 
+// ---- deciding for a contact ----
+
+// CallingHours is a campaign's calling window, parsed once, deciding for one contact at a time
+// whether it may be called at an instant. It is the one home of that decision: the hopper, the
+// dial worker, the scheduling of a retry and the dry run all ask Decide. ParseCallingHours
+// builds it from a campaign's spec; CallingHours{Window: w} uses a window already parsed.
+//
+// A CallingHours is immutable and safe for concurrent use.
+type CallingHours struct {
+	// Window is the campaign's calling window.
+	Window Window
+	// invalid is why the campaign's spec did not parse; nil when it did.
+	invalid error
+}
+
+// ParseCallingHours parses a campaign's window spec (Settings.WindowSpec). A spec that does not
+// parse gives hours that fail every contact with OutcomeInvalidWindow: specs are validated
+// before they are stored, and a bad one stops its contacts, not the campaign.
+func ParseCallingHours(spec string) CallingHours {
+	w, err := ParseWindow(spec)
+	return CallingHours{Window: w, invalid: err}
+}
+
+// Decide decides for a contact whose calling hours are those of timeZones (IANA names; the
+// window must be open in every one of them) at now:
+//
+//   - Queue when the window is open now in every zone;
+//   - else DeferUntil the earliest later instant at which it is (see Window.NextOpen);
+//   - FailOutcome OutcomeNoCallingWindow when there is none within 14 days;
+//   - FailOutcome OutcomeInvalidWindow when the campaign's spec did not parse.
+//
+// The policy for a zone that does not load (the runner's time-zone database lacks a zone the
+// importer's had), and for a contact with no zone at all, is FailOutcome
+// OutcomeInvalidTimeZone: the contact's local hours are unknown, and a contact is never called
+// at hours that may be wrong for them. A zone is never replaced with UTC or the machine's zone.
+func (h CallingHours) Decide(timeZones []string, now time.Time) Decision {
+	if h.invalid != nil {
+		return Decision{FailOutcome: OutcomeInvalidWindow}
+	}
+	zones, err := loadTimeZones(timeZones)
+	if err != nil || len(zones) == 0 {
+		return Decision{FailOutcome: OutcomeInvalidTimeZone}
+	}
+	next, ok := h.Window.NextOpen(now, zones)
+	switch {
+	case !ok:
+		return Decision{FailOutcome: OutcomeNoCallingWindow}
+	case next.After(now):
+		return Decision{DeferUntil: next}
+	default:
+		return Decision{Queue: true}
+	}
+}
+
+// loadTimeZones loads IANA zones by name; the error names the first that does not load. "" and
+// "Local", which time.LoadLocation takes for UTC and the machine's zone, are not zone names a
+// contact can have (the CSV reader refuses them too).
+func loadTimeZones(names []string) ([]*time.Location, error) {
+	zones := make([]*time.Location, 0, len(names))
+	for _, name := range names {
+		if name == "" || name == "Local" {
+			return nil, fmt.Errorf("load time zone %q: not an IANA zone name", name)
+		}
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			return nil, fmt.Errorf("load time zone %q: %w", name, err)
+		}
+		zones = append(zones, loc)
+	}
+	return zones, nil
+}
+
 // ---- formatting ----
 
 // windowWeekOrder is the order days are listed in canonical specs.

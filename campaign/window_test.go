@@ -476,6 +476,56 @@ func TestWindowZeroValue(t *testing.T) {
 	require.False(t, ok)
 }
 
+// TestCallingHoursDecide covers the one calling-window decision (moved from jobs' TestDecide,
+// with the policy for an invalid spec and zones that do not load).
+func TestCallingHoursDecide(t *testing.T) {
+	// Monday 2026-11-23 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 00:00 in Tokyo.
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name   string
+		window string
+		zones  []string
+		want   Decision
+	}{
+		{"open", "09:00-20:00", []string{windowTestNY}, Decision{Queue: true}},
+		{"always", "always", []string{windowTestTok}, Decision{Queue: true}},
+		{"before opening: deferred to 09:00 local", "09:00-20:00", []string{windowTestLA},
+			Decision{DeferUntil: time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)}},
+		{"both zones must be open", "09:00-20:00", []string{windowTestNY, windowTestLA},
+			Decision{DeferUntil: time.Date(2026, 11, 23, 17, 0, 0, 0, time.UTC)}},
+		{"zones that never share an hour fail the contact", "09:00-12:00", []string{windowTestNY, windowTestTok},
+			Decision{FailOutcome: OutcomeNoCallingWindow}},
+		{"unknown zone", "09:00-20:00", []string{"Mars/Base"}, Decision{FailOutcome: OutcomeInvalidTimeZone}},
+		{"one unknown zone among good ones, even when the good ones are open", "always", []string{windowTestNY, "Mars/Base"},
+			Decision{FailOutcome: OutcomeInvalidTimeZone}},
+		{"no zone is not UTC", "always", nil, Decision{FailOutcome: OutcomeInvalidTimeZone}},
+		{"an empty name is not UTC", "always", []string{""}, Decision{FailOutcome: OutcomeInvalidTimeZone}},
+		{"Local is not the machine's zone", "always", []string{"Local"}, Decision{FailOutcome: OutcomeInvalidTimeZone}},
+		{"a spec that does not parse", "mon-fry 09:00-17:00", []string{windowTestNY}, Decision{FailOutcome: OutcomeInvalidWindow}},
+		{"the spec wins over the zones", "nonsense", []string{"Mars/Base"}, Decision{FailOutcome: OutcomeInvalidWindow}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ParseCallingHours(tc.window).Decide(tc.zones, now)
+			require.Equal(t, tc.want.Queue, got.Queue)
+			require.Equal(t, tc.want.FailOutcome, got.FailOutcome)
+			require.True(t, tc.want.DeferUntil.Equal(got.DeferUntil), "defer until %v, want %v", got.DeferUntil, tc.want.DeferUntil)
+		})
+	}
+}
+
+// TestCallingHoursOfAParsedWindow: hours built from a parsed window decide as those parsed from
+// its spec; the zero CallingHours never opens.
+func TestCallingHoursOfAParsedWindow(t *testing.T) {
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	spec := "mon-fri 16:00-18:00"
+	parsed := CallingHours{Window: windowTestParse(t, spec)}
+	for _, zones := range [][]string{{windowTestUTC}, {windowTestNY}, {windowTestTok}, {"Mars/Base"}} {
+		require.Equal(t, ParseCallingHours(spec).Decide(zones, now), parsed.Decide(zones, now), "zones %v", zones)
+	}
+	require.Equal(t, Decision{FailOutcome: OutcomeNoCallingWindow}, CallingHours{}.Decide([]string{windowTestUTC}, now))
+}
+
 // TestWindowMatchesBruteForce checks NextOpen and OpenUntil at every minute of
 // several days around DST changes against a minute-by-minute scan of
 // Contains, which reads the wall clock directly.

@@ -80,7 +80,7 @@ const (
 // the call up, and leaves the attempt to the reconciler when it cannot tell.
 type DialWorker struct {
 	river.WorkerDefaults[DialArgs]
-	Store  *campaign.Store
+	Store  DialStore
 	Vapi   VapiClient
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -150,9 +150,11 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 	if err != nil {
 		return err
 	}
-	// The hopper checked the calling window; check again, since the job may have waited.
-	if next, open := windowDecision(c, ct, w.Now()); !open {
-		return w.Store.RequeueContact(ctx, ct.ID, next, w.Now())
+	// The hopper checked the calling window; check again, since the job may have waited. A
+	// contact the decision fails goes back due at once (a zero DeferUntil), for the hopper to
+	// fail it.
+	if d := campaign.ParseCallingHours(c.WindowSpec).Decide(ct.TimeZones, w.Now()); !d.Queue {
+		return w.Store.RequeueContact(ctx, ct.ID, d.DeferUntil, w.Now())
 	}
 
 	if snooze, err := w.limiters.wait(ctx, c); err != nil || snooze > 0 {
@@ -304,12 +306,6 @@ func findCall(ctx context.Context, v VapiClient, c *campaign.Campaign, att *camp
 		}
 	}
 	return nil, nil
-}
-
-// windowDecision reports whether the contact may be called at now, and if not, when it may.
-func windowDecision(c *campaign.Campaign, ct *campaign.Contact, now time.Time) (next time.Time, open bool) {
-	d := decide(c, ct, now)
-	return d.DeferUntil, d.Queue
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

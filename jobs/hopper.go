@@ -34,7 +34,7 @@ func (a HopperArgs) InsertOpts() river.InsertOpts {
 // HopperWorker runs HopperArgs.
 type HopperWorker struct {
 	river.WorkerDefaults[HopperArgs]
-	Store  *campaign.Store
+	Store  HopperStore
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -72,8 +72,9 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 			return err
 		}
 		now := w.Now()
+		hours := campaign.ParseCallingHours(c.WindowSpec)
 		n, err := w.Store.QueueDue(ctx, id, now, hopperBatch,
-			func(ct *campaign.Contact) campaign.Decision { return decide(c, ct, now) },
+			func(ct *campaign.Contact) campaign.Decision { return hours.Decide(ct.TimeZones, now) },
 			func(ctx context.Context, tx pgx.Tx, contactIDs []int64) error {
 				params := make([]river.InsertManyParams, len(contactIDs))
 				for i, cid := range contactIDs {
@@ -100,30 +101,4 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 		}
 	}
 	return nil
-}
-
-// decide applies a campaign's calling window to a contact at now: queue it, defer it to the
-// window's next opening in all of its zones, or fail it when its zones never share an open hour.
-func decide(c *campaign.Campaign, ct *campaign.Contact, now time.Time) campaign.Decision {
-	window, err := campaign.ParseWindow(c.WindowSpec)
-	if err != nil { // stored specs were validated; a bad one stops this contact, not the campaign
-		return campaign.Decision{FailOutcome: "invalid_window"}
-	}
-	zones := make([]*time.Location, 0, len(ct.TimeZones))
-	for _, name := range ct.TimeZones {
-		loc, err := time.LoadLocation(name)
-		if err != nil {
-			return campaign.Decision{FailOutcome: "invalid_time_zone"}
-		}
-		zones = append(zones, loc)
-	}
-	next, ok := window.NextOpen(now, zones)
-	switch {
-	case !ok:
-		return campaign.Decision{FailOutcome: "no_calling_window"}
-	case next.After(now):
-		return campaign.Decision{DeferUntil: next}
-	default:
-		return campaign.Decision{Queue: true}
-	}
 }

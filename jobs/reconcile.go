@@ -55,7 +55,7 @@ var DefaultReconcileConfig = ReconcileConfig{
 // ReconcileWorker runs ReconcileArgs.
 type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
-	Store  *campaign.Store
+	Store  ReconcileStore
 	Vapi   VapiClient
 	Config ReconcileConfig
 	Now    func() time.Time

@@ -14,7 +14,7 @@ import (
 // Recorder is the webhook receiver's store: it saves every event raw, then applies it through
 // the same code path as the reconciler. It implements webhook.Recorder and webhook.Secrets.
 type Recorder struct {
-	Store  *campaign.Store
+	Store  RecordStore
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Observer, when set, is told of every end-of-call report applied (not of one applied before).

@@ -314,23 +314,29 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 	if err != nil {
 		return nil, err
 	}
+	// The runner's decision, so the dry run says what the run will do: contacts whose zone does
+	// not load are failed (a warning here), never called at hours that may be wrong for them.
+	hours := campaign.CallingHours{Window: window}
 	for _, z := range zones {
 		zr := zoneReport{TimeZones: z.TimeZones, Contacts: z.Contacts}
-		locs := make([]*time.Location, 0, len(z.TimeZones))
-		for _, name := range z.TimeZones {
-			loc, err := time.LoadLocation(name)
-			if err != nil {
-				return nil, fmt.Errorf("time zone %q of stored contacts: %w", name, err)
+		d := hours.Decide(z.TimeZones, now)
+		if d.FailOutcome == campaign.OutcomeInvalidTimeZone {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%d contact(s) with time zones %q will not be called: a zone is unknown on this machine (outcome %s)",
+				z.Contacts, strings.Join(z.TimeZones, " + "), d.FailOutcome))
+			continue
+		}
+		if d.FailOutcome == "" {
+			first := d.DeferUntil
+			if d.Queue {
+				first = now
 			}
-			locs = append(locs, loc)
-		}
-		if len(locs) == 0 {
-			return nil, fmt.Errorf("stored contacts without a time zone: campaign %d", c.ID)
-		}
-		if next, ok := window.NextOpen(now, locs); ok {
-			zr.FirstCallable = next.UTC().Format(time.RFC3339)
-			zr.FirstCallableLocal = next.In(locs[0]).Format("Mon 2006-01-02 15:04 MST")
-			zr.CallableNow = !next.After(now)
+			loc, err := time.LoadLocation(z.TimeZones[0])
+			if err != nil { // Decide has just loaded it
+				return nil, fmt.Errorf("time zone %q of stored contacts: %w", z.TimeZones[0], err)
+			}
+			zr.FirstCallable = first.UTC().Format(time.RFC3339)
+			zr.FirstCallableLocal = first.In(loc).Format("Mon 2006-01-02 15:04 MST")
+			zr.CallableNow = d.Queue
 		}
 		r.TimeZones = append(r.TimeZones, zr)
 	}
