@@ -448,39 +448,6 @@ func (s *Store) RunningCampaigns(ctx context.Context, mode Mode) ([]int64, error
 	return ids, nil
 }
 
-// SetStatus moves a campaign to status to if its current status is one of from (an empty from
-// matches nothing), and reports whether it changed. started_at is set when it first runs;
-// finished_at is set when it becomes completed, cancelled or failed, and cleared when it runs
-// again. A campaign set running with nothing left to call stays running until CompleteIfDone
-// (or the end of its last call) completes it.
-func (s *Store) SetStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) (bool, error) {
-	fromText := make([]string, len(from))
-	for i, f := range from {
-		fromText[i] = string(f)
-	}
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE campaign SET status = $2, updated_at = $3,
-			started_at = CASE WHEN $2 = 'running' THEN coalesce(started_at, $3) ELSE started_at END,
-			finished_at = CASE WHEN $2 IN ('completed', 'cancelled', 'failed') THEN $3
-			                   WHEN $2 = 'running' THEN NULL ELSE finished_at END
-		WHERE id = $1 AND status = ANY($4)`, campaignID, string(to), now, fromText)
-	if err != nil {
-		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return true, nil
-	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaignID).
-		Scan(&exists); err != nil {
-		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
-	}
-	if !exists {
-		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, ErrNotFound)
-	}
-	return false, nil
-}
-
 // CompleteIfDone completes a running campaign (finished_at = now) when none of its contacts is
 // pending, queued or in_call, and reports whether it did. Results and failures call it
 // themselves; the hopper calls it for campaigns with nothing to queue, e.g. one started with

@@ -26,15 +26,24 @@ func lockCampaign(ctx context.Context, tx pgx.Tx, campaignID int64) (Status, err
 	return status, nil
 }
 
+// Start sets a draft campaign running: the hopper queues its contacts from then on. A campaign
+// that is no longer a draft (an operator started or cancelled it first) is left as it is, and
+// the error is ErrWrongStatus. A campaign started with nothing left to call stays running until
+// CompleteIfDone (or the end of its last call) completes it.
+func (s *Store) Start(ctx context.Context, campaignID int64, now time.Time) error {
+	return s.moveStatus(ctx, campaignID, []Status{StatusDraft}, StatusRunning, now)
+}
+
 // Pause stops new dials of a running campaign in every process: each dial checks the status in
-// the transaction that starts it. Calls in flight finish and are recorded.
+// the transaction that starts it. Calls in flight finish and are recorded. A campaign that is not
+// running is left as it is, and the error is ErrWrongStatus.
 func (s *Store) Pause(ctx context.Context, campaignID int64, now time.Time) error {
 	return s.moveStatus(ctx, campaignID, []Status{StatusRunning}, StatusPaused, now)
 }
 
-// moveStatus is SetStatus with an error naming the current status when the move does not apply.
+// moveStatus is setStatus with an error naming the current status when the move does not apply.
 func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) error {
-	moved, err := s.SetStatus(ctx, campaignID, from, to, now)
+	moved, err := s.setStatus(ctx, campaignID, from, to, now)
 	if err != nil {
 		return err
 	}
@@ -46,6 +55,36 @@ func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status,
 		return fmt.Errorf("campaign %s is %s: %w", c.Name, c.Status, ErrWrongStatus)
 	}
 	return nil
+}
+
+// setStatus moves a campaign to status to if its current status is one of from (an empty from
+// matches nothing), and reports whether it changed; every move from one of from to to must be
+// in the status table (CanMoveStatus). started_at is set when it first runs; finished_at is set
+// when it becomes completed, cancelled or failed, and cleared when it runs again.
+func (s *Store) setStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) (bool, error) {
+	if err := checkStatusMove(to, from...); err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE campaign SET status = $2, updated_at = $3,
+			started_at = CASE WHEN $5 THEN coalesce(started_at, $3) ELSE started_at END,
+			finished_at = CASE WHEN $6 THEN $3 WHEN $5 THEN NULL ELSE finished_at END
+		WHERE id = $1 AND status = ANY($4)`, campaignID, to, now, from, to == StatusRunning, to.Ended())
+	if err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaignID).
+		Scan(&exists); err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	if !exists {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, ErrNotFound)
+	}
+	return false, nil
 }
 
 // Cancel ends a campaign for good: its status becomes cancelled, and its contacts not yet
