@@ -94,15 +94,22 @@ func (s *Store) setStatus(ctx context.Context, campaignID int64, from []Status, 
 // returns how many contacts were cancelled.
 func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error) {
 	var cancelled int
+	// Cancel moves the contacts waiting to be called; those in a call (locked too) are cancelled
+	// when their call ends (settleContact).
+	waiting := []ContactState{ContactPending, ContactQueued}
+	if err := checkContactMove(ContactCancelled, waiting...); err != nil {
+		return 0, fmt.Errorf("cancel campaign: %w", err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		tag, err := tx.Exec(ctx, `
 			WITH target AS (
-				SELECT id, state FROM contact WHERE campaign_id = $1 AND state IN ('pending', 'queued', 'in_call')
+				SELECT id, state FROM contact WHERE campaign_id = $1 AND (state = ANY($3) OR state = $4)
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = 'cancelled', next_attempt_at = NULL, updated_at = $2
-			FROM target WHERE ct.id = target.id AND target.state <> 'in_call'`, campaignID, now)
+			UPDATE contact ct SET state = $5, next_attempt_at = NULL, updated_at = $2
+			FROM target WHERE ct.id = target.id AND target.state = ANY($3)`,
+			campaignID, now, waiting, ContactInCall, ContactCancelled)
 		if err != nil {
 			return err
 		}
@@ -111,12 +118,12 @@ func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (in
 		if err != nil {
 			return err
 		}
-		if status == StatusCancelled || status == StatusCompleted {
+		if !CanMoveStatus(status, StatusCancelled) {
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = 'cancelled', queued_contacts = 0, finished_at = $2, updated_at = $2
-			WHERE id = $1`, campaignID, now)
+			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = $2, updated_at = $2
+			WHERE id = $1`, campaignID, now, StatusCancelled)
 		return err
 	})
 	if err != nil {
@@ -175,7 +182,7 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 			_, err := tx.Exec(ctx, `
 				WITH target AS (
 					SELECT id FROM contact
-					WHERE campaign_id = $1 AND state = 'pending' AND attempts = 0 AND next_attempt_at IS NOT NULL
+					WHERE campaign_id = $1 AND state = `+pendingSQL+` AND attempts = 0 AND next_attempt_at IS NOT NULL
 					ORDER BY id FOR NO KEY UPDATE
 				)
 				UPDATE contact ct SET next_attempt_at = NULL, updated_at = $2
@@ -223,6 +230,11 @@ type ResumeOptions struct {
 // through BeginAttempt.
 func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions, now time.Time) (int, error) {
 	var back int
+	// Resume takes back the queued and cancelled contacts, and with RetryFailed the failed ones.
+	stopped := []ContactState{ContactQueued, ContactCancelled}
+	if err := checkContactMove(ContactPending, append(stopped, ContactFailed)...); err != nil {
+		return 0, fmt.Errorf("resume campaign: %w", err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		// Only a cancellation makes contacts cancelled, so taking back every cancelled contact
@@ -230,13 +242,13 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		tag, err := tx.Exec(ctx, `
 			WITH target AS (
 				SELECT id FROM contact
-				WHERE campaign_id = $1 AND (state IN ('queued', 'cancelled')
-				   OR ($3 AND state = 'failed' AND outcome <> $4))
+				WHERE campaign_id = $1 AND (state = ANY($5)
+				   OR ($3 AND state = $6 AND outcome <> $4))
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = 'pending', next_attempt_at = NULL, updated_at = $2
+			UPDATE contact ct SET state = $7, next_attempt_at = NULL, updated_at = $2
 			FROM target WHERE ct.id = target.id`,
-			campaignID, now, opts.RetryFailed, string(OutcomeFailedPermanent))
+			campaignID, now, opts.RetryFailed, OutcomeFailedPermanent, stopped, ContactFailed, ContactPending)
 		if err != nil {
 			return err
 		}
@@ -245,14 +257,17 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		if err != nil {
 			return err
 		}
+		if !CanMoveStatus(status, StatusRunning) {
+			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
+		}
 		if status == StatusCompleted && !opts.RetryFailed {
 			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
 				campaignID, ErrWrongStatus)
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = 'running', queued_contacts = 0, finished_at = NULL,
+			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = NULL,
 				started_at = coalesce(started_at, $2), updated_at = $2
-			WHERE id = $1`, campaignID, now)
+			WHERE id = $1`, campaignID, now, StatusRunning)
 		return err
 	})
 	if err != nil {
@@ -370,8 +385,8 @@ func (s *Store) DeleteCampaign(ctx context.Context, campaignID int64, opts Delet
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state <> 'not_created'`,
-			campaignID).Scan(&d.Calls); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state <> $2`,
+			campaignID, AttemptNotCreated).Scan(&d.Calls); err != nil {
 			return err
 		}
 		if d.Calls > 0 && !opts.Purge {
