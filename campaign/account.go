@@ -30,11 +30,11 @@ type AccountLimits struct {
 	Refused bool
 }
 
-// accountLiveSQL counts the live attempts (creating or created) of every campaign on account
-// $1, except attempt $2.
+// accountLiveSQL counts the live attempts (state one of $3: liveAttemptStates) of every
+// campaign on account $1, except attempt $2.
 const accountLiveSQL = `
 	SELECT count(*) FROM attempt
-	WHERE state IN ('creating', 'created') AND id <> $2
+	WHERE state = ANY($3) AND id <> $2
 	  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1)`
 
 // UseAccount notes that campaign's calls are placed on the Vapi account (vapi.Client.Account),
@@ -62,7 +62,7 @@ func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID
 		return nil
 	}
 	var others int
-	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID).Scan(&others); err != nil {
+	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID, liveAttemptStates()).Scan(&others); err != nil {
 		return fmt.Errorf("learn the limit of vapi account: %w", err)
 	}
 	var err error
@@ -154,15 +154,15 @@ func accountAllows(ctx context.Context, tx pgx.Tx, account string, now time.Time
 		}
 		var scouting bool
 		if err := tx.QueryRow(ctx, `
-			SELECT EXISTS (SELECT 1 FROM attempt WHERE state = 'creating' AND created_at > $2
+			SELECT EXISTS (SELECT 1 FROM attempt WHERE state = $3 AND created_at > $2
 			  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1))`,
-			account, now.Add(-AccountScoutTimeout)).Scan(&scouting); err != nil {
+			account, now.Add(-AccountScoutTimeout), AttemptCreating).Scan(&scouting); err != nil {
 			return false, fmt.Errorf("look for a scout of vapi account: %w", err)
 		}
 		return !scouting, nil
 	}
 	var live int
-	if err := tx.QueryRow(ctx, accountLiveSQL, account, 0).Scan(&live); err != nil {
+	if err := tx.QueryRow(ctx, accountLiveSQL, account, 0, liveAttemptStates()).Scan(&live); err != nil {
 		return false, fmt.Errorf("count live calls of vapi account: %w", err)
 	}
 	if live < *limit {

@@ -21,8 +21,7 @@ func TestAccountLimitSpansCampaigns(t *testing.T) {
 		WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US", MaxConcurrent: 50, MaxAttempts: 1, RetryPolicy: "none",
 	}}, campaign.ImportInput{Reader: r})
 	require.NoError(t, err)
-	_, err = b.store.SetStatus(b.ctx, other.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, t0)
-	require.NoError(t, err)
+	require.NoError(t, b.store.Start(b.ctx, other.ID, t0))
 	for _, id := range []int64{b.camp.ID, other.ID} {
 		require.NoError(t, b.store.UseAccount(b.ctx, id, "acct"))
 	}

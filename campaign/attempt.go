@@ -27,6 +27,15 @@ const (
 	AttemptNotCreated AttemptState = "not_created"
 )
 
+// liveAttemptStates are the states of a live attempt, for SQL (state = ANY(…)).
+func liveAttemptStates() []AttemptState {
+	return []AttemptState{AttemptCreating, AttemptCreated}
+}
+
+// callStatusEnded is the status of a Vapi status-update that says the call ended (see
+// ApplyStatus).
+const callStatusEnded = "ended"
+
 // CapacityRetryDelay is how long a contact waits after Vapi refused its call for lack of a
 // concurrency slot (an end-of-call report with outcome capacity).
 const CapacityRetryDelay = 30 * time.Second
@@ -114,11 +123,11 @@ func (s *Store) CallCreated(ctx context.Context, attemptID int64, callID string,
 		UPDATE attempt SET
 			vapi_call_id = coalesce(vapi_call_id, $2),
 			call_created_at = coalesce(call_created_at, $3),
-			state = CASE WHEN state = 'creating' THEN 'created' ELSE state END,
-			updated_at = CASE WHEN state = 'creating' OR vapi_call_id IS NULL OR call_created_at IS NULL
+			state = CASE WHEN state = $5 THEN $6 ELSE state END,
+			updated_at = CASE WHEN state = $5 OR vapi_call_id IS NULL OR call_created_at IS NULL
 			                  THEN $4 ELSE updated_at END
 		WHERE id = $1
-		RETURNING vapi_call_id`, attemptID, callID, callCreatedAt, now).Scan(&stored)
+		RETURNING vapi_call_id`, attemptID, callID, callCreatedAt, now, AttemptCreating, AttemptCreated).Scan(&stored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("record call of attempt %d: %w", attemptID, ErrAttemptNotFound)
 	}
@@ -189,9 +198,9 @@ func (s *Store) CallNotCreated(ctx context.Context, attemptID int64, kind NotCre
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `
-			UPDATE attempt SET state = 'not_created', outcome = $2, error = $3,
+			UPDATE attempt SET state = $6, outcome = $2, error = $3,
 				vapi_call_id = coalesce(vapi_call_id, nullif($4, '')), updated_at = $5
-			WHERE id = $1`, attemptID, outcome, detail, callID, now); err != nil {
+			WHERE id = $1`, attemptID, outcome, detail, callID, now, AttemptNotCreated); err != nil {
 			return err
 		}
 		if kind == NotCreatedPermanent {
@@ -213,25 +222,41 @@ func (s *Store) CallNotCreated(ctx context.Context, attemptID int64, kind NotCre
 // in a cancelled campaign the contact becomes cancelled. The contact is locked before the
 // campaign's status is read, as in settleContact.
 func uncountAttempt(ctx context.Context, tx pgx.Tx, contactID int64, retry *time.Time, now time.Time) error {
+	if err := checkContactMove(ContactPending, ContactInCall); err != nil {
+		return err
+	}
+	if err := checkContactMove(ContactCancelled, ContactInCall); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM contact WHERE id = $1 FOR NO KEY UPDATE`, contactID); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `
 		WITH cp AS (SELECT cp.status FROM campaign cp JOIN contact ct ON ct.campaign_id = cp.id WHERE ct.id = $1)
 		UPDATE contact SET attempts = greatest(attempts - 1, 0), updated_at = $3,
-			state = CASE WHEN (SELECT status FROM cp) = 'cancelled' THEN 'cancelled' ELSE 'pending' END,
-			next_attempt_at = CASE WHEN (SELECT status FROM cp) = 'cancelled' THEN NULL ELSE $2::timestamptz END
-		WHERE id = $1 AND state = 'in_call'`, contactID, retry, now)
+			state = CASE WHEN (SELECT status FROM cp) = $4 THEN $5 ELSE $6 END,
+			next_attempt_at = CASE WHEN (SELECT status FROM cp) = $4 THEN NULL ELSE $2::timestamptz END
+		WHERE id = $1 AND state = $7`,
+		contactID, retry, now, StatusCancelled, ContactCancelled, ContactPending, ContactInCall)
 	return err
 }
 
-// finishContact gives a contact its outcome and, if it is in_call, its final state (a contact
-// moved elsewhere meanwhile, e.g. cancelled, keeps its state).
-func finishContact(ctx context.Context, tx pgx.Tx, contactID int64, state ContactState, outcome Outcome, now time.Time) error {
+// finishContact gives a contact its outcome and, if it is in_call, the state to (a contact
+// moved elsewhere meanwhile, e.g. cancelled, keeps its state: see noteOutcome).
+func finishContact(ctx context.Context, tx pgx.Tx, contactID int64, to ContactState, outcome Outcome, now time.Time) error {
+	if err := checkContactMove(to, ContactInCall); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `
-		UPDATE contact SET state = CASE WHEN state = 'in_call' THEN $2 ELSE state END,
+		UPDATE contact SET state = CASE WHEN state = $5 THEN $2 ELSE state END,
 			outcome = $3, updated_at = $4
-		WHERE id = $1`, contactID, state, outcome, now)
+		WHERE id = $1`, contactID, to, outcome, now, ContactInCall)
+	return err
+}
+
+// noteOutcome gives a contact no longer in a call the outcome of its call; its state stays.
+func noteOutcome(ctx context.Context, tx pgx.Tx, contactID int64, outcome Outcome, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE contact SET outcome = $2, updated_at = $3 WHERE id = $1`, contactID, outcome, now)
 	return err
 }
 
@@ -380,12 +405,12 @@ func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attem
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE attempt SET
-				last_status = CASE WHEN last_status = 'ended' THEN last_status ELSE $3 END,
-				state = CASE WHEN $3 = 'ended' AND state IN ('creating', 'created') THEN 'ended' ELSE state END,
-				ended_reason = CASE WHEN $3 = 'ended' AND ended_reason = '' THEN $4 ELSE ended_reason END,
+				last_status = CASE WHEN last_status = $6 THEN last_status ELSE $3 END,
+				state = CASE WHEN $3 = $6 AND state = ANY($7) THEN $8 ELSE state END,
+				ended_reason = CASE WHEN $3 = $6 AND ended_reason = '' THEN $4 ELSE ended_reason END,
 				vapi_call_id = coalesce(vapi_call_id, nullif($2, '')),
 				updated_at = $5
-			WHERE id = $1`, a.id, callID, status, endedReason, now)
+			WHERE id = $1`, a.id, callID, status, endedReason, now, callStatusEnded, liveAttemptStates(), AttemptEnded)
 		return err
 	})
 	if err != nil {
@@ -394,6 +419,19 @@ func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attem
 	return nil
 }
 
+// staleAttemptsSQL is the query of StaleAttempts: attempts of campaign $4 (0: of every service
+// campaign) without a result, in states $5 (created, ended) not updated since $1 or in state $6
+// (creating) since before $2, up to $3. Its first line is the predicate of the partial index
+// attempt_unreported_idx (see notCreatedSQL).
+const staleAttemptsSQL = `SELECT ` + attemptColumns + attemptFrom + `
+	WHERE a.report_at IS NULL AND a.state <> ` + notCreatedSQL + `
+	  AND ($4 = 0 AND a.campaign_id IN (SELECT id FROM campaign WHERE mode = 'service')
+	    OR a.campaign_id = $4)
+	  AND ((a.state = ANY($5) AND a.updated_at < $1)
+	    OR (a.state = $6 AND a.created_at < $2))
+	ORDER BY CASE WHEN a.state = $6 THEN a.created_at ELSE a.updated_at END, a.id
+	LIMIT $3`
+
 // StaleAttempts returns the attempts the reconciler must look at: created or ended without a
 // result (report_at NULL) and not updated since reportCutoff; and creating since before
 // creatingCutoff (the dial job may have died between the journal and POST /call, or after an
@@ -401,14 +439,8 @@ func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attem
 // attempts), up to limit. campaignID limits them to one campaign; 0 means every campaign of
 // ModeService (campaign serve's), since the others' calls belong to the process running them.
 func (s *Store) StaleAttempts(ctx context.Context, campaignID int64, reportCutoff, creatingCutoff time.Time, limit int) ([]Attempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+attemptFrom+`
-		WHERE a.report_at IS NULL AND a.state <> 'not_created'
-		  AND ($4 = 0 AND a.campaign_id IN (SELECT id FROM campaign WHERE mode = 'service')
-		    OR a.campaign_id = $4)
-		  AND ((a.state IN ('created', 'ended') AND a.updated_at < $1)
-		    OR (a.state = 'creating' AND a.created_at < $2))
-		ORDER BY CASE WHEN a.state = 'creating' THEN a.created_at ELSE a.updated_at END, a.id
-		LIMIT $3`, reportCutoff, creatingCutoff, limit, campaignID)
+	rows, err := s.pool.Query(ctx, staleAttemptsSQL, reportCutoff, creatingCutoff, limit, campaignID,
+		[]AttemptState{AttemptCreated, AttemptEnded}, AttemptCreating)
 	if err != nil {
 		return nil, fmt.Errorf("list stale attempts: %w", err)
 	}

@@ -72,6 +72,17 @@ func (s ContactState) Final() bool {
 	return false
 }
 
+// finalContactStates are the final contact states, for SQL (state = ANY(…)).
+func finalContactStates() []ContactState {
+	var final []ContactState
+	for _, s := range ContactStates() {
+		if s.Final() {
+			final = append(final, s)
+		}
+	}
+	return final
+}
+
 // Campaign is one imported CSV and the settings its calls are placed with.
 type Campaign struct {
 	ID         int64

@@ -134,9 +134,9 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 				return nil
 			}
 			if status == StatusCancelled {
-				return unqueue(ctx, tx, campaignID, contactID, `state = 'cancelled', next_attempt_at = NULL`, now)
+				return unqueue(ctx, tx, campaignID, contactID, ContactCancelled, `, next_attempt_at = NULL`, now)
 			}
-			return unqueue(ctx, tx, campaignID, contactID, `state = 'pending'`, now)
+			return unqueue(ctx, tx, campaignID, contactID, ContactPending, ``, now)
 		}
 		if state != ContactQueued {
 			g.Refusal = RefuseNotQueued
@@ -149,7 +149,7 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		}
 		if suppressed {
 			g.Refusal = RefuseSuppressed
-			if err := unqueue(ctx, tx, campaignID, contactID, `state = 'do_not_call', outcome = ''`, now); err != nil {
+			if err := unqueue(ctx, tx, campaignID, contactID, ContactDoNotCall, `, outcome = ''`, now); err != nil {
 				return err
 			}
 			_, err := completeIfDone(ctx, tx, campaignID, now)
@@ -157,8 +157,8 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		}
 		var live int
 		if err := tx.QueryRow(ctx, `
-			SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state IN ('creating', 'created')`,
-			campaignID).Scan(&live); err != nil {
+			SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state = ANY($2)`,
+			campaignID, liveAttemptStates()).Scan(&live); err != nil {
 			return err
 		}
 		if live >= maxConcurrent {
@@ -188,17 +188,20 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		a, err := scanAttempt(tx.QueryRow(ctx, `
 			WITH a AS (
 				INSERT INTO attempt (campaign_id, contact_id, number, key, state, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, 'creating', $5, $5)
+				VALUES ($1, $2, $3, $4, $6, $5, $5)
 				RETURNING *
 			)
 			SELECT `+attemptColumns+` FROM a JOIN contact ct ON ct.id = a.contact_id`,
-			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now))
+			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now, AttemptCreating))
 		if err != nil {
 			return err
 		}
+		if err := checkContactMove(ContactInCall, ContactQueued); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `
-			UPDATE contact SET state = 'in_call', attempts = attempts + 1, updated_at = $2 WHERE id = $1`,
-			contactID, now); err != nil {
+			UPDATE contact SET state = $3, attempts = attempts + 1, updated_at = $2 WHERE id = $1`,
+			contactID, now, ContactInCall); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
@@ -215,16 +218,19 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 	return g, nil
 }
 
-// unqueue moves a queued contact out of 'queued' with the given SET clause, keeping the
-// campaign's queued_contacts count. The campaign row must be locked or lockable (contact, then
-// campaign: the order every transaction here takes them in).
-func unqueue(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, set string, now time.Time) error {
+// unqueue moves a queued contact to state to, setting the columns of alsoSet too (", column =
+// value…", or ""), and keeps the campaign's queued_contacts count. The campaign row must be
+// locked or lockable (contact, then campaign: the order every transaction here takes them in).
+func unqueue(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, to ContactState, alsoSet string, now time.Time) error {
+	if err := checkContactMove(to, ContactQueued); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `
 		WITH c AS (
-			UPDATE contact SET `+set+`, updated_at = $3 WHERE id = $2 AND state = 'queued' RETURNING id
+			UPDATE contact SET state = $4`+alsoSet+`, updated_at = $3 WHERE id = $2 AND state = $5 RETURNING id
 		)
 		UPDATE campaign SET queued_contacts = greatest(queued_contacts - (SELECT count(*) FROM c), 0)
-		WHERE id = $1 AND EXISTS (SELECT 1 FROM c)`, campaignID, contactID, now)
+		WHERE id = $1 AND EXISTS (SELECT 1 FROM c)`, campaignID, contactID, now, to, ContactQueued)
 	return err
 }
 
@@ -277,10 +283,24 @@ type Decision struct {
 const queueDueLockSQL = `SELECT pg_try_advisory_xact_lock(
 	hashtextextended('campaign.queue_due/' || current_schema() || '/' || $1::bigint, 0))`
 
+// dueRetriesSQL selects and locks up to $3 pending contacts of campaign $1 due by $2, earliest
+// first: a range scan of contact_due_idx (see pendingSQL).
+const dueRetriesSQL = `SELECT ` + contactColumns + ` FROM contact
+	WHERE campaign_id = $1 AND state = ` + pendingSQL + ` AND next_attempt_at <= $2
+	ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED`
+
+// dueUntimedSQL selects and locks up to $2 pending contacts of campaign $1 that have no due time.
+// The ORDER BY sorts equal (NULL) keys, so it changes nothing but the plan: without it the
+// planner may prefer a sequential scan, which reads every finished contact before the first
+// pending one.
+const dueUntimedSQL = `SELECT ` + contactColumns + ` FROM contact
+	WHERE campaign_id = $1 AND state = ` + pendingSQL + ` AND next_attempt_at IS NULL
+	ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`
+
 // QueueDue fills a running campaign's dial queue, in one transaction: it selects up to limit
 // pending contacts whose next_attempt_at is NULL or <= now (FOR UPDATE SKIP LOCKED), calls
 // decide for each in id order, sets the deferred ones' next_attempt_at, fails the failed ones
-// (completing the campaign if they were the last), moves the queued ones to 'queued' and calls
+// (completing the campaign if they were the last), moves the queued ones to queued and calls
 // enqueue(ctx, tx, ids) in the same transaction (the caller inserts the dial jobs there), then
 // commits. It returns how many contacts were queued. An error from decide's input, enqueue or
 // the database rolls everything back.
@@ -324,12 +344,8 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 		}
 
 		// Two index range scans, each stopping after limit rows: due retries by time, then
-		// contacts with no time. The second ORDER BY sorts equal (NULL) keys, so it changes
-		// nothing but the plan: without it the planner may prefer a sequential scan, which
-		// reads every finished contact before the first pending one.
-		rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contact
-			WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at <= $2
-			ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED`, campaignID, now, limit)
+		// contacts with no time.
+		rows, err := tx.Query(ctx, dueRetriesSQL, campaignID, now, limit)
 		if err != nil {
 			return err
 		}
@@ -338,9 +354,7 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 			return err
 		}
 		if len(due) < limit {
-			rows, err := tx.Query(ctx, `SELECT `+contactColumns+` FROM contact
-				WHERE campaign_id = $1 AND state = 'pending' AND next_attempt_at IS NULL
-				ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`, campaignID, limit-len(due))
+			rows, err := tx.Query(ctx, dueUntimedSQL, campaignID, limit-len(due))
 			if err != nil {
 				return err
 			}
@@ -383,16 +397,22 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 			}
 		}
 		if len(failIDs) > 0 {
+			if err := checkContactMove(ContactFailed, ContactPending); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `
-				UPDATE contact c SET state = 'failed', outcome = d.outcome, updated_at = $3
+				UPDATE contact c SET state = $4, outcome = d.outcome, updated_at = $3
 				FROM unnest($1::bigint[], $2::text[]) AS d(id, outcome) WHERE c.id = d.id`,
-				failIDs, failOutcomes, now); err != nil {
+				failIDs, failOutcomes, now, ContactFailed); err != nil {
 				return fmt.Errorf("fail contacts: %w", err)
 			}
 		}
 		if len(queue) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE contact SET state = 'queued', updated_at = $2 WHERE id = ANY($1)`,
-				queue, now); err != nil {
+			if err := checkContactMove(ContactQueued, ContactPending); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE contact SET state = $3, updated_at = $2 WHERE id = ANY($1)`,
+				queue, now, ContactQueued); err != nil {
 				return fmt.Errorf("queue contacts: %w", err)
 			}
 			if err := enqueue(ctx, tx, queue); err != nil {
@@ -425,13 +445,16 @@ func (s *Store) RequeueContact(ctx context.Context, contactID int64, at, now tim
 	if !at.IsZero() {
 		due = &at
 	}
+	if err := checkContactMove(ContactPending, ContactQueued); err != nil {
+		return err
+	}
 	_, err := s.pool.Exec(ctx, `
 		WITH c AS (
-			UPDATE contact SET state = 'pending', next_attempt_at = $2, updated_at = $3
-			WHERE id = $1 AND state = 'queued' RETURNING campaign_id
+			UPDATE contact SET state = $4, next_attempt_at = $2, updated_at = $3
+			WHERE id = $1 AND state = $5 RETURNING campaign_id
 		)
 		UPDATE campaign SET queued_contacts = greatest(queued_contacts - 1, 0)
-		WHERE id = (SELECT campaign_id FROM c)`, contactID, due, now)
+		WHERE id = (SELECT campaign_id FROM c)`, contactID, due, now, ContactPending, ContactQueued)
 	if err != nil {
 		return fmt.Errorf("requeue contact %d: %w", contactID, err)
 	}
@@ -442,7 +465,7 @@ func (s *Store) RequeueContact(ctx context.Context, contactID int64, at, now tim
 // mode (e.g. ModeService for campaign serve), or of any mode when mode is "".
 func (s *Store) RunningCampaigns(ctx context.Context, mode Mode) ([]int64, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id FROM campaign WHERE status = 'running' AND ($1 = '' OR mode = $1) ORDER BY id`, string(mode))
+		SELECT id FROM campaign WHERE status = $2 AND ($1 = '' OR mode = $1) ORDER BY id`, string(mode), StatusRunning)
 	if err != nil {
 		return nil, fmt.Errorf("list running campaigns: %w", err)
 	}
@@ -451,39 +474,6 @@ func (s *Store) RunningCampaigns(ctx context.Context, mode Mode) ([]int64, error
 		return nil, fmt.Errorf("list running campaigns: %w", err)
 	}
 	return ids, nil
-}
-
-// SetStatus moves a campaign to status to if its current status is one of from (an empty from
-// matches nothing), and reports whether it changed. started_at is set when it first runs;
-// finished_at is set when it becomes completed, cancelled or failed, and cleared when it runs
-// again. A campaign set running with nothing left to call stays running until CompleteIfDone
-// (or the end of its last call) completes it.
-func (s *Store) SetStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) (bool, error) {
-	fromText := make([]string, len(from))
-	for i, f := range from {
-		fromText[i] = string(f)
-	}
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE campaign SET status = $2, updated_at = $3,
-			started_at = CASE WHEN $2 = 'running' THEN coalesce(started_at, $3) ELSE started_at END,
-			finished_at = CASE WHEN $2 IN ('completed', 'cancelled', 'failed') THEN $3
-			                   WHEN $2 = 'running' THEN NULL ELSE finished_at END
-		WHERE id = $1 AND status = ANY($4)`, campaignID, string(to), now, fromText)
-	if err != nil {
-		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return true, nil
-	}
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaignID).
-		Scan(&exists); err != nil {
-		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
-	}
-	if !exists {
-		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, ErrNotFound)
-	}
-	return false, nil
 }
 
 // CompleteIfDone completes a running campaign (finished_at = now) when none of its contacts is
@@ -516,9 +506,7 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	// attempts, are checked only under the lock below: two results finishing the last two
 	// contacts at once must see each other's commit.
 	var pending bool
-	if err := tx.QueryRow(ctx, `
-		SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending'
-		        ORDER BY next_attempt_at LIMIT 1) IS NOT NULL`, campaignID).Scan(&pending); err != nil || pending {
+	if err := tx.QueryRow(ctx, hasPendingSQL, campaignID).Scan(&pending); err != nil || pending {
 		if err != nil {
 			return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
 		}
@@ -528,32 +516,37 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	if err != nil {
 		return false, err
 	}
-	if status != StatusRunning {
+	if !CanMoveStatus(status, StatusCompleted) {
 		return false, nil
 	}
 	if busy, err := campaignBusy(ctx, tx, campaignID); err != nil || busy {
 		return false, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE campaign SET status = 'completed', finished_at = $2, updated_at = $2 WHERE id = $1`,
-		campaignID, now); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE campaign SET status = $3, finished_at = $2, updated_at = $2 WHERE id = $1`,
+		campaignID, now, StatusCompleted); err != nil {
 		return false, fmt.Errorf("complete campaign %d: %w", campaignID, err)
 	}
 	return true, nil
 }
+
+// hasPendingSQL is true when campaign $1 has a pending contact: one probe of contact_due_idx
+// (ORDER BY … LIMIT 1 rather than EXISTS keeps the planner on it).
+const hasPendingSQL = `SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = ` + pendingSQL + `
+	ORDER BY next_attempt_at LIMIT 1) IS NOT NULL`
 
 // campaignBusy reports whether a campaign has a contact not yet final or a call still live.
 func campaignBusy(ctx context.Context, tx pgx.Tx, campaignID int64) (bool, error) {
 	// ORDER BY … LIMIT 1 rather than EXISTS: it keeps the planner on the pending index.
 	var busy bool
 	err := tx.QueryRow(ctx, `
-		SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = 'pending'
+		SELECT (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = `+pendingSQL+`
 		        ORDER BY next_attempt_at LIMIT 1) IS NOT NULL
-		    OR EXISTS (SELECT 1 FROM attempt WHERE campaign_id = $1 AND state IN ('creating', 'created'))`,
-		campaignID).Scan(&busy)
+		    OR EXISTS (SELECT 1 FROM attempt WHERE campaign_id = $1 AND state = ANY($2))`,
+		campaignID, liveAttemptStates()).Scan(&busy)
 	if err == nil && !busy {
 		err = tx.QueryRow(ctx, `
-			SELECT EXISTS (SELECT 1 FROM contact WHERE campaign_id = $1 AND state IN ('queued', 'in_call'))`,
-			campaignID).Scan(&busy)
+			SELECT EXISTS (SELECT 1 FROM contact WHERE campaign_id = $1 AND state = ANY($2))`,
+			campaignID, []ContactState{ContactQueued, ContactInCall}).Scan(&busy)
 	}
 	if err != nil {
 		return false, fmt.Errorf("check campaign %d done: %w", campaignID, err)
@@ -632,15 +625,16 @@ func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error
 				return err
 			}
 			err = tx.QueryRow(ctx, `
-				SELECT count(*) FILTER (WHERE state IN ('creating', 'created')),
-				       count(*) FILTER (WHERE state <> 'not_created'),
+				SELECT count(*) FILTER (WHERE state = ANY($2)),
+				       count(*) FILTER (WHERE state <> $3),
 				       coalesce(sum(cost), 0)::float8
-				FROM attempt WHERE campaign_id = $1`, campaignID).Scan(&p.Live, &p.Attempts, &p.Cost)
+				FROM attempt WHERE campaign_id = $1`, campaignID, liveAttemptStates(), AttemptNotCreated).
+				Scan(&p.Live, &p.Attempts, &p.Cost)
 			if err != nil {
 				return err
 			}
 			return tx.QueryRow(ctx, `
-				SELECT min(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = 'pending'`,
+				SELECT min(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = `+pendingSQL,
 				campaignID).Scan(&p.NextDue)
 		})
 	if err != nil {

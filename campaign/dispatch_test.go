@@ -74,10 +74,19 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 		RatePerSecond: opts.rate, MaxConcurrent: opts.maxConcurrent, MaxAttempts: 3, RetryPolicy: opts.retry,
 	}}, campaign.ImportInput{Reader: r})
 	require.NoError(t, err)
-	if opts.status != campaign.StatusDraft {
-		changed, err := store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, opts.status, t0)
+	switch opts.status {
+	case campaign.StatusDraft:
+	case campaign.StatusRunning:
+		require.NoError(t, store.Start(ctx, c.ID, t0))
+	case campaign.StatusPaused:
+		require.NoError(t, store.Start(ctx, c.ID, t0))
+		require.NoError(t, store.Pause(ctx, c.ID, t0))
+	default:
+		// A status no verb reaches with the contacts untouched (a cancel cancels them; nothing
+		// fails a campaign): set it as the fixture.
+		tag, err := pool.Exec(ctx, `UPDATE campaign SET status = $2 WHERE id = $1`, c.ID, opts.status)
 		require.NoError(t, err)
-		require.True(t, changed)
+		require.EqualValues(t, 1, tag.RowsAffected())
 	}
 	cs, err := store.Contacts(ctx, c.ID, opts.contacts)
 	require.NoError(t, err)
@@ -246,9 +255,7 @@ func TestBeginAttemptRefusals(t *testing.T) {
 		name: "NotRunning",
 		prepare: func(t *testing.T, b *testBundle) int64 {
 			b.queue(t, b.contacts[0])
-			changed, err := b.store.SetStatus(b.ctx, b.camp.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, t0)
-			require.NoError(t, err)
-			require.True(t, changed)
+			require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0))
 			return b.contacts[0]
 		},
 		want: campaign.RefuseNotRunning,
@@ -258,8 +265,7 @@ func TestBeginAttemptRefusals(t *testing.T) {
 	}, {
 		name: "NotRunningNotQueued",
 		prepare: func(t *testing.T, b *testBundle) int64 {
-			_, err := b.store.SetStatus(b.ctx, b.camp.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, t0)
-			require.NoError(t, err)
+			require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0))
 			return b.contacts[0]
 		},
 		want: campaign.RefuseNotRunning,
@@ -573,8 +579,7 @@ func TestQueueDue(t *testing.T) {
 	require.Equal(t, campaign.ContactQueued, b.contact(t, b.contacts[1]).State)
 
 	// A paused campaign queues nothing.
-	_, err = b.store.SetStatus(b.ctx, b.camp.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, t0)
-	require.NoError(t, err)
+	require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0))
 	n, err = b.store.QueueDue(b.ctx, b.camp.ID, deferTo, 10, record, enqueue)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -662,7 +667,7 @@ func TestSetStatusAndRunningCampaigns(t *testing.T) {
 		{from: []campaign.Status{campaign.StatusRunning}, to: campaign.StatusCancelled, at: 4 * time.Minute, changed: true, started: time.Minute, finished: 4 * time.Minute},
 	}
 	for i, s := range steps {
-		changed, err := b.store.SetStatus(ctx, id, s.from, s.to, t0.Add(s.at))
+		changed, err := b.store.SetStatusForTest(ctx, id, s.from, s.to, t0.Add(s.at))
 		require.NoError(t, err, "step %d", i)
 		require.Equal(t, s.changed, changed, "step %d", i)
 		started, finished := times()
@@ -682,8 +687,16 @@ func TestSetStatusAndRunningCampaigns(t *testing.T) {
 			require.Equal(t, []int64{id}, running)
 		}
 	}
-	_, err = b.store.SetStatus(ctx, -1, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, t0)
+	_, err = b.store.SetStatusForTest(ctx, -1, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, t0)
 	require.ErrorIs(t, err, campaign.ErrNotFound)
+
+	// A move the status table does not list is refused before any change, even when the
+	// campaign's status is another of the from-list.
+	changed, err := b.store.SetStatusForTest(ctx, id,
+		[]campaign.Status{campaign.StatusCancelled, campaign.StatusCompleted}, campaign.StatusPaused, t0.Add(5*time.Minute))
+	require.ErrorIs(t, err, campaign.ErrIllegalMoveForTest)
+	require.False(t, changed)
+	require.Equal(t, campaign.StatusCancelled, b.status(t))
 }
 
 func TestCompleteIfDone(t *testing.T) {

@@ -567,10 +567,11 @@ func streamCalls(ctx context.Context, tx pgx.Tx, r *ResultsSnapshot, f ExportFil
 			AND a.structured_data #> $%[1]d::text[] <> '{}'::jsonb THEN NULL
 			ELSE (a.structured_data #> $%[1]d::text[])::text END, '')`, len(args))
 	}
+	args = callsArgs(args...)
 	sql.WriteString(`
 		FROM attempt a
 		WHERE a.campaign_id = $1 AND a.contact_id BETWEEN $2 AND $3
-		  AND a.state <> 'not_created' AND a.outcome <> 'capacity'`)
+		  AND ` + callsSQL(len(args)-1))
 	if len(f.States) > 0 || len(f.Outcomes) > 0 {
 		// Only the calls of the contacts exported.
 		sql.WriteString(`

@@ -26,15 +26,24 @@ func lockCampaign(ctx context.Context, tx pgx.Tx, campaignID int64) (Status, err
 	return status, nil
 }
 
+// Start sets a draft campaign running: the hopper queues its contacts from then on. A campaign
+// that is no longer a draft (an operator started or cancelled it first) is left as it is, and
+// the error is ErrWrongStatus. A campaign started with nothing left to call stays running until
+// CompleteIfDone (or the end of its last call) completes it.
+func (s *Store) Start(ctx context.Context, campaignID int64, now time.Time) error {
+	return s.moveStatus(ctx, campaignID, []Status{StatusDraft}, StatusRunning, now)
+}
+
 // Pause stops new dials of a running campaign in every process: each dial checks the status in
-// the transaction that starts it. Calls in flight finish and are recorded.
+// the transaction that starts it. Calls in flight finish and are recorded. A campaign that is not
+// running is left as it is, and the error is ErrWrongStatus.
 func (s *Store) Pause(ctx context.Context, campaignID int64, now time.Time) error {
 	return s.moveStatus(ctx, campaignID, []Status{StatusRunning}, StatusPaused, now)
 }
 
-// moveStatus is SetStatus with an error naming the current status when the move does not apply.
+// moveStatus is setStatus with an error naming the current status when the move does not apply.
 func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) error {
-	moved, err := s.SetStatus(ctx, campaignID, from, to, now)
+	moved, err := s.setStatus(ctx, campaignID, from, to, now)
 	if err != nil {
 		return err
 	}
@@ -48,6 +57,36 @@ func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status,
 	return nil
 }
 
+// setStatus moves a campaign to status to if its current status is one of from (an empty from
+// matches nothing), and reports whether it changed; every move from one of from to to must be
+// in the status table (CanMoveStatus). started_at is set when it first runs; finished_at is set
+// when it becomes completed, cancelled or failed, and cleared when it runs again.
+func (s *Store) setStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) (bool, error) {
+	if err := checkStatusMove(to, from...); err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE campaign SET status = $2, updated_at = $3,
+			started_at = CASE WHEN $5 THEN coalesce(started_at, $3) ELSE started_at END,
+			finished_at = CASE WHEN $6 THEN $3 WHEN $5 THEN NULL ELSE finished_at END
+		WHERE id = $1 AND status = ANY($4)`, campaignID, to, now, from, to == StatusRunning, to.Ended())
+	if err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaignID).
+		Scan(&exists); err != nil {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
+	}
+	if !exists {
+		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, ErrNotFound)
+	}
+	return false, nil
+}
+
 // Cancel ends a campaign for good: its status becomes cancelled, and its contacts not yet
 // called or waiting for a retry (pending, queued) become cancelled. Calls in flight finish and
 // are recorded; their contacts get no retry (settleContact reads the status under the contact's
@@ -55,15 +94,22 @@ func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status,
 // returns how many contacts were cancelled.
 func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error) {
 	var cancelled int
+	// Cancel moves the contacts waiting to be called; those in a call (locked too) are cancelled
+	// when their call ends (settleContact).
+	waiting := []ContactState{ContactPending, ContactQueued}
+	if err := checkContactMove(ContactCancelled, waiting...); err != nil {
+		return 0, fmt.Errorf("cancel campaign: %w", err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		tag, err := tx.Exec(ctx, `
 			WITH target AS (
-				SELECT id, state FROM contact WHERE campaign_id = $1 AND state IN ('pending', 'queued', 'in_call')
+				SELECT id, state FROM contact WHERE campaign_id = $1 AND (state = ANY($3) OR state = $4)
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = 'cancelled', next_attempt_at = NULL, updated_at = $2
-			FROM target WHERE ct.id = target.id AND target.state <> 'in_call'`, campaignID, now)
+			UPDATE contact ct SET state = $5, next_attempt_at = NULL, updated_at = $2
+			FROM target WHERE ct.id = target.id AND target.state = ANY($3)`,
+			campaignID, now, waiting, ContactInCall, ContactCancelled)
 		if err != nil {
 			return err
 		}
@@ -72,12 +118,12 @@ func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (in
 		if err != nil {
 			return err
 		}
-		if status == StatusCancelled || status == StatusCompleted {
+		if !CanMoveStatus(status, StatusCancelled) {
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = 'cancelled', queued_contacts = 0, finished_at = $2, updated_at = $2
-			WHERE id = $1`, campaignID, now)
+			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = $2, updated_at = $2
+			WHERE id = $1`, campaignID, now, StatusCancelled)
 		return err
 	})
 	if err != nil {
@@ -136,7 +182,7 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 			_, err := tx.Exec(ctx, `
 				WITH target AS (
 					SELECT id FROM contact
-					WHERE campaign_id = $1 AND state = 'pending' AND attempts = 0 AND next_attempt_at IS NOT NULL
+					WHERE campaign_id = $1 AND state = `+pendingSQL+` AND attempts = 0 AND next_attempt_at IS NOT NULL
 					ORDER BY id FOR NO KEY UPDATE
 				)
 				UPDATE contact ct SET next_attempt_at = NULL, updated_at = $2
@@ -184,6 +230,11 @@ type ResumeOptions struct {
 // through BeginAttempt.
 func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions, now time.Time) (int, error) {
 	var back int
+	// Resume takes back the queued and cancelled contacts, and with RetryFailed the failed ones.
+	stopped := []ContactState{ContactQueued, ContactCancelled}
+	if err := checkContactMove(ContactPending, append(stopped, ContactFailed)...); err != nil {
+		return 0, fmt.Errorf("resume campaign: %w", err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		// Only a cancellation makes contacts cancelled, so taking back every cancelled contact
@@ -191,13 +242,13 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		tag, err := tx.Exec(ctx, `
 			WITH target AS (
 				SELECT id FROM contact
-				WHERE campaign_id = $1 AND (state IN ('queued', 'cancelled')
-				   OR ($3 AND state = 'failed' AND outcome <> $4))
+				WHERE campaign_id = $1 AND (state = ANY($5)
+				   OR ($3 AND state = $6 AND outcome <> $4))
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = 'pending', next_attempt_at = NULL, updated_at = $2
+			UPDATE contact ct SET state = $7, next_attempt_at = NULL, updated_at = $2
 			FROM target WHERE ct.id = target.id`,
-			campaignID, now, opts.RetryFailed, string(OutcomeFailedPermanent))
+			campaignID, now, opts.RetryFailed, OutcomeFailedPermanent, stopped, ContactFailed, ContactPending)
 		if err != nil {
 			return err
 		}
@@ -206,14 +257,17 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		if err != nil {
 			return err
 		}
+		if !CanMoveStatus(status, StatusRunning) {
+			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
+		}
 		if status == StatusCompleted && !opts.RetryFailed {
 			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
 				campaignID, ErrWrongStatus)
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = 'running', queued_contacts = 0, finished_at = NULL,
+			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = NULL,
 				started_at = coalesce(started_at, $2), updated_at = $2
-			WHERE id = $1`, campaignID, now)
+			WHERE id = $1`, campaignID, now, StatusRunning)
 		return err
 	})
 	if err != nil {
@@ -331,8 +385,8 @@ func (s *Store) DeleteCampaign(ctx context.Context, campaignID int64, opts Delet
 				return err
 			}
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state <> 'not_created'`,
-			campaignID).Scan(&d.Calls); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND state <> $2`,
+			campaignID, AttemptNotCreated).Scan(&d.Calls); err != nil {
 			return err
 		}
 		if d.Calls > 0 && !opts.Purge {

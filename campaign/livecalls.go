@@ -39,15 +39,15 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 		SELECT c.id, c.name, c.mode, c.status, l.live, l.unreported, `+runnerStateSQL+`
 		FROM campaign c
 		CROSS JOIN LATERAL (
-			SELECT count(*) FILTER (WHERE a.state IN ('creating', 'created'))::int AS live,
+			SELECT count(*) FILTER (WHERE a.state = ANY($2))::int AS live,
 			       count(*)::int AS unreported
 			FROM attempt a
 			WHERE a.campaign_id = c.id
-			  AND (a.state IN ('creating', 'created') OR (a.state = 'ended' AND a.report_at IS NULL))
+			  AND (a.state = ANY($2) OR (a.state = $3 AND a.report_at IS NULL))
 			  AND ($1::timestamptz IS NULL OR a.created_at <= $1)
 		) l
-		WHERE c.status IN ('running', 'paused') OR l.live > 0
-		ORDER BY c.id`, bound)
+		WHERE c.status = ANY($4) OR l.live > 0
+		ORDER BY c.id`, bound, liveAttemptStates(), AttemptEnded, []Status{StatusRunning, StatusPaused})
 	if err != nil {
 		return nil, fmt.Errorf("live calls: %w", err)
 	}

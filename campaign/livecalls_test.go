@@ -32,8 +32,8 @@ func TestLiveCalls(t *testing.T) {
 
 	// Other campaigns: a paused one (listed, with no live call), a draft (left out).
 	paused := importLiveCallsCampaign(t, b, "paused")
-	_, err = b.store.SetStatus(b.ctx, paused.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusPaused, t0)
-	require.NoError(t, err)
+	require.NoError(t, b.store.Start(b.ctx, paused.ID, t0))
+	require.NoError(t, b.store.Pause(b.ctx, paused.ID, t0))
 	importLiveCallsCampaign(t, b, "draft")
 
 	all, err := b.store.LiveCalls(b.ctx, time.Time{})
@@ -56,7 +56,7 @@ func TestLiveCalls(t *testing.T) {
 	require.Equal(t, 2, inFlight[0].Unreported, "the calls created before t0, ended or not, without their results")
 
 	// A cancelled campaign with a call still live stays listed until the call ends.
-	_, err = b.store.SetStatus(b.ctx, b.camp.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusCancelled, t0)
+	_, err = b.store.Cancel(b.ctx, b.camp.ID, t0)
 	require.NoError(t, err)
 	all, err = b.store.LiveCalls(b.ctx, time.Time{})
 	require.NoError(t, err)

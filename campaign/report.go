@@ -139,8 +139,16 @@ type HourFacts struct {
 	Calls, Connected int
 }
 
-// callsSQL selects the attempts that are calls (see ReportFacts).
-const callsSQL = `a.state <> 'not_created' AND a.outcome <> 'capacity'`
+// callsSQL is true for an attempt row a that is a call (see ReportFacts): the statement's
+// parameters $first and $first+1 are callsArgs.
+func callsSQL(first int) string {
+	return fmt.Sprintf(`a.state <> $%d AND a.outcome <> $%d`, first, first+1)
+}
+
+// callsArgs are the parameters of callsSQL, after args.
+func callsArgs(args ...any) []any {
+	return append(args, AttemptNotCreated, OutcomeCapacity)
+}
 
 // successSQL is true for an attempt whose success evaluation counts as a success.
 func successSQL() string {
@@ -198,7 +206,7 @@ func readReportTimes(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 		return err
 	}
 	err = tx.QueryRow(ctx, `
-		SELECT min(next_attempt_at), max(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = 'pending'`, id).
+		SELECT min(next_attempt_at), max(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = `+pendingSQL, id).
 		Scan(&f.NextDue, &f.LastDue)
 	if err != nil {
 		return err
@@ -211,13 +219,13 @@ func readReportTimes(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	c := &f.Cost
 	return tx.QueryRow(ctx, `
 		SELECT min(a.created_at), max(a.created_at),
-		       count(*) FILTER (WHERE a.state IN ('creating', 'created')),
+		       count(*) FILTER (WHERE a.state = ANY($2)),
 		       min(least(a.created_at, a.call_created_at)) FILTER (WHERE a.vapi_call_id IS NOT NULL),
 		       max(greatest(a.created_at, a.call_created_at, a.ended_at)) FILTER (WHERE a.vapi_call_id IS NOT NULL),
 		       `+sum(`a.cost`)+`, `+sum(breakdownNumber("transport"))+`, `+sum(breakdownNumber("stt"))+`,
 		       `+sum(breakdownNumber("llm"))+`, `+sum(breakdownNumber("tts"))+`, `+sum(breakdownNumber("vapi"))+`,
 		       `+sum(strings.Join(analysis, " + "))+`
-		FROM attempt a WHERE a.campaign_id = $1`, id).
+		FROM attempt a WHERE a.campaign_id = $1`, id, liveAttemptStates()).
 		Scan(&f.FirstAttemptAt, &f.LastAttemptAt, &f.LiveCalls, &f.VapiFrom, &f.VapiTo,
 			&c.TotalUSD, &c.TransportUSD, &c.STTUSD, &c.LLMUSD, &c.TTSUSD, &c.VapiUSD, &c.AnalysisUSD)
 }
@@ -247,13 +255,13 @@ func readZoneFacts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 		       coalesce(sum(x.calls), 0)::int, coalesce(sum(x.connected), 0)::int
 		FROM contact ct
 		LEFT JOIN (
-			SELECT a.contact_id, count(*) AS calls, count(*) FILTER (WHERE a.outcome = 'completed') AS connected,
+			SELECT a.contact_id, count(*) AS calls, count(*) FILTER (WHERE a.outcome = $2) AS connected,
 			       count(*) FILTER (WHERE `+successSQL()+`) AS successful
-			FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL+`
+			FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
 			GROUP BY a.contact_id
 		) x ON x.contact_id = ct.id
 		WHERE ct.campaign_id = $1
-		GROUP BY zone ORDER BY count(*) DESC, zone`, f.Campaign.ID)
+		GROUP BY zone ORDER BY count(*) DESC, zone`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
 	if err != nil {
 		return err
 	}
@@ -268,11 +276,11 @@ func readZoneFacts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 // readAttemptGroups counts the attempts by ended reason, outcome, evaluation, call and call id.
 func readAttemptGroups(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
-		SELECT a.ended_reason, a.outcome, a.success_evaluation, (`+callsSQL+`), a.vapi_call_id IS NOT NULL,
+		SELECT a.ended_reason, a.outcome, a.success_evaluation, (`+callsSQL(2)+`), a.vapi_call_id IS NOT NULL,
 		       count(*), coalesce(sum(a.cost), 0)::float8, count(a.duration_seconds),
 		       coalesce(sum(a.duration_seconds), 0)::float8
 		FROM attempt a WHERE a.campaign_id = $1
-		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, f.Campaign.ID)
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, callsArgs(f.Campaign.ID)...)
 	if err != nil {
 		return err
 	}
@@ -290,9 +298,9 @@ func readAttemptGroups(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 func readCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
 		WITH c AS (
-			SELECT a.contact_id, a.outcome = 'completed' AS connected, `+successSQL()+` AS successful,
+			SELECT a.contact_id, a.outcome = $2 AS connected, `+successSQL()+` AS successful,
 			       row_number() OVER (PARTITION BY a.contact_id ORDER BY a.number) AS n
-			FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL+`
+			FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
 		), firsts AS (
 			SELECT min(n) FILTER (WHERE connected) AS connected, min(n) FILTER (WHERE successful) AS successful
 			FROM c GROUP BY contact_id
@@ -308,7 +316,7 @@ func readCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 			UNION ALL
 			SELECT successful, 0, 0, 0, 0, count(*) FROM firsts WHERE successful IS NOT NULL GROUP BY successful
 		) x
-		GROUP BY n ORDER BY n`, f.Campaign.ID)
+		GROUP BY n ORDER BY n`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
 	if err != nil {
 		return err
 	}
@@ -326,23 +334,23 @@ func readDurations(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	d.Buckets = make([]int, len(DurationBucketEdges)+1)
 	id := f.Campaign.ID
 	err := tx.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE a.outcome = 'completed' AND a.duration_seconds IS NOT NULL),
-		       coalesce(avg(a.duration_seconds) FILTER (WHERE a.outcome = 'completed'), 0)::float8,
+		SELECT count(*) FILTER (WHERE a.outcome = $2 AND a.duration_seconds IS NOT NULL),
+		       coalesce(avg(a.duration_seconds) FILTER (WHERE a.outcome = $2), 0)::float8,
 		       coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_seconds)
-		                FILTER (WHERE a.outcome = 'completed'), 0)::float8,
+		                FILTER (WHERE a.outcome = $2), 0)::float8,
 		       coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY a.duration_seconds)
-		                FILTER (WHERE a.outcome = 'completed'), 0)::float8,
+		                FILTER (WHERE a.outcome = $2), 0)::float8,
 		       coalesce(sum(a.duration_seconds), 0)::float8
-		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL, id).
+		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3), callsArgs(id, OutcomeCompleted)...).
 		Scan(&d.Calls, &d.Mean, &d.P50, &d.P90, &d.TotalSeconds)
 	if err != nil {
 		return err
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT width_bucket(a.duration_seconds, $2::float8[]), count(*)
-		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL+` AND a.outcome = 'completed'
+		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(4)+` AND a.outcome = $3
 		  AND a.duration_seconds IS NOT NULL
-		GROUP BY 1`, id, DurationBucketEdges)
+		GROUP BY 1`, callsArgs(id, DurationBucketEdges, OutcomeCompleted)...)
 	if err != nil {
 		return err
 	}
@@ -364,13 +372,13 @@ func readHours(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 			SELECT coalesce(a.started_at, a.call_created_at, a.created_at) AS at, a.outcome,
 			       coalesce(ct.time_zones[1], '') AS zone
 			FROM attempt a JOIN contact ct ON ct.id = a.contact_id
-			WHERE a.campaign_id = $1 AND `+callsSQL+`
+			WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
 		), known AS (
 			SELECT name FROM pg_timezone_names WHERE name IN (SELECT DISTINCT zone FROM calls)
 		)
 		SELECT CASE WHEN zone IN (SELECT name FROM known) THEN extract(hour FROM at AT TIME ZONE zone)::int ELSE -1 END,
-		       count(*), count(*) FILTER (WHERE outcome = 'completed')
-		FROM calls GROUP BY 1`, f.Campaign.ID)
+		       count(*), count(*) FILTER (WHERE outcome = $2)
+		FROM calls GROUP BY 1`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
 	if err != nil {
 		return err
 	}

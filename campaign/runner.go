@@ -151,7 +151,7 @@ type Adopted struct {
 // serve's reconciler, like every campaign's.
 func (s *Store) AdoptOrphans(ctx context.Context, now time.Time) ([]Adopted, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT c.id FROM campaign c WHERE `+orphanedForegroundSQL+` ORDER BY c.id`)
+		SELECT c.id FROM campaign c WHERE `+orphanedForegroundSQL(1)+` ORDER BY c.id`, StatusRunning)
 	if err != nil {
 		return nil, fmt.Errorf("find orphaned campaigns: %w", err)
 	}
@@ -173,9 +173,11 @@ func (s *Store) AdoptOrphans(ctx context.Context, now time.Time) ([]Adopted, err
 }
 
 // orphanedForegroundSQL is true when campaign row c is a running foreground campaign that no
-// live runner covers.
-const orphanedForegroundSQL = `c.status = 'running' AND c.mode = 'foreground'
-	AND NOT EXISTS (SELECT 1 ` + runnerCoversSQL + ` AND r.expires_at > now())`
+// live runner covers; parameter $running of the statement is StatusRunning.
+func orphanedForegroundSQL(running int) string {
+	return fmt.Sprintf(`c.status = $%d AND c.mode = 'foreground'
+	AND NOT EXISTS (SELECT 1 `+runnerCoversSQL+` AND r.expires_at > now())`, running)
+}
 
 // adoptOrphan adopts campaign id if it is still an orphaned foreground campaign, taking its row
 // locks in the order of dispatch.go: its queued contacts in id order (locked in a CTE, as every
@@ -186,24 +188,27 @@ const orphanedForegroundSQL = `c.status = 'running' AND c.mode = 'foreground'
 func (s *Store) adoptOrphan(ctx context.Context, id int64, now time.Time) (Adopted, bool, error) {
 	var a Adopted
 	var ok bool
+	if err := checkContactMove(ContactPending, ContactQueued); err != nil {
+		return Adopted{}, false, fmt.Errorf("adopt campaign %d: %w", id, err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			WITH target AS (
-				SELECT id FROM contact WHERE campaign_id = $1 AND state = 'queued'
-				  AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = $1 AND `+orphanedForegroundSQL+`)
+				SELECT id FROM contact WHERE campaign_id = $1 AND state = $4
+				  AND EXISTS (SELECT 1 FROM campaign c WHERE c.id = $1 AND `+orphanedForegroundSQL(3)+`)
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = 'pending', next_attempt_at = NULL, updated_at = $2
-			FROM target WHERE ct.id = target.id`, id, now); err != nil {
+			UPDATE contact ct SET state = $5, next_attempt_at = NULL, updated_at = $2
+			FROM target WHERE ct.id = target.id`, id, now, StatusRunning, ContactQueued, ContactPending); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `
 			UPDATE campaign c SET mode = 'service', queued_contacts = 0, public_url = '', updated_at = $2
 			FROM (SELECT public_url FROM campaign WHERE id = $1) old
-			WHERE c.id = $1 AND `+orphanedForegroundSQL+`
+			WHERE c.id = $1 AND `+orphanedForegroundSQL(3)+`
 			RETURNING c.id, c.name, (SELECT max(r.heartbeat_at) FROM campaign_runner r WHERE r.campaign_id = c.id),
 				old.public_url`,
-			id, now).
+			id, now, StatusRunning).
 			Scan(&a.ID, &a.Name, &a.LastSeen, &a.DroppedPublicURL)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errNotAdopted // a runner came back, or an operator acted first

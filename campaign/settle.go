@@ -78,12 +78,12 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		return "", nil, err
 	}
 	if ct.state != ContactInCall {
-		return "contact was " + string(ct.state) + " meanwhile", nil, finishContact(ctx, tx, a.contactID, ct.state, outcome, now)
+		return "contact was " + string(ct.state) + " meanwhile", nil, noteOutcome(ctx, tx, a.contactID, outcome, now)
 	}
 	var sameOutcome int
 	err = tx.QueryRow(ctx, `
-		SELECT count(*) FROM attempt WHERE contact_id = $1 AND state = 'ended' AND outcome = $2`,
-		a.contactID, outcome).Scan(&sameOutcome)
+		SELECT count(*) FROM attempt WHERE contact_id = $1 AND state = $3 AND outcome = $2`,
+		a.contactID, outcome, AttemptEnded).Scan(&sameOutcome)
 	if err != nil {
 		return "", nil, err
 	}
@@ -140,9 +140,12 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 	if d := ParseCallingHours(set.windowSpec).Decide(ct.timeZones, at); !d.DeferUntil.IsZero() {
 		at = d.DeferUntil
 	}
+	if err := checkContactMove(ContactPending, ContactInCall); err != nil {
+		return "", nil, err
+	}
 	_, err = tx.Exec(ctx, `
-		UPDATE contact SET state = 'pending', outcome = $2, next_attempt_at = $3, updated_at = $4
-		WHERE id = $1`, a.contactID, outcome, at, now)
+		UPDATE contact SET state = $5, outcome = $2, next_attempt_at = $3, updated_at = $4
+		WHERE id = $1`, a.contactID, outcome, at, now, ContactPending)
 	if err != nil {
 		return "", nil, err
 	}

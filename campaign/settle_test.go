@@ -58,8 +58,7 @@ func setupInPool(t *testing.T, b *testBundle, name string) []int64 {
 		WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US", MaxConcurrent: 1, MaxAttempts: 3,
 	}}, campaign.ImportInput{Reader: r})
 	require.NoError(t, err)
-	_, err = b.store.SetStatus(b.ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, t0)
-	require.NoError(t, err)
+	require.NoError(t, b.store.Start(b.ctx, c.ID, t0))
 	cs, err := b.store.Contacts(b.ctx, c.ID, len(b.contacts))
 	require.NoError(t, err)
 	ids := make([]int64, len(cs))

@@ -9,9 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// finalStatesSQL lists the final contact states, for SQL.
-const finalStatesSQL = `('completed', 'failed', 'cancelled', 'do_not_call')`
-
 // CampaignSummary is one line of the campaign list.
 type CampaignSummary struct {
 	ID     int64
@@ -42,15 +39,15 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
 				FROM campaign c
 				LEFT JOIN (
 					SELECT campaign_id, count(*) AS total,
-					       count(*) FILTER (WHERE state IN `+finalStatesSQL+`) AS final
+					       count(*) FILTER (WHERE state = ANY($1)) AS final
 					FROM contact GROUP BY campaign_id
 				) ct ON ct.campaign_id = c.id
 				LEFT JOIN (
-					SELECT campaign_id, count(*) FILTER (WHERE state IN ('creating', 'created')) AS live,
+					SELECT campaign_id, count(*) FILTER (WHERE state = ANY($2)) AS live,
 					       sum(cost)::float8 AS cost
 					FROM attempt GROUP BY campaign_id
 				) a ON a.campaign_id = c.id
-				ORDER BY c.created_at DESC, c.id DESC`)
+				ORDER BY c.created_at DESC, c.id DESC`, finalContactStates(), liveAttemptStates())
 			if err != nil {
 				return err
 			}
@@ -127,7 +124,7 @@ func (s *Store) StatusExtras(ctx context.Context, campaignID int64, now time.Tim
 			}
 			x.LastMinuteRate = float64(lastMinute) / time.Minute.Seconds()
 			if err := tx.QueryRow(ctx, `
-				SELECT count(*) FROM contact WHERE campaign_id = $1 AND state = 'pending'
+				SELECT count(*) FROM contact WHERE campaign_id = $1 AND state = `+pendingSQL+`
 				AND (next_attempt_at IS NULL OR next_attempt_at <= $2)`, campaignID, now).Scan(&x.DueNow); err != nil {
 				return err
 			}

@@ -131,21 +131,27 @@ func addSuppressionsTx(ctx context.Context, tx pgx.Tx, phones, reasons, sources,
 
 	sorted := slices.Clone(phones)
 	slices.Sort(sorted)
+	// The contacts waiting to be called, of the campaigns that may still call them.
+	waiting := []ContactState{ContactPending, ContactQueued}
+	if err := checkContactMove(ContactDoNotCall, waiting...); err != nil {
+		return 0, nil, err
+	}
 	rows, err := tx.Query(ctx, `
 		WITH target AS (
 			SELECT ct.id, ct.state
 			FROM campaign cp
 			CROSS JOIN unnest($1::text[]) AS p(phone)
 			JOIN contact ct ON ct.campaign_id = cp.id AND ct.phone = p.phone
-			WHERE cp.status IN ('draft', 'running', 'paused') AND ct.state IN ('pending', 'queued')
+			WHERE cp.status = ANY($3) AND ct.state = ANY($4)
 			ORDER BY ct.id
 			FOR NO KEY UPDATE OF ct
 		), marked AS (
-			UPDATE contact ct SET state = 'do_not_call', outcome = '', updated_at = $2
+			UPDATE contact ct SET state = $5, outcome = '', updated_at = $2
 			FROM target WHERE ct.id = target.id
 			RETURNING ct.campaign_id, target.state AS was
 		)
-		SELECT campaign_id, count(*) FILTER (WHERE was = 'queued') FROM marked GROUP BY campaign_id`, sorted, now)
+		SELECT campaign_id, count(*) FILTER (WHERE was = $6) FROM marked GROUP BY campaign_id`,
+		sorted, now, []Status{StatusDraft, StatusRunning, StatusPaused}, waiting, ContactDoNotCall, ContactQueued)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -116,8 +116,7 @@ func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults,
 	}
 	c, err := store.Import(ctx, campaign.NewCampaign{Name: "e2e", Settings: settings}, campaign.ImportInput{Reader: reader})
 	require.NoError(t, err)
-	_, err = store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now())
-	require.NoError(t, err)
+	require.NoError(t, store.Start(ctx, c.ID, time.Now()))
 	b.sim, b.simURL, b.c = sim, simSrv.URL, c
 	return b
 }
@@ -249,8 +248,7 @@ func TestTwoCampaignsSideBySide(t *testing.T) {
 	settings := b.c.Settings
 	second, err := b.store.Import(ctx, campaign.NewCampaign{Name: "second", Settings: settings}, campaign.ImportInput{Reader: reader})
 	require.NoError(t, err)
-	_, err = b.store.SetStatus(ctx, second.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now())
-	require.NoError(t, err)
+	require.NoError(t, b.store.Start(ctx, second.ID, time.Now()))
 
 	b.startRunnerFor(t, second.ID)
 	b.startRunner(t)

@@ -88,8 +88,7 @@ func (b *spoofBundle) newCampaign(t *testing.T, store *campaign.Store, name stri
 		MaxConcurrent: 10, MaxAttempts: 3, RetryPolicy: "none",
 	}}, campaign.ImportInput{Reader: r})
 	require.NoError(t, err)
-	_, err = store.SetStatus(b.ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, now)
-	require.NoError(t, err)
+	require.NoError(t, store.Start(b.ctx, c.ID, now))
 	// Queue the contacts as the hopper does (without jobs).
 	_, err = b.pool.Exec(b.ctx, `
 		WITH c AS (UPDATE contact SET state = 'queued' WHERE campaign_id = $1 RETURNING 1)

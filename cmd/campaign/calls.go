@@ -70,8 +70,11 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 	c := imp.campaign
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected.\n", c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
 	start := func() error {
-		_, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now())
-		return err
+		// A draft an operator started or cancelled meanwhile stays as it is: the watch follows it.
+		if err := imp.store.Start(ctx, c.ID, a.now()); err != nil && !errors.Is(err, campaign.ErrWrongStatus) {
+			return err
+		}
+		return nil
 	}
 	err = driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
 	return discardDraft(ctx, a, imp.store, c, err)
@@ -113,7 +116,7 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	if _, err := preflight(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables, a.now()); err != nil {
 		return discardDraft(ctx, a, imp.store, c, err)
 	}
-	if _, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now()); err != nil {
+	if err := imp.store.Start(ctx, c.ID, a.now()); err != nil && !errors.Is(err, campaign.ErrWrongStatus) {
 		return err
 	}
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected; handed to campaign serve.\n",
@@ -333,7 +336,7 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, c *campaign
 		case <-ctx.Done():
 			if !interrupted {
 				interrupted = true
-				if _, err := store.SetStatus(work, c.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, a.now()); err != nil {
+				if err := store.Pause(work, c.ID, a.now()); err != nil && !errors.Is(err, campaign.ErrWrongStatus) {
 					return true, err
 				}
 				fmt.Fprintf(a.errOut, "\nInterrupted (%s): no new calls. Waiting up to %s for the results of calls in flight (Ctrl-C again to quit now)...\n",

@@ -105,9 +105,7 @@ func reportFixture(t *testing.T, finished bool) (*testBundle, int64) {
 		UPDATE campaign SET created_at = $1, source_file = 'customers.csv',
 			import_stats = jsonb_set(import_stats, '{rejects_file}', '"customers.rejects.csv"')
 		WHERE name = 'fx' RETURNING id`, reportT0.Add(-10*time.Minute)).Scan(&id))
-	changed, err := store.SetStatus(ctx, id, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, reportT0)
-	require.NoError(t, err)
-	require.True(t, changed)
+	require.NoError(t, store.Start(ctx, id, reportT0), "started")
 	fixtureRunner(t, store, id)
 	contacts, err := store.Contacts(ctx, id, 100)
 	require.NoError(t, err)
@@ -358,8 +356,7 @@ func analyticsFixture(t *testing.T) (*testBundle, string) {
 	var id int64
 	require.NoError(t, pool.QueryRow(ctx, `UPDATE campaign SET created_at = $1, source_file = 'customers.csv' WHERE name = 'an'
 		RETURNING id`, t0).Scan(&id))
-	_, err := store.SetStatus(ctx, id, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, t0)
-	require.NoError(t, err)
+	require.NoError(t, store.Start(ctx, id, t0))
 	fixtureRunner(t, store, id)
 	c, err := store.Campaign(ctx, id)
 	require.NoError(t, err)

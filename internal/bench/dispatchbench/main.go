@@ -312,7 +312,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	if c.ImportStats.Accepted != o.contacts {
 		return nil, fmt.Errorf("the import accepted %d contacts of %d (rejected %v)", c.ImportStats.Accepted, o.contacts, c.ImportStats.Rejected)
 	}
-	if _, err := store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now()); err != nil {
+	if err := store.Start(ctx, c.ID, time.Now()); err != nil {
 		return nil, err
 	}
 

@@ -297,7 +297,7 @@ func setup(ctx context.Context, pool *pgxpool.Pool, store *campaign.Store, recei
 	if c.ImportStats.Accepted != n {
 		return nil, nil, fmt.Errorf("the import accepted %d contacts of %d", c.ImportStats.Accepted, n)
 	}
-	if _, err := store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, time.Now()); err != nil {
+	if err := store.Start(ctx, c.ID, time.Now()); err != nil {
 		return nil, nil, err
 	}
 

@@ -1,0 +1,120 @@
+package campaign_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
+)
+
+// stateValues are the values that SQL in Go code takes as arguments, never as quoted literals:
+// every campaign status, contact state, attempt state and outcome.
+func stateValues() []string {
+	var values []string
+	for _, s := range campaign.Statuses() {
+		values = append(values, string(s))
+	}
+	for _, s := range campaign.ContactStates() {
+		values = append(values, string(s))
+	}
+	for _, s := range []campaign.AttemptState{campaign.AttemptCreating, campaign.AttemptCreated,
+		campaign.AttemptEnded, campaign.AttemptNotCreated} {
+		values = append(values, string(s))
+	}
+	for _, o := range []campaign.Outcome{campaign.OutcomeCompleted, campaign.OutcomeVoicemail, campaign.OutcomeNoAnswer,
+		campaign.OutcomeBusy, campaign.OutcomeFailedRetryable, campaign.OutcomeFailedPermanent, campaign.OutcomeCapacity} {
+		values = append(values, string(o))
+	}
+	return values
+}
+
+// quotedStateValues returns the state values that s holds as SQL literals ('queued').
+func quotedStateValues(s string) []string {
+	var found []string
+	for _, v := range stateValues() {
+		if strings.Contains(s, "'"+v+"'") {
+			found = append(found, v)
+		}
+	}
+	return found
+}
+
+func TestQuotedStateValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sql  string
+		want []string
+	}{
+		{`UPDATE contact SET state = 'queued' WHERE id = $1`, []string{"queued"}},
+		{`WHERE status IN ('running', 'paused')`, []string{"running", "paused"}},
+		{`a.state <> 'not_created' AND a.outcome <> 'capacity'`, []string{"not_created", "capacity"}},
+		{`UPDATE contact SET state = $2 WHERE id = $1`, nil},
+		{`SELECT 'queue' || name, 'pending-review'`, nil},
+	} {
+		require.ElementsMatch(t, tc.want, quotedStateValues(tc.sql), tc.sql)
+	}
+}
+
+// TestNoStateLiteralsInSQL keeps statuses, states and outcomes out of the SQL text of the
+// application: every string literal of every non-test Go file outside internal/ (test helpers,
+// benchmarks and chaos tools that seed tables directly and read River's own job states) must
+// hold none as a quoted literal, except in statesql.go, the one place that writes them into SQL.
+func TestNoStateLiteralsInSQL(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, "go.mod"))
+	require.NoError(t, err, "the repository root is the parent of package campaign")
+	var scanned []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch {
+			case rel != "." && strings.HasPrefix(d.Name(), "."), d.Name() == "testdata", rel == "internal":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || rel == filepath.Join("campaign", "statesql.go") {
+			return nil
+		}
+		scanned = append(scanned, filepath.ToSlash(rel))
+		fset := token.NewFileSet()
+		file, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			text, err := strconv.Unquote(lit.Value)
+			require.NoError(t, err, "%s", fset.Position(lit.Pos()))
+			if found := quotedStateValues(text); len(found) > 0 {
+				t.Errorf("%s: quoted %v in a string: bind the typed constant as an argument instead (see campaign/statesql.go)",
+					fset.Position(lit.Pos()), found)
+			}
+			return true
+		})
+		return nil
+	})
+	require.NoError(t, err)
+	require.Contains(t, scanned, "campaign/dispatch.go")
+	require.Contains(t, scanned, "cmd/campaign/calls.go")
+}
