@@ -30,11 +30,7 @@ func stateValues() []string {
 		campaign.AttemptEnded, campaign.AttemptNotCreated} {
 		values = append(values, string(s))
 	}
-	for _, o := range []campaign.Outcome{campaign.OutcomeCompleted, campaign.OutcomeVoicemail, campaign.OutcomeNoAnswer,
-		campaign.OutcomeBusy, campaign.OutcomeFailedRetryable, campaign.OutcomeFailedPermanent, campaign.OutcomeCapacity} {
-		values = append(values, string(o))
-	}
-	return values
+	return append(values, campaign.ContactOutcomes()...)
 }
 
 // quotedStateValues returns the state values that s holds as SQL literals ('queued').
