@@ -292,12 +292,6 @@ func defaultRejectsPath(file string) string {
 	return strings.TrimSuffix(file, filepath.Ext(file)) + ".rejects.csv"
 }
 
-// defaultCampaignName is the file's base name and the time, e.g. customers-20261122-153012.
-func defaultCampaignName(file string, now time.Time) string {
-	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	return base + "-" + now.UTC().Format("20060102-150405")
-}
-
 // readSuppressFile reads the --suppress file into E.164 numbers.
 func readSuppressFile(path, region string) ([]string, error) {
 	if path == "" {
