@@ -92,7 +92,7 @@ func discardDraft(ctx context.Context, a *app, store *campaign.Store, c *campaig
 	if _, delErr := store.DeleteCampaign(ctx, c.ID, campaign.DeleteOptions{}); delErr != nil {
 		a.logger.Warn("could not delete the draft of a run that failed", "campaign_id", c.ID, "error", delErr)
 		return fmt.Errorf("%w; nothing was dialed, and the draft campaign %s stays: %s, or delete it: campaign delete %s",
-			err, c.Name, resumeHint(c), c.Name)
+			err, c.Name, campaign.ContinueCommand(c, false), c.Name)
 	}
 	return fmt.Errorf("%w; nothing was dialed and campaign %s was not kept: run the same command again once this is fixed", err, c.Name)
 }
@@ -295,7 +295,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	}
 	if interrupted {
 		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: %s",
-			c.Name, p.Total-p.FinalCount(), resumeHint(c))
+			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
 	}
 	return endError(c, p)
 }
@@ -308,7 +308,7 @@ func endError(c *campaign.Campaign, p campaign.Progress) error {
 		return fmt.Errorf("campaign %s was cancelled: %d contacts not called", c.Name, p.ByState[campaign.ContactCancelled])
 	case campaign.StatusFailed:
 		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: %s",
-			c.Name, p.Total-p.FinalCount(), resumeHint(c))
+			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
 	}
 	return nil
 }

@@ -47,18 +47,6 @@ type hintError struct {
 func (e *hintError) Error() string { return e.msg }
 func (e *hintError) Unwrap() error { return e.err }
 
-// resumeHint is the command that starts or continues campaign c: a simulated campaign goes on
-// only with --simulate, and one without an assistant or number needs them.
-func resumeHint(c *campaign.Campaign) string {
-	switch {
-	case c.Mode == campaign.ModeSimulated:
-		return "campaign resume " + c.Name + " --simulate"
-	case c.AssistantID == "" || c.PhoneNumberID == "":
-		return "campaign resume " + c.Name + " --assistant-id ID --phone-number-id ID (or --simulate)"
-	}
-	return "campaign resume " + c.Name
-}
-
 // withCampaign opens the database for writing and calls fn with the campaign named or numbered
 // ref.
 func (a *app) withCampaign(cmd *cobra.Command, ref string, fn func(*campaign.Store, *campaign.Campaign) error) error {
@@ -84,11 +72,11 @@ func newPauseCmd(a *app) *cobra.Command {
 					}
 					switch c.Status {
 					case campaign.StatusPaused:
-						fmt.Fprintf(a.errOut, "Campaign %s is already paused: nothing to do. Continue it with: %s\n", c.Name, resumeHint(c))
+						fmt.Fprintf(a.errOut, "Campaign %s is already paused: nothing to do. Continue it with: %s\n", c.Name, campaign.ContinueCommand(c, false))
 						return nil
 					case campaign.StatusDraft:
 						return &hintError{msg: fmt.Sprintf("campaign %s is draft: it never ran, so there is nothing to pause; start it with: %s",
-							c.Name, resumeHint(c)), err: err}
+							c.Name, campaign.ContinueCommand(c, false)), err: err}
 					default:
 						return &hintError{msg: fmt.Sprintf("campaign %s is %s: there is nothing to pause", c.Name, c.Status), err: err}
 					}

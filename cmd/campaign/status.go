@@ -91,7 +91,7 @@ func newListCmd(a *app) *cobra.Command {
 				status := string(c.Status)
 				if campaign.Orphaned(c.Status, c.Runner) {
 					status += " (orphaned)"
-					orphans = append(orphans, c.Name+": "+orphanText(c.Name, c.Mode, c.Runner))
+					orphans = append(orphans, c.Name+": "+orphanText(&campaign.Campaign{ID: c.ID, Name: c.Name, Mode: c.Mode}, c.Runner))
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t$%.2f\n", c.ID, c.Name, status, c.Contacts, c.Final,
 					c.Live, formatTime(c.CreatedAt), c.Cost)
@@ -273,7 +273,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		Orphaned: campaign.Orphaned(p.Status, runners), NoRunnerSince: orphanSince(p.Status, runners)}
 	switch {
 	case r.Orphaned:
-		r.runner = orphanText(c.Name, c.Mode, runners)
+		r.runner = orphanText(c, runners)
 	case len(live) > 0:
 		r.runner = runnerText(live)
 	}
@@ -389,12 +389,12 @@ func orphanSince(status campaign.Status, runners campaign.RunnerState) *time.Tim
 }
 
 // orphanText says that nothing runs a campaign, since when, and what gets it going again.
-func orphanText(name string, mode campaign.Mode, runners campaign.RunnerState) string {
+func orphanText(c *campaign.Campaign, runners campaign.RunnerState) string {
 	since := "no runner"
 	if runners.LastSeen != nil {
 		since = "no runner since " + formatTime(*runners.LastSeen)
 	}
-	return since + ", nothing dials it; continue with: " + campaign.OrphanHint(name, mode)
+	return since + ", nothing dials it; continue with: " + campaign.ContinueCommand(c, true)
 }
 
 // runnerText describes the live runners of a campaign.
