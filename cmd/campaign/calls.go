@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -22,7 +21,6 @@ import (
 	"github.com/campaign-run/campaign/reports/export"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
-	"github.com/campaign-run/campaign/webhook"
 )
 
 // Environment variables of a real run.
@@ -243,36 +241,26 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 		conn.receiver.Close()
 		conn.receiver = nil
 	}
+	proc, err := a.newRunnerProcess(pool, store, client, c.ID, nil)
+	if err != nil {
+		return err
+	}
 	if conn.receiver != nil {
-		rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
-		handler, err := webhook.NewHandler(webhook.Config{
-			Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),
-			Now: a.now, Logger: a.logger,
-		})
-		if err != nil {
-			return err
-		}
 		mux := http.NewServeMux()
-		mux.Handle(jobs.WebhookPath, handler)
+		mux.Handle(jobs.WebhookPath, proc.webhook)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(conn.receiver) }()
 		defer srv.Close()
 	} else if c.PublicURL == "" {
 		fmt.Fprintln(a.errOut, "No --public-url: Vapi cannot reach this machine, so results are read by polling Vapi (GET /call).")
 	}
-
-	rc, err := jobs.NewRunner(pool, jobs.Config{CampaignID: c.ID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
-		RiverLogger: slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return err
-	}
-	if err := rc.Start(work); err != nil {
+	if err := proc.runner.Start(work); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = rc.Stop(stopCtx)
+		_ = proc.runner.Stop(stopCtx)
 	}()
 
 	started := a.now()
