@@ -236,7 +236,7 @@ func TestMigrateCommand(t *testing.T) {
 	require.Equal(t, exitOK, b.run(t, "migrate"), "a second run is a no-op")
 
 	require.Equal(t, exitOK, b.run(t, "db", "url"))
-	require.Equal(t, b.dbURL+"\n", b.stdout.String())
+	require.Equal(t, b.databaseURL()+"\n", b.stdout.String())
 }
 
 func readCSV(t *testing.T, path string) [][]string {

@@ -54,7 +54,7 @@ func TestThreeServeProcesses(t *testing.T) {
 	lb := &roundRobin{}
 	procs := make([]*serveProc, 3)
 	for i := range procs {
-		procs[i] = startServeBinary(t, bin, fmt.Sprintf("serve-%d", i+1), b.dbURL, sim)
+		procs[i] = startServeBinary(t, bin, fmt.Sprintf("serve-%d", i+1), b.databaseURL(), sim)
 		lb.targets = append(lb.targets, &url.URL{Scheme: "http", Host: procs[i].addr})
 	}
 	lbSrv := httptest.NewServer(&httputil.ReverseProxy{Rewrite: lb.rewrite})
@@ -321,7 +321,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	// Voicemail numbers at x30: calls of 1.2 to 2.2 s, then their reports.
 	sim := newServeSim(t, vapitest.Config{Seed: 5, TimeScale: 30})
 	b.env[envAPIKey] = sim.Config().APIKey
-	p := startServeBinary(t, buildServeBinary(t), "serve", b.dbURL, sim, "--grace", "1m")
+	p := startServeBinary(t, buildServeBinary(t), "serve", b.databaseURL(), sim, "--grace", "1m")
 	base := "http://" + p.addr
 
 	accountKnown(t, b, sim)
@@ -511,10 +511,10 @@ func startServeInProcess(t *testing.T, b *testBundle, sim *serveSim, env map[str
 	p := &serveProc{name: "serve", stderr: &syncBuffer{}, stop: cancel, done: make(chan struct{})}
 	a := &app{in: bytes.NewReader(nil), out: io.Discard, errOut: p.stderr,
 		getenv: func(k string) string { return env[k] }, now: time.Now}
+	args := []string{"serve", "--listen", listen, "--database-url", b.databaseURL(), "--grace", "30s", "--log-level", "debug"}
 	go func() {
 		defer close(p.done)
-		p.code = execute(ctx, a, []string{"serve", "--listen", listen, "--database-url", b.dbURL, "--grace", "30s",
-			"--log-level", "debug"})
+		p.code = execute(ctx, a, args)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -18,7 +18,7 @@ import (
 func (b *testBundle) runCtx(t *testing.T, ctx context.Context, out *cancelAfter, isTerminal bool, args ...string) int {
 	t.Helper()
 	b.stderr.Reset()
-	args = append(args, "--database-url", b.dbURL)
+	args = append(args, "--database-url", b.databaseURL())
 	a := &app{
 		in:         bytes.NewReader(nil),
 		out:        out,

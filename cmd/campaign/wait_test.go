@@ -14,7 +14,7 @@ import (
 // runAsync runs the CLI with args in the background on its own buffers and returns a channel
 // that receives the exit code.
 func (b *testBundle) runAsync(ctx context.Context, stderr *syncBuffer, args ...string) <-chan int {
-	args = append(args, "--database-url", b.dbURL)
+	args = append(args, "--database-url", b.databaseURL())
 	a := &app{
 		in:     bytes.NewReader(nil),
 		out:    &syncBuffer{},
