@@ -35,8 +35,31 @@ const (
 // simulatedPhoneNumberID is the caller id used with --simulate when none is given.
 const simulatedPhoneNumberID = "simulated-phone-number"
 
-// addCallFlags defines the flags of placing calls that run and resume share.
-func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
+// callOptions are the options of placing calls that run and resume share: where the calls go,
+// who places them, and what is kept at the end. Each command defines the flags of the first
+// group with help of its own; addCallFlags defines the rest.
+type callOptions struct {
+	AssistantID   string
+	PhoneNumberID string
+	PublicURL     string
+	// Detach hands the campaign to `campaign serve` instead of running it here.
+	Detach   bool
+	Simulate bool
+
+	SimTimeScale  float64
+	SimSeed       int64
+	VapiBaseURL   string
+	WebhookListen string
+	Output        string
+	Grace         time.Duration
+	// AllowMissingVariables dials even when the assistant uses variables the CSV lacks.
+	AllowMissingVariables bool
+	// Webhooks is the --webhooks mode: auto, override or poll.
+	Webhooks string
+}
+
+// addCallFlags defines the flags of placing calls that run and resume share with the same help.
+func addCallFlags(f *pflag.FlagSet, opts *callOptions) {
 	f.Float64Var(&opts.SimTimeScale, "sim-time-scale", 60, "with --simulate: simulated seconds per real second")
 	f.Int64Var(&opts.SimSeed, "sim-seed", 42, "with --simulate: seed of the simulated outcomes")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL")
@@ -48,6 +71,27 @@ func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
 		"where results go with --public-url: auto (there unless the assistant or phone number has its own server URL), override (there, replacing it) or poll (never set a server URL; read results from Vapi)")
 }
 
+// mode is who runs the campaign's calls: serve with --detach, the simulator's process with
+// --simulate, else this process.
+func (o *callOptions) mode() campaign.Mode {
+	switch {
+	case o.Detach:
+		return campaign.ModeService
+	case o.Simulate:
+		return campaign.ModeSimulated
+	}
+	return campaign.ModeForeground
+}
+
+// retryTimeScale divides the campaign's retry delays: a simulation's retries run on its
+// simulated time, like its calls.
+func (o *callOptions) retryTimeScale() float64 {
+	if o.Simulate {
+		return o.SimTimeScale
+	}
+	return 1
+}
+
 // runCalls is `campaign run FILE` without --dry-run: import, dial, receive, reconcile until
 // every contact is final, then summarise. Ctrl-C stops dialing at once and keeps receiving
 // results of calls in flight for --grace.
@@ -55,7 +99,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 	if opts.Detach {
 		return runDetached(ctx, a, opts)
 	}
-	conn, err := connectVapi(a, opts)
+	conn, err := connectVapi(a, &opts.callOptions)
 	if err != nil {
 		return err
 	}
@@ -71,7 +115,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		_, err := imp.store.SetStatus(ctx, c.ID, []campaign.Status{campaign.StatusDraft}, campaign.StatusRunning, a.now())
 		return err
 	}
-	err = driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+	err = driveCampaign(ctx, a, &opts.callOptions, conn, imp.pool, imp.store, c, start)
 	return discardDraft(ctx, a, imp.store, c, err)
 }
 
@@ -144,7 +188,7 @@ func (v *vapiConn) close() {
 
 // connectVapi prepares a run's Vapi: with --simulate it starts the simulator and a receiver on
 // loopback and fills in the assistant, phone number and public URL the run uses.
-func connectVapi(a *app, opts *runOptions) (*vapiConn, error) {
+func connectVapi(a *app, opts *callOptions) (*vapiConn, error) {
 	conn := &vapiConn{apiKey: a.getenv(envAPIKey), baseURL: opts.VapiBaseURL}
 	ok := false
 	defer func() {
@@ -213,7 +257,7 @@ func unreachableURL(raw string) bool {
 // driveCampaign runs a campaign to the end: the pre-flight check of the assistant's variables,
 // start (which sets the campaign running), the receiver, the runner and the progress view, then
 // the summary and the results file. It is the second half of run and of resume.
-func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn, pool *pgxpool.Pool,
+func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiConn, pool *pgxpool.Pool,
 	store *campaign.Store, c *campaign.Campaign, start func() error) error {
 	// Ctrl-C cancels ctx; the work itself runs on its own context so it can wind down.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))

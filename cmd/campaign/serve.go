@@ -59,7 +59,9 @@ const (
 	drainPoll = 250 * time.Millisecond
 )
 
-func newServeCmd(a *app) *cobra.Command {
+// newServeCmd returns `campaign serve`; runF, when not nil, gets the checked options instead of
+// runServe (tests).
+func newServeCmd(a *app, runF func(*serveOptions) error) *cobra.Command {
 	opts := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -79,11 +81,16 @@ func newServeCmd(a *app) *cobra.Command {
 		Example: `  VAPI_API_KEY=... DATABASE_URL=postgres://... campaign serve --listen 0.0.0.0:8080
   campaign run customers.csv --detach --public-url https://campaign.example.com --assistant-id ID --phone-number-id ID`,
 		Args: usageArgs(cobra.NoArgs),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, serveEnv)
-			return opts.validate(a.getenv)
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), a.getenv, serveEnv); err != nil {
+				return err
+			}
+			if err := opts.validate(a.getenv); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
 			return runServe(cmd.Context(), a, opts)
 		},
 	}

@@ -56,7 +56,7 @@ func TestSimulatorCommand(t *testing.T) {
 			return map[string]string{"VAPI_API_KEY": "k1-secret-value", envWebhookSecret: "whs"}[k]
 		},
 		now: time.Now}
-	cmd := newSimulatorCmd(a)
+	cmd := newSimulatorCmd(a, nil)
 	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--time-scale", "60", "--seed", "42"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -123,7 +123,7 @@ func TestSimulatorCommandFlags(t *testing.T) {
 	t.Parallel()
 	a := &app{in: bytes.NewReader(nil), out: io.Discard, errOut: io.Discard, getenv: func(string) string { return "" }, now: time.Now}
 	for _, args := range [][]string{{"--concurrency-mode", "x"}, {"--time-scale", "0"}, {"--fault-webhook-drop", "2"}} {
-		cmd := newSimulatorCmd(a)
+		cmd := newSimulatorCmd(a, nil)
 		cmd.SetArgs(args)
 		cmd.SetOut(io.Discard)
 		cmd.SetErr(io.Discard)
