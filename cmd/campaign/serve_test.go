@@ -280,28 +280,11 @@ func TestServeReadinessAndNoRiverUI(t *testing.T) {
 	})
 }
 
-// TestServeUsage checks what serve refuses before it touches the database.
-func TestServeUsage(t *testing.T) {
+// TestServeListenTaken checks that serve fails at once on a listen address already taken (what
+// serve refuses before it touches the database: TestServeFlags).
+func TestServeListenTaken(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		args []string
-		want string
-	}{
-		{"NoAPIKey", map[string]string{}, nil, "set VAPI_API_KEY"},
-		{"OneRiverUICredential", map[string]string{envAPIKey: "k", envRiverUIUser: "ops"}, nil,
-			"set both CAMPAIGN_RIVERUI_USER and CAMPAIGN_RIVERUI_PASSWORD"},
-		{"NegativeGrace", map[string]string{envAPIKey: "k"}, []string{"--grace", "-1s"}, "--grace must be zero or more"},
-		{"Argument", map[string]string{envAPIKey: "k"}, []string{"extra"}, "unknown command"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b.env = tc.env
-			require.Equal(t, exitUsage, b.run(t, append([]string{"serve"}, tc.args...)...))
-			require.Contains(t, b.stderr.String(), tc.want)
-		})
-	}
 	// The listen address comes from the environment; one already taken fails at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -120,5 +120,4 @@ func TestWait(t *testing.T) {
 
 	require.Equal(t, exitError, b.run(t, "wait", "novv"))
 	require.Contains(t, b.stderr.String(), `no campaign "novv"`)
-	require.Equal(t, exitUsage, b.run(t, "wait"))
 }
