@@ -231,13 +231,22 @@ func (s *Store) adoptOrphan(ctx context.Context, id int64, now time.Time) (Adopt
 // errNotAdopted rolls back an adoption whose campaign is no longer an orphan.
 var errNotAdopted = errors.New("campaign no longer orphaned")
 
-// OrphanHint is the command that gets an orphaned campaign of mode dialing again.
-func OrphanHint(name string, mode Mode) string {
-	switch mode {
-	case ModeSimulated:
-		return "campaign resume " + name + " --simulate"
-	case ModeService:
-		return "start campaign serve, or: campaign resume " + name
+// ContinueCommand is the command that gets campaign c dialing again, for the user to run: a
+// simulated campaign goes on only with --simulate. An orphaned one (see Orphaned) can also be
+// run by campaign serve: adopted when it ran in the foreground, at once when it is the
+// service's; only its name and mode matter. Otherwise one without an assistant or phone number
+// needs them.
+func ContinueCommand(c *Campaign, orphaned bool) string {
+	resume := "campaign resume " + c.Name
+	switch {
+	case c.Mode == ModeSimulated:
+		return resume + " --simulate"
+	case orphaned && c.Mode == ModeService:
+		return "start campaign serve, or: " + resume
+	case orphaned:
+		return resume + " (or campaign serve --adopt-orphans)"
+	case c.AssistantID == "" || c.PhoneNumberID == "":
+		return resume + " --assistant-id ID --phone-number-id ID (or --simulate)"
 	}
-	return "campaign resume " + name + " (or campaign serve --adopt-orphans)"
+	return resume
 }

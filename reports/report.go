@@ -599,7 +599,7 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 	}
 	if campaign.Orphaned(status, f.Runner) {
 		p.Orphaned, p.NoRunnerSince = true, utcPtr(f.Runner.LastSeen)
-		p.Continue = campaign.OrphanHint(f.Campaign.Name, f.Campaign.Mode)
+		p.Continue = campaign.ContinueCommand(f.Campaign, true)
 	}
 	switch {
 	case p.Remaining == 0:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -22,7 +21,6 @@ import (
 	"github.com/campaign-run/campaign/reports/export"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
-	"github.com/campaign-run/campaign/webhook"
 )
 
 // Environment variables of a real run.
@@ -37,8 +35,31 @@ const (
 // simulatedPhoneNumberID is the caller id used with --simulate when none is given.
 const simulatedPhoneNumberID = "simulated-phone-number"
 
-// addCallFlags defines the flags of placing calls that run and resume share.
-func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
+// callOptions are the options of placing calls that run and resume share: where the calls go,
+// who places them, and what is kept at the end. Each command defines the flags of the first
+// group with help of its own; addCallFlags defines the rest.
+type callOptions struct {
+	AssistantID   string
+	PhoneNumberID string
+	PublicURL     string
+	// Detach hands the campaign to `campaign serve` instead of running it here.
+	Detach   bool
+	Simulate bool
+
+	SimTimeScale  float64
+	SimSeed       int64
+	VapiBaseURL   string
+	WebhookListen string
+	Output        string
+	Grace         time.Duration
+	// AllowMissingVariables dials even when the assistant uses variables the CSV lacks.
+	AllowMissingVariables bool
+	// Webhooks is the --webhooks mode: auto, override or poll.
+	Webhooks string
+}
+
+// addCallFlags defines the flags of placing calls that run and resume share with the same help.
+func addCallFlags(f *pflag.FlagSet, opts *callOptions) {
 	f.Float64Var(&opts.SimTimeScale, "sim-time-scale", 60, "with --simulate: simulated seconds per real second")
 	f.Int64Var(&opts.SimSeed, "sim-seed", 42, "with --simulate: seed of the simulated outcomes")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL")
@@ -50,6 +71,27 @@ func addCallFlags(f *pflag.FlagSet, opts *runOptions) {
 		"where results go with --public-url: auto (there unless the assistant or phone number has its own server URL), override (there, replacing it) or poll (never set a server URL; read results from Vapi)")
 }
 
+// mode is who runs the campaign's calls: serve with --detach, the simulator's process with
+// --simulate, else this process.
+func (o *callOptions) mode() campaign.Mode {
+	switch {
+	case o.Detach:
+		return campaign.ModeService
+	case o.Simulate:
+		return campaign.ModeSimulated
+	}
+	return campaign.ModeForeground
+}
+
+// retryTimeScale divides the campaign's retry delays: a simulation's retries run on its
+// simulated time, like its calls.
+func (o *callOptions) retryTimeScale() float64 {
+	if o.Simulate {
+		return o.SimTimeScale
+	}
+	return 1
+}
+
 // runCalls is `campaign run FILE` without --dry-run: import, dial, receive, reconcile until
 // every contact is final, then summarise. Ctrl-C stops dialing at once and keeps receiving
 // results of calls in flight for --grace.
@@ -57,7 +99,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 	if opts.Detach {
 		return runDetached(ctx, a, opts)
 	}
-	conn, err := connectVapi(a, opts)
+	conn, err := connectVapi(a, &opts.callOptions)
 	if err != nil {
 		return err
 	}
@@ -76,7 +118,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		}
 		return nil
 	}
-	err = driveCampaign(ctx, a, opts, conn, imp.pool, imp.store, c, start)
+	err = driveCampaign(ctx, a, &opts.callOptions, conn, imp.pool, imp.store, c, start)
 	return discardDraft(ctx, a, imp.store, c, err)
 }
 
@@ -95,7 +137,7 @@ func discardDraft(ctx context.Context, a *app, store *campaign.Store, c *campaig
 	if _, delErr := store.DeleteCampaign(ctx, c.ID, campaign.DeleteOptions{}); delErr != nil {
 		a.logger.Warn("could not delete the draft of a run that failed", "campaign_id", c.ID, "error", delErr)
 		return fmt.Errorf("%w; nothing was dialed, and the draft campaign %s stays: %s, or delete it: campaign delete %s",
-			err, c.Name, resumeHint(c), c.Name)
+			err, c.Name, campaign.ContinueCommand(c, false), c.Name)
 	}
 	return fmt.Errorf("%w; nothing was dialed and campaign %s was not kept: run the same command again once this is fixed", err, c.Name)
 }
@@ -149,7 +191,7 @@ func (v *vapiConn) close() {
 
 // connectVapi prepares a run's Vapi: with --simulate it starts the simulator and a receiver on
 // loopback and fills in the assistant, phone number and public URL the run uses.
-func connectVapi(a *app, opts *runOptions) (*vapiConn, error) {
+func connectVapi(a *app, opts *callOptions) (*vapiConn, error) {
 	conn := &vapiConn{apiKey: a.getenv(envAPIKey), baseURL: opts.VapiBaseURL}
 	ok := false
 	defer func() {
@@ -218,7 +260,7 @@ func unreachableURL(raw string) bool {
 // driveCampaign runs a campaign to the end: the pre-flight check of the assistant's variables,
 // start (which sets the campaign running), the receiver, the runner and the progress view, then
 // the summary and the results file. It is the second half of run and of resume.
-func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn, pool *pgxpool.Pool,
+func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiConn, pool *pgxpool.Pool,
 	store *campaign.Store, c *campaign.Campaign, start func() error) error {
 	// Ctrl-C cancels ctx; the work itself runs on its own context so it can wind down.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -246,36 +288,26 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 		conn.receiver.Close()
 		conn.receiver = nil
 	}
+	proc, err := a.newRunnerProcess(pool, store, client, c.ID, nil)
+	if err != nil {
+		return err
+	}
 	if conn.receiver != nil {
-		rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
-		handler, err := webhook.NewHandler(webhook.Config{
-			Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),
-			Now: a.now, Logger: a.logger,
-		})
-		if err != nil {
-			return err
-		}
 		mux := http.NewServeMux()
-		mux.Handle(jobs.WebhookPath, handler)
+		mux.Handle(jobs.WebhookPath, proc.webhook)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(conn.receiver) }()
 		defer srv.Close()
 	} else if c.PublicURL == "" {
 		fmt.Fprintln(a.errOut, "No --public-url: Vapi cannot reach this machine, so results are read by polling Vapi (GET /call).")
 	}
-
-	rc, err := jobs.NewRunner(pool, jobs.Config{CampaignID: c.ID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
-		RiverLogger: slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		return err
-	}
-	if err := rc.Start(work); err != nil {
+	if err := proc.runner.Start(work); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = rc.Stop(stopCtx)
+		_ = proc.runner.Stop(stopCtx)
 	}()
 
 	started := a.now()
@@ -298,7 +330,7 @@ func driveCampaign(ctx context.Context, a *app, opts *runOptions, conn *vapiConn
 	}
 	if interrupted {
 		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: %s",
-			c.Name, p.Total-p.FinalCount(), resumeHint(c))
+			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
 	}
 	return endError(c, p)
 }
@@ -311,7 +343,7 @@ func endError(c *campaign.Campaign, p campaign.Progress) error {
 		return fmt.Errorf("campaign %s was cancelled: %d contacts not called", c.Name, p.ByState[campaign.ContactCancelled])
 	case campaign.StatusFailed:
 		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: %s",
-			c.Name, p.Total-p.FinalCount(), resumeHint(c))
+			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
 	}
 	return nil
 }

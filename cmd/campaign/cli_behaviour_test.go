@@ -10,31 +10,31 @@ import (
 )
 
 func TestUnknownCommandIsUsageError(t *testing.T) {
-	b := setup(t)
-	require.Equal(t, exitUsage, b.run(t, "stauts", "nov"))
+	b := setupFlags(t)
+	require.Equal(t, exitUsage, b.execute(t, nil, "stauts", "nov"))
 	require.Contains(t, b.stderr.String(), `unknown command "stauts"`)
 	require.Contains(t, b.stderr.String(), "status", "a near miss is suggested")
 	require.Contains(t, b.stderr.String(), "campaign --help")
 
 	// With no command at all, the help is shown: not an error.
-	require.Equal(t, exitOK, b.run(t))
+	require.Equal(t, exitOK, b.execute(t, nil))
 	require.Contains(t, b.stdout.String(), "Available Commands")
 
 	// The same one level down.
-	require.Equal(t, exitUsage, b.run(t, "db", "ulr"))
+	require.Equal(t, exitUsage, b.execute(t, nil, "db", "ulr"))
 	require.Contains(t, b.stderr.String(), `unknown command "ulr" for "campaign db": did you mean "url"?`)
-	require.Equal(t, exitOK, b.run(t, "db"))
+	require.Equal(t, exitOK, b.execute(t, nil, "db"))
 	require.Contains(t, b.stdout.String(), "Available Commands")
 }
 
 func TestVersion(t *testing.T) {
-	b := setup(t)
-	require.Equal(t, exitOK, b.run(t, "--version"), "stderr: %s", b.stderr)
+	b := setupFlags(t)
+	require.Equal(t, exitOK, b.execute(t, nil, "--version"), "stderr: %s", b.stderr)
 	flagOut := b.stdout.String()
 	require.True(t, strings.HasPrefix(flagOut, "campaign version "), flagOut)
-	require.Equal(t, exitOK, b.run(t, "version"), "stderr: %s", b.stderr)
+	require.Equal(t, exitOK, b.execute(t, nil, "version"), "stderr: %s", b.stderr)
 	require.Equal(t, flagOut, b.stdout.String())
-	require.Equal(t, exitUsage, b.run(t, "version", "extra"))
+	require.Equal(t, exitUsage, b.execute(t, nil, "version", "extra"))
 }
 
 func TestBuildVersion(t *testing.T) {

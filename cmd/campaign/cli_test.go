@@ -16,8 +16,10 @@ import (
 )
 
 // testBundle is a CLI wired to buffers, a fixed clock, a fake environment and a database
-// schema of the test's own.
+// schema of the test's own, created on first use (databaseURL).
 type testBundle struct {
+	t *testing.T
+	// dbURL is the URL of the test's schema; "" until databaseURL creates it.
 	dbURL  string
 	env    map[string]string
 	now    time.Time
@@ -32,13 +34,23 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	return &testBundle{
-		dbURL: testdb.SchemaURL(t),
-		env:   map[string]string{},
+		t:   t,
+		env: map[string]string{},
 		// A Sunday evening in New York: 2026-11-22 23:30 UTC.
 		now:    time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC),
 		stdout: &bytes.Buffer{},
 		stderr: &bytes.Buffer{},
 	}
+}
+
+// databaseURL returns the URL of the test's own schema, created (and Postgres found) on the
+// first call; the schema is dropped when the test that called setup ends.
+func (b *testBundle) databaseURL() string {
+	b.t.Helper()
+	if b.dbURL == "" {
+		b.dbURL = testdb.SchemaURL(b.t)
+	}
+	return b.dbURL
 }
 
 // run executes the CLI with args (and --database-url unless the env has DATABASE_URL) and
@@ -48,7 +60,7 @@ func (b *testBundle) run(t *testing.T, args ...string) int {
 	b.stdout.Reset()
 	b.stderr.Reset()
 	if _, ok := b.env[envDatabaseURL]; !ok {
-		args = append(args, "--database-url", b.dbURL)
+		args = append(args, "--database-url", b.databaseURL())
 	}
 	a := &app{
 		in:     bytes.NewReader(nil),
@@ -67,7 +79,7 @@ func (b *testBundle) run(t *testing.T, args ...string) int {
 
 func (b *testBundle) pool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), b.dbURL)
+	pool, err := pgxpool.New(context.Background(), b.databaseURL())
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool

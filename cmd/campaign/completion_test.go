@@ -11,7 +11,7 @@ import (
 // typed), as the completion scripts do, and returns the offered words.
 func (b *testBundle) complete(t *testing.T, args ...string) []string {
 	t.Helper()
-	b.env[envDatabaseURL] = b.dbURL // `__complete` must see the word being typed last
+	b.env[envDatabaseURL] = b.databaseURL() // `__complete` must see the word being typed last
 	defer delete(b.env, envDatabaseURL)
 	require.Equal(t, exitOK, b.run(t, append([]string{"__complete"}, args...)...), "stderr: %s", b.stderr)
 	var words []string

@@ -68,5 +68,4 @@ func TestDelete(t *testing.T) {
 
 	require.Equal(t, exitError, b.run(t, "delete", "live"))
 	require.Contains(t, b.stderr.String(), `no campaign "live"`)
-	require.Equal(t, exitUsage, b.run(t, "delete"))
 }

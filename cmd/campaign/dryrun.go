@@ -196,30 +196,18 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		return nil, err
 	}
 	defer rejects.discard()
-	rejectsPath := rejects.path
-	rejectsWriter := campaign.NewRejectsWriter(rejects.f, reader.Header().Columns, reader.Header().Delimiter)
-
-	secret := a.getenv(envWebhookSecret)
-	if secret == "" {
-		secret = newSecret()
-	}
-	name := opts.Name
-	if name == "" {
-		if name, err = imp.store.FreeCampaignName(ctx, defaultCampaignName(source, now)); err != nil {
-			return nil, err
-		}
-	}
-	c, err := imp.store.Import(ctx, campaign.NewCampaign{
-		Name:       name,
-		SourceFile: source,
-		Mode:       opts.mode(),
+	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
+		Reader: reader,
+		Source: source,
+		Name:   opts.Name,
+		Mode:   opts.mode(),
 		Settings: campaign.Settings{
 			AssistantID:     opts.AssistantID,
 			PhoneNumberID:   opts.PhoneNumberID,
 			Overrides:       overrides,
 			PublicURL:       opts.PublicURL,
 			Webhooks:        campaign.WebhookMode(opts.Webhooks),
-			WebhookSecret:   secret,
+			WebhookSecret:   a.getenv(envWebhookSecret), // "": one of the campaign's own
 			WindowSpec:      window.String(),
 			DefaultTimeZone: opts.TimeZone,
 			DefaultRegion:   opts.DefaultRegion,
@@ -231,10 +219,11 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 			DoNotCallKey:    opts.DoNotCallKey,
 			RetryTimeScale:  opts.retryTimeScale(),
 		},
-	}, campaign.ImportInput{Reader: reader, Rejects: rejectsWriter, Suppress: suppress, RejectsPath: rejectsPath})
-	if errors.Is(err, campaign.ErrNoDataRows) {
-		return nil, fmt.Errorf("%s: %w; nothing was imported", source, err)
-	}
+		Suppress:    suppress,
+		Rejects:     rejects.f,
+		RejectsPath: rejects.path,
+		Now:         now,
+	})
 	var taken *campaign.NameTakenError
 	if errors.As(err, &taken) {
 		return nil, nameTakenHint(taken)
@@ -247,14 +236,11 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 			c.Name, c.ImportStats.ReplacedDraft)
 	}
 	if c.ImportStats.RejectedTotal() > 0 {
-		if err := rejectsWriter.Flush(); err != nil {
-			return nil, fmt.Errorf("write %s: %w", rejectsPath, err)
-		}
 		if err := rejects.commit(); err != nil {
 			return nil, err
 		}
 		if rejectsNote != "" {
-			fmt.Fprintf(a.errOut, "Rejected rows are in %s (%s).\n", rejectsPath, rejectsNote)
+			fmt.Fprintf(a.errOut, "Rejected rows are in %s (%s).\n", rejects.path, rejectsNote)
 		}
 	}
 	imp.campaign = c
@@ -310,33 +296,22 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 		r.Variables = append(r.Variables, c.Columns[i])
 	}
 
-	zones, err := store.TimeZoneCounts(ctx, c.ID)
+	openings, err := store.ZoneOpenings(ctx, c, campaign.CallingHours{Window: window}, now)
 	if err != nil {
 		return nil, err
 	}
-	// The runner's decision, so the dry run says what the run will do: contacts whose zone does
-	// not load are failed (a warning here), never called at hours that may be wrong for them.
-	hours := campaign.CallingHours{Window: window}
-	for _, z := range zones {
-		zr := zoneReport{TimeZones: z.TimeZones, Contacts: z.Contacts}
-		d := hours.Decide(z.TimeZones, now)
-		if d.FailOutcome == campaign.OutcomeInvalidTimeZone {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%d contact(s) with time zones %q will not be called: a zone is unknown on this machine (outcome %s)",
-				z.Contacts, strings.Join(z.TimeZones, " + "), d.FailOutcome))
+	for _, z := range openings {
+		if z.Fail == campaign.OutcomeInvalidTimeZone {
+			// What the runner will do: these contacts fail, never called at hours that may be
+			// wrong for them.
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%d contact(s) with time zones %q will not be called: a zone does not load on this machine (outcome %s)",
+				z.Contacts, strings.Join(z.TimeZones, " + "), z.Fail))
 			continue
 		}
-		if d.FailOutcome == "" {
-			first := d.DeferUntil
-			if d.Queue {
-				first = now
-			}
-			loc, err := time.LoadLocation(z.TimeZones[0])
-			if err != nil { // Decide has just loaded it
-				return nil, fmt.Errorf("time zone %q of stored contacts: %w", z.TimeZones[0], err)
-			}
-			zr.FirstCallable = first.UTC().Format(time.RFC3339)
-			zr.FirstCallableLocal = first.In(loc).Format("Mon 2006-01-02 15:04 MST")
-			zr.CallableNow = d.Queue
+		zr := zoneReport{TimeZones: z.TimeZones, Contacts: z.Contacts, CallableNow: z.CallableNow}
+		if !z.FirstCallable.IsZero() {
+			zr.FirstCallable = z.FirstCallable.UTC().Format(time.RFC3339)
+			zr.FirstCallableLocal = z.FirstCallable.In(z.Location).Format("Mon 2006-01-02 15:04 MST")
 		}
 		r.TimeZones = append(r.TimeZones, zr)
 	}
@@ -455,13 +430,6 @@ func delimiterName(r rune) string {
 	return fmt.Sprintf("%q", string(r))
 }
 
-// newSecret returns a random webhook secret.
-func newSecret() string {
-	buf := make([]byte, 24)
-	_, _ = rand.Read(buf) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(buf)
-}
-
 // openRejects starts the file of the import's rejected rows: --rejects if given, else FILE
 // with .rejects.csv next to the input. Where that cannot be written (stdin, an input directory
 // this user cannot write, a /dev/fd/N from a shell's <(…)), the file goes to the user's state
@@ -492,7 +460,7 @@ func openRejects(a *app, opts *runOptions, now time.Time) (rejects *pendingFile,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("a place for the rejected rows (or use --rejects): %w", err)
 	}
-	rejects, err = newPendingFile(filepath.Join(dir, defaultCampaignName(opts.source(), now)+".rejects.csv"))
+	rejects, err = newPendingFile(filepath.Join(dir, campaign.DefaultCampaignName(opts.source(), now)+".rejects.csv"))
 	return rejects, note, err
 }
 

@@ -14,19 +14,27 @@ import (
 	"github.com/campaign-run/campaign/reports/export"
 )
 
-// exportOptions are the flags of `campaign export`.
+// exportOptions are the argument and flags of `campaign export`.
 type exportOptions struct {
+	// Ref names or numbers the campaign.
+	Ref      string
 	Output   string
 	Attempts bool
 	Filters  []string
 	Format   string
 	Excel    bool
+
+	// format and filter are Format and Filters parsed by validate.
+	format export.Format
+	filter campaign.ExportFilter
 }
 
 // noOutcome is the --filter value for contacts without an outcome (never called, or waiting).
 const noOutcome = "none"
 
-func newExportCmd(a *app) *cobra.Command {
+// newExportCmd returns `campaign export`; runF, when not nil, gets the checked options instead of
+// runExport (tests).
+func newExportCmd(a *app, runF func(*exportOptions) error) *cobra.Command {
 	opts := &exportOptions{}
 	cmd := &cobra.Command{
 		Use:   "export CAMPAIGN",
@@ -53,7 +61,14 @@ file is a consistent snapshot of its results so far.`,
   campaign export nov-reminders --attempts --format jsonl | jq .cost_usd`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExport(cmd.Context(), a, args[0], opts)
+			opts.Ref = args[0]
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runExport(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -69,20 +84,26 @@ file is a consistent snapshot of its results so far.`,
 	return cmd
 }
 
-func runExport(ctx context.Context, a *app, ref string, opts *exportOptions) error {
-	format, err := export.ParseFormat(opts.Format)
+// validate parses --format and --filter, and checks that --excel goes with CSV.
+func (o *exportOptions) validate() error {
+	format, err := export.ParseFormat(o.Format)
 	if err != nil {
-		return usageErrorf("--format %q: want csv or jsonl", opts.Format)
+		return usageErrorf("--format %q: want csv or jsonl", o.Format)
 	}
-	if opts.Excel && format != export.FormatCSV {
+	if o.Excel && format != export.FormatCSV {
 		return usageErrorf("--excel applies to --format csv only")
 	}
-	filter, err := parseExportFilters(opts.Filters)
+	filter, err := parseExportFilters(o.Filters)
 	if err != nil {
 		return err
 	}
+	o.format, o.filter = format, filter
+	return nil
+}
 
-	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, ref)
+// runExport writes the campaign's results to stdout or to the -o file, whole or not at all.
+func runExport(ctx context.Context, a *app, opts *exportOptions) error {
+	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, opts.Ref)
 	if err != nil {
 		return err
 	}
@@ -103,7 +124,7 @@ func runExport(ctx context.Context, a *app, ref string, opts *exportOptions) err
 	// The export allocates a few short-lived strings per cell and keeps almost nothing: a
 	// lazier collector costs a few MB and saves a tenth of the CPU.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	xopts := export.Options{Format: format, Excel: opts.Excel, Filter: filter}
+	xopts := export.Options{Format: opts.format, Excel: opts.Excel, Filter: opts.filter}
 	write, what := export.Contacts, "contacts"
 	if opts.Attempts {
 		write, what = export.Attempts, "attempts"

@@ -245,23 +245,7 @@ func TestExport(t *testing.T) {
 		require.Equal(t, 0, count("--filter", "outcome=none"))
 		require.Equal(t, 8, count("--filter", "STATE = completed, failed"))
 
-		for _, tt := range []struct {
-			args []string
-			want string
-		}{
-			{[]string{"--filter", "colour=red"}, `unknown key "colour"`},
-			{[]string{"--filter", "state=happy"}, `unknown state "happy"`},
-			{[]string{"--filter", "outcome=answered"}, `unknown outcome "answered"`},
-			{[]string{"--filter", "no_answer"}, "want KEY=VALUE"},
-			{[]string{"--filter", "outcome="}, "needs a value"},
-			{[]string{"--format", "xml"}, "want csv or jsonl"},
-			{[]string{"--format", "jsonl", "--excel"}, "--excel applies to --format csv only"},
-		} {
-			require.Equal(t, exitUsage, b.run(t, append([]string{"export", "exp"}, tt.args...)...), "%v", tt.args)
-			require.Contains(t, b.stderr.String(), tt.want, "%v", tt.args)
-			require.Empty(t, b.stdout.String())
-		}
-		require.Equal(t, exitUsage, b.run(t, "export"))
+		// Usage errors of the filters and formats: TestExportFlags.
 		require.Equal(t, exitError, b.run(t, "export", "no-such-campaign"))
 		require.Contains(t, b.stderr.String(), `no campaign "no-such-campaign"`)
 	})

@@ -17,9 +17,17 @@ type healthcheckOptions struct {
 	Listen  string
 	Ready   bool
 	Timeout time.Duration
+	// url is the URL validate works out from Listen and Ready.
+	url string
 }
 
-func newHealthcheckCmd(a *app) *cobra.Command {
+// healthcheckEnv are the flags of `campaign healthcheck` that default from the environment: the
+// same address as serve's.
+var healthcheckEnv = map[string]string{"listen": envListen}
+
+// newHealthcheckCmd returns `campaign healthcheck`; runF, when not nil, gets the checked options
+// instead of runHealthcheck (tests).
+func newHealthcheckCmd(a *app, runF func(*healthcheckOptions) error) *cobra.Command {
 	opts := &healthcheckOptions{}
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
@@ -30,11 +38,16 @@ func newHealthcheckCmd(a *app) *cobra.Command {
 		Example: `  campaign healthcheck                          # serve on 127.0.0.1:8080
   campaign healthcheck --listen 10.0.0.5:8080 --ready`,
 		Args: usageArgs(cobra.NoArgs),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, map[string]string{"listen": envListen})
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), a.getenv, healthcheckEnv); err != nil {
+				return err
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
 			return runHealthcheck(cmd.Context(), a, opts)
 		},
 	}
@@ -45,19 +58,27 @@ func newHealthcheckCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func runHealthcheck(ctx context.Context, a *app, opts *healthcheckOptions) error {
-	host, port, err := net.SplitHostPort(opts.Listen)
+// validate checks --listen and works out the URL to ask: an all-interfaces address is asked
+// on loopback.
+func (o *healthcheckOptions) validate() error {
+	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
-		return usageErrorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:8080", opts.Listen)
+		return usageErrorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:8080", o.Listen)
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1" // serve listens on every interface, loopback included
 	}
 	path := "/healthz"
-	if opts.Ready {
+	if o.Ready {
 		path = "/readyz"
 	}
-	url := "http://" + net.JoinHostPort(host, port) + path
+	o.url = "http://" + net.JoinHostPort(host, port) + path
+	return nil
+}
+
+// runHealthcheck asks serve for its health (or readiness) and prints the answer.
+func runHealthcheck(ctx context.Context, a *app, opts *healthcheckOptions) error {
+	url := opts.url
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

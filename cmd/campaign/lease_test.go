@@ -101,7 +101,7 @@ func TestRunWindsDownOnHangupAndTerm(t *testing.T) {
 			b := setup(t)
 			csv := writeFile(t, t.TempDir(), "sig.csv", killContacts(60))
 			name := "sig-" + strings.ToLower(tc.name)
-			p := startCampaignBin(t, bin, b.dbURL, "run", nil, "run", csv, "--simulate", "--name", name, "--grace", "30s")
+			p := startCampaignBin(t, bin, b.databaseURL(), "run", nil, "run", csv, "--simulate", "--name", name, "--grace", "30s")
 			require.NoError(t, p.cmd.Process.Signal(tc.sig))
 			require.Equal(t, exitError, waitExit(t, p, time.Minute), "an interrupted run exits non-zero")
 
@@ -129,7 +129,7 @@ func TestKilledRunIsOrphaned(t *testing.T) {
 	b := setup(t)
 	b.realClock = true
 	csv := writeFile(t, t.TempDir(), "orphan.csv", killContacts(60))
-	p := startCampaignBin(t, bin, b.dbURL, "run", nil, "run", csv, "--simulate", "--name", "phantom")
+	p := startCampaignBin(t, bin, b.databaseURL(), "run", nil, "run", csv, "--simulate", "--name", "phantom")
 
 	require.Equal(t, exitOK, b.run(t, "status", "phantom"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "Campaign phantom (id ")
@@ -182,13 +182,13 @@ func TestServeAdoptsOrphans(t *testing.T) {
 	require.NoError(t, ln.Close())
 
 	dir := t.TempDir()
-	fg := startCampaignBin(t, bin, b.dbURL, "foreground run",
+	fg := startCampaignBin(t, bin, b.databaseURL(), "foreground run",
 		[]string{envAPIKey + "=" + sim.Config().APIKey},
 		"run", writeFile(t, dir, "fg.csv", killContacts(20)), "--name", "fg", "--vapi-base-url", sim.url,
 		"--public-url", "http://"+hookAddr, "--webhook-listen", hookAddr,
 		"--assistant-id", vapitest.AssistantCollections, "--phone-number-id", "pn-adopt", "--allow-missing-variables",
 		"--window", "always", "--rate", "2", "--retry", "none", "--max-attempts", "1")
-	simulated := startCampaignBin(t, bin, b.dbURL, "simulated run", nil,
+	simulated := startCampaignBin(t, bin, b.databaseURL(), "simulated run", nil,
 		"run", writeFile(t, dir, "sim.csv", killContacts(40)), "--simulate", "--name", "simulated")
 	for _, p := range []*killProc{fg, simulated} {
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
@@ -199,7 +199,7 @@ func TestServeAdoptsOrphans(t *testing.T) {
 		return strings.Count(b.stdout.String(), "running (orphaned)") == 2
 	})
 
-	serve := startServeBinary(t, bin, "serve", b.dbURL, sim, "--adopt-orphans", "--listen", hookAddr)
+	serve := startServeBinary(t, bin, "serve", b.databaseURL(), sim, "--adopt-orphans", "--listen", hookAddr)
 	pool := b.pool(t)
 	waitUntil(t, 4*time.Minute, "serve finished the adopted campaign", func() bool {
 		var status string
@@ -239,7 +239,7 @@ func TestDeleteWhileARunWatches(t *testing.T) {
 	bin := buildServeBinary(t)
 	b := setup(t)
 	csv := writeFile(t, t.TempDir(), "watched.csv", killContacts(60))
-	p := startCampaignBin(t, bin, b.dbURL, "run", nil, "run", csv, "--simulate", "--name", "watched", "--grace", "10m")
+	p := startCampaignBin(t, bin, b.databaseURL(), "run", nil, "run", csv, "--simulate", "--name", "watched", "--grace", "10m")
 	require.Equal(t, exitOK, b.run(t, "pause", "watched"), "stderr: %s", b.stderr)
 
 	require.Equal(t, exitError, b.run(t, "delete", "watched", "--purge"))

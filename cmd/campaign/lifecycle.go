@@ -47,22 +47,10 @@ type hintError struct {
 func (e *hintError) Error() string { return e.msg }
 func (e *hintError) Unwrap() error { return e.err }
 
-// resumeHint is the command that starts or continues campaign c: a simulated campaign goes on
-// only with --simulate, and one without an assistant or number needs them.
-func resumeHint(c *campaign.Campaign) string {
-	switch {
-	case c.Mode == campaign.ModeSimulated:
-		return "campaign resume " + c.Name + " --simulate"
-	case c.AssistantID == "" || c.PhoneNumberID == "":
-		return "campaign resume " + c.Name + " --assistant-id ID --phone-number-id ID (or --simulate)"
-	}
-	return "campaign resume " + c.Name
-}
-
 // withCampaign opens the database for writing and calls fn with the campaign named or numbered
 // ref.
-func (a *app) withCampaign(cmd *cobra.Command, ref string, fn func(*campaign.Store, *campaign.Campaign) error) error {
-	pool, store, c, err := a.openCampaign(cmd.Context(), dbWrite, ref)
+func (a *app) withCampaign(ctx context.Context, ref string, fn func(*campaign.Store, *campaign.Campaign) error) error {
+	pool, store, c, err := a.openCampaign(ctx, dbWrite, ref)
 	if err != nil {
 		return err
 	}
@@ -70,62 +58,109 @@ func (a *app) withCampaign(cmd *cobra.Command, ref string, fn func(*campaign.Sto
 	return fn(store, c)
 }
 
-func newPauseCmd(a *app) *cobra.Command {
+// pauseOptions are the argument of `campaign pause`.
+type pauseOptions struct {
+	// Ref names or numbers the campaign.
+	Ref string
+}
+
+// newPauseCmd returns `campaign pause`; runF, when not nil, gets the options instead of runPause
+// (tests).
+func newPauseCmd(a *app, runF func(*pauseOptions) error) *cobra.Command {
+	opts := &pauseOptions{}
 	return &cobra.Command{
 		Use:   "pause CAMPAIGN",
 		Short: "Stop new calls of a running campaign in every process; calls in flight finish and are recorded",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
-				err := store.Pause(cmd.Context(), c.ID, a.now())
-				if errors.Is(err, campaign.ErrWrongStatus) {
-					if c, err = store.Campaign(cmd.Context(), c.ID); err != nil {
-						return err
-					}
-					switch c.Status {
-					case campaign.StatusPaused:
-						fmt.Fprintf(a.errOut, "Campaign %s is already paused: nothing to do. Continue it with: %s\n", c.Name, resumeHint(c))
-						return nil
-					case campaign.StatusDraft:
-						return &hintError{msg: fmt.Sprintf("campaign %s is draft: it never ran, so there is nothing to pause; start it with: %s",
-							c.Name, resumeHint(c)), err: err}
-					default:
-						return &hintError{msg: fmt.Sprintf("campaign %s is %s: there is nothing to pause", c.Name, c.Status), err: err}
-					}
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.errOut, "Campaign %s paused: no new calls; calls in flight finish and are recorded.\n", c.Name)
-				return nil
-			})
+			opts.Ref = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runPause(cmd.Context(), a, opts)
 		},
 	}
 }
 
-func newCancelCmd(a *app) *cobra.Command {
+// runPause pauses the campaign; one already paused is left as it is, and said so.
+func runPause(ctx context.Context, a *app, opts *pauseOptions) error {
+	return a.withCampaign(ctx, opts.Ref, func(store *campaign.Store, c *campaign.Campaign) error {
+		err := store.Pause(ctx, c.ID, a.now())
+		if errors.Is(err, campaign.ErrWrongStatus) {
+			if c, err = store.Campaign(ctx, c.ID); err != nil {
+				return err
+			}
+			switch c.Status {
+			case campaign.StatusPaused:
+				fmt.Fprintf(a.errOut, "Campaign %s is already paused: nothing to do. Continue it with: %s\n", c.Name, campaign.ContinueCommand(c, false))
+				return nil
+			case campaign.StatusDraft:
+				return &hintError{msg: fmt.Sprintf("campaign %s is draft: it never ran, so there is nothing to pause; start it with: %s",
+					c.Name, campaign.ContinueCommand(c, false)), err: err}
+			default:
+				return &hintError{msg: fmt.Sprintf("campaign %s is %s: there is nothing to pause", c.Name, c.Status), err: err}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "Campaign %s paused: no new calls; calls in flight finish and are recorded.\n", c.Name)
+		return nil
+	})
+}
+
+// cancelOptions are the argument of `campaign cancel`.
+type cancelOptions struct {
+	// Ref names or numbers the campaign.
+	Ref string
+}
+
+// newCancelCmd returns `campaign cancel`; runF, when not nil, gets the options instead of
+// runCancel (tests).
+func newCancelCmd(a *app, runF func(*cancelOptions) error) *cobra.Command {
+	opts := &cancelOptions{}
 	return &cobra.Command{
 		Use:   "cancel CAMPAIGN",
 		Short: "End a campaign: contacts not yet called become cancelled; calls in flight finish and are recorded",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
-				n, err := store.Cancel(cmd.Context(), c.ID, a.now())
-				if errors.Is(err, campaign.ErrWrongStatus) {
-					return &hintError{msg: fmt.Sprintf("campaign %s is %s already: there is nothing to cancel", c.Name, c.Status), err: err}
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.errOut, "Campaign %s cancelled: %d contacts will not be called.\n", c.Name, n)
-				return nil
-			})
+			opts.Ref = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runCancel(cmd.Context(), a, opts)
 		},
 	}
 }
 
-func newSetCmd(a *app) *cobra.Command {
-	var flags pacingFlags
+// runCancel cancels the campaign: its contacts not yet called will not be.
+func runCancel(ctx context.Context, a *app, opts *cancelOptions) error {
+	return a.withCampaign(ctx, opts.Ref, func(store *campaign.Store, c *campaign.Campaign) error {
+		n, err := store.Cancel(ctx, c.ID, a.now())
+		if errors.Is(err, campaign.ErrWrongStatus) {
+			return &hintError{msg: fmt.Sprintf("campaign %s is %s already: there is nothing to cancel", c.Name, c.Status), err: err}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "Campaign %s cancelled: %d contacts will not be called.\n", c.Name, n)
+		return nil
+	})
+}
+
+// setOptions are the argument and flags of `campaign set`.
+type setOptions struct {
+	// Ref names or numbers the campaign.
+	Ref string
+	// Pacing holds the changes the flags give; at least one.
+	Pacing campaign.Pacing
+	pacing pacingFlags
+}
+
+// newSetCmd returns `campaign set`; runF, when not nil, gets the checked options instead of
+// runSet (tests).
+func newSetCmd(a *app, runF func(*setOptions) error) *cobra.Command {
+	opts := &setOptions{}
 	cmd := &cobra.Command{
 		Use:   "set CAMPAIGN",
 		Short: "Change the pacing, calling hours or retry rules of a campaign, also while it runs",
@@ -134,27 +169,37 @@ func newSetCmd(a *app) *cobra.Command {
   campaign set nov-reminders --retry "no_answer=3@2h, busy=2@20m" --max-attempts 4`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := flags.changes(cmd.Flags())
+			opts.Ref = args[0]
+			p, err := opts.pacing.changes(cmd.Flags())
 			if err != nil {
 				return err
 			}
 			if p == (campaign.Pacing{}) {
 				return usageErrorf("nothing to set: give %s", pacingFlagNames)
 			}
-			return a.withCampaign(cmd, args[0], func(store *campaign.Store, c *campaign.Campaign) error {
-				if err := store.SetPacing(cmd.Context(), c.ID, p, a.now()); err != nil {
-					return err
-				}
-				after, err := store.Campaign(cmd.Context(), c.ID)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(a.errOut, "Campaign %s updated; running processes apply it within seconds.\n", c.Name)
-				writePacingChanges(a.errOut, p, c, after)
-				return nil
-			})
+			opts.Pacing = p
+			if runF != nil {
+				return runF(opts)
+			}
+			return runSet(cmd.Context(), a, opts)
 		},
 	}
-	addPacingFlags(cmd.Flags(), &flags)
+	addPacingFlags(cmd.Flags(), &opts.pacing)
 	return cmd
+}
+
+// runSet stores the campaign's new settings and shows each before and after.
+func runSet(ctx context.Context, a *app, opts *setOptions) error {
+	return a.withCampaign(ctx, opts.Ref, func(store *campaign.Store, c *campaign.Campaign) error {
+		if err := store.SetPacing(ctx, c.ID, opts.Pacing, a.now()); err != nil {
+			return err
+		}
+		after, err := store.Campaign(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.errOut, "Campaign %s updated; running processes apply it within seconds.\n", c.Name)
+		writePacingChanges(a.errOut, opts.Pacing, c, after)
+		return nil
+	})
 }

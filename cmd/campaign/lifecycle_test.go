@@ -49,9 +49,7 @@ func TestPauseCancelSet(t *testing.T) {
 	require.Equal(t, "mon-fri 10:00-18:00", window)
 	require.Zero(t, deferred, "contacts deferred to the old window are due again")
 
-	require.Equal(t, exitUsage, b.run(t, "set", "nov"), "nothing to set")
-	require.Equal(t, exitUsage, b.run(t, "set", "nov", "--window", "mon-fry 10:00-18:00"))
-	require.Equal(t, exitUsage, b.run(t, "set", "nov", "--max-concurrent", "0"))
+	// Usage errors of set: TestSetFlags.
 
 	// Cancel: every contact not yet called is cancelled; a second cancel is refused.
 	require.Equal(t, exitOK, b.run(t, "cancel", "nov"), "stderr: %s", b.stderr)

@@ -65,7 +65,12 @@ func main() {
 // execute runs the command line args and returns the process exit code. Errors are printed to
 // a.errOut; only this function decides exit codes.
 func execute(ctx context.Context, a *app, args []string) int {
-	root := newRootCmd(a)
+	return executeRoot(ctx, a, newRootCmd(a), args)
+}
+
+// executeRoot runs args through root, the command tree of execute (tests swap commands in it),
+// and returns the process exit code.
+func executeRoot(ctx context.Context, a *app, root *cobra.Command, args []string) int {
 	root.SetArgs(args)
 	root.SetIn(a.in)
 	root.SetOut(a.out)

@@ -241,7 +241,7 @@ func TestRunProgressOnTerminal(t *testing.T) {
 		isTerminal: true, statusLine: line, termWidth: func() int { return 80 }, now: time.Now}
 	code := execute(context.Background(), a, []string{"run", file, "--simulate", "--sim-time-scale", "600",
 		"--rate", "0", "--max-concurrent", "40", "--allow-missing-variables", "--log-level", "info",
-		"--rejects", filepath.Join(dir, "rejects.csv"), "--database-url", b.dbURL})
+		"--rejects", filepath.Join(dir, "rejects.csv"), "--database-url", b.databaseURL()})
 	require.Equal(t, exitOK, code, "stderr: %s", out.String())
 
 	// Every status line drawn fits; log lines may be wider than the terminal and wrap.

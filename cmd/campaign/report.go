@@ -12,16 +12,27 @@ import (
 	"github.com/campaign-run/campaign/vapi"
 )
 
-// reportOptions are the flags of `campaign report`.
+// reportOptions are the argument and flags of `campaign report`.
 type reportOptions struct {
+	// Ref names or numbers the campaign.
+	Ref         string
 	Format      string
 	Output      string
 	Analytics   bool
 	VapiBaseURL string
 	Top         int
+
+	// format is Format parsed by validate.
+	format reports.Format
 }
 
-func newReportCmd(a *app) *cobra.Command {
+// reportEnv are the flags of `campaign report` that default from the environment (flag > env >
+// default).
+var reportEnv = map[string]string{"vapi-base-url": envVapiBaseURL}
+
+// newReportCmd returns `campaign report`; runF, when not nil, gets the checked options instead of
+// runReport (tests).
+func newReportCmd(a *app, runF func(*reportOptions) error) *cobra.Command {
 	opts := &reportOptions{}
 	cmd := &cobra.Command{
 		Use:   "report CAMPAIGN",
@@ -46,12 +57,18 @@ reads on a phone; json is a stable interface (schema_version 1); csv has one fig
   campaign report nov-reminders --format json | jq .funnel
   VAPI_API_KEY=... campaign report nov-reminders --analytics`,
 		Args: usageArgs(cobra.ExactArgs(1)),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, map[string]string{"vapi-base-url": envVapiBaseURL})
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReport(cmd.Context(), a, args[0], opts)
+			opts.Ref = args[0]
+			if err := applyEnv(cmd.Flags(), a.getenv, reportEnv); err != nil {
+				return err
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runReport(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -65,15 +82,23 @@ reads on a phone; json is a stable interface (schema_version 1); csv has one fig
 	return cmd
 }
 
-func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) error {
-	format, err := reports.ParseFormat(opts.Format)
+// validate parses --format and checks --top.
+func (o *reportOptions) validate() error {
+	format, err := reports.ParseFormat(o.Format)
 	if err != nil {
-		return usageErrorf("--format %q: want text, json, csv or html", opts.Format)
+		return usageErrorf("--format %q: want text, json, csv or html", o.Format)
 	}
-	if opts.Top < 1 {
+	if o.Top < 1 {
 		return usageErrorf("--top must be at least 1")
 	}
-	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, ref)
+	o.format = format
+	return nil
+}
+
+// runReport builds the campaign's report, with Vapi's analytics beside it on --analytics, and
+// writes it to stdout or to the -o file, whole or not at all.
+func runReport(ctx context.Context, a *app, opts *reportOptions) error {
+	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, opts.Ref)
 	if err != nil {
 		return err
 	}
@@ -109,14 +134,14 @@ func runReport(ctx context.Context, a *app, ref string, opts *reportOptions) err
 	}
 
 	if opts.Output == "" {
-		return reports.Write(a.out, r, format)
+		return reports.Write(a.out, r, opts.format)
 	}
 	pending, err := newPendingFile(opts.Output)
 	if err != nil {
 		return err
 	}
 	defer pending.discard()
-	if err := reports.Write(pending.f, r, format); err != nil {
+	if err := reports.Write(pending.f, r, opts.format); err != nil {
 		return fmt.Errorf("write %s: %w", opts.Output, err)
 	}
 	if err := pending.commit(); err != nil {

@@ -10,14 +10,38 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 )
 
-// resumeOptions are the flags of `campaign resume`.
+// resumeOptions are the argument and flags of `campaign resume`.
 type resumeOptions struct {
-	runOptions  // the run flags that apply after the import (Vapi, webhooks, output, grace)
+	// Ref names or numbers the campaign.
+	Ref         string
 	RetryFailed bool
-	pacing      pacingFlags // changes to the stored settings
+	// Pacing holds the changes to the stored settings that the pacing flags give.
+	Pacing campaign.Pacing
+	pacing pacingFlags
+	// callOptions are where the calls go and who places them. The routing among them (assistant,
+	// phone number, public URL, webhooks mode) is the campaign's own unless Given says its flag
+	// was given.
+	callOptions
+	Given routingGiven
 }
 
-func newResumeCmd(a *app) *cobra.Command {
+// routingGiven says which routing flags of resume were given on the command line.
+type routingGiven struct {
+	AssistantID, PhoneNumberID, PublicURL, Webhooks bool
+}
+
+// resumeEnv are the flags of `campaign resume` that default from the environment (flag > env >
+// default). The campaign's stored routing and pacing are its defaults otherwise: the
+// environment does not change them.
+var resumeEnv = map[string]string{
+	"public-url":     envPublicURL,
+	"vapi-base-url":  envVapiBaseURL,
+	"webhook-listen": envWebhookListen,
+}
+
+// newResumeCmd returns `campaign resume`; runF, when not nil, gets the checked options instead
+// of runResume (tests).
+func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 	opts := &resumeOptions{}
 	cmd := &cobra.Command{
 		Use:   "resume CAMPAIGN",
@@ -28,19 +52,26 @@ func newResumeCmd(a *app) *cobra.Command {
   campaign resume nov-reminders --retry-failed --rate 2
   campaign resume 12 --simulate`,
 		Args: usageArgs(cobra.ExactArgs(1)),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, runEnv)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ref = args[0]
+			f := cmd.Flags()
+			if err := applyEnv(f, a.getenv, resumeEnv); err != nil {
+				return err
+			}
 			if !opts.Simulate && a.getenv(envAPIKey) == "" {
 				return usageErrorf("set %s to your Vapi private API key (or use --simulate)", envAPIKey)
 			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pacing, err := opts.pacing.changes(cmd.Flags())
+			pacing, err := opts.pacing.changes(f)
 			if err != nil {
 				return err
 			}
-			return runResume(cmd, a, args[0], opts, pacing)
+			opts.Pacing = pacing
+			opts.Given = routingGiven{AssistantID: f.Changed("assistant-id"), PhoneNumberID: f.Changed("phone-number-id"),
+				PublicURL: f.Changed("public-url"), Webhooks: f.Changed("webhooks")}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runResume(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -50,34 +81,34 @@ func newResumeCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls (default: the campaign's)")
 	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from (default: the campaign's)")
 	f.BoolVar(&opts.Simulate, "simulate", false, "continue on a fresh built-in Vapi simulator (calls of the earlier run are unknown to it)")
-	addCallFlags(f, &opts.runOptions)
+	addCallFlags(f, &opts.callOptions)
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach the webhook receiver (default: the campaign's)")
 	return cmd
 }
 
-func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, pacing campaign.Pacing) error {
-	ctx := cmd.Context()
-	pool, store, c, err := a.openCampaign(ctx, dbWrite, ref)
+// runResume is `campaign resume CAMPAIGN`: the campaign's routing and pacing updated, it goes on
+// here (driveCampaign) or, with --detach, in the serve processes.
+func runResume(ctx context.Context, a *app, opts *resumeOptions) error {
+	pool, store, c, err := a.openCampaign(ctx, dbWrite, opts.Ref)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	// The calls go where the flags say, else where the campaign's say; a simulation brings its
 	// own webhook address, and its assistant and number when the campaign has none.
-	f := cmd.Flags()
-	if !f.Changed("public-url") && !opts.Simulate {
+	if !opts.Given.PublicURL && !opts.Simulate {
 		opts.PublicURL = c.PublicURL
 	}
-	if !f.Changed("webhooks") {
+	if !opts.Given.Webhooks {
 		opts.Webhooks = string(c.Webhooks)
 	}
 	if _, err := campaign.ParseWebhookMode(opts.Webhooks); err != nil {
 		return usageErrorf("--webhooks: %v", err)
 	}
-	if !f.Changed("assistant-id") {
+	if !opts.Given.AssistantID {
 		opts.AssistantID = c.AssistantID
 	}
-	if !f.Changed("phone-number-id") {
+	if !opts.Given.PhoneNumberID {
 		opts.PhoneNumberID = c.PhoneNumberID
 	}
 	if !opts.Simulate && (opts.AssistantID == "" || opts.PhoneNumberID == "") {
@@ -88,14 +119,14 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 		if opts.Simulate {
 			return usageErrorf("--detach and --simulate do not go together: a simulated campaign runs only in the process that simulates Vapi")
 		}
-		return resumeDetached(ctx, a, store, c, opts, pacing)
+		return resumeDetached(ctx, a, store, c, opts)
 	}
-	conn, err := connectVapi(a, &opts.runOptions)
+	conn, err := connectVapi(a, &opts.callOptions)
 	if err != nil {
 		return err
 	}
 	defer conn.close()
-	if c, err = opts.store(ctx, a, store, c, pacing); err != nil {
+	if c, err = opts.store(ctx, a, store, c); err != nil {
 		return err
 	}
 	start := func() error {
@@ -106,16 +137,13 @@ func runResume(cmd *cobra.Command, a *app, ref string, opts *resumeOptions, paci
 		fmt.Fprintf(a.errOut, "Resuming campaign %s (id %d): %d contacts back in dispatch.\n", c.Name, c.ID, back)
 		return nil
 	}
-	return driveCampaign(ctx, a, &opts.runOptions, conn, pool, store, c, start)
+	return driveCampaign(ctx, a, &opts.callOptions, conn, pool, store, c, start)
 }
 
 // routing is where the resumed campaign's calls go and who places them: this process (its
 // simulator with --simulate, on simulated time), or serve with --detach.
 func (opts *resumeOptions) routing() campaign.Routing {
-	mode, scale := opts.mode(), 1.0
-	if opts.Simulate {
-		scale = opts.SimTimeScale
-	}
+	mode, scale := opts.mode(), opts.retryTimeScale()
 	webhooks := campaign.WebhookMode(opts.Webhooks)
 	return campaign.Routing{AssistantID: &opts.AssistantID, PhoneNumberID: &opts.PhoneNumberID, PublicURL: &opts.PublicURL,
 		Webhooks: &webhooks, Mode: &mode, RetryTimeScale: &scale}
@@ -123,12 +151,12 @@ func (opts *resumeOptions) routing() campaign.Routing {
 
 // store saves the resumed campaign's routing and the pacing changes given, and returns the
 // campaign with them.
-func (opts *resumeOptions) store(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, pacing campaign.Pacing) (*campaign.Campaign, error) {
+func (opts *resumeOptions) store(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign) (*campaign.Campaign, error) {
 	if err := store.SetRouting(ctx, c.ID, opts.routing(), a.now()); err != nil {
 		return nil, err
 	}
-	if pacing != (campaign.Pacing{}) {
-		if err := store.SetPacing(ctx, c.ID, pacing, a.now()); err != nil {
+	if opts.Pacing != (campaign.Pacing{}) {
+		if err := store.SetPacing(ctx, c.ID, opts.Pacing, a.now()); err != nil {
 			return nil, usageErrorf("%v", err)
 		}
 	}
@@ -137,12 +165,12 @@ func (opts *resumeOptions) store(ctx context.Context, a *app, store *campaign.St
 
 // resumeDetached is `campaign resume --detach`: the campaign goes back to running in
 // ModeService, for the `campaign serve` processes to dial, and the command returns.
-func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, opts *resumeOptions, pacing campaign.Pacing) error {
+func resumeDetached(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, opts *resumeOptions) error {
 	client, err := a.newVapiClient(a.getenv(envAPIKey), opts.VapiBaseURL)
 	if err != nil {
 		return err
 	}
-	if c, err = opts.store(ctx, a, store, c, pacing); err != nil {
+	if c, err = opts.store(ctx, a, store, c); err != nil {
 		return err
 	}
 	if c, err = preflight(ctx, a.errOut, client, store, c, opts.AllowMissingVariables, a.now()); err != nil {

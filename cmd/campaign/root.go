@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +74,9 @@ func newRootCmd(a *app) *cobra.Command {
 		Args:          cobra.ArbitraryArgs,
 		RunE:          groupCommand,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, globalEnv)
+			if err := applyEnv(cmd.Flags(), a.getenv, globalEnv); err != nil {
+				return err
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(a.global.LogLevel)); err != nil {
 				return usageErrorf("--log-level %q: want debug, info, warn or error", a.global.LogLevel)
@@ -93,9 +97,12 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.StringVar(&a.global.DataDir, "data-dir", "", "data directory of the managed local Postgres (env "+envDataDir+")")
 	pf.StringVar(&a.global.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env "+envLogLevel+")")
 
-	root.AddCommand(newRunCmd(a), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a), newListCmd(a), newStatusCmd(a),
-		newPauseCmd(a), newCancelCmd(a), newSetCmd(a), newResumeCmd(a), newSuppressCmd(a), newExportCmd(a), newServeCmd(a), newReportCmd(a),
-		newWaitCmd(a), newDeleteCmd(a), newHealthcheckCmd(a), newVersionCmd(a))
+	// Each command runs its own run function (runF nil); tests pass a runF to see the options
+	// parsed without running anything.
+	root.AddCommand(newRunCmd(a, nil), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a, nil), newListCmd(a, nil),
+		newStatusCmd(a, nil), newPauseCmd(a, nil), newCancelCmd(a, nil), newSetCmd(a, nil), newResumeCmd(a, nil),
+		newSuppressCmd(a), newExportCmd(a, nil), newServeCmd(a, nil), newReportCmd(a, nil),
+		newWaitCmd(a, nil), newDeleteCmd(a, nil), newHealthcheckCmd(a, nil), newVersionCmd(a))
 	// Every command whose argument is a campaign completes the stored campaigns' names.
 	for _, cmd := range root.Commands() {
 		if strings.HasSuffix(cmd.Use, " CAMPAIGN") || strings.HasSuffix(cmd.Use, " CAMPAIGN...") {
@@ -123,17 +130,23 @@ func groupCommand(cmd *cobra.Command, args []string) error {
 }
 
 // applyEnv fills each flag that was not given on the command line from its environment
-// variable, if set: flag > env > default.
-func applyEnv(flags *pflag.FlagSet, getenv func(string) string, envByFlag map[string]string) {
-	for name, env := range envByFlag {
+// variable, if set: flag > env > default. A flag name of envByFlag that flags does not define
+// is an error: the map and the command disagree.
+func applyEnv(flags *pflag.FlagSet, getenv func(string) string, envByFlag map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(envByFlag)) {
+		env := envByFlag[name]
 		f := flags.Lookup(name)
-		if f == nil || f.Changed {
+		if f == nil {
+			return fmt.Errorf("environment variable %s: the command has no flag --%s", env, name)
+		}
+		if f.Changed {
 			continue
 		}
 		if v := getenv(env); v != "" {
 			_ = f.Value.Set(v) // an invalid value is reported when the option is validated
 		}
 	}
+	return nil
 }
 
 // dbMode says whether a command may change the schema.

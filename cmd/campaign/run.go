@@ -16,8 +16,9 @@ import (
 	"github.com/campaign-run/campaign/jobs"
 )
 
-// runOptions are the flags of `campaign run`.
+// runOptions are the argument and flags of `campaign run`.
 type runOptions struct {
+	// File is the CSV to import: a path, or stdinFile.
 	File   string
 	DryRun bool
 	Name   string
@@ -34,12 +35,7 @@ type runOptions struct {
 	Window   string
 	TimeZone string
 
-	AssistantID   string
-	PhoneNumberID string
 	OverridesFile string
-	PublicURL     string
-	// Webhooks is the --webhooks mode: auto, override or poll.
-	Webhooks      string
 	Rate          float64
 	MaxConcurrent int
 	MaxAttempts   int
@@ -52,25 +48,16 @@ type runOptions struct {
 	Preview int
 	Format  string
 
-	// A real run (not --dry-run).
-	// Detach hands the campaign to `campaign serve` instead of running it here.
-	Detach        bool
-	Simulate      bool
-	SimTimeScale  float64
-	SimSeed       int64
-	VapiBaseURL   string
-	WebhookListen string
-	Output        string
-	Grace         time.Duration
-	// AllowMissingVariables dials even when the assistant uses variables the CSV lacks.
-	AllowMissingVariables bool
+	// callOptions are the flags of placing the calls (a real run, not --dry-run), shared with
+	// resume.
+	callOptions
 }
 
 // Environment variables read by `campaign run` (flag > env > default).
 var runEnv = map[string]string{
 	"assistant-id":    "VAPI_ASSISTANT_ID",
 	"phone-number-id": "VAPI_PHONE_NUMBER_ID",
-	"public-url":      "CAMPAIGN_PUBLIC_URL",
+	"public-url":      envPublicURL,
 	"default-region":  "CAMPAIGN_DEFAULT_REGION",
 	"window":          "CAMPAIGN_WINDOW",
 	"timezone":        "CAMPAIGN_TIMEZONE",
@@ -79,15 +66,23 @@ var runEnv = map[string]string{
 	"max-attempts":    "CAMPAIGN_MAX_ATTEMPTS",
 	"retry":           "CAMPAIGN_RETRY",
 	"vapi-base-url":   envVapiBaseURL,
-	"webhook-listen":  "CAMPAIGN_WEBHOOK_LISTEN",
+	"webhook-listen":  envWebhookListen,
 	"webhooks":        "CAMPAIGN_WEBHOOKS",
 }
+
+// Environment variables of the flags that run and resume share.
+const (
+	envPublicURL     = "CAMPAIGN_PUBLIC_URL"
+	envWebhookListen = "CAMPAIGN_WEBHOOK_LISTEN"
+)
 
 // envWebhookSecret is the shared secret Vapi sends with every webhook; a secret is generated per
 // campaign when it is unset. Secrets come from the environment only, never from flags.
 const envWebhookSecret = "VAPI_WEBHOOK_SECRET"
 
-func newRunCmd(a *app) *cobra.Command {
+// newRunCmd returns `campaign run`. It parses and checks the options, then calls runF with them
+// when runF is not nil (tests), else it runs: runDryRun or runCalls.
+func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	opts := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -98,32 +93,20 @@ func newRunCmd(a *app) *cobra.Command {
   export-crm | campaign run - --name nov-reminders --dry-run
   VAPI_API_KEY=... campaign run customers.csv --assistant-id ID --phone-number-id ID --public-url https://my.tunnel -o results.csv`,
 		Args: usageArgs(cobra.ExactArgs(1)),
-		PreRunE: func(cmd *cobra.Command, args []string) error {
-			applyEnv(cmd.Flags(), a.getenv, runEnv)
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			return opts.validate()
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.DryRun {
-				return runDryRun(cmd.Context(), a, opts)
+			if err := applyEnv(cmd.Flags(), a.getenv, runEnv); err != nil {
+				return err
 			}
 			given := func(flag string) bool { return cmd.Flags().Changed(flag) || a.getenv(runEnv[flag]) != "" }
-			if opts.Simulate && !given("window") {
-				opts.Window = "always" // a demo finishes at any hour
+			if err := opts.complete(given, a.getenv); err != nil {
+				return err
 			}
-			if opts.Simulate && !given("retry") && !given("max-attempts") {
-				// A demo calls everyone once; --retry shows retries, on simulated time.
-				opts.Retry, opts.MaxAttempts = "none", 1
+			if runF != nil {
+				return runF(opts)
 			}
-			if !opts.Simulate {
-				switch {
-				case a.getenv(envAPIKey) == "":
-					return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
-				case opts.AssistantID == "":
-					return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place calls")
-				case opts.PhoneNumberID == "":
-					return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls")
-				}
+			if opts.DryRun {
+				return runDryRun(cmd.Context(), a, opts)
 			}
 			return runCalls(cmd.Context(), a, opts)
 		},
@@ -155,9 +138,41 @@ func newRunCmd(a *app) *cobra.Command {
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
-	addCallFlags(f, opts)
+	addCallFlags(f, &opts.callOptions)
 	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
+}
+
+// complete checks the options (validate) and, for a run that places calls, fills in what it
+// implies: a simulation calls at any hour and calls everyone once unless told otherwise; a real
+// one needs the Vapi key, an assistant and a phone number. given reports whether a flag was set,
+// on the command line or by its environment variable.
+func (o *runOptions) complete(given func(flag string) bool, getenv func(string) string) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.DryRun {
+		return nil
+	}
+	if o.Simulate && !given("window") {
+		o.Window = "always" // a demo finishes at any hour
+	}
+	if o.Simulate && !given("retry") && !given("max-attempts") {
+		// A demo calls everyone once; --retry shows retries, on simulated time.
+		o.Retry, o.MaxAttempts = "none", 1
+	}
+	if o.Simulate {
+		return nil
+	}
+	switch {
+	case getenv(envAPIKey) == "":
+		return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
+	case o.AssistantID == "":
+		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place calls")
+	case o.PhoneNumberID == "":
+		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls")
+	}
+	return nil
 }
 
 // validate checks everything that can be checked before touching the file or the database.
@@ -211,27 +226,6 @@ func (o *runOptions) validate() error {
 		return usageErrorf("--webhooks: %v", err)
 	}
 	return nil
-}
-
-// mode is who runs the campaign's calls: serve with --detach, the simulator's process with
-// --simulate, else this process.
-func (o *runOptions) mode() campaign.Mode {
-	switch {
-	case o.Detach:
-		return campaign.ModeService
-	case o.Simulate:
-		return campaign.ModeSimulated
-	}
-	return campaign.ModeForeground
-}
-
-// retryTimeScale divides the campaign's retry delays: a simulation's retries run on its
-// simulated time, like its calls.
-func (o *runOptions) retryTimeScale() float64 {
-	if o.Simulate {
-		return o.SimTimeScale
-	}
-	return 1
 }
 
 // loadTimeZone loads an IANA zone, refusing "Local" (it means different things on different machines).
@@ -290,12 +284,6 @@ func (o *runOptions) source() string {
 // defaultRejectsPath is FILE with its extension replaced by .rejects.csv.
 func defaultRejectsPath(file string) string {
 	return strings.TrimSuffix(file, filepath.Ext(file)) + ".rejects.csv"
-}
-
-// defaultCampaignName is the file's base name and the time, e.g. customers-20261122-153012.
-func defaultCampaignName(file string, now time.Time) string {
-	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	return base + "-" + now.UTC().Format("20060102-150405")
 }
 
 // readSuppressFile reads the --suppress file into E.164 numbers.

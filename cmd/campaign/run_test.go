@@ -195,15 +195,8 @@ func TestRunBadInput(t *testing.T) {
 		{"no phone column", []string{"run", noPhone, "--dry-run"}, exitError, "phone"},
 		{"duplicate header", []string{"run", dupHeader, "--dry-run"}, exitError, "name"},
 		{"unknown phone column", []string{"run", example, "--dry-run", "--phone-column", "cell"}, exitError, "cell"},
-		{"bad window", []string{"run", example, "--dry-run", "--window", "mon-fry 09:00-17:00"}, exitUsage, "fry"},
-		{"bad timezone", []string{"run", example, "--dry-run", "--timezone", "Mars/Olympus"}, exitUsage, "Mars/Olympus"},
-		{"bad region", []string{"run", example, "--dry-run", "--default-region", "XX"}, exitUsage, "XX"},
-		{"bad delimiter", []string{"run", example, "--dry-run", "--delimiter", "::"}, exitUsage, "delimiter"},
-		{"bad format", []string{"run", example, "--dry-run", "--format", "yaml"}, exitUsage, "yaml"},
 		{"bad overrides", []string{"run", example, "--dry-run", "--overrides", badOverrides}, exitError, "JSON object"},
-		{"unknown flag", []string{"run", example, "--dry-runn"}, exitUsage, "dry-runn"},
-		{"no file", []string{"run"}, exitUsage, "arg"},
-		{"no API key", []string{"run", example}, exitUsage, "VAPI_API_KEY"},
+		// Usage errors, found before the file is read: TestRunFlags.
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,7 +229,7 @@ func TestMigrateCommand(t *testing.T) {
 	require.Equal(t, exitOK, b.run(t, "migrate"), "a second run is a no-op")
 
 	require.Equal(t, exitOK, b.run(t, "db", "url"))
-	require.Equal(t, b.dbURL+"\n", b.stdout.String())
+	require.Equal(t, b.databaseURL()+"\n", b.stdout.String())
 }
 
 func readCSV(t *testing.T, path string) [][]string {

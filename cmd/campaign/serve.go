@@ -5,14 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 	"riverqueue.com/riverui"
 
@@ -20,7 +17,6 @@ import (
 	"github.com/campaign-run/campaign/internal/metrics"
 	"github.com/campaign-run/campaign/jobs"
 	"github.com/campaign-run/campaign/vapi"
-	"github.com/campaign-run/campaign/webhook"
 )
 
 // serveOptions are the flags of `campaign serve`.
@@ -63,7 +59,9 @@ const (
 	drainPoll = 250 * time.Millisecond
 )
 
-func newServeCmd(a *app) *cobra.Command {
+// newServeCmd returns `campaign serve`; runF, when not nil, gets the checked options instead of
+// runServe (tests).
+func newServeCmd(a *app, runF func(*serveOptions) error) *cobra.Command {
 	opts := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -83,11 +81,16 @@ func newServeCmd(a *app) *cobra.Command {
 		Example: `  VAPI_API_KEY=... DATABASE_URL=postgres://... campaign serve --listen 0.0.0.0:8080
   campaign run customers.csv --detach --public-url https://campaign.example.com --assistant-id ID --phone-number-id ID`,
 		Args: usageArgs(cobra.NoArgs),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, serveEnv)
-			return opts.validate(a.getenv)
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), a.getenv, serveEnv); err != nil {
+				return err
+			}
+			if err := opts.validate(a.getenv); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
 			return runServe(cmd.Context(), a, opts)
 		},
 	}
@@ -129,15 +132,14 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 
-	riverLogger := slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := metrics.New(store)
-	rc, err := jobs.NewRunner(pool, jobs.Config{Store: store, Vapi: client, Now: a.now, Logger: a.logger,
-		RiverLogger: riverLogger, Observer: m})
+	proc, err := a.newRunnerProcess(pool, store, client, 0, m)
 	if err != nil {
 		return err
 	}
+	rc := proc.runner
 	ready := &readiness{ping: pool.Ping}
-	mux, err := serveMux(work, a, store, rc.Client, m, ready, riverLogger)
+	mux, err := serveMux(work, a, proc, m, ready)
 	if err != nil {
 		return err
 	}
@@ -275,20 +277,12 @@ func waitForCalls(ctx context.Context, a *app, store *campaign.Store, createdBy 
 	}
 }
 
-// serveMux routes the HTTP surface of serve: the webhook receiver, /healthz, /readyz, /metrics
-// and, when its credentials are set, the River UI (started on ctx).
-func serveMux(ctx context.Context, a *app, store *campaign.Store, client *river.Client[pgx.Tx], m *metrics.Metrics,
-	ready *readiness, uiLogger *slog.Logger) (*http.ServeMux, error) {
-	rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger, Observer: m}
-	hook, err := webhook.NewHandler(webhook.Config{
-		Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),
-		Now: a.now, Logger: a.logger, Observer: m,
-	})
-	if err != nil {
-		return nil, err
-	}
+// serveMux routes the HTTP surface of serve: the webhook receiver of proc, /healthz, /readyz,
+// /metrics and, when its credentials are set, the River UI of proc's River client (started on
+// ctx).
+func serveMux(ctx context.Context, a *app, proc *runnerProcess, m *metrics.Metrics, ready *readiness) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
-	mux.Handle(jobs.WebhookPath, hook) // every method: the receiver answers 405 itself, and counts it
+	mux.Handle(jobs.WebhookPath, proc.webhook) // every method: the receiver answers 405 itself, and counts it
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -301,8 +295,8 @@ func serveMux(ctx context.Context, a *app, store *campaign.Store, client *river.
 		return mux, nil
 	}
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
-		Endpoints: riverui.NewEndpoints(client, nil),
-		Logger:    uiLogger,
+		Endpoints: riverui.NewEndpoints(proc.runner.Client, nil),
+		Logger:    a.riverLogger(),
 		Prefix:    riverUIPrefix,
 	})
 	if err != nil {

@@ -54,7 +54,7 @@ func TestThreeServeProcesses(t *testing.T) {
 	lb := &roundRobin{}
 	procs := make([]*serveProc, 3)
 	for i := range procs {
-		procs[i] = startServeBinary(t, bin, fmt.Sprintf("serve-%d", i+1), b.dbURL, sim)
+		procs[i] = startServeBinary(t, bin, fmt.Sprintf("serve-%d", i+1), b.databaseURL(), sim)
 		lb.targets = append(lb.targets, &url.URL{Scheme: "http", Host: procs[i].addr})
 	}
 	lbSrv := httptest.NewServer(&httputil.ReverseProxy{Rewrite: lb.rewrite})
@@ -280,28 +280,11 @@ func TestServeReadinessAndNoRiverUI(t *testing.T) {
 	})
 }
 
-// TestServeUsage checks what serve refuses before it touches the database.
-func TestServeUsage(t *testing.T) {
+// TestServeListenTaken checks that serve fails at once on a listen address already taken (what
+// serve refuses before it touches the database: TestServeFlags).
+func TestServeListenTaken(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		args []string
-		want string
-	}{
-		{"NoAPIKey", map[string]string{}, nil, "set VAPI_API_KEY"},
-		{"OneRiverUICredential", map[string]string{envAPIKey: "k", envRiverUIUser: "ops"}, nil,
-			"set both CAMPAIGN_RIVERUI_USER and CAMPAIGN_RIVERUI_PASSWORD"},
-		{"NegativeGrace", map[string]string{envAPIKey: "k"}, []string{"--grace", "-1s"}, "--grace must be zero or more"},
-		{"Argument", map[string]string{envAPIKey: "k"}, []string{"extra"}, "unknown command"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b.env = tc.env
-			require.Equal(t, exitUsage, b.run(t, append([]string{"serve"}, tc.args...)...))
-			require.Contains(t, b.stderr.String(), tc.want)
-		})
-	}
 	// The listen address comes from the environment; one already taken fails at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -321,7 +304,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	// Voicemail numbers at x30: calls of 1.2 to 2.2 s, then their reports.
 	sim := newServeSim(t, vapitest.Config{Seed: 5, TimeScale: 30})
 	b.env[envAPIKey] = sim.Config().APIKey
-	p := startServeBinary(t, buildServeBinary(t), "serve", b.dbURL, sim, "--grace", "1m")
+	p := startServeBinary(t, buildServeBinary(t), "serve", b.databaseURL(), sim, "--grace", "1m")
 	base := "http://" + p.addr
 
 	accountKnown(t, b, sim)
@@ -511,10 +494,10 @@ func startServeInProcess(t *testing.T, b *testBundle, sim *serveSim, env map[str
 	p := &serveProc{name: "serve", stderr: &syncBuffer{}, stop: cancel, done: make(chan struct{})}
 	a := &app{in: bytes.NewReader(nil), out: io.Discard, errOut: p.stderr,
 		getenv: func(k string) string { return env[k] }, now: time.Now}
+	args := []string{"serve", "--listen", listen, "--database-url", b.databaseURL(), "--grace", "30s", "--log-level", "debug"}
 	go func() {
 		defer close(p.done)
-		p.code = execute(ctx, a, []string{"serve", "--listen", listen, "--database-url", b.dbURL, "--grace", "30s",
-			"--log-level", "debug"})
+		p.code = execute(ctx, a, args)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -36,7 +36,9 @@ var simulatorEnv = map[string]string{
 	"openapi-spec": vapispec.EnvVar,
 }
 
-func newSimulatorCmd(a *app) *cobra.Command {
+// newSimulatorCmd returns `campaign simulator`; runF, when not nil, gets the checked options
+// instead of runSimulator (tests).
+func newSimulatorCmd(a *app, runF func(*simulatorOptions) error) *cobra.Command {
 	opts := &simulatorOptions{}
 	cmd := &cobra.Command{
 		Use:   "simulator",
@@ -44,11 +46,16 @@ func newSimulatorCmd(a *app) *cobra.Command {
 		Example: `  campaign simulator --listen 127.0.0.1:8090 --seed 42 --time-scale 60
   campaign simulator --concurrency-limit 3 --concurrency-mode reject-400 --fault-create-timeout 0.05`,
 		Args: usageArgs(cobra.ExactArgs(0)),
-		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			applyEnv(cmd.Flags(), a.getenv, simulatorEnv)
-			return opts.validate()
-		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), a.getenv, simulatorEnv); err != nil {
+				return err
+			}
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
 			return runSimulator(cmd.Context(), a, opts)
 		},
 	}
@@ -85,6 +92,7 @@ func newSimulatorCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// validate checks the options: the time scale, concurrency and fault probabilities.
 func (o *simulatorOptions) validate() error {
 	if o.TimeScale <= 0 {
 		return usageErrorf("--time-scale must be positive")

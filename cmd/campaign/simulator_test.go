@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func TestSimulatorCommand(t *testing.T) {
 			return map[string]string{"VAPI_API_KEY": "k1-secret-value", envWebhookSecret: "whs"}[k]
 		},
 		now: time.Now}
-	cmd := newSimulatorCmd(a)
+	cmd := newSimulatorCmd(a, nil)
 	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--time-scale", "60", "--seed", "42"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -123,11 +124,23 @@ func TestSimulatorCommandFlags(t *testing.T) {
 	t.Parallel()
 	a := &app{in: bytes.NewReader(nil), out: io.Discard, errOut: io.Discard, getenv: func(string) string { return "" }, now: time.Now}
 	for _, args := range [][]string{{"--concurrency-mode", "x"}, {"--time-scale", "0"}, {"--fault-webhook-drop", "2"}} {
-		cmd := newSimulatorCmd(a)
+		cmd := newSimulatorCmd(a, func(*simulatorOptions) error { return errors.New("ran despite the usage error") })
 		cmd.SetArgs(args)
 		cmd.SetOut(io.Discard)
 		cmd.SetErr(io.Discard)
 		var ue *usageError
 		require.ErrorAs(t, cmd.Execute(), &ue, args)
 	}
+
+	// The key and the spec come from the environment; flags win.
+	b := setupFlags(t)
+	b.env["VAPI_API_KEY"] = "key-from-env"
+	b.env["VAPI_OPENAPI_SPEC"] = "/specs/openapi.json"
+	o, code := parse(t, b, newSimulatorCmd, "simulator", "--openapi-spec", "/flag/openapi.json", "--mix-busy", "0.5",
+		"--phone-number-id", "pn-1", "--phone-number-id", "pn-2")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, "key-from-env", o.APIKey)
+	require.Equal(t, "/flag/openapi.json", o.SpecFile)
+	require.Equal(t, 0.5, o.Mix.Busy)
+	require.Equal(t, []string{"pn-1", "pn-2"}, o.PhoneNumberIDs)
 }

@@ -52,62 +52,77 @@ type listItem struct {
 	NoRunnerSince *time.Time `json:"no_runner_since,omitempty"`
 }
 
-func newListCmd(a *app) *cobra.Command {
-	var format string
+// listOptions are the flags of `campaign list`.
+type listOptions struct {
+	Format string
+}
+
+// newListCmd returns `campaign list`; runF, when not nil, gets the checked options instead of
+// runList (tests).
+func newListCmd(a *app, runF func(*listOptions) error) *cobra.Command {
+	opts := &listOptions{}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List every campaign, newest first, with its progress and cost so far",
 		Args:  usageArgs(cobra.ExactArgs(0)),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
+			if err := checkFormat(opts.Format); err != nil {
 				return err
 			}
-			pool, err := a.openDB(cmd.Context(), dbReadOnly)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			defer pool.Close()
-			list, err := campaign.NewStore(pool).ListCampaigns(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				items := make([]listItem, len(list))
-				for i, c := range list {
-					items[i] = listItem{ID: c.ID, Name: c.Name, Status: string(c.Status), Contacts: c.Contacts,
-						Final: c.Final, LiveCalls: c.Live, CreatedAt: c.CreatedAt.UTC(), CostUSD: roundCost(c.Cost),
-						Orphaned: campaign.Orphaned(c.Status, c.Runner), NoRunnerSince: orphanSince(c.Status, c.Runner)}
-				}
-				return writeJSONLine(a.out, items)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(a.out, "No campaigns yet.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tCONTACTS\tFINAL\tLIVE\tCREATED\tCOST")
-			var orphans []string
-			for _, c := range list {
-				status := string(c.Status)
-				if campaign.Orphaned(c.Status, c.Runner) {
-					status += " (orphaned)"
-					orphans = append(orphans, c.Name+": "+orphanText(c.Name, c.Mode, c.Runner))
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t$%.2f\n", c.ID, c.Name, status, c.Contacts, c.Final,
-					c.Live, formatTime(c.CreatedAt), c.Cost)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			for _, o := range orphans {
-				fmt.Fprintln(a.out, o)
-			}
-			return nil
+			return runList(cmd.Context(), a, opts)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text or json")
 	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
+}
+
+// runList prints every campaign, as a table or as JSON, and says which are orphaned.
+func runList(ctx context.Context, a *app, opts *listOptions) error {
+	pool, err := a.openDB(ctx, dbReadOnly)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	list, err := campaign.NewStore(pool).ListCampaigns(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.Format == "json" {
+		items := make([]listItem, len(list))
+		for i, c := range list {
+			items[i] = listItem{ID: c.ID, Name: c.Name, Status: string(c.Status), Contacts: c.Contacts,
+				Final: c.Final, LiveCalls: c.Live, CreatedAt: c.CreatedAt.UTC(), CostUSD: roundCost(c.Cost),
+				Orphaned: campaign.Orphaned(c.Status, c.Runner), NoRunnerSince: orphanSince(c.Status, c.Runner)}
+		}
+		return writeJSONLine(a.out, items)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(a.out, "No campaigns yet.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tCONTACTS\tFINAL\tLIVE\tCREATED\tCOST")
+	var orphans []string
+	for _, c := range list {
+		status := string(c.Status)
+		if campaign.Orphaned(c.Status, c.Runner) {
+			status += " (orphaned)"
+			orphans = append(orphans, c.Name+": "+orphanText(&campaign.Campaign{ID: c.ID, Name: c.Name, Mode: c.Mode}, c.Runner))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%d\t%s\t$%.2f\n", c.ID, c.Name, status, c.Contacts, c.Final,
+			c.Live, formatTime(c.CreatedAt), c.Cost)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		fmt.Fprintln(a.out, o)
+	}
+	return nil
 }
 
 // statusReport is a campaign's status, as `campaign status --format json` prints it.
@@ -173,12 +188,19 @@ type statusError struct {
 	Count int    `json:"count"`
 }
 
-func newStatusCmd(a *app) *cobra.Command {
-	var (
-		format   string
-		watch    bool
-		interval time.Duration
-	)
+// statusOptions are the argument and flags of `campaign status`.
+type statusOptions struct {
+	// Ref names or numbers the campaign.
+	Ref      string
+	Format   string
+	Watch    bool
+	Interval time.Duration
+}
+
+// newStatusCmd returns `campaign status`; runF, when not nil, gets the checked options instead of
+// runStatus (tests).
+func newStatusCmd(a *app, runF func(*statusOptions) error) *cobra.Command {
+	opts := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status CAMPAIGN",
 		Short: "Show a campaign's progress, pace, errors and settings (--watch: keep it on screen)",
@@ -187,67 +209,76 @@ func newStatusCmd(a *app) *cobra.Command {
   campaign status 12 --format json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(format); err != nil {
+			opts.Ref = args[0]
+			if err := checkFormat(opts.Format); err != nil {
 				return err
 			}
-			if interval <= 0 {
+			if opts.Interval <= 0 {
 				return usageErrorf("--interval must be more than 0")
 			}
-			ctx := cmd.Context()
-			pool, err := a.openDB(ctx, dbReadOnly)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			defer pool.Close()
-			store := campaign.NewStore(pool)
-			c, err := findCampaign(ctx, store, args[0])
-			if err != nil {
-				return err
-			}
-			render := func() error {
-				r, err := buildStatus(ctx, store, c.ID, a.now())
-				if err != nil {
-					return err
-				}
-				if format == "json" {
-					return writeJSONLine(a.out, r)
-				}
-				if watch && a.isTerminal {
-					fmt.Fprint(a.out, clearScreen)
-				} else if watch {
-					fmt.Fprintf(a.out, "--- %s\n", formatTime(a.now()))
-				}
-				return writeStatusText(a.out, r, a.now())
-			}
-			if !watch {
-				return render()
-			}
-			for {
-				if err := render(); err != nil {
-					if ctx.Err() != nil {
-						return nil // Ctrl-C during a redraw
-					}
-					return err
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				t := time.NewTimer(interval)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil
-				case <-t.C:
-				}
-			}
+			return runStatus(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "text", "output format: text or json (with --watch: one JSON object a line)")
-	f.BoolVar(&watch, "watch", false, "redraw every --interval until Ctrl-C")
-	f.DurationVar(&interval, "interval", 2*time.Second, "time between redraws with --watch")
+	f.StringVar(&opts.Format, "format", "text", "output format: text or json (with --watch: one JSON object a line)")
+	f.BoolVar(&opts.Watch, "watch", false, "redraw every --interval until Ctrl-C")
+	f.DurationVar(&opts.Interval, "interval", 2*time.Second, "time between redraws with --watch")
 	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
 	return cmd
+}
+
+// runStatus shows the campaign's status once or, with --watch, every --interval until ctx is
+// done.
+func runStatus(ctx context.Context, a *app, opts *statusOptions) error {
+	pool, err := a.openDB(ctx, dbReadOnly)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := campaign.NewStore(pool)
+	c, err := findCampaign(ctx, store, opts.Ref)
+	if err != nil {
+		return err
+	}
+	render := func() error {
+		r, err := buildStatus(ctx, store, c.ID, a.now())
+		if err != nil {
+			return err
+		}
+		if opts.Format == "json" {
+			return writeJSONLine(a.out, r)
+		}
+		if opts.Watch && a.isTerminal {
+			fmt.Fprint(a.out, clearScreen)
+		} else if opts.Watch {
+			fmt.Fprintf(a.out, "--- %s\n", formatTime(a.now()))
+		}
+		return writeStatusText(a.out, r, a.now())
+	}
+	if !opts.Watch {
+		return render()
+	}
+	for {
+		if err := render(); err != nil {
+			if ctx.Err() != nil {
+				return nil // Ctrl-C during a redraw
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		t := time.NewTimer(opts.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // buildStatus reads a campaign's status: settings and import figures from the campaign row,
@@ -273,7 +304,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		Orphaned: campaign.Orphaned(p.Status, runners), NoRunnerSince: orphanSince(p.Status, runners)}
 	switch {
 	case r.Orphaned:
-		r.runner = orphanText(c.Name, c.Mode, runners)
+		r.runner = orphanText(c, runners)
 	case len(live) > 0:
 		r.runner = runnerText(live)
 	}
@@ -389,12 +420,12 @@ func orphanSince(status campaign.Status, runners campaign.RunnerState) *time.Tim
 }
 
 // orphanText says that nothing runs a campaign, since when, and what gets it going again.
-func orphanText(name string, mode campaign.Mode, runners campaign.RunnerState) string {
+func orphanText(c *campaign.Campaign, runners campaign.RunnerState) string {
 	since := "no runner"
 	if runners.LastSeen != nil {
 		since = "no runner since " + formatTime(*runners.LastSeen)
 	}
-	return since + ", nothing dials it; continue with: " + campaign.OrphanHint(name, mode)
+	return since + ", nothing dials it; continue with: " + campaign.ContinueCommand(c, true)
 }
 
 // runnerText describes the live runners of a campaign.

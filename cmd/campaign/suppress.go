@@ -18,8 +18,10 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 )
 
-// suppressOptions are the flags of the `campaign suppress` subcommands.
+// suppressOptions are the arguments and flags of the `campaign suppress` subcommands.
 type suppressOptions struct {
+	// Args are the subcommand's arguments: numbers (add, remove) or a file (import).
+	Args          []string
 	Reason        string
 	DefaultRegion string
 	Format        string
@@ -55,7 +57,7 @@ func newSuppressCmd(a *app) *cobra.Command {
 			return usageErrorf("campaign suppress needs a command: add, import, list or remove")
 		},
 	}
-	cmd.AddCommand(newSuppressAddCmd(a), newSuppressImportCmd(a), newSuppressListCmd(a), newSuppressRemoveCmd(a))
+	cmd.AddCommand(newSuppressAddCmd(a, nil), newSuppressImportCmd(a, nil), newSuppressListCmd(a, nil), newSuppressRemoveCmd(a, nil))
 	return cmd
 }
 
@@ -68,11 +70,11 @@ func (o *suppressOptions) addReasonFlag(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Reason, "reason", "manual", "why the numbers must not be called (kept with each new number)")
 }
 
-// preRun fills flags from the environment and checks the region.
-func (o *suppressOptions) preRun(a *app, cmd *cobra.Command) error {
-	applyEnv(cmd.Flags(), a.getenv, suppressEnv)
-	if cmd.Flags().Lookup("default-region") == nil {
-		return nil
+// complete takes the arguments, fills flags from the environment and checks the region.
+func (o *suppressOptions) complete(a *app, cmd *cobra.Command, args []string) error {
+	o.Args = args
+	if err := applyEnv(cmd.Flags(), a.getenv, suppressEnv); err != nil {
+		return err
 	}
 	o.DefaultRegion = strings.ToUpper(strings.TrimSpace(o.DefaultRegion))
 	if !phonenumbers.GetSupportedRegions()[o.DefaultRegion] {
@@ -140,21 +142,24 @@ func addSuppressions(ctx context.Context, a *app, phones []string, reason, sourc
 	return nil
 }
 
-func newSuppressAddCmd(a *app) *cobra.Command {
+// newSuppressAddCmd returns `campaign suppress add`; runF, when not nil, gets the checked options
+// instead of runSuppressAdd (tests).
+func newSuppressAddCmd(a *app, runF func(*suppressOptions) error) *cobra.Command {
 	opts := &suppressOptions{}
 	cmd := &cobra.Command{
 		Use:   "add NUMBER...",
 		Short: "Add numbers to the suppression list",
 		Example: `  campaign suppress add +14155550132 "(212) 555-0187" --reason complaint
   campaign suppress add "020 7946 0018" --default-region GB`,
-		Args:    usageArgs(cobra.MinimumNArgs(1)),
-		PreRunE: func(cmd *cobra.Command, _ []string) error { return opts.preRun(a, cmd) },
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			phones, err := parsePhones(args, opts.DefaultRegion)
-			if err != nil {
+			if err := opts.complete(a, cmd, args); err != nil {
 				return err
 			}
-			return addSuppressions(cmd.Context(), a, phones, opts.Reason, suppressSourceCLI)
+			if runF != nil {
+				return runF(opts)
+			}
+			return runSuppressAdd(cmd.Context(), a, opts)
 		},
 	}
 	opts.addReasonFlag(cmd)
@@ -162,42 +167,63 @@ func newSuppressAddCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func newSuppressImportCmd(a *app) *cobra.Command {
+// runSuppressAdd adds the numbers given, all or none: one that is not a number changes nothing.
+func runSuppressAdd(ctx context.Context, a *app, opts *suppressOptions) error {
+	phones, err := parsePhones(opts.Args, opts.DefaultRegion)
+	if err != nil {
+		return err
+	}
+	return addSuppressions(ctx, a, phones, opts.Reason, suppressSourceCLI)
+}
+
+// newSuppressImportCmd returns `campaign suppress import`; runF, when not nil, gets the checked
+// options instead of runSuppressImport (tests).
+func newSuppressImportCmd(a *app, runF func(*suppressOptions) error) *cobra.Command {
 	opts := &suppressOptions{}
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Add every number of a file to the suppression list (one per line, or a CSV with a phone column; - reads stdin)",
 		Example: `  campaign suppress import dnc.txt --reason "national DNC registry"
   campaign suppress import complaints.csv --default-region GB`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
-		PreRunE: func(cmd *cobra.Command, _ []string) error { return opts.preRun(a, cmd) },
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file := args[0]
-			var r io.Reader = a.in
-			source := "import:stdin"
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				r, source = f, "import:"+filepath.Base(file)
+			if err := opts.complete(a, cmd, args); err != nil {
+				return err
 			}
-			numbers, err := campaign.ReadSuppressionList(r, opts.DefaultRegion)
-			if err != nil {
-				return fmt.Errorf("%s: %w (nothing was imported)", file, err)
+			if runF != nil {
+				return runF(opts)
 			}
-			phones := dedupe(numbers)
-			if len(phones) == 0 {
-				fmt.Fprintf(a.errOut, "%s holds no phone numbers: nothing to add\n", file)
-				return nil
-			}
-			return addSuppressions(cmd.Context(), a, phones, opts.Reason, source)
+			return runSuppressImport(cmd.Context(), a, opts)
 		},
 	}
 	opts.addReasonFlag(cmd)
 	opts.addRegionFlag(cmd)
 	return cmd
+}
+
+// runSuppressImport adds every number of the file (- reads stdin), all or none.
+func runSuppressImport(ctx context.Context, a *app, opts *suppressOptions) error {
+	file := opts.Args[0]
+	var r io.Reader = a.in
+	source := "import:stdin"
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, source = f, "import:"+filepath.Base(file)
+	}
+	numbers, err := campaign.ReadSuppressionList(r, opts.DefaultRegion)
+	if err != nil {
+		return fmt.Errorf("%s: %w (nothing was imported)", file, err)
+	}
+	phones := dedupe(numbers)
+	if len(phones) == 0 {
+		fmt.Fprintf(a.errOut, "%s holds no phone numbers: nothing to add\n", file)
+		return nil
+	}
+	return addSuppressions(ctx, a, phones, opts.Reason, source)
 }
 
 // dedupe returns ss without repeats, in first-seen order.
@@ -213,39 +239,51 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-func newSuppressRemoveCmd(a *app) *cobra.Command {
+// newSuppressRemoveCmd returns `campaign suppress remove`; runF, when not nil, gets the checked
+// options instead of runSuppressRemove (tests).
+func newSuppressRemoveCmd(a *app, runF func(*suppressOptions) error) *cobra.Command {
 	opts := &suppressOptions{}
 	cmd := &cobra.Command{
 		Use:     "remove NUMBER...",
 		Short:   "Take numbers off the suppression list (contacts already marked do_not_call stay so)",
 		Example: `  campaign suppress remove +14155550132`,
 		Args:    usageArgs(cobra.MinimumNArgs(1)),
-		PreRunE: func(cmd *cobra.Command, _ []string) error { return opts.preRun(a, cmd) },
 		RunE: func(cmd *cobra.Command, args []string) error {
-			phones, err := parsePhones(args, opts.DefaultRegion)
-			if err != nil {
+			if err := opts.complete(a, cmd, args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pool, err := a.openDB(ctx, dbWrite)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			defer pool.Close()
-			removed, err := campaign.NewStore(pool).RemoveSuppressions(ctx, phones)
-			if err != nil {
-				return err
-			}
-			msg := numbersWord(removed) + " removed"
-			if missing := len(phones) - removed; missing > 0 {
-				msg += fmt.Sprintf(" (%d not on the list)", missing)
-			}
-			fmt.Fprintln(a.errOut, msg)
-			return nil
+			return runSuppressRemove(cmd.Context(), a, opts)
 		},
 	}
 	opts.addRegionFlag(cmd)
 	return cmd
+}
+
+// runSuppressRemove takes the numbers given off the list, all or none: one that is not a number
+// changes nothing.
+func runSuppressRemove(ctx context.Context, a *app, opts *suppressOptions) error {
+	phones, err := parsePhones(opts.Args, opts.DefaultRegion)
+	if err != nil {
+		return err
+	}
+	pool, err := a.openDB(ctx, dbWrite)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	removed, err := campaign.NewStore(pool).RemoveSuppressions(ctx, phones)
+	if err != nil {
+		return err
+	}
+	msg := numbersWord(removed) + " removed"
+	if missing := len(phones) - removed; missing > 0 {
+		msg += fmt.Sprintf(" (%d not on the list)", missing)
+	}
+	fmt.Fprintln(a.errOut, msg)
+	return nil
 }
 
 // suppressionJSON is one line of `suppress list --format json`.
@@ -259,7 +297,9 @@ type suppressionJSON struct {
 	Campaign string `json:"campaign"`
 }
 
-func newSuppressListCmd(a *app) *cobra.Command {
+// newSuppressListCmd returns `campaign suppress list`; runF, when not nil, gets the checked
+// options instead of runSuppressList (tests).
+func newSuppressListCmd(a *app, runF func(*suppressOptions) error) *cobra.Command {
 	opts := &suppressOptions{}
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -272,31 +312,36 @@ func newSuppressListCmd(a *app) *cobra.Command {
 			}
 			return nil
 		},
-		PreRunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch opts.Format {
 			case "text", "csv", "json":
-				return nil
+			default:
+				return usageErrorf("--format must be text, csv or json, got %q", opts.Format)
 			}
-			return usageErrorf("--format must be text, csv or json, got %q", opts.Format)
-		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			pool, err := a.openDB(ctx, dbReadOnly)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			defer pool.Close()
-			n, err := writeSuppressions(ctx, a.out, opts.Format, campaign.NewStore(pool))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.errOut, "%s suppressed\n", numbersWord(n))
-			return nil
+			return runSuppressList(cmd.Context(), a, opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text, csv or json (one object a line)")
 	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "csv", "json"))
 	return cmd
+}
+
+// runSuppressList prints the list in phone order, and how many numbers it holds.
+func runSuppressList(ctx context.Context, a *app, opts *suppressOptions) error {
+	pool, err := a.openDB(ctx, dbReadOnly)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := writeSuppressions(ctx, a.out, opts.Format, campaign.NewStore(pool))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "%s suppressed\n", numbersWord(n))
+	return nil
 }
 
 // writeSuppressions streams the list to w in format and returns how many numbers it wrote.

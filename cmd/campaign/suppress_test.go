@@ -117,23 +117,7 @@ func TestSuppressInvalidNumbers(t *testing.T) {
 	require.Contains(t, b.stderr.String(), `"not-a-number"`)
 	require.Contains(t, b.suppressed(t), "+14155550132", "nothing removed")
 
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"suppress", "add"}, "arg"},
-		{[]string{"suppress", "remove"}, "arg"},
-		{[]string{"suppress", "import"}, "arg"},
-		{[]string{"suppress", "add", "+12125550187", "--default-region", "XX"}, "XX"},
-		{[]string{"suppress", "list", "--format", "yaml"}, "yaml"},
-		{[]string{"suppress", "list", "extra"}, "extra"},
-		{[]string{"suppress", "frobnicate"}, "frobnicate"},
-		{[]string{"suppress"}, "add, import, list or remove"},
-	} {
-		code := b.run(t, tc.args...)
-		require.Equal(t, exitUsage, code, "%v: stderr: %s", tc.args, b.stderr)
-		require.Contains(t, b.stderr.String(), tc.want, "%v", tc.args)
-	}
+	// Usage errors: TestSuppressFlags.
 	require.Equal(t, map[string]string{"+14155550132": "manual"}, b.suppressed(t))
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -9,11 +10,18 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 )
 
-func newWaitCmd(a *app) *cobra.Command {
-	var (
-		exitStatus bool
-		interval   time.Duration
-	)
+// waitOptions are the argument and flags of `campaign wait`.
+type waitOptions struct {
+	// Ref names or numbers the campaign.
+	Ref        string
+	ExitStatus bool
+	Interval   time.Duration
+}
+
+// newWaitCmd returns `campaign wait`; runF, when not nil, gets the checked options instead of
+// runWait (tests).
+func newWaitCmd(a *app, runF func(*waitOptions) error) *cobra.Command {
+	opts := &waitOptions{}
 	cmd := &cobra.Command{
 		Use:   "wait CAMPAIGN",
 		Short: "Wait until a campaign has ended: completed, cancelled or failed (--exit-status: fail unless completed)",
@@ -23,44 +31,52 @@ func newWaitCmd(a *app) *cobra.Command {
 		Example: `  campaign run customers.csv --detach --name nov && campaign wait nov --exit-status && campaign export nov -o results.csv`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if interval <= 0 {
+			opts.Ref = args[0]
+			if opts.Interval <= 0 {
 				return usageErrorf("--interval must be more than 0")
 			}
-			ctx := cmd.Context()
-			pool, store, c, err := a.openCampaign(ctx, dbReadOnly, args[0])
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			defer pool.Close()
-			announced := false
-			for {
-				p, err := store.Progress(ctx, c.ID)
-				if err != nil && ctx.Err() == nil {
-					return err
-				}
-				if err == nil && p.Status.Ended() {
-					fmt.Fprintf(a.errOut, "Campaign %s %s: %d of %d contacts final.\n", c.Name, p.Status, p.FinalCount(), p.Total)
-					if exitStatus && p.Status != campaign.StatusCompleted {
-						return fmt.Errorf("campaign %s ended %s", c.Name, p.Status)
-					}
-					return nil
-				}
-				if err == nil && !announced {
-					announced = true
-					fmt.Fprintf(a.errOut, "Waiting for campaign %s (%s, %d of %d contacts final)...\n", c.Name, p.Status, p.FinalCount(), p.Total)
-				}
-				t := time.NewTimer(interval)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return fmt.Errorf("interrupted: stopped waiting for campaign %s", c.Name)
-				case <-t.C:
-				}
-			}
+			return runWait(cmd.Context(), a, opts)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&exitStatus, "exit-status", false, "exit 1 unless the campaign completed (cancelled or failed)")
-	f.DurationVar(&interval, "interval", 2*time.Second, "time between two reads of the campaign's status")
+	f.BoolVar(&opts.ExitStatus, "exit-status", false, "exit 1 unless the campaign completed (cancelled or failed)")
+	f.DurationVar(&opts.Interval, "interval", 2*time.Second, "time between two reads of the campaign's status")
 	return cmd
+}
+
+// runWait reads the campaign's status every --interval until it has ended, or ctx is done.
+func runWait(ctx context.Context, a *app, opts *waitOptions) error {
+	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, opts.Ref)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	announced := false
+	for {
+		p, err := store.Progress(ctx, c.ID)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if err == nil && p.Status.Ended() {
+			fmt.Fprintf(a.errOut, "Campaign %s %s: %d of %d contacts final.\n", c.Name, p.Status, p.FinalCount(), p.Total)
+			if opts.ExitStatus && p.Status != campaign.StatusCompleted {
+				return fmt.Errorf("campaign %s ended %s", c.Name, p.Status)
+			}
+			return nil
+		}
+		if err == nil && !announced {
+			announced = true
+			fmt.Fprintf(a.errOut, "Waiting for campaign %s (%s, %d of %d contacts final)...\n", c.Name, p.Status, p.FinalCount(), p.Total)
+		}
+		t := time.NewTimer(opts.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("interrupted: stopped waiting for campaign %s", c.Name)
+		case <-t.C:
+		}
+	}
 }
