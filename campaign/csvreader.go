@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -410,17 +409,15 @@ func (rd *Reader) reject(line int, rec []string, reason RejectReason, detail str
 	return &Reject{Line: line, Fields: slices.Clone(rec), Reason: reason, Detail: detail}
 }
 
-// zoneCell returns []string{name} when name is a loadable IANA zone other than
-// "Local", nil otherwise. Results are cached; the returned slice is shared.
+// zoneCell returns []string{name} when name is a zone (LoadTimeZone), nil otherwise.
+// Results are cached; the returned slice is shared.
 func (rd *Reader) zoneCell(name string) []string {
 	if zones, ok := rd.zoneCells[name]; ok {
 		return zones
 	}
 	var zones []string
-	if name != "Local" {
-		if _, err := time.LoadLocation(name); err == nil {
-			zones = []string{name}
-		}
+	if _, err := LoadTimeZone(name); err == nil {
+		zones = []string{name}
 	}
 	if len(rd.zoneCells) < maxZoneCells {
 		rd.zoneCells[name] = zones

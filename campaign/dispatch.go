@@ -62,6 +62,12 @@ const (
 	RefuseRateLimited DialRefusal = "rate_limited"
 )
 
+// DialRefusals lists every DialRefusal.
+func DialRefusals() []DialRefusal {
+	return []DialRefusal{RefuseNotRunning, RefuseNotQueued, RefuseSuppressed, RefuseAtCapacity,
+		RefuseAccountLimit, RefuseRateLimited}
+}
+
 // DialGrant is BeginAttempt's answer: the journaled attempt, or why there is none.
 type DialGrant struct {
 	// Attempt is the committed attempt (state creating), nil when refused.

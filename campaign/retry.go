@@ -23,7 +23,7 @@ import (
 //     the outcome (NextStep is the outcome alone).
 //  3. A Final of ContactDoNotCall also adds the number to the suppression list.
 //  4. A Retry's At is the earliest the next attempt may start; the caller moves it into the
-//     contact's calling window with CallingHours.Decide(zones, step.At) before storing it as
+//     contact's calling window with CallingHours.Decide before storing it as
 //     the contact's next_attempt_at. A retry therefore waits for both the delay and the window.
 
 // RetryRule is how many retries an outcome gets and how long to wait before each.
@@ -344,7 +344,7 @@ type NextStep struct {
 	// Retry: the contact goes back to pending for another attempt, not before At.
 	Retry bool
 	// At is when the next attempt may start at the earliest (set only with Retry), before the
-	// calling window: the caller moves it into the window with Window.NextOpen.
+	// calling window: the caller moves it into the window with CallingHours.Decide.
 	At time.Time
 	// Final is the contact's end state (set only without Retry): ContactCompleted,
 	// ContactFailed or ContactDoNotCall.
@@ -370,7 +370,7 @@ type NextStep struct {
 //     and voicemail (the line answered and the assistant left its message: nothing more is
 //     owed, as Outcome.Reached says).
 //
-// The calling window is not applied here: the caller passes At through Window.NextOpen.
+// The calling window is not applied here: the caller passes At through CallingHours.Decide.
 func (p RetryPolicy) NextStep(outcome Outcome, attempts, sameOutcome int, endedAt time.Time) NextStep {
 	attempts, sameOutcome = max(attempts, 1), max(sameOutcome, 1)
 	final := ContactFailed

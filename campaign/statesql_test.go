@@ -63,7 +63,8 @@ func TestQuotedStateValues(t *testing.T) {
 // TestNoStateLiteralsInSQL keeps statuses, states and outcomes out of the SQL text of the
 // application: every string literal of every non-test Go file outside internal/ (test helpers,
 // benchmarks and chaos tools that seed tables directly and read River's own job states) must
-// hold none as a quoted literal, except in statesql.go, the one place that writes them into SQL.
+// hold none as a quoted literal. statesql.go, the one place that writes them into SQL text (for
+// partial-index predicates), builds its literals from the constants, so it holds none either.
 func TestNoStateLiteralsInSQL(t *testing.T) {
 	t.Parallel()
 	root, err := filepath.Abs("..")
@@ -86,7 +87,7 @@ func TestNoStateLiteralsInSQL(t *testing.T) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") || rel == filepath.Join("campaign", "statesql.go") {
+		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
 			return nil
 		}
 		scanned = append(scanned, filepath.ToSlash(rel))

@@ -50,7 +50,7 @@ func CanMoveStatus(from, to Status) bool {
 
 // contactMoves returns the states a contact in state from may move to. What makes each move:
 //
-//	pending     → queued (the hopper), failed (the hopper: no calling window),
+//	pending     → queued (the hopper), failed (the hopper: CallingHours.Decide fails it),
 //	              cancelled (Cancel), do_not_call (its number suppressed)
 //	queued      → in_call (BeginAttempt), pending (BeginAttempt of a campaign not running, its dial
 //	              job giving up for now, an orphan adopted, Resume), cancelled (Cancel, or

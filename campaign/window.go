@@ -268,18 +268,29 @@ func (h CallingHours) Decide(timeZones []string, now time.Time) Decision {
 	}
 }
 
-// loadTimeZones loads IANA zones by name; the error names the first that does not load. "" and
-// "Local", which time.LoadLocation takes for UTC and the machine's zone, are not zone names a
-// contact can have (the CSV reader refuses them too).
+// LoadTimeZone loads an IANA time zone by name: the one rule for which names are zones, used by
+// the CSV reader, the --timezone flag and the calling-window decision. "" and "Local", which
+// time.LoadLocation takes for UTC and the machine's zone, are refused: they mean different
+// things on different machines.
+func LoadTimeZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as Europe/London", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an IANA time zone name such as Europe/London", name)
+	}
+	return loc, nil
+}
+
+// loadTimeZones loads IANA zones by name (LoadTimeZone); the error names the first that does
+// not load.
 func loadTimeZones(names []string) ([]*time.Location, error) {
 	zones := make([]*time.Location, 0, len(names))
 	for _, name := range names {
-		if name == "" || name == "Local" {
-			return nil, fmt.Errorf("load time zone %q: not an IANA zone name", name)
-		}
-		loc, err := time.LoadLocation(name)
+		loc, err := LoadTimeZone(name)
 		if err != nil {
-			return nil, fmt.Errorf("load time zone %q: %w", name, err)
+			return nil, fmt.Errorf("load time zone: %w", err)
 		}
 		zones = append(zones, loc)
 	}

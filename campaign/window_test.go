@@ -479,6 +479,7 @@ func TestWindowZeroValue(t *testing.T) {
 // TestCallingHoursDecide covers the one calling-window decision (moved from jobs' TestDecide,
 // with the policy for an invalid spec and zones that do not load).
 func TestCallingHoursDecide(t *testing.T) {
+	t.Parallel()
 	// Monday 2026-11-23 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 00:00 in Tokyo.
 	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	cases := []struct {
@@ -506,6 +507,7 @@ func TestCallingHoursDecide(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got := ParseCallingHours(tc.window).Decide(tc.zones, now)
 			require.Equal(t, tc.want.Queue, got.Queue)
 			require.Equal(t, tc.want.FailOutcome, got.FailOutcome)

@@ -160,7 +160,11 @@ func TestDialSettleOnFakes(t *testing.T) {
 	const pn = "c6ea6cb0-0dfb-4a65-918f-6a33abb54b64"
 	begin := []string{"UseAccount(42, acct)", "BeginAttempt(7)"}
 	dial := after(begin, "vapi CreateCall("+key+")")
+	refusals := map[campaign.DialRefusal]bool{} // the refusals the cases cover
 	refuse := func(grants ...campaign.DialGrant) func(*dialBundle) {
+		for _, g := range grants {
+			refusals[g.Refusal] = true
+		}
 		return func(b *dialBundle) {
 			b.store.BeginAttemptFunc = func(_ context.Context, contactID int64, _ time.Time) (campaign.DialGrant, error) {
 				b.record("BeginAttempt(%d)", contactID)
@@ -388,9 +392,11 @@ func TestDialSettleOnFakes(t *testing.T) {
 			classes[vapi.Classify(tc.callErr)] = true
 		}
 	}
-	for _, class := range []vapi.ErrorClass{vapi.ErrorClassNone, vapi.ErrorClassRetryable, vapi.ErrorClassRateLimited,
-		vapi.ErrorClassConcurrencyBlocked, vapi.ErrorClassPermanent, vapi.ErrorClassAmbiguous} {
+	for _, class := range vapi.ErrorClasses() {
 		require.True(t, classes[class], "no case for error class %q", class)
+	}
+	for _, r := range campaign.DialRefusals() {
+		require.True(t, refusals[r], "no case for refusal %q", r)
 	}
 }
 

@@ -32,7 +32,8 @@ type fakeStore struct {
 	MarkEventAppliedFunc  func(ctx context.Context, id int64, applyErr string, now time.Time) error
 }
 
-// compile-time checks that the fake is every worker's store.
+// compile-time checks that the fake is the store of the dial worker, the reconciler and the
+// recorder (the hopper, which needs a River client, is tested end to end).
 var (
 	_ jobs.DialStore      = (*fakeStore)(nil)
 	_ jobs.ReconcileStore = (*fakeStore)(nil)

@@ -54,6 +54,12 @@ const (
 	ErrorClassAmbiguous ErrorClass = "ambiguous"
 )
 
+// ErrorClasses lists every ErrorClass, ErrorClassNone first.
+func ErrorClasses() []ErrorClass {
+	return []ErrorClass{ErrorClassNone, ErrorClassRetryable, ErrorClassRateLimited,
+		ErrorClassConcurrencyBlocked, ErrorClassPermanent, ErrorClassAmbiguous}
+}
+
 // maxRetryAfterSeconds caps a Retry-After (one year) so that the duration
 // cannot overflow.
 const maxRetryAfterSeconds = 365 * 24 * 60 * 60

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -180,7 +179,7 @@ func (o *runOptions) validate() error {
 	if _, err := campaign.ParseWindow(o.Window); err != nil {
 		return usageErrorf("--window: %v", err)
 	}
-	if _, err := loadTimeZone(o.TimeZone); err != nil {
+	if _, err := campaign.LoadTimeZone(o.TimeZone); err != nil {
 		return usageErrorf("--timezone: %v", err)
 	}
 	o.DefaultRegion = strings.ToUpper(o.DefaultRegion)
@@ -226,18 +225,6 @@ func (o *runOptions) validate() error {
 		return usageErrorf("--webhooks: %v", err)
 	}
 	return nil
-}
-
-// loadTimeZone loads an IANA zone, refusing "Local" (it means different things on different machines).
-func loadTimeZone(name string) (*time.Location, error) {
-	if name == "" || name == "Local" {
-		return nil, fmt.Errorf("%q is not an IANA time zone name such as Europe/London", name)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not an IANA time zone name such as Europe/London", name)
-	}
-	return loc, nil
 }
 
 // parseDelimiter turns the --delimiter value into a rune; "" means detect.
