@@ -24,7 +24,7 @@ func (a *app) completeCampaign(cmd *cobra.Command, args []string, toComplete str
 	if len(args) > 0 && !strings.HasSuffix(cmd.Use, "...") {
 		return nil, directive // one campaign per command, but for delete
 	}
-	applyEnv(cmd.Flags(), a.getenv, globalEnv)
+	_ = applyEnv(cmd.Flags(), a.getenv, globalEnv) // quiet here: the command itself reports a bad flag name
 	ctx, cancel := context.WithTimeout(cmp.Or(cmd.Context(), context.Background()), completionTimeout)
 	defer cancel()
 	dbURL := a.global.DatabaseURL
