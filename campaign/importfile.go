@@ -120,8 +120,11 @@ func (s *Store) ZoneOpenings(ctx context.Context, c *Campaign, hours CallingHour
 			if d.Queue {
 				zr.FirstCallable = now
 			}
-			// Decide loaded every zone without error, or it would have failed them.
-			zr.Location, _ = time.LoadLocation(z.TimeZones[0])
+			loc, err := LoadTimeZone(z.TimeZones[0]) // Decide has loaded it: no error expected
+			if err != nil {
+				return nil, fmt.Errorf("time zone of stored contacts: %w", err)
+			}
+			zr.Location = loc
 		}
 		openings = append(openings, zr)
 	}

@@ -113,10 +113,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected.\n", c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
 	start := func() error {
 		// A draft an operator started or cancelled meanwhile stays as it is: the watch follows it.
-		if err := imp.store.Start(ctx, c.ID, a.now()); err != nil && !errors.Is(err, campaign.ErrWrongStatus) {
-			return err
-		}
-		return nil
+		return movedMeanwhile(imp.store.Start(ctx, c.ID, a.now()))
 	}
 	err = driveCampaign(ctx, a, &opts.callOptions, conn, imp.pool, imp.store, c, start)
 	return discardDraft(ctx, a, imp.store, c, err)
@@ -158,7 +155,7 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	if _, err := preflight(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables, a.now()); err != nil {
 		return discardDraft(ctx, a, imp.store, c, err)
 	}
-	if err := imp.store.Start(ctx, c.ID, a.now()); err != nil && !errors.Is(err, campaign.ErrWrongStatus) {
+	if err := movedMeanwhile(imp.store.Start(ctx, c.ID, a.now())); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected; handed to campaign serve.\n",
@@ -368,7 +365,7 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, c *campaign
 		case <-ctx.Done():
 			if !interrupted {
 				interrupted = true
-				if err := store.Pause(work, c.ID, a.now()); err != nil && !errors.Is(err, campaign.ErrWrongStatus) {
+				if err := movedMeanwhile(store.Pause(work, c.ID, a.now())); err != nil {
 					return true, err
 				}
 				fmt.Fprintf(a.errOut, "\nInterrupted (%s): no new calls. Waiting up to %s for the results of calls in flight (Ctrl-C again to quit now)...\n",
@@ -460,4 +457,14 @@ func writeResults(ctx context.Context, store *campaign.Store, c *campaign.Campai
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return out.commit()
+}
+
+// movedMeanwhile is the error of a run's own Start or Pause, less the two an operator causes: a
+// campaign started, paused or cancelled meanwhile (ErrWrongStatus) stays as it is, and one
+// deleted meanwhile (ErrNotFound) is reported by the watch ("campaign NAME was deleted").
+func movedMeanwhile(err error) error {
+	if errors.Is(err, campaign.ErrWrongStatus) || errors.Is(err, campaign.ErrNotFound) {
+		return nil
+	}
+	return err
 }

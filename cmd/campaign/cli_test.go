@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ type testBundle struct {
 	t *testing.T
 	// dbURL is the URL of the test's schema; "" until databaseURL creates it.
 	dbURL  string
+	dbOnce sync.Once
 	env    map[string]string
 	now    time.Time
 	stdout *bytes.Buffer
@@ -44,12 +46,11 @@ func setup(t *testing.T) *testBundle {
 }
 
 // databaseURL returns the URL of the test's own schema, created (and Postgres found) on the
-// first call; the schema is dropped when the test that called setup ends.
+// first call; the schema is dropped when the test that called setup ends. Parallel subtests
+// that share a bundle may call it at once: the first creates the schema, the others wait.
 func (b *testBundle) databaseURL() string {
 	b.t.Helper()
-	if b.dbURL == "" {
-		b.dbURL = testdb.SchemaURL(b.t)
-	}
+	b.dbOnce.Do(func() { b.dbURL = testdb.SchemaURL(b.t) })
 	return b.dbURL
 }
 

@@ -26,6 +26,8 @@ type flagBundle struct {
 	app *app
 }
 
+// setupFlags returns a bundle whose environment points DATABASE_URL at nothing, so that a
+// command that reached for the database would fail the test.
 func setupFlags(t *testing.T) *flagBundle {
 	t.Helper()
 	return &flagBundle{env: map[string]string{envDatabaseURL: noDatabaseURL}, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}

@@ -31,8 +31,9 @@ type routingGiven struct {
 }
 
 // resumeEnv are the flags of `campaign resume` that default from the environment (flag > env >
-// default). The campaign's stored routing and pacing are its defaults otherwise: the
-// environment does not change them.
+// default). The campaign's stored routing and pacing change only through flags given: the
+// public URL from the environment is used only with --simulate (a simulation brings its own
+// webhook address); otherwise the campaign's stored one wins over it.
 var resumeEnv = map[string]string{
 	"public-url":     envPublicURL,
 	"vapi-base-url":  envVapiBaseURL,

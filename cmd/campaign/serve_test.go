@@ -237,6 +237,7 @@ func TestServeReadinessAndNoRiverUI(t *testing.T) {
 	})
 
 	b := setup(t)
+	b.databaseURL() // the schema the subtests share, created here: a subtest may not fail its parent
 	t.Run("NoRiverUIWithoutCredentials", func(t *testing.T) {
 		t.Parallel()
 		p := startServeInProcess(t, b, nil, map[string]string{}, "127.0.0.1:0")
