@@ -5,10 +5,21 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/campaign-run/campaign/campaign"
 )
 
-// finalStates are the contact states that end a contact (campaign.ContactState.Final), as SQL.
-const finalStates = `('completed', 'failed', 'cancelled', 'do_not_call')`
+// finalStates are the contact states that end a contact (campaign.ContactState.Final), bound
+// as the argument of `state = ANY($n)` or `state <> ALL($n)`.
+func finalStates() []campaign.ContactState {
+	var final []campaign.ContactState
+	for _, s := range campaign.ContactStates() {
+		if s.Final() {
+			final = append(final, s)
+		}
+	}
+	return final
+}
 
 // queryTimeout bounds the driver's progress queries, which must not hang while Postgres is down.
 const queryTimeout = 5 * time.Second
@@ -19,7 +30,7 @@ func (d *driver) notFinal(ctx context.Context) (int, error) {
 	defer cancel()
 	var n int
 	err := d.pool.QueryRow(ctx, `SELECT count(*) FROM contact ct JOIN campaign c ON c.id = ct.campaign_id
-		WHERE c.name = $1 AND ct.state NOT IN `+finalStates, campaignName).Scan(&n)
+		WHERE c.name = $1 AND ct.state <> ALL($2)`, campaignName, finalStates()).Scan(&n)
 	return n, err
 }
 
@@ -67,7 +78,7 @@ func (d *driver) stuck(ctx context.Context) string {
 			coalesce((SELECT string_agg(j.id || ' ' || j.state || ' attempt=' || j.attempt ||
 				' scheduled=' || to_char(j.scheduled_at, 'HH24:MI:SS.MS'), '; ' ORDER BY j.id)
 				FROM river_job j WHERE j.kind = 'campaign_dial' AND (j.args->>'contact_id')::bigint = ct.id), '')
-		FROM contact ct WHERE ct.state NOT IN `+finalStates+` ORDER BY ct.id`)
+		FROM contact ct WHERE ct.state <> ALL($1) ORDER BY ct.id`, finalStates())
 	if err != nil {
 		return "unreadable: " + err.Error()
 	}

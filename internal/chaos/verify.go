@@ -112,9 +112,9 @@ func (d *driver) verify(ctx context.Context) (*verdict, error) {
 // checkFinal: every contact is final and the campaign completed.
 func (d *driver) checkFinal(ctx context.Context, v *verdict) error {
 	err := d.pool.QueryRow(ctx, `SELECT c.status, count(ct.id)::int,
-			(count(ct.id) FILTER (WHERE ct.state IN `+finalStates+`))::int
+			(count(ct.id) FILTER (WHERE ct.state = ANY($2)))::int
 		FROM campaign c LEFT JOIN contact ct ON ct.campaign_id = c.id WHERE c.name = $1 GROUP BY c.status`,
-		campaignName).Scan(&v.status, &v.contacts, &v.final)
+		campaignName, finalStates()).Scan(&v.status, &v.contacts, &v.final)
 	if err != nil {
 		return fmt.Errorf("read the campaign: %w", err)
 	}

@@ -77,6 +77,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/bench/benchkit"
@@ -404,9 +405,9 @@ func runCampaign(ctx context.Context, o *options, bin, dbURL, file, proxyURL str
 func dialsByProcess(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	rows, err := pool.Query(ctx, `
 		SELECT count(*) FROM river_job
-		WHERE kind = $1 AND state = 'completed'
+		WHERE kind = $1 AND state = $2
 		GROUP BY attempted_by[array_upper(attempted_by, 1)]
-		ORDER BY 1 DESC`, jobs.DialArgs{}.Kind())
+		ORDER BY 1 DESC`, jobs.DialArgs{}.Kind(), rivertype.JobStateCompleted)
 	if err != nil {
 		return nil, fmt.Errorf("count dial jobs: %w", err)
 	}

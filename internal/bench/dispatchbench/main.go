@@ -71,6 +71,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/bench/benchkit"
@@ -472,8 +473,8 @@ func gatherCounts(ctx context.Context, pool *pgxpool.Pool, campaignID int64, r *
 		SELECT count(DISTINCT contact_id) FILTER (WHERE report_at IS NOT NULL),
 		       count(*) FILTER (WHERE report_at IS NOT NULL),
 		       count(*),
-		       count(*) FILTER (WHERE state = 'not_created')
-		FROM attempt WHERE campaign_id = $1`, campaignID).
+		       count(*) FILTER (WHERE state = $2)
+		FROM attempt WHERE campaign_id = $1`, campaignID, campaign.AttemptNotCreated).
 		Scan(&r.Results, &r.Reports, &r.Attempts, &r.NotCreated)
 	if err != nil {
 		return fmt.Errorf("count attempts: %w", err)
@@ -611,8 +612,8 @@ func runNoop(ctx context.Context, o *options, dbURL string, logs *logCounter) (*
 		return nil, fmt.Errorf("no-op jobs: %d of %d completed: %w", completed, o.noopJobs, waitErr)
 	}
 	var inDB int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`,
-		(noopArgs{}).Kind()).Scan(&inDB); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = $2`,
+		(noopArgs{}).Kind(), rivertype.JobStateCompleted).Scan(&inDB); err != nil {
 		return nil, fmt.Errorf("count completed no-op jobs: %w", err)
 	}
 	if inDB != o.noopJobs {

@@ -60,6 +60,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/bench/benchkit"
 )
 
@@ -189,7 +190,9 @@ func fill(ctx context.Context, bin, dbURL, workDir string, contacts int) (*setup
 	}
 
 	prog.Progress("making %s contacts in SQL …", benchkit.Thousands(int64(contacts)))
-	if _, err := pool.Exec(ctx, contactsSQL, campaignID, contacts-1); err != nil {
+	if _, err := pool.Exec(ctx, contactsSQL, campaignID, contacts-1,
+		campaign.ContactPending, campaign.ContactFailed, campaign.ContactCompleted,
+		campaign.OutcomeNoAnswer, campaign.OutcomeCompleted); err != nil {
 		return nil, fmt.Errorf("make contacts: %w", err)
 	}
 	// The calls, in two halves at once: the attempt table's five indexes make this the long part.
@@ -207,14 +210,16 @@ func fill(ctx context.Context, bin, dbURL, workDir string, contacts int) (*setup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = pool.Exec(ctx, attemptsSQL, campaignID, r[0], r[1])
+			_, errs[i] = pool.Exec(ctx, attemptsSQL, campaignID, r[0], r[1],
+				campaign.AttemptEnded, campaign.OutcomeCompleted, campaign.OutcomeNoAnswer, campaign.ContactCompleted)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("make calls: %w", err)
 	}
-	if _, err := pool.Exec(ctx, `UPDATE campaign SET status = 'completed', finished_at = now() WHERE id = $1`, campaignID); err != nil {
+	if _, err := pool.Exec(ctx, `UPDATE campaign SET status = $2, finished_at = now() WHERE id = $1`,
+		campaignID, campaign.StatusCompleted); err != nil {
 		return nil, err
 	}
 	prog.Progress("VACUUM ANALYZE …")
@@ -234,7 +239,8 @@ func fill(ctx context.Context, bin, dbURL, workDir string, contacts int) (*setup
 // contactsSQL makes contacts 2…$2+1 of campaign $1: varied names (some non-ASCII), five cities
 // and zones, a time-zone cell on one row in ten. Contact i is pending (never called) when i%20
 // = 0, failed after three unanswered calls when i%7 = 0, completed otherwise (after one
-// unanswered call when i%5 = 0).
+// unanswered call when i%5 = 0). The states and outcomes are arguments: $3 pending, $4 failed,
+// $5 completed (contact states), $6 no_answer, $7 completed (outcomes).
 const contactsSQL = `
 INSERT INTO contact (campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields, state, outcome, attempts)
 SELECT $1, i + 1, phone, fn || ' ' || ln, cid, ARRAY[z], CASE WHEN i % 10 = 0 THEN 'column' ELSE 'phone' END,
@@ -242,8 +248,8 @@ SELECT $1, i + 1, phone, fn || ' ' || ln, cid, ARRAY[z], CASE WHEN i % 10 = 0 TH
              (5 + i % 4995)::text || '.' || lpad((i % 100)::text, 2, '0'),
              '2026-' || lpad((1 + i % 12)::text, 2, '0') || '-' || lpad((1 + i % 28)::text, 2, '0'),
              cid, city, CASE WHEN i % 10 = 0 THEN z ELSE '' END],
-       CASE WHEN i % 20 = 0 THEN 'pending' WHEN i % 7 = 0 THEN 'failed' ELSE 'completed' END,
-       CASE WHEN i % 20 = 0 THEN '' WHEN i % 7 = 0 THEN 'no_answer' ELSE 'completed' END,
+       CASE WHEN i % 20 = 0 THEN $3::text WHEN i % 7 = 0 THEN $4::text ELSE $5::text END,
+       CASE WHEN i % 20 = 0 THEN '' WHEN i % 7 = 0 THEN $6::text ELSE $7::text END,
        CASE WHEN i % 20 = 0 THEN 0 WHEN i % 7 = 0 THEN 3 WHEN i % 5 = 0 THEN 2 ELSE 1 END
 FROM (SELECT i, '+1' || (2020000000 + i)::text AS phone, 'C' || lpad((i + 1)::text, 8, '0') AS cid,
              (ARRAY['Ann','Bob','Chloé','Dmitri','Eve','Fatima','Giorgio','Hana','Ivan','José'])[1 + i % 10] AS fn,
@@ -255,15 +261,17 @@ FROM (SELECT i, '+1' || (2020000000 + i)::text AS phone, 'C' || lpad((i + 1)::te
 // attemptsSQL makes the calls of campaign $1's contacts with ids $2…$3, as the recorder stores
 // them: every unanswered call before the last, and the last one unanswered (failed contacts)
 // or a conversation with a summary, a success evaluation and, seven times in ten, structured
-// data.
+// data. The states and outcomes are arguments: $4 the attempt state ended, $5 the outcome
+// completed, $6 the outcome no_answer, $7 the contact state completed (a completed contact's
+// last call is the conversation).
 const attemptsSQL = `
 INSERT INTO attempt (campaign_id, contact_id, number, key, state, vapi_call_id, created_at, call_created_at,
                      started_at, ended_at, report_at, ended_reason, outcome, duration_seconds, cost, cost_breakdown,
                      summary, success_evaluation, structured_data, recording_url, decision)
-SELECT $1::bigint, c.id, n, 'cmp-' || $1::bigint || '-' || c.id || '-' || n, 'ended', call_id, t, t, t + interval '2 s',
+SELECT $1::bigint, c.id, n, 'cmp-' || $1::bigint || '-' || c.id || '-' || n, $4::text, call_id, t, t, t + interval '2 s',
        t + interval '2 s' + d * interval '1 s', t + interval '3 s' + d * interval '1 s',
        CASE WHEN talk THEN 'customer-ended-call' ELSE 'customer-did-not-answer' END,
-       CASE WHEN talk THEN 'completed' ELSE 'no_answer' END,
+       CASE WHEN talk THEN $5::text ELSE $6::text END,
        d, CASE WHEN talk THEN round((0.05 + d * 0.0015)::numeric, 4) ELSE 0 END,
        CASE WHEN talk THEN jsonb_build_object('transport', 0.008, 'stt', 0.01, 'llm', 0.02, 'tts', 0.01, 'vapi', 0.05,
             'total', 0.098, 'llmPromptTokens', 1200, 'llmCompletionTokens', 100, 'ttsCharacters', 400,
@@ -279,10 +287,10 @@ SELECT $1::bigint, c.id, n, 'cmp-' || $1::bigint || '-' || c.id || '-' || n, 'en
                     jsonb_build_object('channel', 'sms', 'time', 'evening')) ELSE '{}'::jsonb END
        END,
        CASE WHEN talk THEN 'https://storage.vapi.ai/' || call_id || '-mono.wav' ELSE '' END,
-       CASE WHEN talk THEN 'completed' ELSE 'no_answer: retry' END
+       CASE WHEN talk THEN $5::text ELSE $6::text || ': retry' END
 FROM contact c
 CROSS JOIN LATERAL generate_series(1, c.attempts) n
-CROSS JOIN LATERAL (SELECT c.state = 'completed' AND n = c.attempts AS talk,
+CROSS JOIN LATERAL (SELECT c.state = $7::text AND n = c.attempts AS talk,
                            timestamptz '2026-11-20 14:00:00Z' + (c.id % 36000) * interval '1 s' + (n - 1) * interval '4 h' AS t,
                            md5(c.id::text || '-' || n::text)::uuid::text AS call_id) x
 CROSS JOIN LATERAL (SELECT CASE WHEN x.talk THEN 45 + c.id % 240 ELSE 20 + c.id % 25 END::float8 AS d) y
@@ -345,6 +353,13 @@ func peakRSS(ps *os.ProcessState) int64 {
 // ---------------------------------------------------------------------------------------------
 // Step 4: the psql \copy baseline.
 
+// The attempt state and outcome copyQuery leaves out, as SQL literals built from the typed
+// constants: psql's \copy takes no bind parameters and interpolates no psql variables.
+const (
+	notCreatedSQL = "'" + string(campaign.AttemptNotCreated) + "'"
+	capacitySQL   = "'" + string(campaign.OutcomeCapacity) + "'"
+)
+
 // copyQuery selects, for every contact of the campaign in file order, columns comparable with a
 // contacts export's: the ten original cells, the contact's fields, the aggregates of its calls,
 // the last call's fields and the structured values of its latest call with structured data,
@@ -367,7 +382,7 @@ LEFT JOIN (
                a.ended_reason, a.success_evaluation, a.summary, a.recording_url, a.vapi_call_id
         FROM attempt a
         WHERE a.campaign_id = (SELECT id FROM campaign WHERE name = 'exportbench')
-          AND a.state <> 'not_created' AND a.outcome <> 'capacity'
+          AND a.state <> ` + notCreatedSQL + ` AND a.outcome <> ` + capacitySQL + `
         WINDOW w AS (PARTITION BY a.contact_id)) y
     WHERE y.number = y.last_number) x ON x.contact_id = c.id
 LEFT JOIN LATERAL (SELECT structured_data AS sd FROM attempt

@@ -315,7 +315,7 @@ func setup(ctx context.Context, pool *pgxpool.Pool, store *campaign.Store, recei
 	attempts := make([][]any, len(ids))
 	for i, id := range ids {
 		calls[i] = liveCall{contactID: id, key: campaign.AttemptKey(c.ID, id, 1), callID: callID(c.ID, id)}
-		attempts[i] = []any{c.ID, id, 1, calls[i].key, "created", calls[i].callID, created, created, created, "in-progress"}
+		attempts[i] = []any{c.ID, id, 1, calls[i].key, campaign.AttemptCreated, calls[i].callID, created, created, created, "in-progress"}
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"attempt"},
@@ -323,7 +323,8 @@ func setup(ctx context.Context, pool *pgxpool.Pool, store *campaign.Store, recei
 			pgx.CopyFromRows(attempts)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE contact SET state = 'in_call', attempts = 1, updated_at = $2 WHERE campaign_id = $1`, c.ID, created)
+		_, err := tx.Exec(ctx, `UPDATE contact SET state = $3, attempts = 1, updated_at = $2 WHERE campaign_id = $1`,
+			c.ID, created, campaign.ContactInCall)
 		return err
 	})
 	if err != nil {
