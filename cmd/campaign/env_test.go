@@ -16,6 +16,7 @@ import (
 var envByCommand = map[string]map[string]string{
 	"":                globalEnv,
 	"run":             runEnv,
+	"call":            testCallEnv,
 	"resume":          resumeEnv,
 	"serve":           serveEnv,
 	"report":          reportEnv,

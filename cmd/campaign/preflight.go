@@ -62,16 +62,29 @@ func fetchAssistant(ctx context.Context, client *vapi.Client, c *campaign.Campai
 	return asst, nil
 }
 
-// preflightWebhooks decides, by the campaign's --webhooks mode, whether its calls carry the
-// runner's server (see campaign.RouteWebhooks), stores the decision with the assistant's own
-// serverMessages, and says in one line when the user's server URL is kept or replaced. The phone
-// number is read only when the assistant has no server URL of its own.
+// preflightWebhooks decides the campaign's webhook routing (webhookRouting) and stores the
+// decision with the assistant's own serverMessages.
 func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign,
 	asst *vapi.Assistant, now time.Time) (*campaign.Campaign, error) {
+	keepServer, messages, err := webhookRouting(ctx, w, client, c, asst)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.SetWebhookRouting(ctx, c.ID, keepServer, messages, now); err != nil {
+		return nil, err
+	}
+	return store.Campaign(ctx, c.ID)
+}
+
+// webhookRouting decides, by the campaign's --webhooks mode, whether its calls keep the user's
+// server instead of carrying the runner's (see campaign.RouteWebhooks), returns that with the
+// assistant's own serverMessages, and says in one line when the user's server URL is kept or
+// replaced. The phone number is read only when the assistant has no server URL of its own.
+func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *campaign.Campaign,
+	asst *vapi.Assistant) (keepServer bool, messages []string, err error) {
 	mode := cmp.Or(c.Webhooks, campaign.WebhooksAuto)
 	var own campaign.ServerURLs
 	var ownerName string // whose server URL it is, for the message
-	var messages []string
 	if asst != nil {
 		if asst.Server != nil && asst.Server.URL != "" {
 			own.Assistant, ownerName = asst.Server.URL, fmt.Sprintf("Assistant %q", asst.Name)
@@ -83,7 +96,7 @@ func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, st
 	var overrides vapi.AssistantOverrides
 	if len(c.Overrides) > 0 {
 		if err := json.Unmarshal(c.Overrides, &overrides); err != nil {
-			return nil, fmt.Errorf("campaign overrides: %w", err)
+			return false, nil, fmt.Errorf("campaign overrides: %w", err)
 		}
 	}
 	if overrides.Server != nil && overrides.Server.URL != "" {
@@ -96,7 +109,7 @@ func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, st
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("pre-flight: fetch phone number %s: %w", c.PhoneNumberID, err)
+			return false, nil, fmt.Errorf("pre-flight: fetch phone number %s: %w", c.PhoneNumberID, err)
 		}
 		if pn.Server != nil && pn.Server.URL != "" {
 			own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))
@@ -114,10 +127,7 @@ func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, st
 		fmt.Fprintf(w, "--webhooks override: the calls send their server messages to --public-url instead of the server URL of %s (%s).\n",
 			strings.ToLower(ownerName[:1])+ownerName[1:], urlHost(cmp.Or(own.Assistant, own.PhoneNumber)))
 	}
-	if err := store.SetWebhookRouting(ctx, c.ID, !route, messages, now); err != nil {
-		return nil, err
-	}
-	return store.Campaign(ctx, c.ID)
+	return !route, messages, nil
 }
 
 // urlHost is a URL's scheme and host, for messages: a URL's path or query may hold a token.

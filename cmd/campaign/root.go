@@ -99,7 +99,7 @@ func newRootCmd(a *app) *cobra.Command {
 
 	// Each command runs its own run function (runF nil); tests pass a runF to see the options
 	// parsed without running anything.
-	root.AddCommand(newRunCmd(a, nil), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a, nil), newListCmd(a, nil),
+	root.AddCommand(newRunCmd(a, nil), newTestCallCmd(a, nil), newMigrateCmd(a), newDBCmd(a), newSimulatorCmd(a, nil), newListCmd(a, nil),
 		newStatusCmd(a, nil), newPauseCmd(a, nil), newCancelCmd(a, nil), newSetCmd(a, nil), newResumeCmd(a, nil),
 		newSuppressCmd(a), newExportCmd(a, nil), newServeCmd(a, nil), newReportCmd(a, nil),
 		newWaitCmd(a, nil), newDeleteCmd(a, nil), newHealthcheckCmd(a, nil), newVersionCmd(a))
