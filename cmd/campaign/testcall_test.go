@@ -94,6 +94,26 @@ func TestTestCallRowUsage(t *testing.T) {
 	}
 }
 
+// TestTestCallSimulated places a test call on the built-in simulator, with no database: the
+// result is printed, and the variables the assistant uses that the row leaves without a value
+// are warned about, the call placed all the same.
+func TestTestCallSimulated(t *testing.T) {
+	file := writeFile(t, t.TempDir(), "nofirst.csv", "phone,due_date,amount_due\n+12015550100,2026-12-01,\n")
+	b := setupFlags(t)
+	code := b.execute(t, nil, "call", "+14155550100", "--from-file", file, "--simulate", "--sim-time-scale", "600", "--sim-seed", "3")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "no real call is placed")
+	require.Contains(t, b.stderr.String(), "Warning: the assistant uses {{first_name}}, which no column supplies")
+	require.NotContains(t, b.stderr.String(), "{{amount_due}}", "a variable with a default is no warning")
+	require.NotContains(t, b.stderr.String(), "{{due_date}}")
+	require.Regexp(t, `Call\s+\S+ to \+14155550100 \(row 1, line 2\)\nOutcome\s+\S+ \(ended reason \S+\)`, b.stdout.String())
+
+	empty := writeFile(t, t.TempDir(), "empty.csv", "phone,first_name\n+12015550100,\n")
+	code = b.execute(t, nil, "call", "+14155550100", "--from-file", empty, "--simulate", "--sim-time-scale", "600")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), `Warning: the assistant uses {{first_name}}, which is empty in this row (column "first_name")`)
+}
+
 // TestTestCallSendsTheDialWorkersRequest runs a real campaign on a simulated Vapi on loopback
 // (which validates every POST /call against Vapi's OpenAPI schema), then `campaign call` with
 // the same flags for row 2 and no database at all: the body it sends is the dial worker's body
