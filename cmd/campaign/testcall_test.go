@@ -193,7 +193,11 @@ func TestTestCallSendsTheDialWorkersRequest(t *testing.T) {
 	require.NotNil(t, res.Cost)
 	require.Equal(t, *call.Cost, *res.Cost)
 	require.NotEmpty(t, res.Transcript)
-	require.Contains(t, string(res.Request), redacted)
+	shown := decodeObject(t, res.Request)
+	headers := shown["assistantOverrides"].(map[string]any)["server"].(map[string]any)["headers"].(map[string]any)
+	require.Equal(t, redacted, headers["X-Vapi-Secret"], "the request shown has its secret redacted")
+	headers["X-Vapi-Secret"] = secret
+	require.Equal(t, decodeObject(t, sent.Body), shown, "and is otherwise the body sent")
 	require.NotContains(t, b.stdout.String()+b.stderr.String(), secret, "secrets are never printed")
 
 	// The text form shows the same.
