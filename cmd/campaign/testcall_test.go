@@ -68,6 +68,12 @@ func TestTestCallFlags(t *testing.T) {
 	b.env[envAPIKey] = "key"
 	requireUsage(t, b, newTestCallCmd, "--assistant-id (or VAPI_ASSISTANT_ID) is required", "call", "+14155550100", "--from-file", "f.csv")
 	requireUsage(t, b, newTestCallCmd, "--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required", "call", "+14155550100", "--from-file", "f.csv", "--assistant-id", "a")
+
+	// The shell completes --format and --webhooks.
+	require.Equal(t, exitOK, b.execute(t, nil, "__complete", "call", "+14155550100", "--webhooks", ""), "stderr: %s", b.stderr)
+	require.Equal(t, "auto\noverride\npoll\n:4\n", b.stdout.String())
+	require.Equal(t, exitOK, b.execute(t, nil, "__complete", "call", "+14155550100", "--format", ""), "stderr: %s", b.stderr)
+	require.Equal(t, "text\njson\n:4\n", b.stdout.String())
 }
 
 // TestTestCallRowUsage checks that a --row the campaign would not call is a usage error, found
