@@ -73,6 +73,29 @@ type zoneReport struct {
 
 const redacted = "[redacted]"
 
+// redactedRequest is a POST /call body as JSON with the server's header values (the webhook
+// secret) redacted.
+func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode call request: %w", err)
+	}
+	var shown vapi.CreateCallDTO
+	if err := json.Unmarshal(raw, &shown); err != nil {
+		return nil, fmt.Errorf("decode call request: %w", err)
+	}
+	if shown.AssistantOverrides != nil && shown.AssistantOverrides.Server != nil {
+		for k := range shown.AssistantOverrides.Server.Headers {
+			shown.AssistantOverrides.Server.Headers[k] = redacted
+		}
+	}
+	out, err := json.Marshal(&shown)
+	if err != nil {
+		return nil, fmt.Errorf("encode call request: %w", err)
+	}
+	return out, nil
+}
+
 func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	now := a.now()
 	imp, err := importCampaign(ctx, a, opts, now)
@@ -325,14 +348,9 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 		if err != nil {
 			return nil, fmt.Errorf("build call request for line %d: %w", contacts[i].Line, err)
 		}
-		if body.AssistantOverrides != nil && body.AssistantOverrides.Server != nil {
-			for k := range body.AssistantOverrides.Server.Headers {
-				body.AssistantOverrides.Server.Headers[k] = redacted
-			}
-		}
-		raw, err := json.Marshal(body)
+		raw, err := redactedRequest(body)
 		if err != nil {
-			return nil, fmt.Errorf("encode call request: %w", err)
+			return nil, err
 		}
 		r.Calls = append(r.Calls, raw)
 	}

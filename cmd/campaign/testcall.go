@@ -409,29 +409,6 @@ func warnMissingVariables(w io.Writer, c *campaign.Campaign, ct *campaign.Contac
 	}
 }
 
-// redactedRequest is a POST /call body as JSON with the server's header values (the webhook
-// secret) redacted.
-func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("encode call request: %w", err)
-	}
-	var shown vapi.CreateCallDTO
-	if err := json.Unmarshal(raw, &shown); err != nil {
-		return nil, fmt.Errorf("decode call request: %w", err)
-	}
-	if shown.AssistantOverrides != nil && shown.AssistantOverrides.Server != nil {
-		for k := range shown.AssistantOverrides.Server.Headers {
-			shown.AssistantOverrides.Server.Headers[k] = redacted
-		}
-	}
-	out, err := json.Marshal(&shown)
-	if err != nil {
-		return nil, fmt.Errorf("encode call request: %w", err)
-	}
-	return out, nil
-}
-
 // Polling of a test call: the first read after pollFirst, then twice as long each time, up to
 // pollMax.
 const (
