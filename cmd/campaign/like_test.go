@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/vapispec"
 )
 
 func TestRunLikeFlags(t *testing.T) {
@@ -155,8 +156,10 @@ func TestRunLike(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("same contacts, a flag given", func(t *testing.T) {
-		require.Equal(t, exitOK, b.run(t, "run", "--like", "nov", "--dry-run", "--name", "dec", "--rate", "5",
+		require.Equal(t, exitOK, b.run(t, "run", "--like", "nov", "--dry-run", "--format", "json", "--name", "dec", "--rate", "5",
 			"--rejects", filepath.Join(dir, "dec.rejects.csv")), "stderr: %s", b.stderr)
+		var report dryRunReport
+		require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &report), "%s", b.stdout)
 		dec, err := store.CampaignByRef(ctx, "dec")
 		require.NoError(t, err)
 		want := nov.Settings
@@ -181,7 +184,22 @@ func TestRunLike(t *testing.T) {
 			require.Equal(t, campaign.ContactPending, got[i].State)
 			require.Zero(t, got[i].Attempts, "never the source's attempts")
 		}
-		require.Contains(t, b.stdout.String(), `"firstMessage": "Hello {{first_name}}"`, "the copied overrides are in the calls")
+		// The copy's calls are valid CreateCallDTOs (strictly: no unknown property), with the
+		// copied overrides.
+		spec := vapispec.ForTest(t)
+		require.Len(t, report.Calls, 3)
+		for _, body := range report.Calls {
+			require.NoError(t, spec.Validate("CreateCallDTO", body, true), "%s", body)
+			var call struct {
+				AssistantID        string `json:"assistantId"`
+				AssistantOverrides struct {
+					FirstMessage string `json:"firstMessage"`
+				} `json:"assistantOverrides"`
+			}
+			require.NoError(t, json.Unmarshal(body, &call))
+			require.Equal(t, "asst-nov", call.AssistantID)
+			require.Equal(t, "Hello {{first_name}}", call.AssistantOverrides.FirstMessage, "the copied overrides")
+		}
 	})
 
 	t.Run("new file", func(t *testing.T) {
