@@ -160,6 +160,9 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
 	addCallFlags(f, &opts.callOptions)
 	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
+	_ = cmd.RegisterFlagCompletionFunc("like", func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return a.completeCampaign(cmd, nil, toComplete) // FILE given or not, --like names one campaign
+	})
 	return cmd
 }
 
