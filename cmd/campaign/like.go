@@ -63,6 +63,9 @@ func (o *runOptions) loadLike(ctx context.Context, a *app, changed func(flag str
 		if err != nil {
 			return fmt.Errorf("copy the contacts of campaign %s: %w", src.Name, err)
 		}
+		if len(contacts) == 0 {
+			return usageErrorf("campaign %s has no contacts to copy: give --like %s a FILE", src.Name, o.Like)
+		}
 		if like.contacts, err = contactsCSV(src, contacts); err != nil {
 			return fmt.Errorf("copy the contacts of campaign %s: %w", src.Name, err)
 		}

@@ -221,6 +221,11 @@ func TestRunLike(t *testing.T) {
 		require.Contains(t, b.stderr.String(), `no campaign "oct" (by name or id); see them with: campaign list`)
 		require.Equal(t, exitUsage, b.run(t, "run", "--like", "nov", "--dry-run", "--name", "nov"))
 		require.Contains(t, b.stderr.String(), "give the copy another --name")
+
+		empty := writeFile(t, dir, "empty.csv", "phone,name\n12,Too short\n")
+		require.Equal(t, exitOK, b.run(t, "run", empty, "--dry-run", "--name", "none"), "stderr: %s", b.stderr)
+		require.Equal(t, exitUsage, b.run(t, "run", "--like", "none", "--dry-run"))
+		require.Contains(t, b.stderr.String(), "campaign none has no contacts to copy: give --like none a FILE")
 	})
 }
 
