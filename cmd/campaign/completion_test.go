@@ -38,6 +38,8 @@ func TestCompletion(t *testing.T) {
 		require.ElementsMatch(t, []string{"nov-reminders", "nov-survey"}, b.complete(t, cmd, "nov"), cmd)
 	}
 	require.Empty(t, b.complete(t, "status", "nov-survey", ""), "one campaign per command")
+	require.ElementsMatch(t, []string{"nov-reminders", "nov-survey"}, b.complete(t, "run", "--like", "nov"))
+	require.ElementsMatch(t, []string{"nov-reminders", "nov-survey"}, b.complete(t, "run", "x.csv", "--like", "nov"))
 
 	require.Equal(t, []string{"text", "json"}, b.complete(t, "status", "nov-survey", "--format", ""))
 	require.Equal(t, []string{"text", "json"}, b.complete(t, "list", "--format", ""))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -169,23 +170,14 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	if err != nil {
 		return nil, usageErrorf("--window: %v", err)
 	}
-	overrides, err := readOverrides(opts.OverridesFile)
-	if err != nil {
-		return nil, err
+	settings := opts.likeSettings() // empty without --like
+	if opts.like == nil || opts.OverridesFile != "" {
+		if settings.Overrides, err = readOverrides(opts.OverridesFile); err != nil {
+			return nil, err
+		}
 	}
 	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
-
-	source := opts.source()
-	var file io.Reader = a.in
-	if opts.File != stdinFile {
-		f, err := os.Open(opts.File)
-		if err != nil {
-			return nil, err // *PathError says "open FILE: …"
-		}
-		defer f.Close()
-		file = f
-	}
-	reader, err := campaign.NewReader(file, campaign.ReaderOptions{
+	readerOpts := campaign.ReaderOptions{
 		PhoneColumn:      opts.PhoneColumn,
 		NameColumn:       opts.NameColumn,
 		TimeZoneColumn:   opts.TimeZoneColumn,
@@ -193,7 +185,27 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		Delimiter:        delimiter,
 		DefaultRegion:    opts.DefaultRegion,
 		DefaultTimeZone:  opts.TimeZone,
-	})
+	}
+
+	source := opts.source()
+	var file io.Reader = a.in
+	switch {
+	case opts.File == "" && opts.like != nil:
+		// --like without FILE: the source's contacts, read in the source's own columns.
+		src := opts.like.campaign
+		file = bytes.NewReader(opts.like.contacts)
+		readerOpts.PhoneColumn, readerOpts.NameColumn = columnName(src, src.PhoneColumn), columnName(src, src.NameColumn)
+		readerOpts.TimeZoneColumn, readerOpts.ExternalIDColumn = columnName(src, src.TimeZoneColumn), columnName(src, src.ExternalIDColumn)
+		readerOpts.Delimiter = src.Delimiter
+	case opts.File != stdinFile:
+		f, err := os.Open(opts.File)
+		if err != nil {
+			return nil, err // *PathError says "open FILE: …"
+		}
+		defer f.Close()
+		file = f
+	}
+	reader, err := campaign.NewReader(file, readerOpts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
@@ -219,29 +231,22 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		return nil, err
 	}
 	defer rejects.discard()
+	// The settings that run has flags for are the options' (with --like, the source's unless a
+	// flag was given: applyLike); the others are the source's (likeSettings) or zero.
+	settings.AssistantID, settings.PhoneNumberID = opts.AssistantID, opts.PhoneNumberID
+	settings.PublicURL, settings.Webhooks = opts.PublicURL, campaign.WebhookMode(opts.Webhooks)
+	settings.WebhookSecret = a.getenv(envWebhookSecret) // "": one of the campaign's own, never the source's
+	settings.WindowSpec, settings.DefaultTimeZone, settings.DefaultRegion = window.String(), opts.TimeZone, opts.DefaultRegion
+	settings.RatePerSecond, settings.MaxConcurrent = opts.Rate, opts.MaxConcurrent
+	settings.MaxAttempts, settings.RetryPolicy = opts.MaxAttempts, opts.Retry
+	settings.CallbackKey, settings.DoNotCallKey = opts.CallbackKey, opts.DoNotCallKey
+	settings.RetryTimeScale = opts.retryTimeScale()
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
-		Reader: reader,
-		Source: source,
-		Name:   opts.Name,
-		Mode:   opts.mode(),
-		Settings: campaign.Settings{
-			AssistantID:     opts.AssistantID,
-			PhoneNumberID:   opts.PhoneNumberID,
-			Overrides:       overrides,
-			PublicURL:       opts.PublicURL,
-			Webhooks:        campaign.WebhookMode(opts.Webhooks),
-			WebhookSecret:   a.getenv(envWebhookSecret), // "": one of the campaign's own
-			WindowSpec:      window.String(),
-			DefaultTimeZone: opts.TimeZone,
-			DefaultRegion:   opts.DefaultRegion,
-			RatePerSecond:   opts.Rate,
-			MaxConcurrent:   opts.MaxConcurrent,
-			MaxAttempts:     opts.MaxAttempts,
-			RetryPolicy:     opts.Retry,
-			CallbackKey:     opts.CallbackKey,
-			DoNotCallKey:    opts.DoNotCallKey,
-			RetryTimeScale:  opts.retryTimeScale(),
-		},
+		Reader:      reader,
+		Source:      source,
+		Name:        opts.Name,
+		Mode:        opts.mode(),
+		Settings:    settings,
 		Suppress:    suppress,
 		Rejects:     rejects.f,
 		RejectsPath: rejects.path,
@@ -457,9 +462,12 @@ func openRejects(a *app, opts *runOptions, now time.Time) (rejects *pendingFile,
 		rejects, err = newPendingFile(opts.RejectsFile)
 		return rejects, "", err
 	}
-	if opts.File == stdinFile {
+	switch opts.File {
+	case stdinFile:
 		note = "the input is stdin"
-	} else {
+	case "":
+		note = "the contacts are copied from campaign " + opts.Like
+	default:
 		rejects, err = newPendingFile(defaultRejectsPath(opts.File))
 		if err == nil {
 			return rejects, "", nil

@@ -17,10 +17,14 @@ import (
 
 // runOptions are the argument and flags of `campaign run`.
 type runOptions struct {
-	// File is the CSV to import: a path, or stdinFile.
+	// File is the CSV to import: a path, or stdinFile; "" with Like means the source's contacts.
 	File   string
 	DryRun bool
 	Name   string
+	// Like names or numbers the campaign whose settings (and, without File, contacts) the new
+	// one copies; like is what loadLike read of it.
+	Like string
+	like *likeSource
 
 	PhoneColumn      string
 	NameColumn       string
@@ -84,25 +88,41 @@ const envWebhookSecret = "VAPI_WEBHOOK_SECRET"
 func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	opts := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "run FILE",
+		Use:   "run [FILE]",
 		Short: "Import a CSV of customers (FILE, or - for stdin) as a campaign and call them (--dry-run: show what would be sent)",
+		Long: "Import a CSV of customers (FILE, or - for stdin) as a new campaign and call them.\n" +
+			"With --like CAMPAIGN the new campaign copies that campaign's settings (flags given on the command\n" +
+			"line override them) and, without FILE, its contacts; never its webhook secret, states or attempts.",
 		Example: `  campaign run examples/customers.csv --dry-run
   campaign run customers.csv --dry-run --default-region GB --window "mon-fri 09:00-19:00" --timezone Europe/London
   campaign run examples/customers.csv --simulate -o results.csv
   export-crm | campaign run - --name nov-reminders --dry-run
-  VAPI_API_KEY=... campaign run customers.csv --assistant-id ID --phone-number-id ID --public-url https://my.tunnel -o results.csv`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+  VAPI_API_KEY=... campaign run customers.csv --assistant-id ID --phone-number-id ID --public-url https://my.tunnel -o results.csv
+  campaign run --like nov-reminders dec.csv --name dec-reminders --rate 2
+  campaign run --like nov-reminders --dry-run`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.File = args[0]
+			if len(args) == 1 {
+				opts.File = args[0]
+			}
+			changed := cmd.Flags().Changed
+			if err := opts.checkLikeArgs(changed); err != nil {
+				return err
+			}
 			if err := applyEnv(cmd.Flags(), a.getenv, runEnv); err != nil {
 				return err
 			}
-			given := func(flag string) bool { return cmd.Flags().Changed(flag) || a.getenv(runEnv[flag]) != "" }
+			given := func(flag string) bool { return changed(flag) || a.getenv(runEnv[flag]) != "" }
 			if err := opts.complete(given, a.getenv); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Like != "" {
+				if err := opts.loadLike(cmd.Context(), a, changed, a.getenv); err != nil {
+					return err
+				}
 			}
 			if opts.DryRun {
 				return runDryRun(cmd.Context(), a, opts)
@@ -113,6 +133,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&opts.DryRun, "dry-run", false, "import and show who would be called, when and with what; dial nobody")
 	f.StringVar(&opts.Name, "name", "", "campaign name (default: the file name and the time)")
+	f.StringVar(&opts.Like, "like", "", "copy this campaign's settings (flags given override them) and, without FILE, its contacts")
 	f.StringVar(&opts.PhoneColumn, "phone-column", "", "header of the phone number column (default: found among phone, phone_number, number, mobile, to, …)")
 	f.StringVar(&opts.NameColumn, "name-column", "", "header of the customer name column (default: name, full_name, … if present)")
 	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (default: timezone, time_zone or tz if present)")
@@ -139,6 +160,9 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the calls on a built-in Vapi simulator (no real call; no window unless --window)")
 	addCallFlags(f, &opts.callOptions)
 	_ = cmd.RegisterFlagCompletionFunc("format", completeValues("text", "json"))
+	_ = cmd.RegisterFlagCompletionFunc("like", func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return a.completeCampaign(cmd, nil, toComplete) // FILE given or not, --like names one campaign
+	})
 	return cmd
 }
 
@@ -163,6 +187,15 @@ func (o *runOptions) complete(given func(flag string) bool, getenv func(string) 
 	if o.Simulate {
 		return nil
 	}
+	if o.Like != "" && getenv(envAPIKey) != "" {
+		return nil // the assistant and phone number may be the source's: loadLike checks them
+	}
+	return o.checkRouting(getenv)
+}
+
+// checkRouting checks that a real run can place calls: the Vapi key, an assistant and a phone
+// number.
+func (o *runOptions) checkRouting(getenv func(string) string) error {
 	switch {
 	case getenv(envAPIKey) == "":
 		return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
@@ -262,8 +295,12 @@ const stdinFile = "-"
 // source names the input in messages, the campaign's source file and its default name:
 // the file, or "stdin".
 func (o *runOptions) source() string {
-	if o.File == stdinFile {
+	switch {
+	case o.File == stdinFile:
 		return "stdin"
+	case o.File == "" && o.like != nil:
+		// The contacts are the source campaign's, which came from its file.
+		return o.like.campaign.SourceFile
 	}
 	return o.File
 }
