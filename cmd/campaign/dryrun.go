@@ -218,6 +218,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 			CallbackKey:     opts.CallbackKey,
 			DoNotCallKey:    opts.DoNotCallKey,
 			RetryTimeScale:  opts.retryTimeScale(),
+			MaxCostUSD:      opts.maxCostUSD,
 		},
 		Suppress:    suppress,
 		Rejects:     rejects.f,
