@@ -340,3 +340,63 @@ func TestStatusLastMinuteAndPermanentFailures(t *testing.T) {
 	require.Equal(t, exitOK, b.run(t, "status", "old"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "errors:       0 attempts failed, 1 contacts failed for good, 0 webhook events not applied\n")
 }
+
+// TestStatusListBudgetPause: a campaign its budget cap paused shows "paused (budget)", the cap,
+// what it spent and what it expects, and the command that continues it, in status and list,
+// text and JSON.
+func TestStatusListBudgetPause(t *testing.T) {
+	b, _, novID := statusFixture(t)
+	ctx := context.Background()
+	pool := b.pool(t)
+	store := campaign.NewStore(pool)
+	limit := 0.10 // nov has spent $0.1234
+	require.NoError(t, store.SetPacing(ctx, novID, campaign.Pacing{MaxCostUSD: &limit}, b.now))
+	var contactID int64
+	require.NoError(t, pool.QueryRow(ctx, `
+		WITH c AS (
+			UPDATE contact SET state = $3 WHERE id = (SELECT min(id) FROM contact WHERE campaign_id = $1 AND state = $2)
+			RETURNING id
+		), n AS (UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1)
+		SELECT id FROM c`, novID, campaign.ContactPending, campaign.ContactQueued).Scan(&contactID))
+	g, err := store.BeginAttempt(ctx, contactID, b.now)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseBudget, g.Refusal)
+
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
+	require.Equal(t, "paused", r["status"])
+	require.Equal(t, "budget", r["paused_reason"])
+	require.Equal(t, 0.1, r["settings"].(map[string]any)["max_cost_usd"])
+	// The live call counts at the mean cost of the priced one.
+	require.Equal(t, map[string]any{"spent_usd": 0.1234, "expected_usd": 0.2468, "unpriced_calls": float64(1)}, r["budget"])
+
+	require.Equal(t, exitOK, b.run(t, "status", "nov"), "stderr: %s", b.stderr)
+	out := b.stdout.String()
+	for _, want := range []string{
+		"): paused (budget), created ",
+		"budget:       $0.12 spent of $0.10, $0.25 expected with 1 calls not yet priced\n",
+		"paused: the next call could pass the cap; continue with a higher cap: campaign resume nov --max-cost USD\n",
+	} {
+		require.Contains(t, out, want)
+	}
+
+	require.Equal(t, exitOK, b.run(t, "list", "--format", "json"), "stderr: %s", b.stderr)
+	var items []map[string]any
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &items), "stdout: %s", b.stdout)
+	require.Equal(t, "paused", items[0]["status"])
+	require.Equal(t, "budget", items[0]["paused_reason"])
+	require.NotContains(t, items[1], "paused_reason", "only a campaign paused by its cap has one")
+	require.Equal(t, exitOK, b.run(t, "list"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), " paused (budget) ")
+
+	// An operator's pause after a resume has no reason.
+	_, err = store.Resume(ctx, novID, campaign.ResumeOptions{}, b.now)
+	require.NoError(t, err)
+	require.NoError(t, store.Pause(ctx, novID, b.now))
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	r = nil
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
+	require.Equal(t, "paused", r["status"])
+	require.NotContains(t, r, "paused_reason")
+}
