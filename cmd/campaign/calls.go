@@ -349,8 +349,8 @@ func endError(c *campaign.Campaign, p campaign.Progress) error {
 	}
 	if budgetPaused(p) {
 		return fmt.Errorf("campaign %s paused by its budget cap ($%.2f spent, %d contacts not yet final); "+
-			"continue with a higher cap: %s --max-cost USD",
-			c.Name, p.Cost, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
+			"continue with a higher cap: %s",
+			c.Name, p.Cost, p.Total-p.FinalCount(), campaign.BudgetContinueCommand(c))
 	}
 	return nil
 }

@@ -206,7 +206,8 @@ type statusReport struct {
 	nextDue *time.Time
 	// runner says who runs the campaign, for the text form ("" when nobody and that is fine).
 	runner string
-	// continueCmd is the command that continues the campaign, for the text form.
+	// continueCmd is the command that continues the campaign if its budget cap paused it, for
+	// the text form.
 	continueCmd string
 }
 
@@ -390,7 +391,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		r.Budget = &statusBudget{SpentUSD: roundCost(b.SpentUSD), ExpectedUSD: roundCost(b.Expected(0)),
 			UnpricedCalls: b.Unpriced}
 	}
-	r.continueCmd = campaign.ContinueCommand(c, false)
+	r.continueCmd = campaign.BudgetContinueCommand(c)
 	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
 		c.ImportStats.RejectedTotal()
 	return r, nil
@@ -420,7 +421,7 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 			r.Budget.SpentUSD, maxCostText(r.Settings.MaxCostUSD), r.Budget.ExpectedUSD, r.Budget.UnpricedCalls)
 	}
 	if r.PausedReason == string(campaign.PauseBudget) {
-		fmt.Fprintf(tw, "\tpaused: the next call could pass the cap; continue with a higher cap: %s --max-cost USD\n", r.continueCmd)
+		fmt.Fprintf(tw, "\tpaused: the next call could pass the cap; continue with a higher cap: %s\n", r.continueCmd)
 	}
 	fmt.Fprintf(tw, "  rate:\t%s calls/s over the last minute, %s over the last %s (limit %s)\n",
 		strconv.FormatFloat(r.RateLastMinute, 'f', -1, 64), strconv.FormatFloat(r.RateAchieved, 'f', -1, 64),
