@@ -64,6 +64,20 @@ func (b *testBundle) budget(t *testing.T) campaign.BudgetUse {
 	return u
 }
 
+// budgetPausedMetric is LiveCalls' BudgetPaused for b's campaign (what campaign_budget_paused shows).
+func (b *testBundle) budgetPausedMetric(t *testing.T) bool {
+	t.Helper()
+	list, err := b.store.LiveCalls(b.ctx, time.Time{})
+	require.NoError(t, err)
+	for _, l := range list {
+		if l.ID == b.camp.ID {
+			return l.BudgetPaused
+		}
+	}
+	t.Fatalf("campaign %d not in LiveCalls", b.camp.ID)
+	return false
+}
+
 func TestBeginAttemptBudgetCapPausesThenRaiseAndResume(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{contacts: 5, maxConcurrent: 3})
@@ -89,6 +103,7 @@ func TestBeginAttemptBudgetCapPausesThenRaiseAndResume(t *testing.T) {
 	c, err := b.store.Campaign(b.ctx, b.camp.ID)
 	require.NoError(t, err)
 	require.Equal(t, campaign.PauseBudget, c.PausedReason)
+	require.True(t, b.budgetPausedMetric(t), "the metrics' source sees the pause")
 
 	// The other queued contacts find the campaign paused.
 	g, err = b.store.BeginAttempt(b.ctx, b.contacts[3], t0.Add(time.Minute))
@@ -108,6 +123,7 @@ func TestBeginAttemptBudgetCapPausesThenRaiseAndResume(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusRunning, p.Status)
 	require.Equal(t, campaign.PauseOperator, p.PausedReason)
+	require.False(t, b.budgetPausedMetric(t))
 	b.queue(t, b.contacts[2], b.contacts[3])
 	b.grant(t, b.contacts[2], t0.Add(3*time.Minute))
 	b.grant(t, b.contacts[3], t0.Add(3*time.Minute))
