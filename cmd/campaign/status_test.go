@@ -345,22 +345,8 @@ func TestStatusLastMinuteAndPermanentFailures(t *testing.T) {
 // what it spent and what it expects, and the command that continues it, in status and list,
 // text and JSON.
 func TestStatusListBudgetPause(t *testing.T) {
-	b, _, novID := statusFixture(t)
+	b, novID, store := budgetPausedFixture(t)
 	ctx := context.Background()
-	pool := b.pool(t)
-	store := campaign.NewStore(pool)
-	limit := 0.10 // nov has spent $0.1234
-	require.NoError(t, store.SetPacing(ctx, novID, campaign.Pacing{MaxCostUSD: &limit}, b.now))
-	var contactID int64
-	require.NoError(t, pool.QueryRow(ctx, `
-		WITH c AS (
-			UPDATE contact SET state = $3 WHERE id = (SELECT min(id) FROM contact WHERE campaign_id = $1 AND state = $2)
-			RETURNING id
-		), n AS (UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1)
-		SELECT id FROM c`, novID, campaign.ContactPending, campaign.ContactQueued).Scan(&contactID))
-	g, err := store.BeginAttempt(ctx, contactID, b.now)
-	require.NoError(t, err)
-	require.Equal(t, campaign.RefuseBudget, g.Refusal)
 
 	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
 	var r map[string]any
@@ -391,7 +377,7 @@ func TestStatusListBudgetPause(t *testing.T) {
 	require.Contains(t, b.stdout.String(), " paused (budget) ")
 
 	// An operator's pause after a resume has no reason.
-	_, err = store.Resume(ctx, novID, campaign.ResumeOptions{}, b.now)
+	_, err := store.Resume(ctx, novID, campaign.ResumeOptions{}, b.now)
 	require.NoError(t, err)
 	require.NoError(t, store.Pause(ctx, novID, b.now))
 	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
@@ -399,4 +385,41 @@ func TestStatusListBudgetPause(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
 	require.Equal(t, "paused", r["status"])
 	require.NotContains(t, r, "paused_reason")
+}
+
+// budgetPausedFixture is statusFixture with nov's budget cap ($0.10, below its $0.1234 spent)
+// reached by a dial: nov is paused with PauseBudget.
+func budgetPausedFixture(t *testing.T) (*testBundle, int64, *campaign.Store) {
+	t.Helper()
+	b, _, novID := statusFixture(t)
+	ctx := context.Background()
+	pool := b.pool(t)
+	store := campaign.NewStore(pool)
+	limit := 0.10
+	require.NoError(t, store.SetPacing(ctx, novID, campaign.Pacing{MaxCostUSD: &limit}, b.now))
+	var contactID int64
+	require.NoError(t, pool.QueryRow(ctx, `
+		WITH c AS (
+			UPDATE contact SET state = $3 WHERE id = (SELECT min(id) FROM contact WHERE campaign_id = $1 AND state = $2)
+			RETURNING id
+		), n AS (UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1)
+		SELECT id FROM c`, novID, campaign.ContactPending, campaign.ContactQueued).Scan(&contactID))
+	g, err := store.BeginAttempt(ctx, contactID, b.now)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseBudget, g.Refusal)
+	return b, novID, store
+}
+
+// TestSetMaxCostOfBudgetPausedCampaign: set --max-cost shows the cap before and after, and of a
+// campaign the cap paused says that it stays paused and how to continue it.
+func TestSetMaxCostOfBudgetPausedCampaign(t *testing.T) {
+	b, _, _ := budgetPausedFixture(t)
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--max-cost", "5"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "  max cost: $0.10 → $5.00\n")
+	require.Contains(t, b.stderr.String(), "Campaign nov is paused by its budget cap: continue it with: campaign resume nov\n")
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--max-cost", "none"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "  max cost: $5.00 → none\n")
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	require.NotContains(t, b.stdout.String(), "max_cost_usd")
+	require.NotContains(t, b.stdout.String(), `"budget"`+":")
 }
