@@ -327,7 +327,10 @@ func (s *Store) Budget(ctx context.Context, campaignID int64) (BudgetUse, error)
 			b, err = budgetUse(ctx, tx, campaignID)
 			return err
 		})
-	return b, err
+	if err != nil {
+		return BudgetUse{}, fmt.Errorf("read budget: %w", err)
+	}
+	return b, nil
 }
 
 // unqueue moves a queued contact to state to, setting the columns of alsoSet too (", column =
