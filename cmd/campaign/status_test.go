@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -410,13 +411,21 @@ func budgetPausedFixture(t *testing.T) (*testBundle, int64, *campaign.Store) {
 	return b, novID, store
 }
 
-// TestSetMaxCostOfBudgetPausedCampaign: set --max-cost shows the cap before and after, and of a
-// campaign the cap paused says that it stays paused and how to continue it.
+// TestSetMaxCostOfBudgetPausedCampaign: export's note and the report name the pause; set --max-cost shows the
+// cap before and after, and of a campaign the cap paused says that it stays paused and how to
+// continue it.
 func TestSetMaxCostOfBudgetPausedCampaign(t *testing.T) {
 	b, _, _ := budgetPausedFixture(t)
 	require.Equal(t, exitOK, b.run(t, "set", "nov", "--max-cost", "5"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stderr.String(), "  max cost: $0.10 → $5.00\n")
 	require.Contains(t, b.stderr.String(), "Campaign nov is paused by its budget cap: continue it with: campaign resume nov\n")
+	// export's note names the pause; the report says it.
+	out := filepath.Join(t.TempDir(), "nov.csv")
+	require.Equal(t, exitOK, b.run(t, "export", "nov", "-o", out), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "Note: campaign nov is still paused (budget): 7 of 9 contacts are not final yet")
+	require.Equal(t, exitOK, b.run(t, "report", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), "paused by its budget cap")
+
 	require.Equal(t, exitOK, b.run(t, "set", "nov", "--max-cost", "none"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stderr.String(), "  max cost: $5.00 → none\n")
 	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
