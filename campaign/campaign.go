@@ -23,6 +23,18 @@ const (
 	StatusFailed    Status = "failed"    // stopped by an error; resumable
 )
 
+// PauseReason says why a paused campaign is paused.
+type PauseReason string
+
+// Pause reasons.
+const (
+	// PauseOperator: an operator paused it (campaign pause), or it is not paused.
+	PauseOperator PauseReason = ""
+	// PauseBudget: its budget cap (Settings.MaxCostUSD) stopped new calls (Store.BeginAttempt).
+	// Raise the cap (campaign set --max-cost) and resume it.
+	PauseBudget PauseReason = "budget"
+)
+
 // Ended reports whether a campaign in status s has stopped for good unless an operator resumes
 // it: completed, cancelled or failed. A draft or paused campaign waits for an operator; a running
 // one dials.
@@ -103,6 +115,9 @@ type Campaign struct {
 
 	Settings
 
+	// PausedReason says why a paused campaign is paused (PauseOperator when it is not).
+	PausedReason PauseReason
+
 	ImportStats ImportStats
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -140,6 +155,10 @@ type Settings struct {
 	// RetryTimeScale divides retry delays: 1 in real campaigns, the simulator's time scale in
 	// simulated ones, whose retries run on simulated time like their calls.
 	RetryTimeScale float64
+	// MaxCostUSD is the budget cap in USD, nil for none: no new call is placed once the cost
+	// recorded plus the expected cost of the calls still unpriced would pass it (see
+	// Store.BeginAttempt).
+	MaxCostUSD *float64
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

@@ -60,12 +60,16 @@ const (
 	RefuseAccountLimit DialRefusal = "account_limit"
 	// RefuseRateLimited: the shared schedule says wait (DialGrant.Wait): nothing changes.
 	RefuseRateLimited DialRefusal = "rate_limited"
+	// RefuseBudget: the call could pass the campaign's budget cap (see budgetAllows): the
+	// campaign is paused with PauseBudget and the contact goes back to pending, like every
+	// other queued contact whose dial then finds the campaign paused.
+	RefuseBudget DialRefusal = "budget"
 )
 
 // DialRefusals lists every DialRefusal.
 func DialRefusals() []DialRefusal {
 	return []DialRefusal{RefuseNotRunning, RefuseNotQueued, RefuseSuppressed, RefuseAtCapacity,
-		RefuseAccountLimit, RefuseRateLimited}
+		RefuseAccountLimit, RefuseRateLimited, RefuseBudget}
 }
 
 // DialGrant is BeginAttempt's answer: the journaled attempt, or why there is none.
@@ -90,7 +94,8 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // placed, in one transaction that serializes with every other process dialing the same
 // campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
-// is running, the contact is queued, its number is not suppressed, the live attempts (creating
+// is running, the contact is queued, its number is not suppressed, the budget cap allows one
+// more call (see budgetAllows; else the campaign pauses), the live attempts (creating
 // or created) are fewer than max_concurrent, the live attempts of every campaign on the
 // campaign's Vapi account are fewer than the limit learned for that account (locking the
 // account's row last; see accountAllows), and the rate: GCRA on campaign.next_dial_at with
@@ -127,10 +132,11 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			rate          float64
 			nextDial      *time.Time
 			account       string
+			maxCost       *float64
 		)
 		err = tx.QueryRow(ctx, `
-			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account FROM campaign
-			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial, &account)
+			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8 FROM campaign
+			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial, &account, &maxCost)
 		if err != nil {
 			return err
 		}
@@ -160,6 +166,19 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			}
 			_, err := completeIfDone(ctx, tx, campaignID, now)
 			return err
+		}
+		if maxCost != nil {
+			allowed, err := budgetAllows(ctx, tx, campaignID, *maxCost)
+			if err != nil {
+				return err
+			}
+			if !allowed {
+				g.Refusal = RefuseBudget
+				if err := unqueue(ctx, tx, campaignID, contactID, ContactPending, ``, now); err != nil {
+					return err
+				}
+				return pauseForBudget(ctx, tx, campaignID, now)
+			}
 		}
 		var live int
 		if err := tx.QueryRow(ctx, `
@@ -222,6 +241,96 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		return DialGrant{}, fmt.Errorf("begin attempt of contact %d: %w", contactID, err)
 	}
 	return g, nil
+}
+
+// BudgetPrior is the expected cost in USD of a call of a campaign none of whose calls has a cost
+// yet: 0, so the first calls up to the concurrency cap are placed, and the cap is overshot by
+// at most what the calls in flight when it is reached cost.
+const BudgetPrior = 0.0
+
+// BudgetUse is what the budget check of a campaign sees.
+type BudgetUse struct {
+	// SpentUSD sums the recorded cost of its attempts.
+	SpentUSD float64
+	// MeanUSD is the mean recorded cost of its attempts that have one (BudgetPrior before any).
+	MeanUSD float64
+	// Unpriced counts its calls that may still cost: attempts live (creating or created), and
+	// attempts ended with a Vapi call but with neither a cost nor an end-of-call report yet.
+	Unpriced int
+}
+
+// Expected is the spend to expect once the unpriced calls and extra more have their cost.
+func (b BudgetUse) Expected(extra int) float64 {
+	return b.SpentUSD + b.MeanUSD*float64(b.Unpriced+extra)
+}
+
+// Allows reports whether one more call keeps the expected spend within maxCost: nothing is
+// left of it once SpentUSD reaches it, and the expected spend with one more call may not pass it.
+func (b BudgetUse) Allows(maxCost float64) bool {
+	return b.SpentUSD < maxCost && b.Expected(1) <= maxCost
+}
+
+// budgetUse reads a campaign's BudgetUse in tx.
+func budgetUse(ctx context.Context, tx pgx.Tx, campaignID int64) (BudgetUse, error) {
+	var (
+		b    BudgetUse
+		mean *float64
+	)
+	err := tx.QueryRow(ctx, `
+		SELECT coalesce(sum(cost), 0)::float8, avg(cost)::float8,
+		       count(*) FILTER (WHERE state = ANY($2)
+		                        OR (state = $3 AND cost IS NULL AND report_at IS NULL AND vapi_call_id IS NOT NULL))
+		FROM attempt WHERE campaign_id = $1`, campaignID, liveAttemptStates(), AttemptEnded).
+		Scan(&b.SpentUSD, &mean, &b.Unpriced)
+	if err != nil {
+		return BudgetUse{}, fmt.Errorf("budget of campaign %d: %w", campaignID, err)
+	}
+	b.MeanUSD = BudgetPrior
+	if mean != nil {
+		b.MeanUSD = *mean
+	}
+	return b, nil
+}
+
+// budgetAllows reports whether a campaign's budget cap maxCost allows one more call (see
+// BudgetUse.Allows). Costs that arrive after a call ended count as soon as they are recorded.
+// The caller holds the campaign row, which serializes every dial of the campaign, so no two
+// dials can both take the last of the budget.
+func budgetAllows(ctx context.Context, tx pgx.Tx, campaignID int64, maxCost float64) (bool, error) {
+	b, err := budgetUse(ctx, tx, campaignID)
+	if err != nil {
+		return false, err
+	}
+	return b.Allows(maxCost), nil
+}
+
+// pauseForBudget pauses a running campaign whose row tx holds, with PauseBudget.
+func pauseForBudget(ctx context.Context, tx pgx.Tx, campaignID int64, now time.Time) error {
+	if err := checkStatusMove(StatusPaused, StatusRunning); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE campaign SET status = $2, paused_reason = $3, updated_at = $4 WHERE id = $1 AND status = $5`,
+		campaignID, StatusPaused, PauseBudget, now, StatusRunning)
+	if err != nil {
+		return fmt.Errorf("pause campaign %d for its budget: %w", campaignID, err)
+	}
+	return nil
+}
+
+// Budget returns a campaign's budget use now.
+func (s *Store) Budget(ctx context.Context, campaignID int64) (BudgetUse, error) {
+	var b BudgetUse
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var err error
+			b, err = budgetUse(ctx, tx, campaignID)
+			return err
+		})
+	if err != nil {
+		return BudgetUse{}, fmt.Errorf("read budget: %w", err)
+	}
+	return b, nil
 }
 
 // unqueue moves a queued contact to state to, setting the columns of alsoSet too (", column =
@@ -577,6 +686,8 @@ type Progress struct {
 	// or none has a time); it may be in the past.
 	NextDue *time.Time
 	Status  Status
+	// PausedReason says why a paused campaign is paused (PauseOperator when it is not).
+	PausedReason PauseReason
 }
 
 // Final reports whether every contact is in a final state (completed, failed, cancelled,
@@ -601,7 +712,8 @@ func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error
 	p := Progress{ByState: map[ContactState]int{}, ByOutcome: map[Outcome]int{}}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
-			err := tx.QueryRow(ctx, `SELECT status FROM campaign WHERE id = $1`, campaignID).Scan(&p.Status)
+			err := tx.QueryRow(ctx, `SELECT status, paused_reason FROM campaign WHERE id = $1`, campaignID).
+				Scan(&p.Status, &p.PausedReason)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 			}

@@ -66,10 +66,10 @@ func (s *Store) setStatus(ctx context.Context, campaignID int64, from []Status, 
 		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
 	}
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE campaign SET status = $2, updated_at = $3,
+		UPDATE campaign SET status = $2, updated_at = $3, paused_reason = $7,
 			started_at = CASE WHEN $5 THEN coalesce(started_at, $3) ELSE started_at END,
 			finished_at = CASE WHEN $6 THEN $3 WHEN $5 THEN NULL ELSE finished_at END
-		WHERE id = $1 AND status = ANY($4)`, campaignID, to, now, from, to == StatusRunning, to.Ended())
+		WHERE id = $1 AND status = ANY($4)`, campaignID, to, now, from, to == StatusRunning, to.Ended(), PauseOperator)
 	if err != nil {
 		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
 	}
@@ -122,8 +122,8 @@ func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (in
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
 		}
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = $2, updated_at = $2
-			WHERE id = $1`, campaignID, now, StatusCancelled)
+			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = $2, updated_at = $2, paused_reason = $4
+			WHERE id = $1`, campaignID, now, StatusCancelled, PauseOperator)
 		return err
 	})
 	if err != nil {
@@ -144,6 +144,9 @@ type Pacing struct {
 	MaxAttempts  *int
 	CallbackKey  *string
 	DoNotCallKey *string
+	// MaxCostUSD sets the budget cap in USD (Settings.MaxCostUSD); 0 removes it. A campaign
+	// the cap paused stays paused: resume it.
+	MaxCostUSD *float64
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -175,6 +178,9 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 	if p.MaxAttempts != nil && *p.MaxAttempts < 1 {
 		return fmt.Errorf("max attempts must be at least 1, got %d", *p.MaxAttempts)
 	}
+	if p.MaxCostUSD != nil && !(*p.MaxCostUSD >= 0) {
+		return fmt.Errorf("max cost must be above zero (zero: no cap), got %v", *p.MaxCostUSD)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		if p.WindowSpec != nil {
@@ -197,9 +203,10 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				max_concurrent = coalesce($3, max_concurrent), window_spec = coalesce($4, window_spec),
 				retry_policy = coalesce($6, retry_policy), max_attempts = coalesce($7, max_attempts),
 				callback_key = coalesce($8, callback_key), do_not_call_key = coalesce($9, do_not_call_key),
+				max_cost = CASE WHEN $10::float8 IS NULL THEN max_cost WHEN $10::float8 = 0 THEN NULL ELSE $10::float8 END,
 				updated_at = $5
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
-			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey)
+			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD)
 		if err != nil {
 			return err
 		}
@@ -266,8 +273,8 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		}
 		_, err = tx.Exec(ctx, `
 			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = NULL,
-				started_at = coalesce(started_at, $2), updated_at = $2
-			WHERE id = $1`, campaignID, now, StatusRunning)
+				started_at = coalesce(started_at, $2), updated_at = $2, paused_reason = $4
+			WHERE id = $1`, campaignID, now, StatusRunning, PauseOperator)
 		return err
 	})
 	if err != nil {

@@ -19,6 +19,8 @@ type CampaignLiveCalls struct {
 	Live int
 	// Orphaned: the campaign is running and no live runner covers it (see Orphaned).
 	Orphaned bool
+	// BudgetPaused: the campaign is paused by its budget cap (PauseBudget).
+	BudgetPaused bool
 	// Unreported counts the calls placed (or being placed) whose result is not recorded yet:
 	// the live ones and those that ended (by their status-update) before their end-of-call
 	// report came.
@@ -36,7 +38,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	}
 	// One index probe (attempt_campaign_idx) per campaign: cheap enough for every scrape.
 	rows, err := s.pool.Query(ctx, `
-		SELECT c.id, c.name, c.mode, c.status, l.live, l.unreported, `+runnerStateSQL+`
+		SELECT c.id, c.name, c.mode, c.status, c.paused_reason, l.live, l.unreported, `+runnerStateSQL+`
 		FROM campaign c
 		CROSS JOIN LATERAL (
 			SELECT count(*) FILTER (WHERE a.state = ANY($2))::int AS live,
@@ -53,9 +55,13 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	}
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignLiveCalls, error) {
 		var c CampaignLiveCalls
-		var runner RunnerState
-		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &c.Live, &c.Unreported, &runner.Live, &runner.LastSeen)
+		var (
+			runner RunnerState
+			reason PauseReason
+		)
+		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &reason, &c.Live, &c.Unreported, &runner.Live, &runner.LastSeen)
 		c.Orphaned = Orphaned(c.Status, runner)
+		c.BudgetPaused = c.Status == StatusPaused && reason == PauseBudget
 		return c, err
 	})
 	if err != nil {

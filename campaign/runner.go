@@ -250,3 +250,13 @@ func ContinueCommand(c *Campaign, orphaned bool) string {
 	}
 	return resume
 }
+
+// BudgetContinueCommand is the command that continues a campaign its budget cap paused: resume
+// with a higher cap (the campaign dialed, so it has its assistant and number).
+func BudgetContinueCommand(c *Campaign) string {
+	resume := "campaign resume " + c.Name + " --max-cost USD"
+	if c.Mode == ModeSimulated {
+		resume += " --simulate"
+	}
+	return resume
+}

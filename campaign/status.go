@@ -15,6 +15,8 @@ type CampaignSummary struct {
 	Name   string
 	Status Status
 	Mode   Mode
+	// PausedReason says why a paused campaign is paused (PauseOperator when it is not).
+	PausedReason PauseReason
 	// Contacts counts the campaign's contacts, Final those in a final state.
 	Contacts, Final int
 	// Live counts the attempts creating or created.
@@ -33,7 +35,7 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `
-				SELECT c.id, c.name, c.status, c.mode, c.created_at,
+				SELECT c.id, c.name, c.status, c.mode, c.paused_reason, c.created_at,
 				       coalesce(ct.total, 0), coalesce(ct.final, 0), coalesce(a.live, 0), coalesce(a.cost, 0),
 				       `+runnerStateSQL+`
 				FROM campaign c
@@ -53,7 +55,7 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
 			}
 			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignSummary, error) {
 				var c CampaignSummary
-				err := row.Scan(&c.ID, &c.Name, &c.Status, &c.Mode, &c.CreatedAt, &c.Contacts, &c.Final, &c.Live, &c.Cost,
+				err := row.Scan(&c.ID, &c.Name, &c.Status, &c.Mode, &c.PausedReason, &c.CreatedAt, &c.Contacts, &c.Final, &c.Live, &c.Cost,
 					&c.Runner.Live, &c.Runner.LastSeen)
 				return c, err
 			})

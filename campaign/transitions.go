@@ -21,7 +21,8 @@ func Statuses() []Status {
 // each move:
 //
 //	draft     → running (Start, Resume), cancelled (Cancel)
-//	running   → running (Resume: harmless, another process may be running it), paused (Pause),
+//	running   → running (Resume: harmless, another process may be running it), paused (Pause;
+//	            BeginAttempt when the budget cap would be passed, with PauseBudget),
 //	            completed (its last contact became final), cancelled (Cancel),
 //	            failed (stopped by an error; no verb fails a campaign today)
 //	paused    → running (Resume), cancelled (Cancel)

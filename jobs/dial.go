@@ -190,6 +190,10 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		return river.JobSnooze(grant.Wait)
 	case campaign.RefuseAtCapacity, campaign.RefuseAccountLimit:
 		return river.JobSnooze(jitter(capacityRecheck))
+	case campaign.RefuseBudget: // the store paused the campaign and put the contact back
+		w.Logger.Warn("campaign paused: its budget cap (--max-cost) would be passed; raise it with campaign set and resume",
+			"campaign_id", c.ID)
+		return nil
 	default: // not running, not queued, suppressed: the store has done what there is to do
 		w.Logger.Debug("dial refused", "campaign_id", c.ID, "contact_id", ct.ID, "reason", string(grant.Refusal))
 		return nil

@@ -69,6 +69,12 @@ func csvCampaign(rows *csvRows, r *Report) {
 		{"default_time_zone", c.TimeZone}, {"rate_per_second", c.RatePerSecond}, {"max_concurrent", c.MaxConcurrent},
 		{"max_attempts", c.MaxAttempts}, {"retry_policy", c.RetryPolicy},
 	})
+	if c.MaxCostUSD != nil {
+		rows.addFigures("campaign", []csvFigure{{"max_cost_usd", *c.MaxCostUSD}})
+	}
+	if c.PausedReason != "" {
+		rows.addFigures("campaign", []csvFigure{{"paused_reason", c.PausedReason}})
+	}
 }
 
 // csvContacts adds the contacts in all, final and by state.

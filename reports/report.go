@@ -79,6 +79,10 @@ type CampaignInfo struct {
 	MaxConcurrent int        `json:"max_concurrent"`
 	MaxAttempts   int        `json:"max_attempts"`
 	RetryPolicy   string     `json:"retry_policy"`
+	// MaxCostUSD is the budget cap (--max-cost); absent when there is none.
+	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
+	// PausedReason is "budget" for a campaign its budget cap paused; absent otherwise.
+	PausedReason string `json:"paused_reason,omitempty"`
 }
 
 // ContactsInfo counts the contacts: in all, in a final state, and by state (every state, zeros
@@ -283,10 +287,21 @@ type Progress struct {
 	EstimateNote    string     `json:"estimate_note"`
 	// Orphaned (only when true): the campaign is running and no runner runs it (see
 	// campaign.Orphaned); NoRunnerSince is when one was last seen; Continue says what gets it
-	// dialing again.
+	// dialing again (also for a campaign its budget cap paused).
 	Orphaned      bool       `json:"orphaned,omitempty"`
 	NoRunnerSince *time.Time `json:"no_runner_since,omitempty"`
 	Continue      string     `json:"continue,omitempty"`
+	// PausedReason is "budget" when the campaign's budget cap paused it; absent otherwise.
+	PausedReason string `json:"paused_reason,omitempty"`
+}
+
+// pausedReason is the reason of a paused campaign ("budget"), "" when it is not paused or an
+// operator paused it.
+func pausedReason(c *campaign.Campaign) string {
+	if c.Status != campaign.StatusPaused {
+		return ""
+	}
+	return string(c.PausedReason)
 }
 
 // Options configure Build.
@@ -311,7 +326,7 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 			CreatedAt: c.CreatedAt.UTC(), StartedAt: utcPtr(f.StartedAt), FinishedAt: utcPtr(f.FinishedAt),
 			AssistantID: c.AssistantID, PhoneNumberID: c.PhoneNumberID, Window: c.WindowSpec, TimeZone: c.DefaultTimeZone,
 			RatePerSecond: c.RatePerSecond, MaxConcurrent: c.MaxConcurrent, MaxAttempts: c.MaxAttempts,
-			RetryPolicy: c.RetryPolicy,
+			RetryPolicy: c.RetryPolicy, MaxCostUSD: c.MaxCostUSD, PausedReason: pausedReason(c),
 		},
 	}
 	r.Contacts, r.Outcomes, r.Suppressions = contactFigures(f)
@@ -601,11 +616,16 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 		p.Orphaned, p.NoRunnerSince = true, utcPtr(f.Runner.LastSeen)
 		p.Continue = campaign.ContinueCommand(f.Campaign, true)
 	}
+	if p.PausedReason = pausedReason(f.Campaign); p.PausedReason != "" {
+		p.Continue = campaign.BudgetContinueCommand(f.Campaign)
+	}
 	switch {
 	case p.Remaining == 0:
 		p.EstimateNote = "every contact is final"
 	case p.Orphaned:
 		p.EstimateNote = "no runner runs the campaign: no estimate until it runs again"
+	case p.PausedReason != "":
+		p.EstimateNote = "the campaign is paused by its budget cap: no estimate until it runs again"
 	case status == campaign.StatusDraft:
 		p.EstimateNote = "the campaign has not been started"
 	case status != campaign.StatusRunning:

@@ -355,3 +355,62 @@ func TestWriteText(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// budgetPaused is facts() of a campaign its $1 budget cap paused.
+func budgetPaused() *campaign.ReportFacts {
+	f := facts()
+	f.Campaign.Status, f.Campaign.PausedReason, f.Campaign.MaxCostUSD = campaign.StatusPaused, campaign.PauseBudget, ptr(1.0)
+	return f
+}
+
+// TestBudgetPauseInEveryFormat: a campaign its budget cap paused says so, with the cap and the
+// command that continues it, in JSON (fields added within the schema version), text, HTML and
+// CSV; a campaign without a cap or paused by an operator has none of it.
+func TestBudgetPauseInEveryFormat(t *testing.T) {
+	r := reports.Build(budgetPaused(), reports.Options{Now: now})
+	require.Equal(t, 1, r.SchemaVersion, "fields added: the schema version stays")
+	require.Equal(t, ptr(1.0), r.Campaign.MaxCostUSD)
+	require.Equal(t, "budget", r.Campaign.PausedReason)
+	require.Equal(t, "budget", r.Progress.PausedReason)
+	require.Equal(t, `campaign resume Nov <b>"reminders"</b> --max-cost USD`, r.Progress.Continue)
+	require.Equal(t, "the campaign is paused by its budget cap: no estimate until it runs again", r.Progress.EstimateNote)
+
+	var buf bytes.Buffer
+	require.NoError(t, reports.Write(&buf, r, reports.FormatJSON))
+	require.Contains(t, buf.String(), `"max_cost_usd": 1,`)
+	require.Contains(t, buf.String(), `"paused_reason": "budget"`)
+
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatText))
+	out := buf.String()
+	require.Contains(t, out, `): paused (budget)`)
+	require.Contains(t, out, "  budget cap $1.00, $0.9000 spent\n")
+	require.Contains(t, out, `paused by its budget cap: the next call could pass it; continue with a higher cap: campaign resume Nov <b>"reminders"</b> --max-cost USD`)
+
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatHTML))
+	page := buf.String()
+	require.Contains(t, page, `<span class="badge">paused (budget)</span>`)
+	require.Contains(t, page, "budget cap $1.00")
+	require.Contains(t, page, "<strong>Paused by its budget cap:</strong>")
+
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatCSV))
+	require.Contains(t, buf.String(), "campaign,,max_cost_usd,1\n")
+	require.Contains(t, buf.String(), "campaign,,paused_reason,budget\n")
+
+	for _, f := range []*campaign.ReportFacts{facts(), budgetPaused()} {
+		if f.Campaign.MaxCostUSD != nil {
+			f.Campaign.PausedReason = campaign.PauseOperator // an operator's pause
+		}
+		r := reports.Build(f, reports.Options{Now: now})
+		require.Empty(t, r.Campaign.PausedReason)
+		require.Empty(t, r.Progress.PausedReason)
+		for _, format := range []reports.Format{reports.FormatJSON, reports.FormatText, reports.FormatHTML, reports.FormatCSV} {
+			buf.Reset()
+			require.NoError(t, reports.Write(&buf, r, format))
+			require.NotContains(t, strings.ToLower(buf.String()), "paused by its budget", format)
+			require.NotContains(t, buf.String(), "paused_reason", format)
+		}
+	}
+}

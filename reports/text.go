@@ -55,7 +55,11 @@ func (t *textWriter) flush() { _ = t.tw.Flush() } // a tabwriter on a strings.Bu
 // textCampaign writes the campaign's name, status, times and settings.
 func textCampaign(t *textWriter, r *Report) {
 	c := r.Campaign
-	t.line("Campaign %s (id %d): %s", c.Name, c.ID, c.Status)
+	status := c.Status
+	if c.PausedReason != "" {
+		status += " (" + c.PausedReason + ")"
+	}
+	t.line("Campaign %s (id %d): %s", c.Name, c.ID, status)
 	times := "created " + fmtTime(c.CreatedAt)
 	if c.StartedAt != nil {
 		times += ", started " + fmtTime(*c.StartedAt)
@@ -70,6 +74,9 @@ func textCampaign(t *textWriter, r *Report) {
 	}
 	t.line("  file %s, assistant %s, phone number %s, window %q, up to %d %s", keyLabel(c.SourceFile),
 		keyLabel(c.AssistantID), keyLabel(c.PhoneNumberID), window, c.MaxAttempts, plural(c.MaxAttempts, "attempt", "attempts"))
+	if c.MaxCostUSD != nil {
+		t.line("  budget cap %s, %s spent", usd(*c.MaxCostUSD), usd(r.Cost.TotalUSD))
+	}
 }
 
 // textFunnel writes the funnel's stages.
@@ -235,6 +242,9 @@ func textProgress(t *textWriter, r *Report) {
 			since = "no runner since " + fmtTime(*p.NoRunnerSince)
 		}
 		t.line("  orphaned: %s, nothing dials it; continue with: %s", since, p.Continue)
+	}
+	if p.PausedReason != "" {
+		t.line("  paused by its budget cap: the next call could pass it; continue with a higher cap: %s", p.Continue)
 	}
 }
 

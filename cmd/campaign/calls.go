@@ -332,6 +332,11 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 	return endError(c, p)
 }
 
+// budgetPaused reports whether the campaign of p is paused by its budget cap.
+func budgetPaused(p campaign.Progress) bool {
+	return p.Status == campaign.StatusPaused && p.PausedReason == campaign.PauseBudget
+}
+
 // endError is the error of a run that ended without completing its campaign (someone cancelled
 // it, or it failed), so the command exits non-zero; nil when the campaign completed.
 func endError(c *campaign.Campaign, p campaign.Progress) error {
@@ -341,6 +346,11 @@ func endError(c *campaign.Campaign, p campaign.Progress) error {
 	case campaign.StatusFailed:
 		return fmt.Errorf("campaign %s failed with %d contacts not yet final; continue with: %s",
 			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
+	}
+	if budgetPaused(p) {
+		return fmt.Errorf("campaign %s paused by its budget cap ($%.2f spent, %d contacts not yet final); "+
+			"continue with a higher cap: %s",
+			c.Name, p.Cost, p.Total-p.FinalCount(), campaign.BudgetContinueCommand(c))
 	}
 	return nil
 }
@@ -400,7 +410,8 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, c *campaign
 		prog.update(p)
 		// A call ends by its status-update a moment before its report: its contact stays
 		// in_call until the result is recorded.
-		if p.Final() || (interrupted && p.Live == 0 && p.ByState[campaign.ContactInCall] == 0) {
+		settled := p.Live == 0 && p.ByState[campaign.ContactInCall] == 0
+		if p.Final() || (interrupted && settled) || (budgetPaused(p) && settled) {
 			return interrupted, nil
 		}
 	}

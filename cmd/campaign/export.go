@@ -176,7 +176,7 @@ func noteUnfinished(ctx context.Context, w io.Writer, store *campaign.Store, c *
 		fmt.Fprintf(w, "Note: campaign %s is a draft (never started): nobody has been called yet.\n", c.Name)
 	case p.Status != campaign.StatusCompleted && p.Status != campaign.StatusCancelled:
 		fmt.Fprintf(w, "Note: campaign %s is still %s: %d of %d contacts are not final yet (%d calls live); "+
-			"this export shows the results so far.\n", c.Name, p.Status, p.Total-p.FinalCount(), p.Total, p.Live)
+			"this export shows the results so far.\n", c.Name, statusText(p.Status, p.PausedReason), p.Total-p.FinalCount(), p.Total, p.Live)
 	case p.Live > 0:
 		fmt.Fprintf(w, "Note: campaign %s has %d calls still live; their results are not in this export yet.\n", c.Name, p.Live)
 	}

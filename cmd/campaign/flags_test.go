@@ -125,6 +125,7 @@ func TestRunFlags(t *testing.T) {
 	require.Equal(t, 10, o.MaxConcurrent)
 	require.Equal(t, "auto", o.Webhooks)
 	require.Equal(t, 2*time.Minute, o.Grace)
+	require.Nil(t, o.maxCostUSD, "no budget cap by default")
 
 	// flag > env > default; the region is upper-cased and the retry policy made canonical.
 	b.env["CAMPAIGN_WINDOW"] = "mon-fri 09:00-17:00"
@@ -142,6 +143,18 @@ func TestRunFlags(t *testing.T) {
 	require.Equal(t, 4.0, o.Rate)
 	require.Equal(t, "no_answer=2@4h, busy=1@5m, voicemail=1@24h, failed=2@10m", o.Retry, "made canonical")
 	require.Equal(t, "stdin", o.source())
+
+	// The budget cap: from the environment, a flag wins, "none" removes it.
+	b.env["CAMPAIGN_MAX_COST"] = "12.5"
+	o, code = parse(t, b, newRunCmd, "run", "f.csv", "--dry-run")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 12.5, *o.maxCostUSD)
+	o, code = parse(t, b, newRunCmd, "run", "f.csv", "--dry-run", "--max-cost", "40")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 40.0, *o.maxCostUSD)
+	o, code = parse(t, b, newRunCmd, "run", "f.csv", "--dry-run", "--max-cost", "none")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Nil(t, o.maxCostUSD)
 
 	// A simulation calls at any hour, once per contact, unless told otherwise.
 	b.env = map[string]string{envDatabaseURL: noDatabaseURL}
@@ -192,6 +205,9 @@ func TestRunFlags(t *testing.T) {
 		{"padded key", []string{"run", "f.csv", "--dry-run", "--callback-key", " when"}, "--callback-key must be"},
 		{"bad public URL", []string{"run", "f.csv", "--dry-run", "--public-url", "ftp://x"}, "--public-url must start with https://"},
 		{"bad webhooks", []string{"run", "f.csv", "--dry-run", "--webhooks", "relay"}, "--webhooks"},
+		{"zero max cost", []string{"run", "f.csv", "--dry-run", "--max-cost", "0"}, "--max-cost must be an amount in USD above 0"},
+		{"negative max cost", []string{"run", "f.csv", "--dry-run", "--max-cost", "-5"}, "--max-cost must be"},
+		{"max cost not a number", []string{"run", "f.csv", "--dry-run", "--max-cost", "$5"}, `got "$5"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			requireUsage(t, b, newRunCmd, tt.want, tt.args...)
@@ -238,6 +254,9 @@ func TestResumeFlags(t *testing.T) {
 
 	requireUsage(t, b, newResumeCmd, "--max-concurrent must be at least 1", "resume", "nov", "--max-concurrent", "0")
 	requireUsage(t, b, newResumeCmd, "fry", "resume", "nov", "--window", "mon-fry 10:00-18:00")
+	o, code = parse(t, b, newResumeCmd, "resume", "nov", "--max-cost", "80")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 80.0, *o.Pacing.MaxCostUSD, "resume raises the cap and continues in one command")
 }
 
 func TestSetFlags(t *testing.T) {
@@ -254,6 +273,17 @@ func TestSetFlags(t *testing.T) {
 	requireUsage(t, b, newSetCmd, "--max-concurrent must be at least 1", "set", "nov", "--max-concurrent", "0")
 	requireUsage(t, b, newSetCmd, "--rate must be 0 (no limit) or more", "set", "nov", "--rate", "-2")
 	requireUsage(t, b, newSetCmd, "--retry", "set", "nov", "--retry", "busy")
+
+	// --max-cost sets the cap; "none" removes it (0 in campaign.Pacing); 0 is refused.
+	o, code = parse(t, b, newSetCmd, "set", "nov", "--max-cost", "25")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 25.0, *o.Pacing.MaxCostUSD)
+	o, code = parse(t, b, newSetCmd, "set", "nov", "--max-cost", "none")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 0.0, *o.Pacing.MaxCostUSD)
+	requireUsage(t, b, newSetCmd, "--max-cost must be an amount in USD above 0", "set", "nov", "--max-cost", "0")
+	requireUsage(t, b, newSetCmd, "--max-cost must be", "set", "nov", "--max-cost", "lots")
+	requireUsage(t, b, newSetCmd, "--max-cost must be", "set", "nov", "--max-cost", "")
 }
 
 func TestPauseCancelDeleteFlags(t *testing.T) {

@@ -200,6 +200,10 @@ func runSet(ctx context.Context, a *app, opts *setOptions) error {
 		}
 		fmt.Fprintf(a.errOut, "Campaign %s updated; running processes apply it within seconds.\n", c.Name)
 		writePacingChanges(a.errOut, opts.Pacing, c, after)
+		if after.Status == campaign.StatusPaused && after.PausedReason == campaign.PauseBudget {
+			fmt.Fprintf(a.errOut, "Campaign %s is paused by its budget cap: continue it with: %s\n", c.Name,
+				campaign.ContinueCommand(after, false))
+		}
 		return nil
 	})
 }

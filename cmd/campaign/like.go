@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/campaign-run/campaign/campaign"
 )
@@ -109,6 +110,12 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 	copyIf("default-region", func() { o.DefaultRegion = s.DefaultRegion })
 	copyIf("rate", func() { o.Rate = s.RatePerSecond })
 	copyIf("max-concurrent", func() { o.MaxConcurrent = s.MaxConcurrent })
+	copyIf("max-cost", func() {
+		o.MaxCost = noMaxCost
+		if s.MaxCostUSD != nil {
+			o.MaxCost = strconv.FormatFloat(*s.MaxCostUSD, 'f', -1, 64)
+		}
+	})
 	copyIf("callback-key", func() { o.CallbackKey = s.CallbackKey })
 	copyIf("do-not-call-key", func() { o.DoNotCallKey = s.DoNotCallKey })
 	if o.CallbackKey == "" {

@@ -55,7 +55,7 @@ func TestApplyLikeFlags(t *testing.T) {
 		AssistantID: "asst-nov", PhoneNumberID: "pn-nov", PublicURL: "https://nov.example.com",
 		Webhooks: campaign.WebhooksPoll, WindowSpec: "mon-fri 09:00-17:00", DefaultTimeZone: "Europe/London",
 		DefaultRegion: "GB", RatePerSecond: 3, MaxConcurrent: 4, RetryPolicy: "busy=1@5m", MaxAttempts: 2,
-		CallbackKey: "cb", DoNotCallKey: "dnc",
+		CallbackKey: "cb", DoNotCallKey: "dnc", MaxCostUSD: new(12.5),
 	}}
 	for _, tt := range []struct {
 		name    string
@@ -77,9 +77,11 @@ func TestApplyLikeFlags(t *testing.T) {
 			require.Equal(t, 2, o.MaxAttempts)
 			require.Equal(t, "cb", o.CallbackKey)
 			require.Equal(t, "dnc", o.DoNotCallKey)
+			require.Equal(t, "12.5", o.MaxCost, "the budget cap, as the flag would give it")
 		}},
-		{"flags given win", runOptions{Rate: 5, callOptions: callOptions{AssistantID: "asst-dec"}, Window: "always"},
-			[]string{"rate", "assistant-id", "window"}, func(t *testing.T, o *runOptions) {
+		{"flags given win", runOptions{Rate: 5, callOptions: callOptions{AssistantID: "asst-dec"}, Window: "always", MaxCost: "none"},
+			[]string{"rate", "assistant-id", "window", "max-cost"}, func(t *testing.T, o *runOptions) {
+				require.Equal(t, "none", o.MaxCost)
 				require.Equal(t, 5.0, o.Rate)
 				require.Equal(t, "asst-dec", o.AssistantID)
 				require.Equal(t, "always", o.Window)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -21,10 +22,11 @@ type pacingFlags struct {
 	maxAttempts   int
 	callbackKey   string
 	doNotCallKey  string
+	maxCost       string
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key or --do-not-call-key"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key or --max-cost"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -34,6 +36,7 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.IntVar(&p.maxAttempts, "max-attempts", 0, "calls per contact, at most, retries and callbacks included")
 	f.StringVar(&p.callbackKey, "callback-key", "", "structured-data key of a callback time the person asked for")
 	f.StringVar(&p.doNotCallKey, "do-not-call-key", "", "structured-data key that says the person asked not to be called")
+	f.StringVar(&p.maxCost, "max-cost", "", `budget cap in USD: no new call once it could be passed ("none": remove the cap)`)
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
@@ -81,7 +84,42 @@ func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
 		}
 		c.DoNotCallKey = &p.doNotCallKey
 	}
+	if f.Changed("max-cost") {
+		usd, err := parseMaxCost(p.maxCost)
+		if err != nil {
+			return c, err
+		}
+		// campaign.Pacing says "no cap" with 0.
+		c.MaxCostUSD = new(float64)
+		if usd != nil {
+			*c.MaxCostUSD = *usd
+		}
+	}
 	return c, nil
+}
+
+// noMaxCost is the --max-cost value that means no budget cap.
+const noMaxCost = "none"
+
+// parseMaxCost reads a --max-cost value: an amount in USD above 0, or "none" (nil). 0 is
+// refused rather than taken as "no cap" or "spend nothing": neither reading is obvious.
+func parseMaxCost(s string) (*float64, error) {
+	if strings.EqualFold(strings.TrimSpace(s), noMaxCost) {
+		return nil, nil
+	}
+	usd, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || !(usd > 0) || math.IsInf(usd, 0) {
+		return nil, usageErrorf("--max-cost must be an amount in USD above 0 (e.g. 25 or 12.50), or %s to remove the cap; got %q", noMaxCost, s)
+	}
+	return &usd, nil
+}
+
+// maxCostText is a budget cap for people: "$25.00", or "none".
+func maxCostText(usd *float64) string {
+	if usd == nil {
+		return noMaxCost
+	}
+	return fmt.Sprintf("$%.2f", *usd)
 }
 
 // checkFollowUpKey refuses a structured-data key that cannot be one: empty or padded.
@@ -123,5 +161,8 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	}
 	if p.DoNotCallKey != nil {
 		line("do-not-call key", quote(before.DoNotCallKey), quote(after.DoNotCallKey))
+	}
+	if p.MaxCostUSD != nil {
+		line("max cost", maxCostText(before.MaxCostUSD), maxCostText(after.MaxCostUSD))
 	}
 }

@@ -47,6 +47,9 @@ type runOptions struct {
 	Retry        string
 	CallbackKey  string
 	DoNotCallKey string
+	// MaxCost is the --max-cost value; maxCostUSD its amount after validate (nil: no cap).
+	MaxCost    string
+	maxCostUSD *float64
 
 	Preview int
 	Format  string
@@ -68,6 +71,7 @@ var runEnv = map[string]string{
 	"max-concurrent":  "CAMPAIGN_MAX_CONCURRENT",
 	"max-attempts":    "CAMPAIGN_MAX_ATTEMPTS",
 	"retry":           "CAMPAIGN_RETRY",
+	"max-cost":        "CAMPAIGN_MAX_COST",
 	"vapi-base-url":   envVapiBaseURL,
 	"webhook-listen":  envWebhookListen,
 	"webhooks":        "CAMPAIGN_WEBHOOKS",
@@ -154,6 +158,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.Retry, "retry", campaign.DefaultRetrySpec, `retry policy by outcome: outcome=retries@delay[*backoff], or "none"`)
 	f.StringVar(&opts.CallbackKey, "callback-key", campaign.DefaultCallbackAtKey, "structured-data key of a callback time the person asked for")
 	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
+	f.StringVar(&opts.MaxCost, "max-cost", noMaxCost, `budget cap in USD: no new call once spent + the expected cost of live calls could pass it; the campaign pauses ("none": no cap)`)
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
@@ -245,6 +250,9 @@ func (o *runOptions) validate() error {
 		return usageErrorf("--retry: %v", err)
 	}
 	o.Retry = policy.String()
+	if o.maxCostUSD, err = parseMaxCost(o.MaxCost); err != nil {
+		return err
+	}
 	if err := checkFollowUpKey("--callback-key", o.CallbackKey); err != nil {
 		return err
 	}

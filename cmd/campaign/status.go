@@ -47,9 +47,28 @@ type listItem struct {
 	LiveCalls int       `json:"live_calls"`
 	CreatedAt time.Time `json:"created_at"`
 	CostUSD   float64   `json:"cost_usd"`
+	// PausedReason (only for a campaign paused by its budget cap): "budget".
+	PausedReason string `json:"paused_reason,omitempty"`
 	// Orphaned (only when true): running with no runner; NoRunnerSince is when one was last seen.
 	Orphaned      bool       `json:"orphaned,omitempty"`
 	NoRunnerSince *time.Time `json:"no_runner_since,omitempty"`
+}
+
+// statusText is a campaign status for people: "paused (budget)" for a campaign its budget cap
+// paused.
+func statusText(status campaign.Status, reason campaign.PauseReason) string {
+	if status == campaign.StatusPaused && reason != campaign.PauseOperator {
+		return fmt.Sprintf("%s (%s)", status, reason)
+	}
+	return string(status)
+}
+
+// pausedReason is the JSON paused_reason of a campaign: its reason when paused, else "".
+func pausedReason(status campaign.Status, reason campaign.PauseReason) string {
+	if status != campaign.StatusPaused {
+		return ""
+	}
+	return string(reason)
 }
 
 // listOptions are the flags of `campaign list`.
@@ -96,7 +115,7 @@ func runList(ctx context.Context, a *app, opts *listOptions) error {
 		for i, c := range list {
 			items[i] = listItem{ID: c.ID, Name: c.Name, Status: string(c.Status), Contacts: c.Contacts,
 				Final: c.Final, LiveCalls: c.Live, CreatedAt: c.CreatedAt.UTC(), CostUSD: roundCost(c.Cost),
-				Orphaned: campaign.Orphaned(c.Status, c.Runner), NoRunnerSince: orphanSince(c.Status, c.Runner)}
+				PausedReason: pausedReason(c.Status, c.PausedReason), Orphaned: campaign.Orphaned(c.Status, c.Runner), NoRunnerSince: orphanSince(c.Status, c.Runner)}
 		}
 		return writeJSONLine(a.out, items)
 	}
@@ -108,7 +127,7 @@ func runList(ctx context.Context, a *app, opts *listOptions) error {
 	fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tCONTACTS\tFINAL\tLIVE\tCREATED\tCOST")
 	var orphans []string
 	for _, c := range list {
-		status := string(c.Status)
+		status := statusText(c.Status, c.PausedReason)
 		if campaign.Orphaned(c.Status, c.Runner) {
 			status += " (orphaned)"
 			orphans = append(orphans, c.Name+": "+orphanText(&campaign.Campaign{ID: c.ID, Name: c.Name, Mode: c.Mode}, c.Runner))
@@ -127,11 +146,13 @@ func runList(ctx context.Context, a *app, opts *listOptions) error {
 
 // statusReport is a campaign's status, as `campaign status --format json` prints it.
 type statusReport struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	Contacts  struct {
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	// PausedReason (only for a campaign paused by its budget cap): "budget".
+	PausedReason string    `json:"paused_reason,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	Contacts     struct {
 		Total   int            `json:"total"`
 		Final   int            `json:"final"`
 		ByState map[string]int `json:"by_state"`
@@ -168,7 +189,11 @@ type statusReport struct {
 		Window        string `json:"window"`
 		AssistantID   string `json:"assistant_id"`
 		PhoneNumberID string `json:"phone_number_id"`
+		// MaxCostUSD is the budget cap; absent when there is none.
+		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 	} `json:"settings"`
+	// Budget is what the budget cap sees; absent when there is no cap.
+	Budget *statusBudget `json:"budget,omitempty"`
 	Import struct {
 		RowsRead int `json:"rows_read"`
 		Accepted int `json:"accepted"`
@@ -181,6 +206,19 @@ type statusReport struct {
 	nextDue *time.Time
 	// runner says who runs the campaign, for the text form ("" when nobody and that is fine).
 	runner string
+	// continueCmd is the command that continues the campaign if its budget cap paused it, for
+	// the text form.
+	continueCmd string
+}
+
+// statusBudget is the budget of a campaign with a cap (campaign.BudgetUse, rounded).
+type statusBudget struct {
+	// SpentUSD sums the recorded cost of the campaign's calls.
+	SpentUSD float64 `json:"spent_usd"`
+	// ExpectedUSD adds the expected cost of its calls not yet priced (at the mean cost so far).
+	ExpectedUSD float64 `json:"expected_usd"`
+	// UnpricedCalls counts those calls: live, or ended with their report still to come.
+	UnpricedCalls int `json:"unpriced_calls"`
 }
 
 type statusError struct {
@@ -301,7 +339,8 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		return nil, err
 	}
 	r := &statusReport{ID: c.ID, Name: c.Name, Status: string(p.Status), CreatedAt: c.CreatedAt.UTC(),
-		Orphaned: campaign.Orphaned(p.Status, runners), NoRunnerSince: orphanSince(p.Status, runners)}
+		PausedReason: pausedReason(p.Status, p.PausedReason),
+		Orphaned:     campaign.Orphaned(p.Status, runners), NoRunnerSince: orphanSince(p.Status, runners)}
 	switch {
 	case r.Orphaned:
 		r.runner = orphanText(c, runners)
@@ -343,6 +382,16 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		return nil, err
 	}
 	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
+	if c.MaxCostUSD != nil {
+		r.Settings.MaxCostUSD = c.MaxCostUSD
+		b, err := store.Budget(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		r.Budget = &statusBudget{SpentUSD: roundCost(b.SpentUSD), ExpectedUSD: roundCost(b.Expected(0)),
+			UnpricedCalls: b.Unpriced}
+	}
+	r.continueCmd = campaign.BudgetContinueCommand(c)
 	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
 		c.ImportStats.RejectedTotal()
 	return r, nil
@@ -351,7 +400,7 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 // writeStatusText writes the text form of a status.
 func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	var b strings.Builder
-	status := r.Status
+	status := statusText(campaign.Status(r.Status), campaign.PauseReason(r.PausedReason))
 	if r.Orphaned {
 		status += " (orphaned)"
 	}
@@ -367,6 +416,13 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	fmt.Fprintf(tw, "  contacts:\t%d total, %d final (%s)\n", r.Contacts.Total, r.Contacts.Final, strings.Join(states, ", "))
 	fmt.Fprintf(tw, "  outcomes:\t%s\n", outcomeText(r.Outcomes))
 	fmt.Fprintf(tw, "  calls:\t%d live, %d placed, cost $%.2f\n", r.LiveCalls, r.AttemptsPlaced, r.CostUSD)
+	if r.Budget != nil {
+		fmt.Fprintf(tw, "  budget:\t$%.2f spent of %s, $%.2f expected with %d calls not yet priced\n",
+			r.Budget.SpentUSD, maxCostText(r.Settings.MaxCostUSD), r.Budget.ExpectedUSD, r.Budget.UnpricedCalls)
+	}
+	if r.PausedReason == string(campaign.PauseBudget) {
+		fmt.Fprintf(tw, "\tpaused: the next call could pass the cap; continue with a higher cap: %s\n", r.continueCmd)
+	}
 	fmt.Fprintf(tw, "  rate:\t%s calls/s over the last minute, %s over the last %s (limit %s)\n",
 		strconv.FormatFloat(r.RateLastMinute, 'f', -1, 64), strconv.FormatFloat(r.RateAchieved, 'f', -1, 64),
 		shortDuration(statusRateWindow), rateText(r.Settings.RatePerSecond))

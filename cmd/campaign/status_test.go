@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -339,4 +340,95 @@ func TestStatusLastMinuteAndPermanentFailures(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, exitOK, b.run(t, "status", "old"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "errors:       0 attempts failed, 1 contacts failed for good, 0 webhook events not applied\n")
+}
+
+// TestStatusListBudgetPause: a campaign its budget cap paused shows "paused (budget)", the cap,
+// what it spent and what it expects, and the command that continues it, in status and list,
+// text and JSON.
+func TestStatusListBudgetPause(t *testing.T) {
+	b, novID, store := budgetPausedFixture(t)
+	ctx := context.Background()
+
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
+	require.Equal(t, "paused", r["status"])
+	require.Equal(t, "budget", r["paused_reason"])
+	require.Equal(t, 0.1, r["settings"].(map[string]any)["max_cost_usd"])
+	// The live call counts at the mean cost of the priced one.
+	require.Equal(t, map[string]any{"spent_usd": 0.1234, "expected_usd": 0.2468, "unpriced_calls": float64(1)}, r["budget"])
+
+	require.Equal(t, exitOK, b.run(t, "status", "nov"), "stderr: %s", b.stderr)
+	out := b.stdout.String()
+	for _, want := range []string{
+		"): paused (budget), created ",
+		"budget:       $0.12 spent of $0.10, $0.25 expected with 1 calls not yet priced\n",
+		"paused: the next call could pass the cap; continue with a higher cap: campaign resume nov --max-cost USD\n",
+	} {
+		require.Contains(t, out, want)
+	}
+
+	require.Equal(t, exitOK, b.run(t, "list", "--format", "json"), "stderr: %s", b.stderr)
+	var items []map[string]any
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &items), "stdout: %s", b.stdout)
+	require.Equal(t, "paused", items[0]["status"])
+	require.Equal(t, "budget", items[0]["paused_reason"])
+	require.NotContains(t, items[1], "paused_reason", "only a campaign paused by its cap has one")
+	require.Equal(t, exitOK, b.run(t, "list"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), " paused (budget) ")
+
+	// An operator's pause after a resume has no reason.
+	_, err := store.Resume(ctx, novID, campaign.ResumeOptions{}, b.now)
+	require.NoError(t, err)
+	require.NoError(t, store.Pause(ctx, novID, b.now))
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	r = nil
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
+	require.Equal(t, "paused", r["status"])
+	require.NotContains(t, r, "paused_reason")
+}
+
+// budgetPausedFixture is statusFixture with nov's budget cap ($0.10, below its $0.1234 spent)
+// reached by a dial: nov is paused with PauseBudget.
+func budgetPausedFixture(t *testing.T) (*testBundle, int64, *campaign.Store) {
+	t.Helper()
+	b, _, novID := statusFixture(t)
+	ctx := context.Background()
+	pool := b.pool(t)
+	store := campaign.NewStore(pool)
+	limit := 0.10
+	require.NoError(t, store.SetPacing(ctx, novID, campaign.Pacing{MaxCostUSD: &limit}, b.now))
+	var contactID int64
+	require.NoError(t, pool.QueryRow(ctx, `
+		WITH c AS (
+			UPDATE contact SET state = $3 WHERE id = (SELECT min(id) FROM contact WHERE campaign_id = $1 AND state = $2)
+			RETURNING id
+		), n AS (UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1)
+		SELECT id FROM c`, novID, campaign.ContactPending, campaign.ContactQueued).Scan(&contactID))
+	g, err := store.BeginAttempt(ctx, contactID, b.now)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseBudget, g.Refusal)
+	return b, novID, store
+}
+
+// TestSetMaxCostOfBudgetPausedCampaign: export's note and the report name the pause; set --max-cost shows the
+// cap before and after, and of a campaign the cap paused says that it stays paused and how to
+// continue it.
+func TestSetMaxCostOfBudgetPausedCampaign(t *testing.T) {
+	b, _, _ := budgetPausedFixture(t)
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--max-cost", "5"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "  max cost: $0.10 → $5.00\n")
+	require.Contains(t, b.stderr.String(), "Campaign nov is paused by its budget cap: continue it with: campaign resume nov\n")
+	// export's note names the pause; the report says it.
+	out := filepath.Join(t.TempDir(), "nov.csv")
+	require.Equal(t, exitOK, b.run(t, "export", "nov", "-o", out), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "Note: campaign nov is still paused (budget): 7 of 9 contacts are not final yet")
+	require.Equal(t, exitOK, b.run(t, "report", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), "paused by its budget cap")
+
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--max-cost", "none"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "  max cost: $5.00 → none\n")
+	require.Equal(t, exitOK, b.run(t, "status", "nov", "--format", "json"), "stderr: %s", b.stderr)
+	require.NotContains(t, b.stdout.String(), "max_cost_usd")
+	require.NotContains(t, b.stdout.String(), `"budget"`+":")
 }

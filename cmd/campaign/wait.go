@@ -47,7 +47,8 @@ func newWaitCmd(a *app, runF func(*waitOptions) error) *cobra.Command {
 	return cmd
 }
 
-// runWait reads the campaign's status every --interval until it has ended, or ctx is done.
+// runWait reads the campaign's status every --interval until it has ended, or its budget cap
+// paused it and its calls settled, or ctx is done.
 func runWait(ctx context.Context, a *app, opts *waitOptions) error {
 	pool, store, c, err := a.openCampaign(ctx, dbReadOnly, opts.Ref)
 	if err != nil {
@@ -64,6 +65,15 @@ func runWait(ctx context.Context, a *app, opts *waitOptions) error {
 			fmt.Fprintf(a.errOut, "Campaign %s %s: %d of %d contacts final.\n", c.Name, p.Status, p.FinalCount(), p.Total)
 			if opts.ExitStatus && p.Status != campaign.StatusCompleted {
 				return fmt.Errorf("campaign %s ended %s", c.Name, p.Status)
+			}
+			return nil
+		}
+		if err == nil && budgetPaused(p) && p.Live == 0 && p.ByState[campaign.ContactInCall] == 0 {
+			// Stopped by its budget cap, its calls settled: nothing more happens without an operator.
+			fmt.Fprintf(a.errOut, "Campaign %s paused by its budget cap: %d of %d contacts final; continue with a higher cap: %s\n",
+				c.Name, p.FinalCount(), p.Total, campaign.BudgetContinueCommand(c))
+			if opts.ExitStatus {
+				return fmt.Errorf("campaign %s paused by its budget cap", c.Name)
 			}
 			return nil
 		}

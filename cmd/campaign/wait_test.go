@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
 )
 
 // runAsync runs the CLI with args in the background on its own buffers and returns a channel
@@ -117,6 +119,15 @@ func TestWait(t *testing.T) {
 		t.Fatal("wait did not return on Ctrl-C")
 	}
 	require.Contains(t, stderr.String(), "interrupted")
+
+	// Paused by its budget cap, with no call in flight: nothing more happens without an operator.
+	_, err := pool.Exec(context.Background(), `UPDATE campaign SET paused_reason = $2 WHERE name = $1`,
+		"nov", campaign.PauseBudget)
+	require.NoError(t, err)
+	require.Equal(t, exitOK, b.run(t, "wait", "nov"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "Campaign nov paused by its budget cap: 0 of 9 contacts final; continue with a higher cap: campaign resume nov --max-cost USD")
+	require.Equal(t, exitError, b.run(t, "wait", "nov", "--exit-status"))
+	require.Contains(t, b.stderr.String(), "campaign nov paused by its budget cap")
 
 	require.Equal(t, exitError, b.run(t, "wait", "novv"))
 	require.Contains(t, b.stderr.String(), `no campaign "novv"`)

@@ -1,7 +1,8 @@
 // Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
 // creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
 // results it applies, the webhook requests it answers and, read from the database at every
-// scrape, the live calls of each campaign and whether it is orphaned (running, with no runner).
+// scrape, the live calls of each campaign, whether it is orphaned (running, with no runner) and
+// whether its budget cap paused it.
 //
 // [Metrics] implements jobs.Observer and webhook.Observer. Its metrics live on a registry of its
 // own (never Prometheus's global one), served by [Metrics.Handler]. Counters are per process:
@@ -35,6 +36,7 @@ const (
 	NameDialDuration     = "campaign_dial_duration_seconds"
 	NameLiveCalls        = "campaign_live_calls"
 	NameOrphaned         = "campaign_orphaned"
+	NameBudgetPaused     = "campaign_budget_paused"
 	NameCallOutcomes     = "campaign_call_outcomes_total"
 	NameWebhookEvents    = "campaign_webhook_events_total"
 )
@@ -211,9 +213,10 @@ func webhookType(t vapi.ServerMessageType) string {
 
 // liveCallsCollector reads the live calls of every campaign from the database at each scrape.
 type liveCallsCollector struct {
-	source   LiveCallsSource
-	desc     *prometheus.Desc
-	orphaned *prometheus.Desc
+	source       LiveCallsSource
+	desc         *prometheus.Desc
+	orphaned     *prometheus.Desc
+	budgetPaused *prometheus.Desc
 }
 
 func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
@@ -226,6 +229,10 @@ func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 			"1 when the campaign is running and no runner runs it (its process died; see campaign status), else 0; "+
 				"for each campaign running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
+		budgetPaused: prometheus.NewDesc(NameBudgetPaused,
+			"1 when the campaign's budget cap (--max-cost) paused it, else 0; "+
+				"for each campaign running, paused or with a call live, from the database.",
+			[]string{"campaign_id", "campaign"}, nil),
 	}
 }
 
@@ -233,6 +240,7 @@ func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 func (c *liveCallsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
 	ch <- c.orphaned
+	ch <- c.budgetPaused
 }
 
 // Collect implements prometheus.Collector.
@@ -245,17 +253,23 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		// and logged); the other metrics are still served.
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		ch <- prometheus.NewInvalidMetric(c.orphaned, err)
+		ch <- prometheus.NewInvalidMetric(c.budgetPaused, err)
 		return
 	}
 	for _, l := range list {
 		id := strconv.FormatInt(l.ID, 10)
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(l.Live), id, l.Name)
-		orphaned := 0.0
-		if l.Orphaned {
-			orphaned = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.orphaned, prometheus.GaugeValue, orphaned, id, l.Name)
+		ch <- prometheus.MustNewConstMetric(c.orphaned, prometheus.GaugeValue, gauge(l.Orphaned), id, l.Name)
+		ch <- prometheus.MustNewConstMetric(c.budgetPaused, prometheus.GaugeValue, gauge(l.BudgetPaused), id, l.Name)
 	}
+}
+
+// gauge is a flag as a gauge's value: 1 or 0.
+func gauge(flag bool) float64 {
+	if flag {
+		return 1
+	}
+	return 0
 }
 
 // compile-time checks that Metrics observes the workers and the receiver.

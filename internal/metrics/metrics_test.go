@@ -43,7 +43,7 @@ func TestMetrics(t *testing.T) {
 		require.True(t, createdBy.IsZero(), "every live call counts")
 		return []campaign.CampaignLiveCalls{
 			{ID: 3, Name: "nov-reminders", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 7},
-			{ID: 9, Name: `say "hi"`, Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0},
+			{ID: 9, Name: `say "hi"`, Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0, BudgetPaused: true},
 			{ID: 12, Name: "phantom", Mode: campaign.ModeForeground, Status: campaign.StatusRunning, Live: 5, Orphaned: true},
 		}, nil
 	}))
@@ -120,10 +120,16 @@ campaign_live_calls{campaign="say \"hi\"",campaign_id="9"} 0
 campaign_orphaned{campaign="nov-reminders",campaign_id="3"} 0
 campaign_orphaned{campaign="phantom",campaign_id="12"} 1
 campaign_orphaned{campaign="say \"hi\"",campaign_id="9"} 0
+# HELP campaign_budget_paused 1 when the campaign's budget cap (--max-cost) paused it, else 0; for each campaign running, paused or with a call live, from the database.
+# TYPE campaign_budget_paused gauge
+campaign_budget_paused{campaign="nov-reminders",campaign_id="3"} 0
+campaign_budget_paused{campaign="phantom",campaign_id="12"} 0
+campaign_budget_paused{campaign="say \"hi\"",campaign_id="9"} 1
 `
 	var got strings.Builder
 	for _, name := range []string{metrics.NameCallsCreated, metrics.NameCallCreateErrors, metrics.NameDialDuration,
-		metrics.NameCallOutcomes, metrics.NameWebhookEvents, metrics.NameLiveCalls, metrics.NameOrphaned} {
+		metrics.NameCallOutcomes, metrics.NameWebhookEvents, metrics.NameLiveCalls, metrics.NameOrphaned,
+		metrics.NameBudgetPaused} {
 		got.WriteString(family(body, name))
 	}
 	require.Equal(t, strings.TrimPrefix(want, "\n"), got.String())
@@ -146,6 +152,7 @@ func TestLiveCallsUnreadable(t *testing.T) {
 	body := get(t, url)
 	require.Contains(t, body, "campaign_calls_created_total 1")
 	require.NotContains(t, body, "campaign_live_calls{")
+	require.NotContains(t, body, "campaign_budget_paused{")
 	// The failure is counted once the scrape is over: the next one shows it.
 	require.Contains(t, get(t, url), `promhttp_metric_handler_errors_total{cause="gathering"} 1`)
 }
