@@ -252,3 +252,9 @@ func (s *Settings) TargetLabel() string {
 	}
 	return string(kind) + " " + id
 }
+
+// HasTarget reports whether something is named to place the calls.
+func (s *Settings) HasTarget() bool {
+	kind, _ := s.Target()
+	return kind != TargetNone
+}

@@ -158,6 +158,18 @@ func setTarget(dto *vapi.CreateCallDTO, s *campaign.Settings, overrides *vapi.As
 	return nil
 }
 
+// CheckOverrides reports overrides the campaign's target cannot take (a workflow takes only
+// variableValues), so a run refuses them before it dials rather than at the first call.
+func CheckOverrides(s *campaign.Settings) error {
+	overrides := &vapi.AssistantOverrides{}
+	if len(s.Overrides) > 0 {
+		if err := json.Unmarshal(s.Overrides, overrides); err != nil {
+			return fmt.Errorf("campaign overrides: %w", err)
+		}
+	}
+	return setTarget(&vapi.CreateCallDTO{}, s, overrides)
+}
+
 // workflowOverridable refuses overrides a workflow call cannot carry: anything but variables
 // (the --overrides file's, the runner's metadata aside) or a server the runner was to route to.
 func workflowOverridable(o *vapi.AssistantOverrides) error {

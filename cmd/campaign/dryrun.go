@@ -150,6 +150,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	if err != nil {
 		return nil, err
 	}
+	if err := jobs.CheckOverrides(&campaign.Settings{WorkflowID: opts.WorkflowID, Overrides: overrides}); err != nil {
+		return nil, usageErrorf("--overrides %s with --workflow-id: %v", opts.OverridesFile, err)
+	}
 	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
 
 	source := opts.source()
@@ -203,6 +206,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		Mode:   opts.mode(),
 		Settings: campaign.Settings{
 			AssistantID:     opts.AssistantID,
+			SquadID:         opts.SquadID,
+			WorkflowID:      opts.WorkflowID,
+			Assistant:       opts.Assistant,
 			PhoneNumberID:   opts.PhoneNumberID,
 			Overrides:       overrides,
 			PublicURL:       opts.PublicURL,
