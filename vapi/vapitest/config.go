@@ -143,6 +143,12 @@ type Config struct {
 	// own; GET /phone-number/{id} answers them, and a plain Twilio number for
 	// any other accepted id.
 	PhoneNumbers []vapi.PhoneNumber
+	// Squads are the saved squads: GET /squad/{id} answers them and POST
+	// /call accepts their ids as squadId.
+	Squads []vapi.Squad
+	// WorkflowIDs are the accepted workflowId values; empty accepts any
+	// non-empty id. (Vapi's OpenAPI document has no GET /workflow/{id}.)
+	WorkflowIDs []string
 	// Clock is the time source (default RealClock).
 	Clock Clock
 	// HTTPClient posts the webhooks (default a client without a timeout;
