@@ -82,12 +82,12 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	defer imp.pool.Close()
 	// The pre-flight checks with Vapi, when it can: the webhook routing first, so that the
 	// bodies shown are the ones the run would send, then the variables, after the report.
-	client, asst, err := dryRunAssistant(ctx, a, opts, imp)
+	client, assts, err := dryRunAssistant(ctx, a, opts, imp)
 	if err != nil {
 		return err
 	}
 	if client != nil {
-		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, asst, now); err != nil {
+		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, assts, now); err != nil {
 			return err
 		}
 	}
@@ -105,16 +105,20 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	if err != nil || client == nil {
 		return err
 	}
-	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, asst, opts.AllowMissingVariables)
+	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, assts, opts.AllowMissingVariables)
 }
 
 // dryRunAssistant connects to Vapi and reads the campaign's assistant for the pre-flight checks
 // of a real run; a nil client when the dry run cannot reach Vapi (no assistant or no key), which
 // it says.
-func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, *vapi.Assistant, error) {
+func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, []*vapi.Assistant, error) {
 	key := a.getenv(envAPIKey)
+	kind, _ := imp.campaign.Target()
+	if kind == campaign.TargetWorkflow {
+		fmt.Fprintln(a.errOut, "Note: a workflow's {{variables}} are not checked: Vapi's API documents no read of a workflow.")
+	}
 	switch {
-	case imp.campaign.AssistantID == "":
+	case kind == campaign.TargetNone:
 		return nil, nil, nil
 	case key == "":
 		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} and server URL were not checked: set %s to check them.\n", envAPIKey)
@@ -124,11 +128,11 @@ func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *importe
 	if err != nil {
 		return nil, nil, err
 	}
-	asst, err := fetchAssistant(ctx, client, imp.campaign)
+	assts, err := fetchAssistants(ctx, client, imp.campaign)
 	if err != nil {
 		return nil, nil, err
 	}
-	return client, asst, nil
+	return client, assts, nil
 }
 
 // imported is a campaign just imported, with the database it lives in.
@@ -331,9 +335,11 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 		if err != nil {
 			return nil, fmt.Errorf("build call request for line %d: %w", contacts[i].Line, err)
 		}
-		if body.AssistantOverrides != nil && body.AssistantOverrides.Server != nil {
-			for k := range body.AssistantOverrides.Server.Headers {
-				body.AssistantOverrides.Server.Headers[k] = redacted
+		for _, o := range []*vapi.AssistantOverrides{body.AssistantOverrides, body.SquadOverrides} {
+			if o != nil && o.Server != nil {
+				for k := range o.Server.Headers {
+					o.Server.Headers[k] = redacted
+				}
 			}
 		}
 		raw, err := json.Marshal(body)
