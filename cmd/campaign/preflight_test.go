@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/vapispec"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
@@ -146,6 +147,38 @@ func TestDryRunTargets(t *testing.T) {
 				require.Contains(t, string(call[tt.where]), "https://hooks.example.com/vapi/webhook")
 				require.Contains(t, string(call[tt.where]), `"X-Vapi-Secret": "[redacted]"`, "the secret never reaches stdout")
 			}
+		})
+	}
+}
+
+// TestSimulateTargets places a whole campaign on the simulator with each kind of target: every
+// contact gets a result (by webhook for the squad and the inline assistant, whose overrides
+// carry the runner's server; by polling for the workflow), and the campaign keeps its target.
+func TestSimulateTargets(t *testing.T) {
+	dir := t.TempDir()
+	inline := writeFile(t, dir, "assistant.json", `{"name": "Inline", "firstMessage": "Hi {{first_name}}."}`)
+	file := writeFile(t, dir, "two.csv", "phone,first_name\n+1 415 555 0132,Jane\n+1 212 555 0187,Marcus\n")
+	for _, tt := range []struct {
+		name string
+		args []string
+		kind campaign.TargetKind
+	}{
+		{"squad", []string{"--squad-id", vapitest.SquadReminders}, campaign.TargetSquad},
+		{"workflow", []string{"--workflow-id", "wf-1"}, campaign.TargetWorkflow},
+		{"inline", []string{"--assistant", inline}, campaign.TargetInlineAssistant},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			b.realClock = true
+			code := b.run(t, append([]string{"run", file, "--simulate", "--sim-time-scale", "600", "--rate", "0", "--name", "sim-" + tt.name}, tt.args...)...)
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Contains(t, b.stderr.String(), "2 of 2 contacts final")
+			store := campaign.NewStore(b.pool(t))
+			c, err := store.CampaignByRef(context.Background(), "sim-"+tt.name)
+			require.NoError(t, err)
+			kind, _ := c.Target()
+			require.Equal(t, tt.kind, kind)
+			require.Equal(t, tt.kind == campaign.TargetWorkflow, c.KeepServer, "only a workflow's results are polled")
 		})
 	}
 }
