@@ -8,6 +8,7 @@ package reports
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -63,22 +64,27 @@ type Report struct {
 
 // CampaignInfo says which campaign the report is of and how its calls are placed.
 type CampaignInfo struct {
-	ID            int64      `json:"id"`
-	Name          string     `json:"name"`
-	Status        string     `json:"status"`
-	Mode          string     `json:"mode"`
-	SourceFile    string     `json:"source_file"`
-	CreatedAt     time.Time  `json:"created_at"`
-	StartedAt     *time.Time `json:"started_at"`
-	FinishedAt    *time.Time `json:"finished_at"`
-	AssistantID   string     `json:"assistant_id"`
-	PhoneNumberID string     `json:"phone_number_id"`
-	Window        string     `json:"window"`
-	TimeZone      string     `json:"default_time_zone"`
-	RatePerSecond float64    `json:"rate_per_second"`
-	MaxConcurrent int        `json:"max_concurrent"`
-	MaxAttempts   int        `json:"max_attempts"`
-	RetryPolicy   string     `json:"retry_policy"`
+	ID          int64      `json:"id"`
+	Name        string     `json:"name"`
+	Status      string     `json:"status"`
+	Mode        string     `json:"mode"`
+	SourceFile  string     `json:"source_file"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	AssistantID string     `json:"assistant_id"`
+	// SquadID, WorkflowID and InlineAssistant (the transient assistant's name, "(unnamed)"
+	// without one) name what places the calls when it is not a saved assistant; only one is set.
+	SquadID         string  `json:"squad_id,omitempty"`
+	WorkflowID      string  `json:"workflow_id,omitempty"`
+	InlineAssistant string  `json:"inline_assistant,omitempty"`
+	PhoneNumberID   string  `json:"phone_number_id"`
+	Window          string  `json:"window"`
+	TimeZone        string  `json:"default_time_zone"`
+	RatePerSecond   float64 `json:"rate_per_second"`
+	MaxConcurrent   int     `json:"max_concurrent"`
+	MaxAttempts     int     `json:"max_attempts"`
+	RetryPolicy     string  `json:"retry_policy"`
 }
 
 // ContactsInfo counts the contacts: in all, in a final state, and by state (every state, zeros
@@ -311,7 +317,7 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 			CreatedAt: c.CreatedAt.UTC(), StartedAt: utcPtr(f.StartedAt), FinishedAt: utcPtr(f.FinishedAt),
 			AssistantID: c.AssistantID, PhoneNumberID: c.PhoneNumberID, Window: c.WindowSpec, TimeZone: c.DefaultTimeZone,
 			RatePerSecond: c.RatePerSecond, MaxConcurrent: c.MaxConcurrent, MaxAttempts: c.MaxAttempts,
-			RetryPolicy: c.RetryPolicy,
+			RetryPolicy: c.RetryPolicy, SquadID: c.SquadID, WorkflowID: c.WorkflowID, InlineAssistant: InlineAssistantName(c.Assistant),
 		},
 	}
 	r.Contacts, r.Outcomes, r.Suppressions = contactFigures(f)
@@ -655,3 +661,32 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// InlineAssistantName is a transient assistant's name, "(unnamed)" without one; "" without a
+// transient assistant.
+func InlineAssistantName(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var a struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(raw, &a) != nil || a.Name == "" {
+		return "(unnamed)"
+	}
+	return a.Name
+}
+
+// Target says what places the calls, for people: "assistant ID" (or "assistant (none)"),
+// "squad ID", "workflow ID" or "inline assistant NAME".
+func (c CampaignInfo) Target() string {
+	switch {
+	case c.SquadID != "":
+		return "squad " + c.SquadID
+	case c.WorkflowID != "":
+		return "workflow " + c.WorkflowID
+	case c.InlineAssistant != "":
+		return "inline assistant " + c.InlineAssistant
+	}
+	return "assistant " + keyLabel(c.AssistantID)
+}

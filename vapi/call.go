@@ -272,6 +272,12 @@ type Call struct {
 	// AssistantOverrides echoes the overrides given at creation, including
 	// metadata.
 	AssistantOverrides *AssistantOverrides `json:"assistantOverrides,omitempty"`
+	// SquadID is the squad that placed the call.
+	SquadID string `json:"squadId,omitempty"`
+	// SquadOverrides echoes a squad call's overrides, including metadata.
+	SquadOverrides *AssistantOverrides `json:"squadOverrides,omitempty"`
+	// WorkflowID is the workflow that placed the call.
+	WorkflowID string `json:"workflowId,omitempty"`
 	// Cost is the call's total cost in USD.
 	Cost *float64 `json:"cost,omitempty"`
 	// Costs itemizes Cost.
@@ -467,4 +473,16 @@ type ArtifactMessage struct {
 	Duration float64 `json:"duration,omitempty"`
 	// Source says where a bot message came from, if anywhere in particular.
 	Source string `json:"source,omitempty"`
+}
+
+// Metadata is the metadata the call was created with: assistantOverrides', else (a squad's
+// call) squadOverrides'.
+func (c *Call) Metadata() map[string]any {
+	switch {
+	case c.AssistantOverrides != nil && c.AssistantOverrides.Metadata != nil:
+		return c.AssistantOverrides.Metadata
+	case c.SquadOverrides != nil:
+		return c.SquadOverrides.Metadata
+	}
+	return nil
 }

@@ -162,10 +162,13 @@ func TestSimulateTargets(t *testing.T) {
 		name string
 		args []string
 		kind campaign.TargetKind
+		// what status says places the calls, in text and JSON
+		label, field string
 	}{
-		{"squad", []string{"--squad-id", vapitest.SquadReminders}, campaign.TargetSquad},
-		{"workflow", []string{"--workflow-id", "wf-1"}, campaign.TargetWorkflow},
-		{"inline", []string{"--assistant", inline}, campaign.TargetInlineAssistant},
+		{"squad", []string{"--squad-id", vapitest.SquadReminders}, campaign.TargetSquad,
+			"squad " + vapitest.SquadReminders, `"squad_id":"` + vapitest.SquadReminders + `"`},
+		{"workflow", []string{"--workflow-id", "wf-1"}, campaign.TargetWorkflow, "workflow wf-1", `"workflow_id":"wf-1"`},
+		{"inline", []string{"--assistant", inline}, campaign.TargetInlineAssistant, "inline assistant Inline", `"inline_assistant":"Inline"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := setup(t)
@@ -179,6 +182,21 @@ func TestSimulateTargets(t *testing.T) {
 			kind, _ := c.Target()
 			require.Equal(t, tt.kind, kind)
 			require.Equal(t, tt.kind == campaign.TargetWorkflow, c.KeepServer, "only a workflow's results are polled")
+			var reports int
+			require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT count(*) FROM webhook_event
+				WHERE auth_campaign_id = $1 AND type = $2 AND applied_at IS NOT NULL`, c.ID, vapi.ServerMessageTypeEndOfCallReport).Scan(&reports))
+			if tt.kind == campaign.TargetWorkflow {
+				require.Zero(t, reports, "a workflow's call posts no webhook")
+			} else {
+				require.Equal(t, 2, reports, "each call's report arrives by webhook, authenticated and applied")
+			}
+
+			code = b.run(t, "status", "sim-"+tt.name)
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Contains(t, b.stdout.String(), ", "+tt.label+", phone number")
+			code = b.run(t, "status", "sim-"+tt.name, "--format", "json")
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Contains(t, b.stdout.String(), tt.field)
 		})
 	}
 }
