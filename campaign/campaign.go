@@ -126,7 +126,12 @@ type Campaign struct {
 // Settings are what a campaign's calls are placed with: the assistant and the number they come
 // from, the user's overrides, the webhook routing, the calling hours and the pacing.
 type Settings struct {
+	// AssistantID, SquadID, WorkflowID and Assistant (a transient assistant's CreateAssistantDTO
+	// JSON object) are what places the calls: at most one is set (see Target).
 	AssistantID   string
+	SquadID       string
+	WorkflowID    string
+	Assistant     json.RawMessage
 	PhoneNumberID string
 	// Overrides is the user's assistantOverrides JSON object, merged into every call.
 	Overrides json.RawMessage
@@ -225,4 +230,50 @@ const MaxAttemptKeyLen = 40
 // call found at Vapi can be matched to its attempt.
 func AttemptKey(campaignID, contactID int64, n int) string {
 	return fmt.Sprintf("cmp-%s-%s-%d", strconv.FormatInt(campaignID, 36), strconv.FormatInt(contactID, 36), n)
+}
+
+// TargetKind is what places a campaign's calls.
+type TargetKind string
+
+// The kinds of target: none yet (a dry run, or a simulation that brings its own assistant), a
+// saved assistant, a transient assistant sent inline, a saved squad, a saved workflow.
+const (
+	TargetNone            TargetKind = ""
+	TargetAssistant       TargetKind = "assistant"
+	TargetInlineAssistant TargetKind = "inline-assistant"
+	TargetSquad           TargetKind = "squad"
+	TargetWorkflow        TargetKind = "workflow"
+)
+
+// Target is the kind of what places the calls and its id ("" for an inline assistant or none).
+func (s *Settings) Target() (TargetKind, string) {
+	switch {
+	case s.AssistantID != "":
+		return TargetAssistant, s.AssistantID
+	case s.SquadID != "":
+		return TargetSquad, s.SquadID
+	case s.WorkflowID != "":
+		return TargetWorkflow, s.WorkflowID
+	case len(s.Assistant) > 0:
+		return TargetInlineAssistant, ""
+	}
+	return TargetNone, ""
+}
+
+// TargetLabel names what places the calls for people: "squad sq_1", "inline assistant", "".
+func (s *Settings) TargetLabel() string {
+	kind, id := s.Target()
+	switch kind {
+	case TargetNone:
+		return ""
+	case TargetInlineAssistant:
+		return "inline assistant"
+	}
+	return string(kind) + " " + id
+}
+
+// HasTarget reports whether something is named to place the calls.
+func (s *Settings) HasTarget() bool {
+	kind, _ := s.Target()
+	return kind != TargetNone
 }

@@ -59,7 +59,8 @@ const campaignColumns = `id, name, status, mode, source_file, columns, delimiter
 	time_zone_column, external_id_column, variable_columns, assistant_id, phone_number_id, overrides,
 	public_url, webhook_secret, window_spec, default_time_zone, default_region, rate_per_second,
 	max_concurrent, retry_policy, max_attempts, callback_key, do_not_call_key, retry_time_scale,
-	webhooks, keep_server, server_messages, max_cost::float8, paused_reason, import_stats, created_at, updated_at`
+	webhooks, keep_server, server_messages, max_cost::float8, paused_reason, squad_id, workflow_id, assistant,
+	import_stats, created_at, updated_at`
 
 func scanCampaign(row pgx.Row) (*Campaign, error) {
 	var (
@@ -72,7 +73,8 @@ func scanCampaign(row pgx.Row) (*Campaign, error) {
 		&c.NameColumn, &c.TimeZoneColumn, &c.ExternalIDColumn, &varCols, &c.AssistantID, &c.PhoneNumberID,
 		&c.Overrides, &c.PublicURL, &c.WebhookSecret, &c.WindowSpec, &c.DefaultTimeZone, &c.DefaultRegion,
 		&c.RatePerSecond, &c.MaxConcurrent, &c.RetryPolicy, &c.MaxAttempts, &c.CallbackKey, &c.DoNotCallKey,
-		&c.RetryTimeScale, &c.Webhooks, &c.KeepServer, &c.ServerMessages, &c.MaxCostUSD, &c.PausedReason, &stats, &c.CreatedAt, &c.UpdatedAt)
+		&c.RetryTimeScale, &c.Webhooks, &c.KeepServer, &c.ServerMessages, &c.MaxCostUSD, &c.PausedReason,
+		&c.SquadID, &c.WorkflowID, &c.Assistant, &stats, &c.CreatedAt, &c.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}

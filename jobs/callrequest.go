@@ -4,7 +4,9 @@ package jobs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -60,7 +62,8 @@ func serverMessages(overridden []vapi.ServerMessageType, assistant []string) []v
 // as the call's name and customer.externalId; the campaign's overrides, with the row's
 // variables on top; the campaign, contact and attempt ids in metadata; and, when the campaign
 // has a public URL and does not keep the assistant's server, the webhook routing with the
-// campaign's secret. The dry run shows exactly
+// campaign's secret; all of it where Vapi takes it for the campaign's target (see setTarget).
+// The dry run shows exactly
 // this body and the dialer sends exactly this body.
 func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) (*vapi.CreateCallDTO, error) {
 	key := campaign.AttemptKey(c.ID, ct.ID, attempt)
@@ -91,7 +94,7 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 	meta["attempt_key"] = key
 	overrides.Metadata = meta
 
-	if c.PublicURL != "" && !c.KeepServer {
+	if kind, _ := c.Target(); c.PublicURL != "" && !c.KeepServer && kind != campaign.TargetWorkflow {
 		server := overrides.Server
 		if server == nil {
 			server = &vapi.Server{}
@@ -117,15 +120,65 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 		overrides.ServerMessages = serverMessages(overrides.ServerMessages, c.ServerMessages)
 	}
 
-	return &vapi.CreateCallDTO{
-		Name:               key,
-		AssistantID:        c.AssistantID,
-		PhoneNumberID:      c.PhoneNumberID,
-		AssistantOverrides: overrides,
+	dto := &vapi.CreateCallDTO{
+		Name:          key,
+		PhoneNumberID: c.PhoneNumberID,
 		Customer: &vapi.CreateCustomerDTO{
 			Number:     ct.Phone,
 			Name:       ct.Name,
 			ExternalID: key,
 		},
-	}, nil
+	}
+	return dto, setTarget(dto, &c.Settings, overrides)
+}
+
+// setTarget puts what places the call into dto with the overrides where Vapi takes them for it:
+// assistantOverrides for a saved or transient assistant, squadOverrides (the same schema,
+// applied to every member) for a squad. A workflow takes only variableValues
+// (workflowOverrides): its calls carry no metadata and no server, so their results are polled
+// (the pre-flight keeps the server for them) and found by the attempt key in name.
+func setTarget(dto *vapi.CreateCallDTO, s *campaign.Settings, overrides *vapi.AssistantOverrides) error {
+	kind, id := s.Target()
+	switch kind {
+	case campaign.TargetNone, campaign.TargetAssistant:
+		dto.AssistantID, dto.AssistantOverrides = id, overrides
+	case campaign.TargetInlineAssistant:
+		dto.Assistant, dto.AssistantOverrides = s.Assistant, overrides
+	case campaign.TargetSquad:
+		dto.SquadID, dto.SquadOverrides = id, overrides
+	case campaign.TargetWorkflow:
+		if err := workflowOverridable(overrides); err != nil {
+			return err
+		}
+		dto.WorkflowID = id
+		dto.WorkflowOverrides = &vapi.WorkflowOverrides{VariableValues: overrides.VariableValues}
+	default:
+		return fmt.Errorf("campaign target: unknown kind %q", kind)
+	}
+	return nil
+}
+
+// CheckOverrides reports overrides the campaign's target cannot take (a workflow takes only
+// variableValues), so a run refuses them before it dials rather than at the first call.
+func CheckOverrides(s *campaign.Settings) error {
+	overrides := &vapi.AssistantOverrides{}
+	if len(s.Overrides) > 0 {
+		if err := json.Unmarshal(s.Overrides, overrides); err != nil {
+			return fmt.Errorf("campaign overrides: %w", err)
+		}
+	}
+	return setTarget(&vapi.CreateCallDTO{}, s, overrides)
+}
+
+// workflowOverridable refuses overrides a workflow call cannot carry: anything but variables
+// (the --overrides file's, the runner's metadata aside) or a server the runner was to route to.
+func workflowOverridable(o *vapi.AssistantOverrides) error {
+	if len(o.Extra) > 0 {
+		keys := slices.Sorted(maps.Keys(o.Extra))
+		return fmt.Errorf("campaign overrides: a workflow call takes only variableValues, not %s", strings.Join(keys, ", "))
+	}
+	if o.Server != nil {
+		return errors.New("campaign overrides: a workflow call carries no server; its results are polled")
+	}
+	return nil
 }

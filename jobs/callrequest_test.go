@@ -143,7 +143,96 @@ func TestCreateCallRequestConformance(t *testing.T) {
 		require.NoError(t, spec.Validate("CreateCallDTO", body, true), "%s", body)
 	}
 
+	for _, target := range targets() {
+		tc := testCampaign()
+		tc.PublicURL = "https://hooks.example.com"
+		tc.AssistantID = ""
+		target.set(&tc.Settings)
+		if target.kind == campaign.TargetWorkflow {
+			tc.Overrides = json.RawMessage(`{"variableValues": {"company": "Acme"}}`)
+		} else {
+			tc.Overrides = c.Overrides
+		}
+		req, err := jobs.CreateCallRequest(tc, ct, 1)
+		require.NoError(t, err)
+		body, err := json.Marshal(req)
+		require.NoError(t, err)
+		require.NoError(t, spec.Validate("CreateCallDTO", body, true), "%s: %s", target.kind, body)
+	}
+
 	// The largest ids still give an attempt key within Vapi's 40-character limit.
 	key := campaign.AttemptKey(1<<63-1, 1<<63-1, 999)
 	require.LessOrEqual(t, len(key), campaign.MaxAttemptKeyLen, key)
+}
+
+// targets are the ways of naming what places the calls, but a saved assistant's.
+func targets() []struct {
+	kind campaign.TargetKind
+	set  func(*campaign.Settings)
+} {
+	return []struct {
+		kind campaign.TargetKind
+		set  func(*campaign.Settings)
+	}{
+		{campaign.TargetSquad, func(s *campaign.Settings) { s.SquadID = "sq-1" }},
+		{campaign.TargetWorkflow, func(s *campaign.Settings) { s.WorkflowID = "wf-1" }},
+		{campaign.TargetInlineAssistant, func(s *campaign.Settings) {
+			s.Assistant = json.RawMessage(`{"name": "Acme", "firstMessage": "Hi {{first_name}}",
+				"model": {"provider": "openai", "model": "gpt-4o", "messages": [{"role": "system", "content": "Be brief."}]}}`)
+		}},
+	}
+}
+
+func TestCreateCallRequestTargets(t *testing.T) {
+	newCampaign := func(set func(*campaign.Settings)) *campaign.Campaign {
+		c := testCampaign()
+		c.AssistantID = ""
+		c.PublicURL = "https://hooks.example.com"
+		set(&c.Settings)
+		return c
+	}
+	key := campaign.AttemptKey(42, 7, 1)
+
+	t.Run("squad: the overrides go to squadOverrides", func(t *testing.T) {
+		req, err := jobs.CreateCallRequest(newCampaign(func(s *campaign.Settings) { s.SquadID = "sq-1" }), testContact(), 1)
+		require.NoError(t, err)
+		require.Equal(t, "sq-1", req.SquadID)
+		require.Empty(t, req.AssistantID)
+		require.Nil(t, req.AssistantOverrides)
+		require.Equal(t, "Jane", req.SquadOverrides.VariableValues["first_name"])
+		require.Equal(t, key, req.SquadOverrides.Metadata["attempt_key"])
+		require.Equal(t, "https://hooks.example.com/vapi/webhook", req.SquadOverrides.Server.URL)
+	})
+
+	t.Run("inline assistant: sent as given, overrides in assistantOverrides", func(t *testing.T) {
+		inline := json.RawMessage(`{"name":"Acme","firstMessage":"Hi {{first_name}}"}`)
+		req, err := jobs.CreateCallRequest(newCampaign(func(s *campaign.Settings) { s.Assistant = inline }), testContact(), 1)
+		require.NoError(t, err)
+		require.JSONEq(t, string(inline), string(req.Assistant))
+		require.Empty(t, req.AssistantID)
+		require.Equal(t, "Jane", req.AssistantOverrides.VariableValues["first_name"])
+		require.Equal(t, "https://hooks.example.com/vapi/webhook", req.AssistantOverrides.Server.URL)
+	})
+
+	t.Run("workflow: only variables, no server", func(t *testing.T) {
+		c := newCampaign(func(s *campaign.Settings) { s.WorkflowID = "wf-1" })
+		c.Overrides = json.RawMessage(`{"variableValues": {"company": "Acme"}}`)
+		req, err := jobs.CreateCallRequest(c, testContact(), 1)
+		require.NoError(t, err)
+		require.Equal(t, "wf-1", req.WorkflowID)
+		require.Nil(t, req.AssistantOverrides)
+		require.Equal(t, map[string]any{
+			"name": "Jane Doe", "first_name": "Jane", "amount_due": "120.50", "company": "Acme", jobs.CampaignVariable: "nov-reminders",
+		}, req.WorkflowOverrides.VariableValues)
+		require.Equal(t, key, req.Name, "the attempt key still names the call")
+	})
+
+	t.Run("workflow: overrides it cannot take are refused", func(t *testing.T) {
+		for _, overrides := range []string{`{"firstMessage": "Hi"}`, `{"server": {"url": "https://mine.example.com"}}`} {
+			c := newCampaign(func(s *campaign.Settings) { s.WorkflowID = "wf-1" })
+			c.Overrides = json.RawMessage(overrides)
+			_, err := jobs.CreateCallRequest(c, testContact(), 1)
+			require.ErrorContains(t, err, "workflow", overrides)
+		}
+	})
 }

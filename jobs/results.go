@@ -73,10 +73,8 @@ func attemptKeyOf(c *vapi.Call) string {
 	if c.Name != "" {
 		return c.Name
 	}
-	if c.AssistantOverrides != nil {
-		if k, ok := c.AssistantOverrides.Metadata["attempt_key"].(string); ok {
-			return k
-		}
+	if k, ok := c.Metadata()["attempt_key"].(string); ok {
+		return k
 	}
 	return ""
 }

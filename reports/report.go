@@ -8,6 +8,7 @@ package reports
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -63,22 +64,27 @@ type Report struct {
 
 // CampaignInfo says which campaign the report is of and how its calls are placed.
 type CampaignInfo struct {
-	ID            int64      `json:"id"`
-	Name          string     `json:"name"`
-	Status        string     `json:"status"`
-	Mode          string     `json:"mode"`
-	SourceFile    string     `json:"source_file"`
-	CreatedAt     time.Time  `json:"created_at"`
-	StartedAt     *time.Time `json:"started_at"`
-	FinishedAt    *time.Time `json:"finished_at"`
-	AssistantID   string     `json:"assistant_id"`
-	PhoneNumberID string     `json:"phone_number_id"`
-	Window        string     `json:"window"`
-	TimeZone      string     `json:"default_time_zone"`
-	RatePerSecond float64    `json:"rate_per_second"`
-	MaxConcurrent int        `json:"max_concurrent"`
-	MaxAttempts   int        `json:"max_attempts"`
-	RetryPolicy   string     `json:"retry_policy"`
+	ID          int64      `json:"id"`
+	Name        string     `json:"name"`
+	Status      string     `json:"status"`
+	Mode        string     `json:"mode"`
+	SourceFile  string     `json:"source_file"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	AssistantID string     `json:"assistant_id"`
+	// SquadID, WorkflowID and InlineAssistant (the transient assistant's name, "(unnamed)"
+	// without one) name what places the calls when it is not a saved assistant; only one is set.
+	SquadID         string  `json:"squad_id,omitempty"`
+	WorkflowID      string  `json:"workflow_id,omitempty"`
+	InlineAssistant string  `json:"inline_assistant,omitempty"`
+	PhoneNumberID   string  `json:"phone_number_id"`
+	Window          string  `json:"window"`
+	TimeZone        string  `json:"default_time_zone"`
+	RatePerSecond   float64 `json:"rate_per_second"`
+	MaxConcurrent   int     `json:"max_concurrent"`
+	MaxAttempts     int     `json:"max_attempts"`
+	RetryPolicy     string  `json:"retry_policy"`
 	// MaxCostUSD is the budget cap (--max-cost); absent when there is none.
 	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 	// PausedReason is "budget" for a campaign its budget cap paused; absent otherwise.
@@ -327,6 +333,7 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 			AssistantID: c.AssistantID, PhoneNumberID: c.PhoneNumberID, Window: c.WindowSpec, TimeZone: c.DefaultTimeZone,
 			RatePerSecond: c.RatePerSecond, MaxConcurrent: c.MaxConcurrent, MaxAttempts: c.MaxAttempts,
 			RetryPolicy: c.RetryPolicy, MaxCostUSD: c.MaxCostUSD, PausedReason: pausedReason(c),
+			SquadID: c.SquadID, WorkflowID: c.WorkflowID, InlineAssistant: InlineAssistantName(c.Assistant),
 		},
 	}
 	r.Contacts, r.Outcomes, r.Suppressions = contactFigures(f)
@@ -675,3 +682,32 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func lowerTrim(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// InlineAssistantName is a transient assistant's name, "(unnamed)" without one; "" without a
+// transient assistant.
+func InlineAssistantName(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var a struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(raw, &a) != nil || a.Name == "" {
+		return "(unnamed)"
+	}
+	return a.Name
+}
+
+// Target says what places the calls, for people: "assistant ID" (or "assistant (none)"),
+// "squad ID", "workflow ID" or "inline assistant NAME".
+func (c CampaignInfo) Target() string {
+	switch {
+	case c.SquadID != "":
+		return "squad " + c.SquadID
+	case c.WorkflowID != "":
+		return "workflow " + c.WorkflowID
+	case c.InlineAssistant != "":
+		return "inline assistant " + c.InlineAssistant
+	}
+	return "assistant " + keyLabel(c.AssistantID)
+}

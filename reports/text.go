@@ -72,8 +72,8 @@ func textCampaign(t *textWriter, r *Report) {
 	if window == "" {
 		window = "always"
 	}
-	t.line("  file %s, assistant %s, phone number %s, window %q, up to %d %s", keyLabel(c.SourceFile),
-		keyLabel(c.AssistantID), keyLabel(c.PhoneNumberID), window, c.MaxAttempts, plural(c.MaxAttempts, "attempt", "attempts"))
+	t.line("  file %s, %s, phone number %s, window %q, up to %d %s", keyLabel(c.SourceFile),
+		c.Target(), keyLabel(c.PhoneNumberID), window, c.MaxAttempts, plural(c.MaxAttempts, "attempt", "attempts"))
 	if c.MaxCostUSD != nil {
 		t.line("  budget cap %s, %s spent", usd(*c.MaxCostUSD), usd(r.Cost.TotalUSD))
 	}

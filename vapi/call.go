@@ -59,15 +59,38 @@ type CreateCallDTO struct {
 	// the attempt's deterministic key here so that a call can be found again
 	// after an ambiguous failure.
 	Name string `json:"name,omitempty"`
-	// AssistantID is the saved assistant that places the call.
+	// AssistantID is the saved assistant that places the call. A call has
+	// exactly one target: AssistantID, Assistant, SquadID or WorkflowID.
 	AssistantID string `json:"assistantId,omitempty"`
+	// Assistant is a transient assistant (a CreateAssistantDTO object), sent
+	// as given.
+	Assistant json.RawMessage `json:"assistant,omitempty"`
 	// AssistantOverrides carries template variables, metadata, webhook
-	// routing and any other override of the assistant's settings.
+	// routing and any other override of the assistant's settings (of
+	// AssistantID or Assistant).
 	AssistantOverrides *AssistantOverrides `json:"assistantOverrides,omitempty"`
+	// SquadID is the saved squad that places the call.
+	SquadID string `json:"squadId,omitempty"`
+	// SquadOverrides overrides every squad member's settings and template
+	// variables; its schema is AssistantOverrides'.
+	SquadOverrides *AssistantOverrides `json:"squadOverrides,omitempty"`
+	// WorkflowID is the saved workflow that places the call.
+	WorkflowID string `json:"workflowId,omitempty"`
+	// WorkflowOverrides carries the workflow's template variables.
+	WorkflowOverrides *WorkflowOverrides `json:"workflowOverrides,omitempty"`
 	// PhoneNumberID is the Vapi phone number the call is placed from.
 	PhoneNumberID string `json:"phoneNumberId,omitempty"`
 	// Customer is the person to call.
 	Customer *CreateCustomerDTO `json:"customer,omitempty"`
+}
+
+// WorkflowOverrides overrides a saved workflow for one call. Vapi's schema
+// has only the template variables: a workflow call carries no metadata and
+// no server of its own.
+type WorkflowOverrides struct {
+	// VariableValues replaces the {{ template }} variables in the workflow's
+	// messages and prompts.
+	VariableValues map[string]any `json:"variableValues,omitempty"`
 }
 
 // CreateCustomerDTO is the customer of a call: the number to dial and our
@@ -249,6 +272,12 @@ type Call struct {
 	// AssistantOverrides echoes the overrides given at creation, including
 	// metadata.
 	AssistantOverrides *AssistantOverrides `json:"assistantOverrides,omitempty"`
+	// SquadID is the squad that placed the call.
+	SquadID string `json:"squadId,omitempty"`
+	// SquadOverrides echoes a squad call's overrides, including metadata.
+	SquadOverrides *AssistantOverrides `json:"squadOverrides,omitempty"`
+	// WorkflowID is the workflow that placed the call.
+	WorkflowID string `json:"workflowId,omitempty"`
 	// Cost is the call's total cost in USD.
 	Cost *float64 `json:"cost,omitempty"`
 	// Costs itemizes Cost.
@@ -444,4 +473,16 @@ type ArtifactMessage struct {
 	Duration float64 `json:"duration,omitempty"`
 	// Source says where a bot message came from, if anywhere in particular.
 	Source string `json:"source,omitempty"`
+}
+
+// Metadata is the metadata the call was created with: assistantOverrides', else (a squad's
+// call) squadOverrides'.
+func (c *Call) Metadata() map[string]any {
+	switch {
+	case c.AssistantOverrides != nil && c.AssistantOverrides.Metadata != nil:
+		return c.AssistantOverrides.Metadata
+	case c.SquadOverrides != nil:
+		return c.SquadOverrides.Metadata
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ const (
 	OperationAnalytics      Operation = "query analytics"
 	OperationGetAssistant   Operation = "get assistant"
 	OperationGetPhoneNumber Operation = "get phone number"
+	OperationGetSquad       Operation = "get squad"
 )
 
 // ErrorClass says what a caller should do about an error. See [Classify].

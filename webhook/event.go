@@ -12,7 +12,7 @@ import (
 )
 
 // Metadata keys the campaign runner puts in every call's
-// assistantOverrides.metadata.
+// assistantOverrides.metadata (squadOverrides.metadata for a squad).
 const (
 	metaCampaignID = "campaign_id"
 	metaAttemptKey = "attempt_key"
@@ -37,9 +37,7 @@ func newEvent(msg *vapi.ServerMessage, body []byte, receivedAt time.Time) *Event
 	}
 	if call != nil {
 		callID, name = call.ID, call.Name
-		if call.AssistantOverrides != nil {
-			meta = call.AssistantOverrides.Metadata
-		}
+		meta = call.Metadata()
 	}
 	e.CallID = callID
 	e.AttemptKey = name
@@ -50,7 +48,8 @@ func newEvent(msg *vapi.ServerMessage, body []byte, receivedAt time.Time) *Event
 	return e
 }
 
-// rawCall reads message.call.id, .name and .assistantOverrides.metadata of
+// rawCall reads message.call.id, .name and .assistantOverrides.metadata (a squad's call:
+// .squadOverrides.metadata) of
 // a message that vapi does not decode (any type but status-update and
 // end-of-call-report). It is lenient: a part that is missing or of an
 // unexpected type is left empty, and never fails the request.
@@ -65,18 +64,23 @@ func rawCall(raw json.RawMessage) (id, name string, meta map[string]any) {
 		ID                 json.RawMessage `json:"id"`
 		Name               json.RawMessage `json:"name"`
 		AssistantOverrides json.RawMessage `json:"assistantOverrides"`
+		SquadOverrides     json.RawMessage `json:"squadOverrides"`
 	}
 	if json.Unmarshal(msg.Call, &call) != nil {
 		return "", "", nil
 	}
 	id, name = scalar(call.ID), scalar(call.Name)
-	if !isObject(call.AssistantOverrides) {
+	raw = call.AssistantOverrides
+	if !isObject(raw) {
+		raw = call.SquadOverrides // a squad's call
+	}
+	if !isObject(raw) {
 		return id, name, nil
 	}
 	var overrides struct {
 		Metadata json.RawMessage `json:"metadata"`
 	}
-	if json.Unmarshal(call.AssistantOverrides, &overrides) != nil || !isObject(overrides.Metadata) {
+	if json.Unmarshal(raw, &overrides) != nil || !isObject(overrides.Metadata) {
 		return id, name, nil
 	}
 	if json.Unmarshal(overrides.Metadata, &meta) != nil {

@@ -267,6 +267,9 @@ func TestEventFields(t *testing.T) {
 		{"metadata not an object", `{"message":{"type":"hang","call":{"id":"c","assistantOverrides":{"metadata":[1]}}}}`, "c", "", 0},
 		{"large campaign id as string", `{"message":{"type":"hang","call":{"assistantOverrides":{"metadata":{"campaign_id":"9007199254740993"}}}}}`, "", "", 9007199254740993},
 		{"end-of-call-report", `{"message":{"type":"end-of-call-report","endedReason":"voicemail","call":{"id":"c","name":"n","assistantOverrides":{"metadata":{"campaign_id":5}}}}}`, "c", "n", 5},
+		{"squad call", `{"message":{"type":"hang","call":{"id":"c","squadId":"s","squadOverrides":{"metadata":{"attempt_key":"k","campaign_id":4}}}}}`, "c", "k", 4},
+		{"squad status-update", `{"message":{"type":"status-update","status":"queued","call":{"id":"c","squadId":"s","squadOverrides":{"metadata":{"attempt_key":"k","campaign_id":6}}}}}`, "c", "k", 6},
+		{"squad end-of-call-report", `{"message":{"type":"end-of-call-report","endedReason":"voicemail","call":{"id":"c","name":"n","squadOverrides":{"metadata":{"campaign_id":8}}}}}`, "c", "n", 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

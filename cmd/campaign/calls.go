@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,12 @@ const simulatedPhoneNumberID = "simulated-phone-number"
 // who places them, and what is kept at the end. Each command defines the flags of the first
 // group with help of its own; addCallFlags defines the rest.
 type callOptions struct {
+	// AssistantID, SquadID, WorkflowID and Assistant (a transient assistant's JSON) are what
+	// places the calls: at most one is set.
 	AssistantID   string
+	SquadID       string
+	WorkflowID    string
+	Assistant     json.RawMessage
 	PhoneNumberID string
 	PublicURL     string
 	// Detach hands the campaign to `campaign serve` instead of running it here.
@@ -56,6 +62,11 @@ type callOptions struct {
 	AllowMissingVariables bool
 	// Webhooks is the --webhooks mode: auto, override or poll.
 	Webhooks string
+}
+
+// hasTarget reports whether something is named to place the calls.
+func (opts *callOptions) hasTarget() bool {
+	return opts.AssistantID != "" || opts.SquadID != "" || opts.WorkflowID != "" || len(opts.Assistant) > 0
 }
 
 // addCallFlags defines the flags of placing calls that run and resume share with the same help.
@@ -205,7 +216,7 @@ func connectVapi(a *app, opts *callOptions) (*vapiConn, error) {
 		}
 		conn.closers = append(conn.closers, closeSim)
 		conn.apiKey, conn.baseURL = sim.Config().APIKey, simURL
-		if opts.AssistantID == "" {
+		if !opts.hasTarget() {
 			opts.AssistantID = sim.Config().Assistants[0].ID
 		}
 		if opts.PhoneNumberID == "" {

@@ -74,8 +74,8 @@ type zoneReport struct {
 
 const redacted = "[redacted]"
 
-// redactedRequest is a POST /call body as JSON with the server's header values (the webhook
-// secret) redacted.
+// redactedRequest is a POST /call body as JSON with the header values of the server it carries
+// (the webhook secret), in assistantOverrides or squadOverrides, redacted.
 func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -85,9 +85,11 @@ func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
 	if err := json.Unmarshal(raw, &shown); err != nil {
 		return nil, fmt.Errorf("decode call request: %w", err)
 	}
-	if shown.AssistantOverrides != nil && shown.AssistantOverrides.Server != nil {
-		for k := range shown.AssistantOverrides.Server.Headers {
-			shown.AssistantOverrides.Server.Headers[k] = redacted
+	for _, o := range []*vapi.AssistantOverrides{shown.AssistantOverrides, shown.SquadOverrides} {
+		if o != nil && o.Server != nil {
+			for k := range o.Server.Headers {
+				o.Server.Headers[k] = redacted
+			}
 		}
 	}
 	out, err := json.Marshal(&shown)
@@ -106,12 +108,12 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	defer imp.pool.Close()
 	// The pre-flight checks with Vapi, when it can: the webhook routing first, so that the
 	// bodies shown are the ones the run would send, then the variables, after the report.
-	client, asst, err := dryRunAssistant(ctx, a, opts, imp)
+	client, assts, err := dryRunAssistant(ctx, a, opts, imp)
 	if err != nil {
 		return err
 	}
 	if client != nil {
-		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, asst, now); err != nil {
+		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, assts, now); err != nil {
 			return err
 		}
 	}
@@ -129,16 +131,20 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	if err != nil || client == nil {
 		return err
 	}
-	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, asst, opts.AllowMissingVariables)
+	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, assts, opts.AllowMissingVariables)
 }
 
 // dryRunAssistant connects to Vapi and reads the campaign's assistant for the pre-flight checks
 // of a real run; a nil client when the dry run cannot reach Vapi (no assistant or no key), which
 // it says.
-func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, *vapi.Assistant, error) {
+func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, []*vapi.Assistant, error) {
 	key := a.getenv(envAPIKey)
+	kind, _ := imp.campaign.Target()
+	if kind == campaign.TargetWorkflow {
+		fmt.Fprintln(a.errOut, "Note: a workflow's {{variables}} are not checked: Vapi's API documents no read of a workflow.")
+	}
 	switch {
-	case imp.campaign.AssistantID == "":
+	case kind == campaign.TargetNone:
 		return nil, nil, nil
 	case key == "":
 		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} and server URL were not checked: set %s to check them.\n", envAPIKey)
@@ -148,11 +154,11 @@ func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *importe
 	if err != nil {
 		return nil, nil, err
 	}
-	asst, err := fetchAssistant(ctx, client, imp.campaign)
+	assts, err := fetchAssistants(ctx, client, imp.campaign)
 	if err != nil {
 		return nil, nil, err
 	}
-	return client, asst, nil
+	return client, assts, nil
 }
 
 // imported is a campaign just imported, with the database it lives in.
@@ -175,6 +181,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		if settings.Overrides, err = readOverrides(opts.OverridesFile); err != nil {
 			return nil, err
 		}
+	}
+	if err := jobs.CheckOverrides(&campaign.Settings{WorkflowID: opts.WorkflowID, Overrides: settings.Overrides}); err != nil {
+		return nil, usageErrorf("--overrides %s with --workflow-id: %v", opts.OverridesFile, err)
 	}
 	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
 	readerOpts := campaign.ReaderOptions{
@@ -234,6 +243,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	// The settings that run has flags for are the options' (with --like, the source's unless a
 	// flag was given: applyLike); the others are the source's (likeSettings) or zero.
 	settings.AssistantID, settings.PhoneNumberID = opts.AssistantID, opts.PhoneNumberID
+	settings.SquadID, settings.WorkflowID, settings.Assistant = opts.SquadID, opts.WorkflowID, opts.Assistant
 	settings.PublicURL, settings.Webhooks = opts.PublicURL, campaign.WebhookMode(opts.Webhooks)
 	settings.WebhookSecret = a.getenv(envWebhookSecret) // "": one of the campaign's own, never the source's
 	settings.WindowSpec, settings.DefaultTimeZone, settings.DefaultRegion = window.String(), opts.TimeZone, opts.DefaultRegion

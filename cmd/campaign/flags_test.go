@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -214,8 +216,64 @@ func TestRunFlags(t *testing.T) {
 		})
 	}
 	b.env[envAPIKey] = "key"
-	requireUsage(t, b, newRunCmd, "--assistant-id (or VAPI_ASSISTANT_ID) is required", "run", "f.csv")
+	requireUsage(t, b, newRunCmd, "--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required", "run", "f.csv")
 	requireUsage(t, b, newRunCmd, "--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required", "run", "f.csv", "--assistant-id", "a")
+	requireUsage(t, b, newRunCmd, "--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required", "run", "f.csv", "--squad-id", "s")
+}
+
+func TestRunTargetFlags(t *testing.T) {
+	b := setupFlags(t)
+	dir := t.TempDir()
+	asstFile := filepath.Join(dir, "assistant.json")
+	require.NoError(t, os.WriteFile(asstFile, []byte(`{"name": "Acme",
+		"firstMessage": "Hi {{first_name}}"}`), 0o600))
+	notObject := filepath.Join(dir, "list.json")
+	require.NoError(t, os.WriteFile(notObject, []byte(`[1]`), 0o600))
+
+	b.env = map[string]string{envDatabaseURL: noDatabaseURL, envAPIKey: "key", "VAPI_PHONE_NUMBER_ID": "p"}
+	for _, tt := range []struct {
+		name                   string
+		args                   []string
+		assistant, squad, flow string
+		inline                 string
+	}{
+		{"assistant", []string{"--assistant-id", "a-1"}, "a-1", "", "", ""},
+		{"squad", []string{"--squad-id", "sq-1"}, "", "sq-1", "", ""},
+		{"workflow", []string{"--workflow-id", "wf-1"}, "", "", "wf-1", ""},
+		{"inline assistant", []string{"--assistant", asstFile}, "", "", "", `{"firstMessage":"Hi {{first_name}}","name":"Acme"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b.env["VAPI_ASSISTANT_ID"] = "" // no target from the environment
+			o, code := parse(t, b, newRunCmd, append([]string{"run", "f.csv"}, tt.args...)...)
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Equal(t, tt.assistant, o.AssistantID)
+			require.Equal(t, tt.squad, o.SquadID)
+			require.Equal(t, tt.flow, o.WorkflowID)
+			require.Equal(t, tt.inline, string(o.Assistant))
+
+			// Another target on the command line wins over VAPI_ASSISTANT_ID.
+			b.env["VAPI_ASSISTANT_ID"] = "a-env"
+			o, code = parse(t, b, newRunCmd, append([]string{"run", "f.csv"}, tt.args...)...)
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Equal(t, tt.assistant, o.AssistantID)
+		})
+	}
+
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"two targets", []string{"--assistant-id", "a", "--squad-id", "s"}, "--assistant-id and --squad-id: give one of"},
+		{"three targets", []string{"--squad-id", "s", "--workflow-id", "w", "--assistant", asstFile}, "--squad-id and --workflow-id and --assistant: give one of"},
+		{"missing assistant file", []string{"--assistant", filepath.Join(dir, "none.json")}, "--assistant: open"},
+		{"assistant file not an object", []string{"--assistant", notObject}, "not a JSON object of an assistant"},
+		{"workflow with webhooks override", []string{"--workflow-id", "w", "--webhooks", "override"}, "--webhooks override does not go with --workflow-id"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			requireUsage(t, b, newRunCmd, tt.want, append([]string{"run", "f.csv", "--dry-run"}, tt.args...)...)
+		})
+	}
 }
 
 func TestResumeFlags(t *testing.T) {

@@ -97,7 +97,9 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 		}
 	}
 	if !o.Simulate {
-		copyIf("assistant-id", func() { o.AssistantID = s.AssistantID })
+		if !changed("assistant-id") && !changed("squad-id") && !changed("workflow-id") && !changed("assistant") {
+			o.AssistantID, o.SquadID, o.WorkflowID, o.Assistant = s.AssistantID, s.SquadID, s.WorkflowID, s.Assistant
+		}
 		copyIf("phone-number-id", func() { o.PhoneNumberID = s.PhoneNumberID })
 		copyIf("public-url", func() { o.PublicURL = s.PublicURL })
 		copyIf("window", func() { o.Window = s.WindowSpec })

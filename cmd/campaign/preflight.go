@@ -21,52 +21,97 @@ import (
 var assistantTexts = []string{"system prompt", "first message", "voicemail message", "end-call message"}
 
 // preflight is what a run checks with Vapi before it dials: where the calls' server messages go
-// (preflightWebhooks) and the assistant's template variables (preflightVariables). It returns
-// the campaign with the webhook routing it stored.
+// (preflightWebhooks) and the template variables of the assistants that may speak
+// (preflightVariables). It returns the campaign with the webhook routing it stored.
 func preflight(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign, allowMissing bool, now time.Time) (*campaign.Campaign, error) {
-	asst, err := fetchAssistant(ctx, client, c)
+	assts, err := fetchAssistants(ctx, client, c)
 	if err != nil {
 		return nil, err
 	}
-	if c, err = preflightWebhooks(ctx, w, client, store, c, asst, now); err != nil {
+	if c, err = preflightWebhooks(ctx, w, client, store, c, assts, now); err != nil {
 		return nil, err
 	}
-	return c, preflightVariables(ctx, w, store, c, asst, allowMissing)
+	return c, preflightVariables(ctx, w, store, c, assts, allowMissing)
 }
 
-// fetchAssistant reads the campaign's saved assistant; nil when the campaign names none.
-func fetchAssistant(ctx context.Context, client *vapi.Client, c *campaign.Campaign) (*vapi.Assistant, error) {
-	if c.AssistantID == "" {
-		return nil, nil
+// fetchAssistants returns the assistants that may speak on the campaign's calls, the one that
+// starts them first: the saved assistant (GET /assistant/{id}); the transient one, from the
+// campaign; a squad's members (GET /squad/{id}, then each saved member's GET /assistant/{id}).
+// None for a workflow (Vapi's OpenAPI document has no read of a workflow) or no target.
+func fetchAssistants(ctx context.Context, client *vapi.Client, c *campaign.Campaign) ([]*vapi.Assistant, error) {
+	kind, id := c.Target()
+	switch kind {
+	case campaign.TargetAssistant:
+		asst, err := readVapi(ctx, client, "assistant "+id, func(ctx context.Context) (*vapi.Assistant, error) {
+			return client.GetAssistant(ctx, id)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return []*vapi.Assistant{asst}, nil
+	case campaign.TargetInlineAssistant:
+		var asst vapi.Assistant
+		if err := json.Unmarshal(c.Assistant, &asst); err != nil {
+			return nil, fmt.Errorf("pre-flight: the campaign's transient assistant: %w", err)
+		}
+		asst.Name = cmp.Or(asst.Name, "(inline)")
+		return []*vapi.Assistant{&asst}, nil
+	case campaign.TargetSquad:
+		sq, err := readVapi(ctx, client, "squad "+id, func(ctx context.Context) (*vapi.Squad, error) {
+			return client.GetSquad(ctx, id)
+		})
+		if err != nil {
+			return nil, err
+		}
+		var out []*vapi.Assistant
+		for i, m := range sq.Members {
+			asst := m.Assistant
+			if asst == nil && m.AssistantID != "" {
+				if asst, err = readVapi(ctx, client, fmt.Sprintf("squad %s member %d: assistant %s", id, i+1, m.AssistantID),
+					func(ctx context.Context) (*vapi.Assistant, error) { return client.GetAssistant(ctx, m.AssistantID) }); err != nil {
+					return nil, err
+				}
+			}
+			if asst != nil {
+				asst.Name = cmp.Or(asst.Name, fmt.Sprintf("squad %s member %d", cmp.Or(sq.Name, id), i+1))
+				out = append(out, asst)
+			}
+		}
+		return out, nil
 	}
-	// One request's timeout bounds the whole read, retries included: an address that accepts
-	// connections and never answers fails in that time, not after every retry's.
+	return nil, nil
+}
+
+// readVapi reads one object from Vapi for the pre-flight (what names it in errors), retrying
+// as reads may. One request's timeout bounds the whole read, retries included: an address that
+// accepts connections and never answers fails in that time, not after every retry's.
+func readVapi[T any](ctx context.Context, client *vapi.Client, what string, read func(context.Context) (T, error)) (T, error) {
 	readCtx, cancel := ctx, context.CancelFunc(func() {})
 	if t := client.Timeout(); t > 0 {
 		readCtx, cancel = context.WithTimeout(ctx, t)
 	}
 	defer cancel()
-	var asst *vapi.Assistant
+	var got T
 	err := vapi.RetryRead(readCtx, 4, 10*time.Second, func() (err error) {
-		asst, err = client.GetAssistant(readCtx, c.AssistantID)
+		got, err = read(readCtx)
 		return err
 	})
 	var netErr net.Error
 	if err != nil && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())) {
-		return nil, fmt.Errorf("pre-flight: Vapi at %s did not answer within %s (check --vapi-base-url or %s, and the network): %w",
+		return got, fmt.Errorf("pre-flight: Vapi at %s did not answer within %s (check --vapi-base-url or %s, and the network): %w",
 			client.BaseURL(), client.Timeout(), envVapiBaseURL, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pre-flight: fetch assistant %s: %w", c.AssistantID, err)
+		return got, fmt.Errorf("pre-flight: fetch %s: %w", what, err)
 	}
-	return asst, nil
+	return got, nil
 }
 
 // preflightWebhooks decides the campaign's webhook routing (webhookRouting) and stores the
-// decision with the assistant's own serverMessages.
+// decision with the starting assistant's own serverMessages.
 func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign,
-	asst *vapi.Assistant, now time.Time) (*campaign.Campaign, error) {
-	keepServer, messages, err := webhookRouting(ctx, w, client, c, asst)
+	assts []*vapi.Assistant, now time.Time) (*campaign.Campaign, error) {
+	keepServer, messages, err := webhookRouting(ctx, w, client, c, assts)
 	if err != nil {
 		return nil, err
 	}
@@ -78,19 +123,29 @@ func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, st
 
 // webhookRouting decides, by the campaign's --webhooks mode, whether its calls keep the user's
 // server instead of carrying the runner's (see campaign.RouteWebhooks), returns that with the
-// assistant's own serverMessages, and says in one line when the user's server URL is kept or
-// replaced. The phone number is read only when the assistant has no server URL of its own.
+// serverMessages of the assistant that starts the calls (assts[0]), and says in one line when
+// the user's server URL is kept or replaced. The phone number is read only when no assistant
+// has a server URL of its own. A workflow's calls always keep theirs: Vapi's workflowOverrides
+// takes variables only, so no server of the runner's can go with them.
 func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *campaign.Campaign,
-	asst *vapi.Assistant) (keepServer bool, messages []string, err error) {
+	assts []*vapi.Assistant) (keepServer bool, messages []string, err error) {
 	mode := cmp.Or(c.Webhooks, campaign.WebhooksAuto)
+	if kind, _ := c.Target(); kind == campaign.TargetWorkflow {
+		if c.PublicURL != "" {
+			fmt.Fprintln(w, "A workflow's calls carry no server of their own (Vapi's workflowOverrides takes variables only): results are read by polling Vapi (GET /call).")
+		}
+		return true, nil, nil
+	}
 	var own campaign.ServerURLs
 	var ownerName string // whose server URL it is, for the message
-	if asst != nil {
-		if asst.Server != nil && asst.Server.URL != "" {
+	for i, asst := range assts {
+		if own.Assistant == "" && asst.Server != nil && asst.Server.URL != "" {
 			own.Assistant, ownerName = asst.Server.URL, fmt.Sprintf("Assistant %q", asst.Name)
 		}
-		for _, m := range asst.ServerMessages {
-			messages = append(messages, string(m))
+		if i == 0 { // the serverMessages of the assistant that starts the call
+			for _, m := range asst.ServerMessages {
+				messages = append(messages, string(m))
+			}
 		}
 	}
 	var overrides vapi.AssistantOverrides
@@ -139,27 +194,37 @@ func urlHost(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// preflightVariables finds the template variables the assistant's texts use, and reports which
-// CSV column supplies each and how many rows leave it empty. A variable with neither a column
-// nor a default stops the run unless allowMissing.
-func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store, c *campaign.Campaign, asst *vapi.Assistant, allowMissing bool) error {
-	if asst == nil {
-		return nil
+// preflightVariables finds the template variables the texts of each assistant (a squad's
+// members each) use, and reports which CSV column supplies each and how many rows leave it
+// empty. A variable with neither a column nor a default stops the run unless allowMissing.
+func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store, c *campaign.Campaign, assts []*vapi.Assistant, allowMissing bool) error {
+	var missing []string
+	for _, asst := range assts {
+		m, err := assistantVariables(ctx, w, store, c, asst)
+		if err != nil {
+			return err
+		}
+		for _, v := range m {
+			if !slices.Contains(missing, v) {
+				missing = append(missing, v)
+			}
+		}
 	}
-	vars := campaign.TemplateVariables(assistantTexts, map[string]string{
-		"system prompt":     asst.SystemPrompt(),
-		"first message":     asst.FirstMessage,
-		"voicemail message": asst.VoicemailMessage,
-		"end-call message":  asst.EndCallMessage,
-	})
+	if len(missing) > 0 && !allowMissing {
+		return fmt.Errorf("the assistant uses variables the CSV does not supply: %s (add the columns, give them a default in the assistant, or pass --allow-missing-variables)",
+			strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// assistantVariables reports the template variables of one assistant's texts, which CSV column
+// supplies each and how many rows leave it empty, and returns those with neither a column nor a
+// default.
+func assistantVariables(ctx context.Context, w io.Writer, store *campaign.Store, c *campaign.Campaign, asst *vapi.Assistant) ([]string, error) {
+	vars, checks := variableChecks(c, asst)
 	if len(vars) == 0 {
-		return nil
+		return nil, nil
 	}
-	columns := make([]string, 0, len(c.VariableColumns))
-	for _, i := range c.VariableColumns {
-		columns = append(columns, c.Columns[i])
-	}
-	checks := campaign.CheckVariables(vars, columns)
 	var supplied []int
 	for _, ch := range checks {
 		if ch.Column != "" {
@@ -168,7 +233,7 @@ func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store,
 	}
 	empty, err := store.EmptyCells(ctx, c.ID, supplied)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	whereUsed := make(map[string]string, len(vars))
@@ -200,9 +265,21 @@ func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store,
 			missing = append(missing, ch.Variable)
 		}
 	}
-	if len(missing) > 0 && !allowMissing {
-		return fmt.Errorf("the assistant uses variables the CSV does not supply: %s (add the columns, give them a default in the assistant, or pass --allow-missing-variables)",
-			strings.Join(missing, ", "))
+	return missing, nil
+}
+
+// variableChecks returns the template variables of the assistant's texts, and for each which of
+// the campaign's variable columns supplies it (campaign.CheckVariables).
+func variableChecks(c *campaign.Campaign, asst *vapi.Assistant) ([]campaign.TemplateVariable, []campaign.VariableCheck) {
+	vars := campaign.TemplateVariables(assistantTexts, map[string]string{
+		"system prompt":     asst.SystemPrompt(),
+		"first message":     asst.FirstMessage,
+		"voicemail message": asst.VoicemailMessage,
+		"end-call message":  asst.EndCallMessage,
+	})
+	columns := make([]string, 0, len(c.VariableColumns))
+	for _, i := range c.VariableColumns {
+		columns = append(columns, c.Columns[i])
 	}
-	return nil
+	return vars, campaign.CheckVariables(vars, columns)
 }

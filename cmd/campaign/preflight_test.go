@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/vapispec"
+	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
@@ -80,4 +84,119 @@ func TestDryRunPreflight(t *testing.T) {
 	code = b.run(t, args("allowed", "--allow-missing-variables")...)
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Contains(t, b.stderr.String(), "MISSING")
+}
+
+// TestDryRunTargets runs --dry-run with each kind of target against a simulator that has a
+// squad: the bodies shown carry the target and its overrides where Vapi takes them, and they
+// validate strictly; the pre-flight reads the squad and checks every member's variables, and an
+// inline assistant's from its file.
+func TestDryRunTargets(t *testing.T) {
+	spec := vapispec.ForTest(t)
+	squad := vapi.Squad{ID: "sq-1", Name: "Collections", Members: []vapi.SquadMember{
+		{AssistantID: vapitest.AssistantCollections},
+		{Assistant: &vapi.Assistant{Name: "Closer", FirstMessage: "Your plan is {{plan_name}}."}},
+	}}
+	sim := vapitest.New(vapitest.Config{Squads: []vapi.Squad{squad}})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	file := writeFile(t, dir, "targets.csv", "phone,first_name,amount_due\n+1 415 555 0132,Jane,12.50\n")
+	inline := writeFile(t, dir, "assistant.json", `{"name": "Inline", "firstMessage": "Hi {{first_name}}, {{balance}} is due."}`)
+
+	b := setup(t)
+	b.env[envAPIKey] = vapitest.DefaultAPIKey
+	for _, tt := range []struct {
+		name       string
+		args       []string
+		key, where string // the target's property and where the variables go
+		missing    string // a variable reported MISSING, failing the dry run
+		note       string
+	}{
+		{"squad", []string{"--squad-id", "sq-1"}, "squadId", "squadOverrides", "plan_name", `Assistant "Closer" uses 1 variables`},
+		{"inline", []string{"--assistant", inline}, "assistant", "assistantOverrides", "balance", `Assistant "Inline" uses 2 variables`},
+		{"workflow", []string{"--workflow-id", "wf-1"}, "workflowId", "workflowOverrides", "", "a workflow's {{variables}} are not checked"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"run", file, "--dry-run", "--format", "json", "--name", "targets-" + tt.name,
+				"--vapi-base-url", srv.URL, "--public-url", "https://hooks.example.com"}, tt.args...)
+			code := b.run(t, args...)
+			if tt.missing != "" {
+				require.Equal(t, exitError, code, "stderr: %s", b.stderr)
+				require.Contains(t, b.stderr.String(), tt.missing+" ")
+				require.Contains(t, b.stderr.String(), "MISSING")
+			} else {
+				require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			}
+			require.Contains(t, b.stderr.String(), tt.note)
+			var report struct {
+				Calls []map[string]json.RawMessage `json:"calls"`
+			}
+			require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &report), b.stdout.String())
+			require.Len(t, report.Calls, 1)
+			call := report.Calls[0]
+			body, err := json.Marshal(call)
+			require.NoError(t, err)
+			require.NoError(t, spec.Validate("CreateCallDTO", body, true), "%s", body)
+			require.Contains(t, call, tt.key)
+			require.NotContains(t, call, "assistantId")
+			require.Contains(t, string(call[tt.where]), `"first_name": "Jane"`)
+			if tt.name == "workflow" {
+				require.NotContains(t, string(body), "hooks.example.com", "a workflow's call carries no server")
+			} else {
+				require.Contains(t, string(call[tt.where]), "https://hooks.example.com/vapi/webhook")
+				require.Contains(t, string(call[tt.where]), `"X-Vapi-Secret": "[redacted]"`, "the secret never reaches stdout")
+			}
+		})
+	}
+}
+
+// TestSimulateTargets places a whole campaign on the simulator with each kind of target: every
+// contact gets a result (by webhook for the squad and the inline assistant, whose overrides
+// carry the runner's server; by polling for the workflow), and the campaign keeps its target.
+func TestSimulateTargets(t *testing.T) {
+	dir := t.TempDir()
+	inline := writeFile(t, dir, "assistant.json", `{"name": "Inline", "firstMessage": "Hi {{first_name}}."}`)
+	file := writeFile(t, dir, "two.csv", "phone,first_name\n+1 415 555 0132,Jane\n+1 212 555 0187,Marcus\n")
+	for _, tt := range []struct {
+		name string
+		args []string
+		kind campaign.TargetKind
+		// what status says places the calls, in text and JSON
+		label, field string
+	}{
+		{"squad", []string{"--squad-id", vapitest.SquadReminders}, campaign.TargetSquad,
+			"squad " + vapitest.SquadReminders, `"squad_id":"` + vapitest.SquadReminders + `"`},
+		{"workflow", []string{"--workflow-id", "wf-1"}, campaign.TargetWorkflow, "workflow wf-1", `"workflow_id":"wf-1"`},
+		{"inline", []string{"--assistant", inline}, campaign.TargetInlineAssistant, "inline assistant Inline", `"inline_assistant":"Inline"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			b.realClock = true
+			code := b.run(t, append([]string{"run", file, "--simulate", "--sim-time-scale", "600", "--rate", "0", "--name", "sim-" + tt.name}, tt.args...)...)
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Contains(t, b.stderr.String(), "2 of 2 contacts final")
+			store := campaign.NewStore(b.pool(t))
+			c, err := store.CampaignByRef(context.Background(), "sim-"+tt.name)
+			require.NoError(t, err)
+			kind, _ := c.Target()
+			require.Equal(t, tt.kind, kind)
+			require.Equal(t, tt.kind == campaign.TargetWorkflow, c.KeepServer, "only a workflow's results are polled")
+			var reports int
+			require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT count(*) FROM webhook_event
+				WHERE auth_campaign_id = $1 AND type = $2 AND applied_at IS NOT NULL`, c.ID, vapi.ServerMessageTypeEndOfCallReport).Scan(&reports))
+			if tt.kind == campaign.TargetWorkflow {
+				require.Zero(t, reports, "a workflow's call posts no webhook")
+			} else {
+				require.Equal(t, 2, reports, "each call's report arrives by webhook, authenticated and applied")
+			}
+
+			code = b.run(t, "status", "sim-"+tt.name)
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Contains(t, b.stdout.String(), ", "+tt.label+", phone number")
+			code = b.run(t, "status", "sim-"+tt.name, "--format", "json")
+			require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+			require.Contains(t, b.stdout.String(), tt.field)
+		})
+	}
 }

@@ -106,13 +106,17 @@ func runResume(ctx context.Context, a *app, opts *resumeOptions) error {
 	if _, err := campaign.ParseWebhookMode(opts.Webhooks); err != nil {
 		return usageErrorf("--webhooks: %v", err)
 	}
+	if kind, _ := c.Target(); opts.Given.AssistantID && kind != campaign.TargetNone && kind != campaign.TargetAssistant {
+		return usageErrorf("campaign %s is called by its %s: --assistant-id changes only a campaign called by a saved assistant", c.Name, c.TargetLabel())
+	}
 	if !opts.Given.AssistantID {
 		opts.AssistantID = c.AssistantID
 	}
+	opts.SquadID, opts.WorkflowID, opts.Assistant = c.SquadID, c.WorkflowID, c.Assistant
 	if !opts.Given.PhoneNumberID {
 		opts.PhoneNumberID = c.PhoneNumberID
 	}
-	if !opts.Simulate && (opts.AssistantID == "" || opts.PhoneNumberID == "") {
+	if !opts.Simulate && (!opts.hasTarget() || opts.PhoneNumberID == "") {
 		return usageErrorf("campaign %s has no assistant or phone number to call from: %s", c.Name,
 			"campaign resume "+c.Name+" --assistant-id ID --phone-number-id ID")
 	}

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
 // TestResume continues a campaign whose process died: it was running, two contacts were queued
@@ -52,4 +55,27 @@ func TestResume(t *testing.T) {
 		Scan(&line3, &line2))
 	require.Equal(t, 2, line3, "the failed contact got one more call")
 	require.Equal(t, 1, line2, "a permanent failure is never retried")
+}
+
+// TestResumeKeepsTarget: a campaign drafted for a squad resumes with its squad (here on the
+// simulator, whose default squad places the calls and reports by webhook), and --assistant-id
+// cannot turn it into an assistant's campaign.
+func TestResumeKeepsTarget(t *testing.T) {
+	b := setup(t)
+	b.realClock = true
+	file := writeFile(t, t.TempDir(), "two.csv", "phone,first_name\n+1 415 555 0132,Jane\n+1 212 555 0187,Marcus\n")
+	require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--name", "sq", "--window", "always",
+		"--squad-id", vapitest.SquadReminders), "stderr: %s", b.stderr)
+
+	require.Equal(t, exitUsage, b.run(t, "resume", "sq", "--assistant-id", "a-1", "--simulate"))
+	require.Contains(t, b.stderr.String(), "campaign sq is called by its squad "+vapitest.SquadReminders+
+		": --assistant-id changes only a campaign called by a saved assistant")
+
+	code := b.run(t, "resume", "sq", "--simulate", "--sim-time-scale", "600", "--rate", "0", "--retry", "none", "--max-attempts", "1")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "2 of 2 contacts final")
+	c, err := campaign.NewStore(b.pool(t)).CampaignByRef(context.Background(), "sq")
+	require.NoError(t, err)
+	require.Equal(t, "squad "+vapitest.SquadReminders, c.TargetLabel())
+	require.Empty(t, c.AssistantID, "the simulator's assistant was not put in the squad's place")
 }

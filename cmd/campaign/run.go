@@ -39,6 +39,8 @@ type runOptions struct {
 	TimeZone string
 
 	OverridesFile string
+	// AssistantFile is the --assistant file: a transient assistant sent with every call.
+	AssistantFile string
 	Rate          float64
 	MaxConcurrent int
 	MaxAttempts   int
@@ -116,6 +118,9 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 			if err := applyEnv(cmd.Flags(), a.getenv, runEnv); err != nil {
 				return err
 			}
+			if !changed("assistant-id") && (opts.SquadID != "" || opts.WorkflowID != "" || opts.AssistantFile != "") {
+				opts.AssistantID = "" // another target on the command line wins over VAPI_ASSISTANT_ID
+			}
 			given := func(flag string) bool { return changed(flag) || a.getenv(runEnv[flag]) != "" }
 			if err := opts.complete(given, a.getenv); err != nil {
 				return err
@@ -148,7 +153,10 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.RejectsFile, "rejects", "", "where to write rejected rows (default: FILE with .rejects.csv; for stdin or an unwritable directory, the user's state directory)")
 	f.StringVar(&opts.Window, "window", campaign.DefaultWindowSpec, `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00; sat 10:00-14:00", or "always"`)
 	f.StringVar(&opts.TimeZone, "timezone", "UTC", "IANA time zone for contacts whose zone neither the file nor the number tells")
-	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls")
+	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls (or --squad-id, --workflow-id, --assistant)")
+	f.StringVar(&opts.SquadID, "squad-id", "", "Vapi squad that places the calls (the row's variables go to every member)")
+	f.StringVar(&opts.WorkflowID, "workflow-id", "", "Vapi workflow that places the calls (it takes variables only: results are polled)")
+	f.StringVar(&opts.AssistantFile, "assistant", "", "JSON file of a transient assistant (Vapi's CreateAssistantDTO) sent with every call")
 	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from")
 	f.StringVar(&opts.OverridesFile, "overrides", "", "JSON file of assistantOverrides merged into every call (row variables win)")
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel): https://host or the full https://host"+jobs.WebhookPath)
@@ -204,8 +212,8 @@ func (o *runOptions) checkRouting(getenv func(string) string) error {
 	switch {
 	case getenv(envAPIKey) == "":
 		return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
-	case o.AssistantID == "":
-		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place calls")
+	case !o.hasTarget():
+		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required to place calls")
 	case o.PhoneNumberID == "":
 		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls")
 	}
@@ -262,9 +270,46 @@ func (o *runOptions) validate() error {
 	if o.PublicURL != "" && !strings.HasPrefix(o.PublicURL, "https://") && !strings.HasPrefix(o.PublicURL, "http://") {
 		return usageErrorf("--public-url must start with https:// (or http://), got %q", o.PublicURL)
 	}
-	if _, err := campaign.ParseWebhookMode(o.Webhooks); err != nil {
+	mode, err := campaign.ParseWebhookMode(o.Webhooks)
+	if err != nil {
 		return usageErrorf("--webhooks: %v", err)
 	}
+	return o.validateTarget(mode)
+}
+
+// validateTarget checks that at most one target is named and reads the --assistant file. A
+// workflow's calls cannot carry a server, so --webhooks override does not go with it.
+func (o *runOptions) validateTarget(mode campaign.WebhookMode) error {
+	var named []string
+	for _, t := range []struct{ flag, value string }{
+		{"--assistant-id", o.AssistantID}, {"--squad-id", o.SquadID}, {"--workflow-id", o.WorkflowID}, {"--assistant", o.AssistantFile},
+	} {
+		if t.value != "" {
+			named = append(named, t.flag)
+		}
+	}
+	if len(named) > 1 {
+		return usageErrorf("%s: give one of --assistant-id, --squad-id, --workflow-id or --assistant", strings.Join(named, " and "))
+	}
+	if o.WorkflowID != "" && mode == campaign.WebhooksOverride {
+		return usageErrorf("--webhooks override does not go with --workflow-id: a workflow's calls carry no server of their own, so results are polled")
+	}
+	if o.AssistantFile == "" {
+		return nil
+	}
+	data, err := os.ReadFile(o.AssistantFile)
+	if err != nil {
+		return usageErrorf("--assistant: %v", err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return usageErrorf("--assistant %s: not a JSON object of an assistant (Vapi's CreateAssistantDTO): %v", o.AssistantFile, err)
+	}
+	compact, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("--assistant %s: %w", o.AssistantFile, err)
+	}
+	o.Assistant = compact
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/reports"
 )
 
 // statusRateWindow is the span over which `campaign status` measures the rate achieved.
@@ -185,10 +186,15 @@ type statusReport struct {
 		MaxConcurrent int     `json:"max_concurrent"`
 		// AccountLimit is the concurrency limit learned for the campaign's Vapi account; nil
 		// when none is known.
-		AccountLimit  *int   `json:"account_concurrency_limit,omitempty"`
-		Window        string `json:"window"`
-		AssistantID   string `json:"assistant_id"`
-		PhoneNumberID string `json:"phone_number_id"`
+		AccountLimit *int   `json:"account_concurrency_limit,omitempty"`
+		Window       string `json:"window"`
+		AssistantID  string `json:"assistant_id"`
+		// SquadID, WorkflowID and InlineAssistant name what places the calls when it is not a
+		// saved assistant (see reports.CampaignInfo).
+		SquadID         string `json:"squad_id,omitempty"`
+		WorkflowID      string `json:"workflow_id,omitempty"`
+		InlineAssistant string `json:"inline_assistant,omitempty"`
+		PhoneNumberID   string `json:"phone_number_id"`
 		// MaxCostUSD is the budget cap; absent when there is none.
 		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 	} `json:"settings"`
@@ -382,6 +388,10 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		return nil, err
 	}
 	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
+	r.Settings.SquadID, r.Settings.WorkflowID = c.SquadID, c.WorkflowID
+	if kind, _ := c.Target(); kind == campaign.TargetInlineAssistant {
+		r.Settings.InlineAssistant = reports.InlineAssistantName(c.Assistant)
+	}
 	if c.MaxCostUSD != nil {
 		r.Settings.MaxCostUSD = c.MaxCostUSD
 		b, err := store.Budget(ctx, c.ID)
@@ -455,8 +465,10 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	if l := r.Settings.AccountLimit; l != nil {
 		account = fmt.Sprintf(" (account allows %d)", *l)
 	}
-	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, assistant %s, phone number %s\n",
-		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, orNone(r.Settings.AssistantID),
+	target := reports.CampaignInfo{AssistantID: r.Settings.AssistantID, SquadID: r.Settings.SquadID,
+		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant}.Target()
+	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
+		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))
 	fmt.Fprintf(tw, "  import:\t%d rows read, %d accepted, %d rejected\n", r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected)
 	if err := tw.Flush(); err != nil {

@@ -217,18 +217,18 @@ func runTestCall(ctx context.Context, a *app, o *testCallOptions) error {
 	if err != nil {
 		return err
 	}
-	asst, err := fetchAssistant(ctx, client, c)
+	assts, err := fetchAssistants(ctx, client, c)
 	if err != nil {
 		return err
 	}
-	if c.KeepServer, c.ServerMessages, err = webhookRouting(ctx, a.errOut, client, c, asst); err != nil {
+	if c.KeepServer, c.ServerMessages, err = webhookRouting(ctx, a.errOut, client, c, assts); err != nil {
 		return err
 	}
 	if !o.Simulate && !c.KeepServer && unreachableURL(c.PublicURL) {
 		fmt.Fprintf(a.errOut, "Warning: --public-url %s is a loopback or private address that Vapi cannot reach: its server messages will not arrive there.\n",
 			urlHost(c.PublicURL))
 	}
-	warnMissingVariables(a.errOut, c, ct, asst)
+	warnMissingVariables(a.errOut, c, ct, assts)
 	body, err := jobs.CreateCallRequest(c, ct, 1)
 	if err != nil {
 		return fmt.Errorf("build the call request: %w", err)
@@ -383,28 +383,18 @@ func testCallCampaign(a *app, o *testCallOptions, h campaign.Header, overrides j
 // without a value: no column supplies it, or the row's cell is empty, and it has no default.
 // `run` refuses to dial the first kind without --allow-missing-variables; a test call is placed
 // anyway, so that the operator hears what the person would.
-func warnMissingVariables(w io.Writer, c *campaign.Campaign, ct *campaign.Contact, asst *vapi.Assistant) {
-	if asst == nil {
-		return
-	}
-	vars := campaign.TemplateVariables(assistantTexts, map[string]string{
-		"system prompt":     asst.SystemPrompt(),
-		"first message":     asst.FirstMessage,
-		"voicemail message": asst.VoicemailMessage,
-		"end-call message":  asst.EndCallMessage,
-	})
-	columns := make([]string, 0, len(c.VariableColumns))
-	for _, i := range c.VariableColumns {
-		columns = append(columns, c.Columns[i])
-	}
+func warnMissingVariables(w io.Writer, c *campaign.Campaign, ct *campaign.Contact, assts []*vapi.Assistant) {
 	values := c.Variables(ct)
-	for _, ch := range campaign.CheckVariables(vars, columns) {
-		switch {
-		case ch.HasDefault:
-		case ch.Column == "":
-			fmt.Fprintf(w, "Warning: the assistant uses {{%s}}, which no column supplies (campaign run stops on this without --allow-missing-variables).\n", ch.Variable)
-		case strings.TrimSpace(values[ch.Column]) == "":
-			fmt.Fprintf(w, "Warning: the assistant uses {{%s}}, which is empty in this row (column %q).\n", ch.Variable, ch.Column)
+	for _, asst := range assts {
+		_, checks := variableChecks(c, asst)
+		for _, ch := range checks {
+			switch {
+			case ch.HasDefault:
+			case ch.Column == "":
+				fmt.Fprintf(w, "Warning: the assistant uses {{%s}}, which no column supplies (campaign run stops on this without --allow-missing-variables).\n", ch.Variable)
+			case strings.TrimSpace(values[ch.Column]) == "":
+				fmt.Fprintf(w, "Warning: the assistant uses {{%s}}, which is empty in this row (column %q).\n", ch.Variable, ch.Column)
+			}
 		}
 	}
 }

@@ -28,9 +28,9 @@ var committedSubset []byte
 // SubsetSchemas are the component schemas the project validates against:
 // request bodies it sends (CreateCallDTO, AnalyticsQueryDTO), and what Vapi
 // (or the simulator) sends back (Call, ServerMessage, AnalyticsQueryResult, TwilioPhoneNumber:
-// the phone numbers the simulator serves).
+// the phone numbers the simulator serves; Squad: the squads it serves).
 // The subset holds them and every schema they refer to.
-var SubsetSchemas = []string{"AnalyticsQueryDTO", "AnalyticsQueryResult", "Call", "CreateCallDTO", "ServerMessage", "TwilioPhoneNumber"}
+var SubsetSchemas = []string{"AnalyticsQueryDTO", "AnalyticsQueryResult", "Call", "CreateCallDTO", "ServerMessage", "Squad", "TwilioPhoneNumber"}
 
 // SubsetOperations are the operations ("get /call") whose query parameters
 // the project validates; the subset keeps only their parameters.

@@ -338,6 +338,7 @@ func TestSubset(t *testing.T) {
 			"Call": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Call"}}},
 			"ServerMessage": {"type": "object", "discriminator": {"propertyName": "type"}},
 			"TwilioPhoneNumber": {"type": "object", "description": "prose"},
+			"Squad": {"type": "object", "required": ["members"], "description": "prose"},
 			"Unused": {"type": "string"}
 		}}
 	}`)
@@ -359,7 +360,8 @@ func TestSubset(t *testing.T) {
 			"Plan": {"type": "string", "enum": ["a", "b"], "nullable": true},
 			"AnalyticsQueryDTO": {"type": "object"}, "AnalyticsQueryResult": {"type": "object"},
 			"Call": {"type": "object", "properties": {"next": {"$ref": "#/components/schemas/Call"}}},
-			"ServerMessage": {"type": "object"}, "TwilioPhoneNumber": {"type": "object"}
+			"ServerMessage": {"type": "object"}, "TwilioPhoneNumber": {"type": "object"},
+			"Squad": {"type": "object", "required": ["members"]}
 		}}
 	}`, string(got))
 	again, err := vapispec.Subset(full, "openapi.json from somewhere", day)

@@ -1,6 +1,7 @@
 package vapitest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +22,9 @@ type simCall struct {
 	customerRaw   json.RawMessage
 	overridesRaw  json.RawMessage
 	overrides     *vapi.AssistantOverrides
-	plan          plan
+	// target is the call's squad, workflow or transient assistant (beside assistantID).
+	target callTarget
+	plan   plan
 
 	status      vapi.CallStatus
 	endedReason string
@@ -98,15 +101,15 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		vapi.CreateCallDTO
 		Customer           json.RawMessage `json:"customer"`
 		AssistantOverrides json.RawMessage `json:"assistantOverrides"`
+		SquadOverrides     json.RawMessage `json:"squadOverrides"`
+		WorkflowOverrides  json.RawMessage `json:"workflowOverrides"`
 	}
 	_ = json.Unmarshal(body, &dto)
-	if dto.AssistantID != "" {
-		if _, ok := s.assistants[dto.AssistantID]; !ok {
-			s.finishRequest(idx, http.StatusBadRequest, "", "")
-			writeJSON(w, http.StatusBadRequest, nestError(http.StatusBadRequest,
-				"Couldn't Get Assistant. `assistantId` "+dto.AssistantID+" Does Not Exist."))
-			return
-		}
+	target, msg := s.callTarget(dto.CreateCallDTO)
+	if msg != "" {
+		s.finishRequest(idx, http.StatusBadRequest, "", "")
+		writeJSON(w, http.StatusBadRequest, nestError(http.StatusBadRequest, msg))
+		return
 	}
 	if dto.PhoneNumberID != "" && len(s.phoneIDs) > 0 && !s.phoneIDs[dto.PhoneNumberID] {
 		s.finishRequest(idx, http.StatusBadRequest, "", "")
@@ -114,13 +117,21 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			"Couldn't Get Phone Number. `phoneNumberId` "+dto.PhoneNumberID+" Does Not Exist."))
 		return
 	}
+	overridesRaw := dto.AssistantOverrides
+	switch target.overridesKey {
+	case "squadOverrides":
+		overridesRaw = dto.SquadOverrides
+	case "workflowOverrides":
+		overridesRaw = dto.WorkflowOverrides
+	}
 	var overrides *vapi.AssistantOverrides
-	if len(dto.AssistantOverrides) > 0 && string(dto.AssistantOverrides) != "null" {
+	if len(overridesRaw) > 0 && string(overridesRaw) != "null" {
+		// A workflow's overrides are its variables only, a subset of an assistant's.
 		overrides = new(vapi.AssistantOverrides)
-		_ = json.Unmarshal(dto.AssistantOverrides, overrides)
+		_ = json.Unmarshal(overridesRaw, overrides)
 	}
 
-	c, limits, rejected := s.createCall(dto.CreateCallDTO, peek.Customer.Number, dto.Customer, dto.AssistantOverrides, overrides)
+	c, limits, rejected := s.createCall(dto.CreateCallDTO, peek.Customer.Number, dto.Customer, overridesRaw, overrides, target)
 	if rejected {
 		s.finishRequest(idx, http.StatusBadRequest, "", "")
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Over Concurrency Limit", "error": "Over Concurrency Limit", "statusCode": 400})
@@ -189,7 +200,8 @@ func (s *Server) finishRequest(i, status int, callID string, fault FaultKind) {
 
 // createCall registers a call and starts its lifecycle. rejected is true in
 // reject-400 mode over the limit (nothing is created).
-func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, overridesRaw json.RawMessage, overrides *vapi.AssistantOverrides) (*simCall, vapi.SubscriptionLimits, bool) {
+func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, overridesRaw json.RawMessage, overrides *vapi.AssistantOverrides,
+	target callTarget) (*simCall, vapi.SubscriptionLimits, bool) {
 	s.mu.Lock()
 	limit := s.cfg.ConcurrencyLimit
 	blocked := s.live >= limit
@@ -212,10 +224,10 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 	now := s.now()
 	c := &simCall{
 		id: s.newID(), name: dto.Name, assistantID: dto.AssistantID, phoneNumberID: dto.PhoneNumberID,
-		number: number, customerRaw: customerRaw, overridesRaw: overridesRaw, overrides: overrides, plan: p,
+		number: number, customerRaw: customerRaw, overridesRaw: overridesRaw, overrides: overrides, target: target, plan: p,
 		status: vapi.CallStatusQueued, createdAt: now, updatedAt: now,
 	}
-	c.server, c.messages, c.tools = s.route(dto, overrides)
+	c.server, c.messages, c.tools = s.route(dto, overrides, target)
 	if c.server != nil || len(c.tools) > 0 {
 		c.queue = make(chan outMsg, 16)
 	}
@@ -259,8 +271,8 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 // its tool-calls, then assistantOverrides.server, the saved assistant's server, the phone
 // number's server (the simulator has no org server). The message types are
 // assistantOverrides.serverMessages, else the assistant's, else Vapi's default list.
-func (s *Server) route(dto vapi.CreateCallDTO, overrides *vapi.AssistantOverrides) (*vapi.Server, []vapi.ServerMessageType, []vapi.Tool) {
-	asst := s.assistants[dto.AssistantID]
+func (s *Server) route(dto vapi.CreateCallDTO, overrides *vapi.AssistantOverrides, target callTarget) (*vapi.Server, []vapi.ServerMessageType, []vapi.Tool) {
+	asst := target.assistant
 	phone, _ := s.phoneNumber(dto.PhoneNumberID)
 	has := func(srv *vapi.Server) bool { return srv != nil && srv.URL != "" }
 	var server *vapi.Server
@@ -400,7 +412,16 @@ func (s *Server) callBodyLocked(c *simCall) map[string]any {
 		m["customer"] = json.RawMessage(c.customerRaw)
 	}
 	if len(c.overridesRaw) > 0 && string(c.overridesRaw) != "null" {
-		m["assistantOverrides"] = json.RawMessage(c.overridesRaw)
+		m[cmp.Or(c.target.overridesKey, "assistantOverrides")] = json.RawMessage(c.overridesRaw)
+	}
+	if c.target.squadID != "" {
+		m["squadId"] = c.target.squadID
+	}
+	if c.target.workflowID != "" {
+		m["workflowId"] = c.target.workflowID
+	}
+	if len(c.target.assistantRaw) > 0 {
+		m["assistant"] = c.target.assistantRaw
 	}
 	host := "https://phone-call-websocket.aws-us-west-2-backend-production1.vapi.ai/" + c.id
 	m["monitor"] = map[string]any{"listenUrl": strings.Replace(host, "https", "wss", 1) + "/listen", "controlUrl": host + "/control"}

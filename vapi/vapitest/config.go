@@ -143,6 +143,12 @@ type Config struct {
 	// own; GET /phone-number/{id} answers them, and a plain Twilio number for
 	// any other accepted id.
 	PhoneNumbers []vapi.PhoneNumber
+	// Squads are the saved squads: GET /squad/{id} answers them and POST
+	// /call accepts their ids as squadId (default DefaultSquads()).
+	Squads []vapi.Squad
+	// WorkflowIDs are the accepted workflowId values; empty accepts any
+	// non-empty id. (Vapi's OpenAPI document has no GET /workflow/{id}.)
+	WorkflowIDs []string
 	// Clock is the time source (default RealClock).
 	Clock Clock
 	// HTTPClient posts the webhooks (default a client without a timeout;
@@ -210,6 +216,9 @@ func (c Config) withDefaults() Config {
 	if c.Assistants == nil {
 		c.Assistants = DefaultAssistants()
 	}
+	if c.Squads == nil {
+		c.Squads = DefaultSquads()
+	}
 	if c.Clock == nil {
 		c.Clock = RealClock{}
 	}
@@ -227,6 +236,20 @@ const (
 	AssistantCollections = "a1f0c6a2-7b1e-4c59-9d33-000000000001"
 	AssistantAppointment = "a1f0c6a2-7b1e-4c59-9d33-000000000002"
 )
+
+// SquadReminders is the id of the default squad.
+const SquadReminders = "5e1d0a7c-3b2f-4c8e-9a61-000000000001"
+
+// DefaultSquads returns one saved squad: the payment reminder, which hands over to the
+// appointment confirmation.
+func DefaultSquads() []vapi.Squad {
+	created := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	return []vapi.Squad{{
+		ID: SquadReminders, OrgID: DefaultOrgID, Name: "Reminders",
+		Members:   []vapi.SquadMember{{AssistantID: AssistantCollections}, {AssistantID: AssistantAppointment}},
+		CreatedAt: created, UpdatedAt: created,
+	}}
+}
 
 // DefaultAssistants returns two saved assistants whose prompts use
 // {{variables}}: a payment reminder (first_name, amount_due, due_date) and

@@ -64,7 +64,7 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 // recordings. s.mu is held.
 func (s *Server) buildResult(c *simCall) *callResult {
 	r := &callResult{analysis: &vapi.Analysis{}, artifact: &vapi.Artifact{}}
-	a := s.assistants[c.assistantID]
+	a := c.target.assistant
 	vars := c.vars()
 	first := render(a.FirstMessage, vars)
 	if c.overrides != nil {
@@ -227,7 +227,7 @@ func (s *Server) phoneNumberJSON(c *simCall) map[string]any {
 // as created (status queued), as Vapi often sends.
 func (s *Server) snapshotLocked(c *simCall) map[string]any {
 	m := s.callBodyLocked(&simCall{id: c.id, name: c.name, assistantID: c.assistantID, phoneNumberID: c.phoneNumberID,
-		number: c.number, customerRaw: c.customerRaw, overridesRaw: c.overridesRaw, plan: c.plan,
+		number: c.number, customerRaw: c.customerRaw, overridesRaw: c.overridesRaw, target: c.target, plan: c.plan,
 		status: vapi.CallStatusQueued, createdAt: c.createdAt, updatedAt: c.createdAt})
 	return m
 }

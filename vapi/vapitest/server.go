@@ -26,6 +26,9 @@ type Server struct {
 	assistants map[string]vapi.Assistant
 	phoneIDs   map[string]bool
 	phones     map[string]vapi.PhoneNumber
+	squads     map[string]vapi.Squad
+	// workflowIDs are the accepted workflowId values; empty accepts any.
+	workflowIDs map[string]bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -65,22 +68,37 @@ func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:        cfg,
-		assistants: map[string]vapi.Assistant{},
-		phoneIDs:   map[string]bool{},
-		phones:     map[string]vapi.PhoneNumber{},
-		ctx:        ctx,
-		cancel:     cancel,
-		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		calls:      map[string]*simCall{},
-		dialed:     map[string]int{},
-		zones:      map[string]*time.Location{},
+		cfg:         cfg,
+		assistants:  map[string]vapi.Assistant{},
+		phoneIDs:    map[string]bool{},
+		phones:      map[string]vapi.PhoneNumber{},
+		squads:      map[string]vapi.Squad{},
+		workflowIDs: map[string]bool{},
+		ctx:         ctx,
+		cancel:      cancel,
+		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
+		calls:       map[string]*simCall{},
+		dialed:      map[string]int{},
+		zones:       map[string]*time.Location{},
 	}
 	for _, a := range cfg.Assistants {
 		s.assistants[a.ID] = a
 	}
 	for _, id := range cfg.PhoneNumberIDs {
 		s.phoneIDs[id] = true
+	}
+	for _, sq := range cfg.Squads {
+		sq.OrgID = cmp.Or(sq.OrgID, cfg.OrgID)
+		if sq.CreatedAt.IsZero() {
+			sq.CreatedAt = cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+		}
+		if sq.UpdatedAt.IsZero() {
+			sq.UpdatedAt = sq.CreatedAt
+		}
+		s.squads[sq.ID] = sq
+	}
+	for _, id := range cfg.WorkflowIDs {
+		s.workflowIDs[id] = true
 	}
 	for _, p := range cfg.PhoneNumbers {
 		p.OrgID = cmp.Or(p.OrgID, cfg.OrgID)
@@ -246,6 +264,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleGet(w, r, strings.TrimPrefix(path, "/call/"))
 	case strings.HasPrefix(path, "/assistant/") && r.Method == http.MethodGet:
 		s.handleAssistant(w, r, strings.TrimPrefix(path, "/assistant/"))
+	case strings.HasPrefix(path, "/squad/") && r.Method == http.MethodGet:
+		s.handleSquad(w, r, strings.TrimPrefix(path, "/squad/"))
 	case strings.HasPrefix(path, "/phone-number/") && r.Method == http.MethodGet:
 		s.handlePhoneNumber(w, r, strings.TrimPrefix(path, "/phone-number/"))
 	case path == "/analytics" && r.Method == http.MethodPost:
