@@ -140,6 +140,9 @@ type Settings struct {
 	// RetryTimeScale divides retry delays: 1 in real campaigns, the simulator's time scale in
 	// simulated ones, whose retries run on simulated time like their calls.
 	RetryTimeScale float64
+	// PredialURL is the pre-dial eligibility hook asked before every dial ("" = none; see
+	// PredialRequest in package jobs): a contact is dialed only when it answers eligible.
+	PredialURL string
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every
@@ -169,6 +172,10 @@ type Contact struct {
 	Outcome        string
 	Attempts       int
 	NextAttemptAt  *time.Time
+	// PredialFailures counts the consecutive pre-dial checks that got no usable answer.
+	PredialFailures int
+	// PredialReason is why the pre-dial hook made the contact ineligible ("" otherwise).
+	PredialReason string
 }
 
 // ImportStats are the figures of a CSV import, kept with the campaign.

@@ -246,7 +246,7 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 				   OR ($3 AND state = $6 AND outcome <> $4))
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = $7, next_attempt_at = NULL, updated_at = $2
+			UPDATE contact ct SET state = $7, next_attempt_at = NULL, updated_at = $2, predial_failures = 0, predial_reason = ''
 			FROM target WHERE ct.id = target.id`,
 			campaignID, now, opts.RetryFailed, OutcomeFailedPermanent, stopped, ContactFailed, ContactPending)
 		if err != nil {

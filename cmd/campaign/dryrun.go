@@ -241,6 +241,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.MaxAttempts, settings.RetryPolicy = opts.MaxAttempts, opts.Retry
 	settings.CallbackKey, settings.DoNotCallKey = opts.CallbackKey, opts.DoNotCallKey
 	settings.RetryTimeScale = opts.retryTimeScale()
+	settings.PredialURL = opts.PredialURL
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,

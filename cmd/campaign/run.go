@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +49,9 @@ type runOptions struct {
 	CallbackKey  string
 	DoNotCallKey string
 
+	// PredialURL is the pre-dial eligibility hook (--predial-url), "" for none.
+	PredialURL string
+
 	Preview int
 	Format  string
 
@@ -71,6 +75,7 @@ var runEnv = map[string]string{
 	"vapi-base-url":   envVapiBaseURL,
 	"webhook-listen":  envWebhookListen,
 	"webhooks":        "CAMPAIGN_WEBHOOKS",
+	"predial-url":     "CAMPAIGN_PREDIAL_URL",
 }
 
 // Environment variables of the flags that run and resume share.
@@ -154,6 +159,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.Retry, "retry", campaign.DefaultRetrySpec, `retry policy by outcome: outcome=retries@delay[*backoff], or "none"`)
 	f.StringVar(&opts.CallbackKey, "callback-key", campaign.DefaultCallbackAtKey, "structured-data key of a callback time the person asked for")
 	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
+	f.StringVar(&opts.PredialURL, "predial-url", "", "before each dial, POST the contact to this URL and dial only if it answers {\"eligible\": true}")
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
@@ -256,6 +262,21 @@ func (o *runOptions) validate() error {
 	}
 	if _, err := campaign.ParseWebhookMode(o.Webhooks); err != nil {
 		return usageErrorf("--webhooks: %v", err)
+	}
+	if err := checkPredialURL(o.PredialURL); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkPredialURL checks a --predial-url: "" (none) or an absolute http(s) URL with a host.
+func checkPredialURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usageErrorf("--predial-url must be an absolute https:// (or http://) URL, got %q", s)
 	}
 	return nil
 }
