@@ -16,8 +16,19 @@ import (
 const PredialMaxFailures = 5
 
 // PredialRetry is how long a contact whose pre-dial check failed waits before it is checked
-// again.
+// again (divided by a simulated campaign's RetryTimeScale: see Campaign.PredialRetryAt).
 const PredialRetry = time.Minute
+
+// PredialRetryAt is when a contact of the campaign whose pre-dial check failed at now is
+// checked again: PredialRetry later, on the campaign's retry time (a simulated campaign's
+// retries run on simulated time, like its calls).
+func (c *Campaign) PredialRetryAt(now time.Time) time.Time {
+	scale := c.RetryTimeScale
+	if !(scale > 0) {
+		scale = 1
+	}
+	return now.Add(time.Duration(float64(PredialRetry) / scale))
+}
 
 // maxPredialReason bounds the reason kept for an ineligible contact.
 const maxPredialReason = 500

@@ -246,7 +246,7 @@ func (w *DialWorker) predial(ctx context.Context, c *campaign.Campaign, ct *camp
 		if ctx.Err() != nil { // the job is stopping, not the hook failing
 			return false, ctx.Err()
 		}
-		ended, err := w.Store.PredialFailed(ctx, ct.ID, checkErr.Error(), now.Add(campaign.PredialRetry), now)
+		ended, err := w.Store.PredialFailed(ctx, ct.ID, checkErr.Error(), c.PredialRetryAt(now), now)
 		if err != nil {
 			return false, err
 		}

@@ -43,7 +43,9 @@ func newPredialHook(t *testing.T, status int, body string, block chan struct{}) 
 	h := &predialHook{}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, err := io.ReadAll(r.Body)
-		require.NoError(t, err)
+		if err != nil {
+			raw = []byte(err.Error()) // not JSON: the test's decoding of it fails
+		}
 		h.mu.Lock()
 		h.requests, h.bodies = append(h.requests, r), append(h.bodies, raw)
 		h.mu.Unlock()
