@@ -132,9 +132,11 @@ func TestRunFlags(t *testing.T) {
 	b.env["CAMPAIGN_PUBLIC_URL"] = "https://tunnel.example.com"
 	b.env["CAMPAIGN_DEFAULT_REGION"] = "gb"
 	b.env["CAMPAIGN_RATE"] = "2.5"
+	b.env["CAMPAIGN_PREDIAL_URL"] = "https://crm.example.com/eligible?list=nov"
 	o, code = parse(t, b, newRunCmd, "run", "-", "--dry-run", "--assistant-id", "asst-flag", "--rate", "4",
 		"--retry", "busy=1@5m")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, "https://crm.example.com/eligible?list=nov", o.PredialURL)
 	require.Equal(t, "mon-fri 09:00-17:00", o.Window, "env fills a flag that was not given")
 	require.Equal(t, "asst-flag", o.AssistantID, "a flag wins over its env variable")
 	require.Equal(t, "https://tunnel.example.com", o.PublicURL)
@@ -192,6 +194,9 @@ func TestRunFlags(t *testing.T) {
 		{"padded key", []string{"run", "f.csv", "--dry-run", "--callback-key", " when"}, "--callback-key must be"},
 		{"bad public URL", []string{"run", "f.csv", "--dry-run", "--public-url", "ftp://x"}, "--public-url must start with https://"},
 		{"bad webhooks", []string{"run", "f.csv", "--dry-run", "--webhooks", "relay"}, "--webhooks"},
+		{"predial URL not http", []string{"run", "f.csv", "--dry-run", "--predial-url", "ftp://x/check"}, "--predial-url must be an absolute https://"},
+		{"predial URL relative", []string{"run", "f.csv", "--dry-run", "--predial-url", "/check"}, "--predial-url must be an absolute https://"},
+		{"predial URL without host", []string{"run", "f.csv", "--dry-run", "--predial-url", "https:///check"}, "--predial-url must be an absolute https://"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			requireUsage(t, b, newRunCmd, tt.want, tt.args...)
