@@ -110,4 +110,20 @@ func TestPredialEndToEnd(t *testing.T) {
 	c, err := b.store.Campaign(context.Background(), b.c.ID)
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusCompleted, c.Status)
+
+	// The report counts them, the export shows why.
+	facts, err := b.store.ReportFacts(context.Background(), b.c.ID)
+	require.NoError(t, err)
+	require.Contains(t, facts.Contacts, campaign.ContactCount{State: campaign.ContactFailed,
+		Outcome: string(campaign.OutcomeIneligible), Contacts: 2})
+	snap, err := b.store.BeginResults(context.Background(), b.c.ID)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, snap.Close(context.Background())) }()
+	reasons := map[string]string{}
+	require.NoError(t, snap.EachContact(context.Background(), campaign.ExportFilter{Outcomes: []string{string(campaign.OutcomeIneligible)}}, nil,
+		func(r *campaign.ContactResult) error {
+			reasons[r.Phone] = r.IneligibleReason
+			return nil
+		}))
+	require.Equal(t, map[string]string{"+14155551002": "already paid", "+14155551003": down.PredialReason}, reasons)
 }
