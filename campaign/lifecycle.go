@@ -144,6 +144,8 @@ type Pacing struct {
 	MaxAttempts  *int
 	CallbackKey  *string
 	DoNotCallKey *string
+	// PredialURL is the pre-dial eligibility hook ("" removes it).
+	PredialURL *string
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -197,9 +199,9 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				max_concurrent = coalesce($3, max_concurrent), window_spec = coalesce($4, window_spec),
 				retry_policy = coalesce($6, retry_policy), max_attempts = coalesce($7, max_attempts),
 				callback_key = coalesce($8, callback_key), do_not_call_key = coalesce($9, do_not_call_key),
-				updated_at = $5
+				predial_url = coalesce($10, predial_url), updated_at = $5
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
-			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey)
+			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.PredialURL)
 		if err != nil {
 			return err
 		}

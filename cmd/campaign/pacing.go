@@ -11,8 +11,8 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 )
 
-// pacingFlags are the flags that change a stored campaign's pacing, calling hours and retry
-// rules: `campaign set` and `campaign resume` share them. Only flags given change anything.
+// pacingFlags are the flags that change a stored campaign's pacing, calling hours, retry
+// rules and pre-dial hook: `campaign set` and `campaign resume` share them. Only flags given change anything.
 type pacingFlags struct {
 	rate          float64
 	maxConcurrent int
@@ -21,10 +21,11 @@ type pacingFlags struct {
 	maxAttempts   int
 	callbackKey   string
 	doNotCallKey  string
+	predialURL    string
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key or --do-not-call-key"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key or --predial-url"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -34,6 +35,7 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.IntVar(&p.maxAttempts, "max-attempts", 0, "calls per contact, at most, retries and callbacks included")
 	f.StringVar(&p.callbackKey, "callback-key", "", "structured-data key of a callback time the person asked for")
 	f.StringVar(&p.doNotCallKey, "do-not-call-key", "", "structured-data key that says the person asked not to be called")
+	f.StringVar(&p.predialURL, "predial-url", "", `pre-dial eligibility hook asked before each dial ("": none)`)
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
@@ -81,6 +83,12 @@ func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
 		}
 		c.DoNotCallKey = &p.doNotCallKey
 	}
+	if f.Changed("predial-url") {
+		if err := checkPredialURL(p.predialURL); err != nil {
+			return c, err
+		}
+		c.PredialURL = &p.predialURL
+	}
 	return c, nil
 }
 
@@ -123,5 +131,8 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	}
 	if p.DoNotCallKey != nil {
 		line("do-not-call key", quote(before.DoNotCallKey), quote(after.DoNotCallKey))
+	}
+	if p.PredialURL != nil {
+		line("pre-dial URL", quote(before.PredialURL), quote(after.PredialURL))
 	}
 }
