@@ -137,6 +137,7 @@ func TestRunFlags(t *testing.T) {
 		"--retry", "busy=1@5m")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Equal(t, "https://crm.example.com/eligible?list=nov", o.PredialURL)
+	require.Equal(t, 5*time.Second, o.PredialTimeout, "the default")
 	require.Equal(t, "mon-fri 09:00-17:00", o.Window, "env fills a flag that was not given")
 	require.Equal(t, "asst-flag", o.AssistantID, "a flag wins over its env variable")
 	require.Equal(t, "https://tunnel.example.com", o.PublicURL)
@@ -194,6 +195,7 @@ func TestRunFlags(t *testing.T) {
 		{"padded key", []string{"run", "f.csv", "--dry-run", "--callback-key", " when"}, "--callback-key must be"},
 		{"bad public URL", []string{"run", "f.csv", "--dry-run", "--public-url", "ftp://x"}, "--public-url must start with https://"},
 		{"bad webhooks", []string{"run", "f.csv", "--dry-run", "--webhooks", "relay"}, "--webhooks"},
+		{"zero predial timeout", []string{"run", "f.csv", "--dry-run", "--predial-timeout", "0s"}, "--predial-timeout must be above zero"},
 		{"predial URL not http", []string{"run", "f.csv", "--dry-run", "--predial-url", "ftp://x/check"}, "--predial-url must be an absolute https://"},
 		{"predial URL relative", []string{"run", "f.csv", "--dry-run", "--predial-url", "/check"}, "--predial-url must be an absolute https://"},
 		{"predial URL without host", []string{"run", "f.csv", "--dry-run", "--predial-url", "https:///check"}, "--predial-url must be an absolute https://"},
@@ -243,6 +245,13 @@ func TestResumeFlags(t *testing.T) {
 
 	requireUsage(t, b, newResumeCmd, "--max-concurrent must be at least 1", "resume", "nov", "--max-concurrent", "0")
 	requireUsage(t, b, newResumeCmd, "fry", "resume", "nov", "--window", "mon-fry 10:00-18:00")
+	requireUsage(t, b, newResumeCmd, "--predial-timeout must be above zero", "resume", "nov", "--predial-timeout", "-1s")
+
+	b.env[envPredialTimeout] = "750ms"
+	o, code = parse(t, b, newResumeCmd, "resume", "nov", "--predial-url", "https://crm.example.com/check")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 750*time.Millisecond, o.PredialTimeout, "from the environment")
+	require.Equal(t, "https://crm.example.com/check", *o.Pacing.PredialURL)
 }
 
 func TestSetFlags(t *testing.T) {
@@ -301,6 +310,7 @@ func TestServeFlags(t *testing.T) {
 		{"OneRiverUICredential", map[string]string{envAPIKey: "k", envRiverUIUser: "ops"}, nil,
 			"set both CAMPAIGN_RIVERUI_USER and CAMPAIGN_RIVERUI_PASSWORD"},
 		{"NegativeGrace", map[string]string{envAPIKey: "k"}, []string{"--grace", "-1s"}, "--grace must be zero or more"},
+		{"ZeroPredialTimeout", map[string]string{envAPIKey: "k"}, []string{"--predial-timeout", "0s"}, "--predial-timeout must be above zero"},
 		{"Argument", map[string]string{envAPIKey: "k"}, []string{"extra"}, "unknown command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,10 +325,13 @@ func TestServeFlags(t *testing.T) {
 	require.Equal(t, "0.0.0.0:9090", o.Listen, "the listen address comes from the environment")
 	require.Equal(t, "http://sim:8090", o.VapiBaseURL)
 	require.True(t, o.AdoptOrphans)
+	require.Equal(t, 5*time.Second, o.PredialTimeout, "the default")
+	b.env[envPredialTimeout] = "2s"
 	o, code = parse(t, b, newServeCmd, "serve", "--listen", "127.0.0.1:7000", "--grace", "0s")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Equal(t, "127.0.0.1:7000", o.Listen)
 	require.Zero(t, o.Grace)
+	require.Equal(t, 2*time.Second, o.PredialTimeout, "from the environment")
 }
 
 func TestReportFlags(t *testing.T) {

@@ -76,6 +76,7 @@ var runEnv = map[string]string{
 	"webhook-listen":  envWebhookListen,
 	"webhooks":        "CAMPAIGN_WEBHOOKS",
 	"predial-url":     "CAMPAIGN_PREDIAL_URL",
+	"predial-timeout": envPredialTimeout,
 }
 
 // Environment variables of the flags that run and resume share.
@@ -266,7 +267,7 @@ func (o *runOptions) validate() error {
 	if err := checkPredialURL(o.PredialURL); err != nil {
 		return err
 	}
-	return nil
+	return checkPredialTimeout(o.PredialTimeout)
 }
 
 // checkPredialURL checks a --predial-url: "" (none) or an absolute http(s) URL with a host.
