@@ -164,6 +164,9 @@ type Settings struct {
 	// recorded plus the expected cost of the calls still unpriced would pass it (see
 	// Store.BeginAttempt).
 	MaxCostUSD *float64
+	// PredialURL is the pre-dial eligibility hook asked before every dial ("" = none; see
+	// PredialRequest in package jobs): a contact is dialed only when it answers eligible.
+	PredialURL string
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every
@@ -193,6 +196,10 @@ type Contact struct {
 	Outcome        string
 	Attempts       int
 	NextAttemptAt  *time.Time
+	// PredialFailures counts the consecutive pre-dial checks that got no usable answer.
+	PredialFailures int
+	// PredialReason is why the pre-dial hook made the contact ineligible ("" otherwise).
+	PredialReason string
 }
 
 // ImportStats are the figures of a CSV import, kept with the campaign.

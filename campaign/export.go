@@ -372,6 +372,8 @@ type ContactResult struct {
 	Summary           string
 	RecordingURL      string
 	LastCallID        string
+	// IneligibleReason is why the pre-dial hook made the contact ineligible ("" otherwise).
+	IneligibleReason string
 	// Structured holds, for each path given to EachContact, the value at that path in the
 	// structured data of the contact's latest call that has any, as JSON text; "" when absent,
 	// and when the path is a prefix of another path given and the value is a non-empty object
@@ -468,7 +470,8 @@ func (r *ResultsSnapshot) EachContact(ctx context.Context, f ExportFilter, paths
 
 	args := []any{r.campaignID, r.minID, r.maxID}
 	sql := `
-		SELECT c.id, c.line, c.fields, c.phone, coalesce(c.time_zones[1], ''), c.state, c.outcome, c.attempts
+		SELECT c.id, c.line, c.fields, c.phone, coalesce(c.time_zones[1], ''), c.state, c.outcome, c.attempts,
+		       c.predial_reason
 		FROM contact c
 		WHERE c.campaign_id = $1 AND c.id BETWEEN $2 AND $3` + contactFilterSQL(f, &args) + `
 		ORDER BY c.id`
@@ -488,7 +491,7 @@ func (r *ResultsSnapshot) EachContact(ctx context.Context, f ExportFilter, paths
 		next  int // index in batch.rows of the next call
 		done  bool
 	)
-	dest := []any{&c.ID, &c.Line, &c.Fields, &c.Phone, &c.TimeZone, &c.State, &c.Outcome, &c.Attempts}
+	dest := []any{&c.ID, &c.Line, &c.Fields, &c.Phone, &c.TimeZone, &c.State, &c.Outcome, &c.Attempts, &c.IneligibleReason}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("export contacts: %w", err)

@@ -147,6 +147,8 @@ type Pacing struct {
 	// MaxCostUSD sets the budget cap in USD (Settings.MaxCostUSD); 0 removes it. A campaign
 	// the cap paused stays paused: resume it.
 	MaxCostUSD *float64
+	// PredialURL is the pre-dial eligibility hook ("" removes it).
+	PredialURL *string
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -204,9 +206,9 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				retry_policy = coalesce($6, retry_policy), max_attempts = coalesce($7, max_attempts),
 				callback_key = coalesce($8, callback_key), do_not_call_key = coalesce($9, do_not_call_key),
 				max_cost = CASE WHEN $10::float8 IS NULL THEN max_cost WHEN $10::float8 = 0 THEN NULL ELSE $10::float8 END,
-				updated_at = $5
+				predial_url = coalesce($11, predial_url), updated_at = $5
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
-			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD)
+			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD, p.PredialURL)
 		if err != nil {
 			return err
 		}
@@ -253,7 +255,7 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 				   OR ($3 AND state = $6 AND outcome <> $4))
 				ORDER BY id FOR NO KEY UPDATE
 			)
-			UPDATE contact ct SET state = $7, next_attempt_at = NULL, updated_at = $2
+			UPDATE contact ct SET state = $7, next_attempt_at = NULL, updated_at = $2, predial_failures = 0, predial_reason = ''
 			FROM target WHERE ct.id = target.id`,
 			campaignID, now, opts.RetryFailed, OutcomeFailedPermanent, stopped, ContactFailed, ContactPending)
 		if err != nil {

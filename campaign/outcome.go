@@ -26,8 +26,8 @@ const (
 	OutcomeCapacity Outcome = "capacity"
 )
 
-// Outcomes of a contact failed without a call, because its calling hours never let it be
-// called (see CallingHours.Decide and Decision.FailOutcome).
+// Outcomes of a contact failed without a call: its calling hours never let it be called (see
+// CallingHours.Decide and Decision.FailOutcome), or the pre-dial hook refused it.
 const (
 	// OutcomeInvalidWindow: the campaign's calling-window spec does not parse (specs are
 	// validated before they are stored, so only a hand-edited database gets here).
@@ -38,6 +38,10 @@ const (
 	// OutcomeNoCallingWindow: the window never opens in all of the contact's zones at once
 	// within the 14 days Window.NextOpen looks ahead (e.g. zones far apart, short hours).
 	OutcomeNoCallingWindow Outcome = "no_calling_window"
+	// OutcomeIneligible: the pre-dial hook (--predial-url) answered that the contact is not to
+	// be called, or gave no usable answer PredialMaxFailures times in a row; the contact's
+	// PredialReason says why.
+	OutcomeIneligible Outcome = "ineligible"
 )
 
 // callOutcomes lists the outcomes of a call, in the order of their constants.
@@ -49,7 +53,7 @@ func callOutcomes() []Outcome {
 // uncalledOutcomes lists the outcomes of a contact failed without a call, in the order of their
 // constants.
 func uncalledOutcomes() []Outcome {
-	return []Outcome{OutcomeInvalidWindow, OutcomeInvalidTimeZone, OutcomeNoCallingWindow}
+	return []Outcome{OutcomeInvalidWindow, OutcomeInvalidTimeZone, OutcomeNoCallingWindow, OutcomeIneligible}
 }
 
 // Reached reports whether the outcome means a person or a machine picked up.

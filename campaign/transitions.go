@@ -54,8 +54,9 @@ func CanMoveStatus(from, to Status) bool {
 //	pending     → queued (the hopper), failed (the hopper: CallingHours.Decide fails it),
 //	              cancelled (Cancel), do_not_call (its number suppressed)
 //	queued      → in_call (BeginAttempt), pending (BeginAttempt of a campaign not running, its dial
-//	              job giving up for now, an orphan adopted, Resume), cancelled (Cancel, or
-//	              BeginAttempt of a cancelled campaign), do_not_call (its number suppressed)
+//	              job giving up for now, a failed pre-dial check, an orphan adopted, Resume), cancelled (Cancel, or
+//	              BeginAttempt of a cancelled campaign), do_not_call (its number suppressed),
+//	              failed (the pre-dial hook made it ineligible: PredialIneligible, PredialFailed)
 //	in_call     → completed, failed, do_not_call (its call's result or a permanent failure),
 //	              pending (a retry, or its call was not created), cancelled (the same in a
 //	              cancelled campaign)
@@ -68,7 +69,7 @@ func contactMoves(from ContactState) []ContactState {
 	case ContactPending:
 		return []ContactState{ContactQueued, ContactFailed, ContactCancelled, ContactDoNotCall}
 	case ContactQueued:
-		return []ContactState{ContactInCall, ContactPending, ContactCancelled, ContactDoNotCall}
+		return []ContactState{ContactInCall, ContactPending, ContactCancelled, ContactDoNotCall, ContactFailed}
 	case ContactInCall:
 		return []ContactState{ContactCompleted, ContactFailed, ContactDoNotCall, ContactPending, ContactCancelled}
 	case ContactFailed, ContactCancelled:

@@ -55,7 +55,7 @@ func TestCanMoveContact(t *testing.T) {
 	// Every state a contact may move to, from each state; every other pair is refused.
 	allowed := map[campaign.ContactState][]campaign.ContactState{
 		pending:   {queued, failed, cancelled, doNotCall},
-		queued:    {inCall, pending, cancelled, doNotCall},
+		queued:    {inCall, pending, cancelled, doNotCall, failed},
 		inCall:    {completed, failed, doNotCall, pending, cancelled},
 		completed: nil,
 		failed:    {pending},

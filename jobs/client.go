@@ -43,6 +43,11 @@ type Config struct {
 	// dialers learn and share (see DialWorker.Account); default Vapi's Account(), when it has
 	// one (a *vapi.Client does).
 	Account string
+	// PredialTimeout bounds each pre-dial check (default DefaultPredialTimeout);
+	// PredialConcurrency bounds the checks in flight in the process (default
+	// DefaultPredialConcurrency).
+	PredialTimeout     time.Duration
+	PredialConcurrency int
 }
 
 // accountNamer is a VapiClient that names its account (a *vapi.Client).
@@ -59,6 +64,8 @@ type Observer interface {
 	// ObserveResult is told of every call result applied, with its outcome: once per attempt,
 	// since a result that was already recorded is not applied again.
 	ObserveResult(outcome campaign.Outcome)
+	// ObservePredial is told of every pre-dial check: how long it took and what it came to.
+	ObservePredial(took time.Duration, result PredialResult)
 }
 
 // rescueStuckJobsAfter is how long a job may be "running" before River runs it again.
@@ -108,7 +115,7 @@ func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &DialWorker{Store: cfg.Store, Vapi: cfg.Vapi, Now: now, Logger: logger, Observer: cfg.Observer,
-		Account: cfg.Account})
+		Account: cfg.Account, Predial: NewPredial(cfg.PredialTimeout, cfg.PredialConcurrency)})
 	river.AddWorker(workers, &HopperWorker{Store: cfg.Store, Now: now, Logger: logger})
 	river.AddWorker(workers, &ReconcileWorker{Store: cfg.Store, Vapi: cfg.Vapi, Config: cfg.Reconcile, Now: now, Logger: logger,
 		Observer: cfg.Observer})

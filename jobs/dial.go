@@ -90,9 +90,13 @@ type DialWorker struct {
 	// account's concurrency limit is learned from Vapi's answers and shared, in the database,
 	// by every campaign and process dialing on it. "" learns nothing.
 	Account string
+	// Predial asks a campaign's pre-dial hook (Campaign.PredialURL) before each of its dials;
+	// nil: NewPredial's defaults.
+	Predial *Predial
 
-	limiters localLimiters
-	accounts sync.Map // campaign id → struct{}: campaigns noted as dialing on Account
+	predialOnce sync.Once
+	limiters    localLimiters
+	accounts    sync.Map // campaign id → struct{}: campaigns noted as dialing on Account
 }
 
 // localLimiters paces this process's dial workers at each campaign's rate before they ask the
@@ -171,6 +175,11 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 			w.accounts.Store(c.ID, struct{}{})
 		}
 	}
+	if c.PredialURL != "" && c.Status == campaign.StatusRunning && ct.State == campaign.ContactQueued {
+		if dial, err := w.predial(ctx, c, ct); err != nil || !dial {
+			return err
+		}
+	}
 	var grant campaign.DialGrant
 	for {
 		grant, err = w.Store.BeginAttempt(ctx, ct.ID, w.Now())
@@ -210,6 +219,53 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		w.Observer.ObserveCreateCall(w.Now().Sub(began), call, err)
 	}
 	return w.settle(ctx, c, att, call, err)
+}
+
+// predial asks the campaign's pre-dial hook whether ct may be dialed now, outside any
+// transaction (the hook's latency holds no lock), and reports whether to dial. Only an explicit
+// yes dials: a no ends the contact ineligible; no usable answer puts it back for
+// campaign.PredialRetry, and ends it ineligible after campaign.PredialMaxFailures in a row.
+func (w *DialWorker) predial(ctx context.Context, c *campaign.Campaign, ct *campaign.Contact) (bool, error) {
+	w.predialOnce.Do(func() {
+		if w.Predial == nil {
+			w.Predial = NewPredial(0, 0)
+		}
+	})
+	log := w.Logger.With("campaign_id", c.ID, "contact_id", ct.ID)
+	began := w.Now()
+	eligible, reason, checkErr := w.Predial.Check(ctx, c, ct)
+	result := PredialEligible
+	switch {
+	case checkErr != nil:
+		result = PredialError
+	case !eligible:
+		result = PredialIneligible
+	}
+	if w.Observer != nil {
+		w.Observer.ObservePredial(w.Now().Sub(began), result)
+	}
+	now := w.Now()
+	switch result {
+	case PredialError:
+		if ctx.Err() != nil { // the job is stopping, not the hook failing
+			return false, ctx.Err()
+		}
+		ended, err := w.Store.PredialFailed(ctx, ct.ID, checkErr.Error(), c.PredialRetryAt(now), now)
+		if err != nil {
+			return false, err
+		}
+		log.Warn("pre-dial check failed; the contact is not dialed", "error", checkErr, "ended_ineligible", ended)
+		return false, nil
+	case PredialIneligible:
+		log.Info("pre-dial hook: contact ineligible; not dialed", "reason", reason)
+		return false, w.Store.PredialIneligible(ctx, ct.ID, reason, now)
+	}
+	if ct.PredialFailures > 0 {
+		if err := w.Store.PredialPassed(ctx, ct.ID); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // gone cancels a dial job whose campaign or contact no longer exists (campaign delete): there is

@@ -22,6 +22,9 @@ type fakeStore struct {
 	CallNotCreatedFunc    func(ctx context.Context, attemptID int64, kind campaign.NotCreatedKind, callID, detail string, retryAt, now time.Time) error
 	DelayDialsFunc        func(ctx context.Context, campaignID int64, until time.Time) error
 	LearnAccountLimitFunc func(ctx context.Context, account string, attemptID int64, l campaign.AccountLimits, now time.Time) error
+	PredialIneligibleFunc func(ctx context.Context, contactID int64, reason string, now time.Time) error
+	PredialFailedFunc     func(ctx context.Context, contactID int64, detail string, retryAt, now time.Time) (bool, error)
+	PredialPassedFunc     func(ctx context.Context, contactID int64) error
 	StaleAttemptsFunc     func(ctx context.Context, campaignID int64, reportCutoff, creatingCutoff time.Time, limit int) ([]campaign.Attempt, error)
 	NoteLookupFunc        func(ctx context.Context, attemptID int64, now time.Time) (int, error)
 	ApplyResultFunc       func(ctx context.Context, r campaign.CallResult, now time.Time) (bool, error)
@@ -74,6 +77,18 @@ func (s *fakeStore) DelayDials(ctx context.Context, campaignID int64, until time
 
 func (s *fakeStore) LearnAccountLimit(ctx context.Context, account string, attemptID int64, l campaign.AccountLimits, now time.Time) error {
 	return s.LearnAccountLimitFunc(ctx, account, attemptID, l, now)
+}
+
+func (s *fakeStore) PredialIneligible(ctx context.Context, contactID int64, reason string, now time.Time) error {
+	return s.PredialIneligibleFunc(ctx, contactID, reason, now)
+}
+
+func (s *fakeStore) PredialFailed(ctx context.Context, contactID int64, detail string, retryAt, now time.Time) (bool, error) {
+	return s.PredialFailedFunc(ctx, contactID, detail, retryAt, now)
+}
+
+func (s *fakeStore) PredialPassed(ctx context.Context, contactID int64) error {
+	return s.PredialPassedFunc(ctx, contactID)
 }
 
 func (s *fakeStore) StaleAttempts(ctx context.Context, campaignID int64, reportCutoff, creatingCutoff time.Time, limit int) ([]campaign.Attempt, error) {

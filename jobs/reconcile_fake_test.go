@@ -22,6 +22,8 @@ type countingObserver struct{ results []campaign.Outcome }
 
 func (o *countingObserver) ObserveCreateCall(time.Duration, *vapi.Call, error) {}
 
+func (o *countingObserver) ObservePredial(time.Duration, jobs.PredialResult) {}
+
 func (o *countingObserver) ObserveResult(outcome campaign.Outcome) {
 	o.results = append(o.results, outcome)
 }

@@ -23,6 +23,9 @@ type DialStore interface {
 	CallNotCreated(ctx context.Context, attemptID int64, kind campaign.NotCreatedKind, callID, detail string, retryAt, now time.Time) error
 	DelayDials(ctx context.Context, campaignID int64, until time.Time) error
 	LearnAccountLimit(ctx context.Context, account string, attemptID int64, l campaign.AccountLimits, now time.Time) error
+	PredialIneligible(ctx context.Context, contactID int64, reason string, now time.Time) error
+	PredialFailed(ctx context.Context, contactID int64, detail string, retryAt, now time.Time) (ended bool, err error)
+	PredialPassed(ctx context.Context, contactID int64) error
 }
 
 // ReconcileStore is what ReconcileWorker needs of the store.

@@ -62,6 +62,22 @@ type callOptions struct {
 	AllowMissingVariables bool
 	// Webhooks is the --webhooks mode: auto, override or poll.
 	Webhooks string
+	// PredialTimeout bounds each pre-dial check of the campaign's hook (--predial-url).
+	PredialTimeout time.Duration
+}
+
+// envPredialTimeout sets --predial-timeout of run, resume and serve.
+const envPredialTimeout = "CAMPAIGN_PREDIAL_TIMEOUT"
+
+// predialTimeoutHelp is the help of --predial-timeout.
+const predialTimeoutHelp = "how long to wait for the pre-dial hook's answer (--predial-url) before putting the contact back, not dialed"
+
+// checkPredialTimeout refuses a --predial-timeout that is not above zero.
+func checkPredialTimeout(d time.Duration) error {
+	if d <= 0 {
+		return usageErrorf("--predial-timeout must be above zero, got %s", d)
+	}
+	return nil
 }
 
 // hasTarget reports whether something is named to place the calls.
@@ -80,6 +96,7 @@ func addCallFlags(f *pflag.FlagSet, opts *callOptions) {
 	f.BoolVar(&opts.AllowMissingVariables, "allow-missing-variables", false, "dial even if the assistant uses variables the CSV does not supply")
 	f.StringVar(&opts.Webhooks, "webhooks", string(campaign.WebhooksAuto),
 		"where results go with --public-url: auto (there unless the assistant or phone number has its own server URL), override (there, replacing it) or poll (never set a server URL; read results from Vapi)")
+	f.DurationVar(&opts.PredialTimeout, "predial-timeout", jobs.DefaultPredialTimeout, predialTimeoutHelp)
 }
 
 // mode is who runs the campaign's calls: serve with --detach, the simulator's process with
@@ -296,7 +313,7 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 		conn.receiver.Close()
 		conn.receiver = nil
 	}
-	proc, err := a.newRunnerProcess(pool, store, client, c.ID, nil)
+	proc, err := a.newRunnerProcess(pool, store, client, c.ID, opts.PredialTimeout, nil)
 	if err != nil {
 		return err
 	}

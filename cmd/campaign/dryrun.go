@@ -252,6 +252,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.CallbackKey, settings.DoNotCallKey = opts.CallbackKey, opts.DoNotCallKey
 	settings.RetryTimeScale = opts.retryTimeScale()
 	settings.MaxCostUSD = opts.maxCostUSD
+	settings.PredialURL = opts.PredialURL
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,

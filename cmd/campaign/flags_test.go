@@ -135,9 +135,12 @@ func TestRunFlags(t *testing.T) {
 	b.env["CAMPAIGN_PUBLIC_URL"] = "https://tunnel.example.com"
 	b.env["CAMPAIGN_DEFAULT_REGION"] = "gb"
 	b.env["CAMPAIGN_RATE"] = "2.5"
+	b.env["CAMPAIGN_PREDIAL_URL"] = "https://crm.example.com/eligible?list=nov"
 	o, code = parse(t, b, newRunCmd, "run", "-", "--dry-run", "--assistant-id", "asst-flag", "--rate", "4",
 		"--retry", "busy=1@5m")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, "https://crm.example.com/eligible?list=nov", o.PredialURL)
+	require.Equal(t, 5*time.Second, o.PredialTimeout, "the default")
 	require.Equal(t, "mon-fri 09:00-17:00", o.Window, "env fills a flag that was not given")
 	require.Equal(t, "asst-flag", o.AssistantID, "a flag wins over its env variable")
 	require.Equal(t, "https://tunnel.example.com", o.PublicURL)
@@ -210,6 +213,10 @@ func TestRunFlags(t *testing.T) {
 		{"zero max cost", []string{"run", "f.csv", "--dry-run", "--max-cost", "0"}, "--max-cost must be an amount in USD above 0"},
 		{"negative max cost", []string{"run", "f.csv", "--dry-run", "--max-cost", "-5"}, "--max-cost must be"},
 		{"max cost not a number", []string{"run", "f.csv", "--dry-run", "--max-cost", "$5"}, `got "$5"`},
+		{"zero predial timeout", []string{"run", "f.csv", "--dry-run", "--predial-timeout", "0s"}, "--predial-timeout must be above zero"},
+		{"predial URL not http", []string{"run", "f.csv", "--dry-run", "--predial-url", "ftp://x/check"}, "--predial-url must be an absolute https://"},
+		{"predial URL relative", []string{"run", "f.csv", "--dry-run", "--predial-url", "/check"}, "--predial-url must be an absolute https://"},
+		{"predial URL without host", []string{"run", "f.csv", "--dry-run", "--predial-url", "https:///check"}, "--predial-url must be an absolute https://"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			requireUsage(t, b, newRunCmd, tt.want, tt.args...)
@@ -315,6 +322,14 @@ func TestResumeFlags(t *testing.T) {
 	o, code = parse(t, b, newResumeCmd, "resume", "nov", "--max-cost", "80")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Equal(t, 80.0, *o.Pacing.MaxCostUSD, "resume raises the cap and continues in one command")
+
+	requireUsage(t, b, newResumeCmd, "--predial-timeout must be above zero", "resume", "nov", "--predial-timeout", "-1s")
+
+	b.env[envPredialTimeout] = "750ms"
+	o, code = parse(t, b, newResumeCmd, "resume", "nov", "--predial-url", "https://crm.example.com/check")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, 750*time.Millisecond, o.PredialTimeout, "from the environment")
+	require.Equal(t, "https://crm.example.com/check", *o.Pacing.PredialURL)
 }
 
 func TestSetFlags(t *testing.T) {
@@ -325,8 +340,16 @@ func TestSetFlags(t *testing.T) {
 	require.Equal(t, 4, *o.Pacing.MaxAttempts)
 	require.Equal(t, "dnc", *o.Pacing.DoNotCallKey)
 	require.Nil(t, o.Pacing.RatePerSecond)
+	require.Nil(t, o.Pacing.PredialURL)
+	o, code = parse(t, b, newSetCmd, "set", "nov", "--predial-url", "https://crm.example.com/check")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, "https://crm.example.com/check", *o.Pacing.PredialURL)
+	o, code = parse(t, b, newSetCmd, "set", "nov", "--predial-url", "")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Empty(t, *o.Pacing.PredialURL, "an empty URL removes the hook")
 
 	requireUsage(t, b, newSetCmd, "nothing to set: give --rate", "set", "nov")
+	requireUsage(t, b, newSetCmd, "--predial-url must be an absolute https://", "set", "nov", "--predial-url", "crm.example.com")
 	requireUsage(t, b, newSetCmd, "fry", "set", "nov", "--window", "mon-fry 10:00-18:00")
 	requireUsage(t, b, newSetCmd, "--max-concurrent must be at least 1", "set", "nov", "--max-concurrent", "0")
 	requireUsage(t, b, newSetCmd, "--rate must be 0 (no limit) or more", "set", "nov", "--rate", "-2")
@@ -376,6 +399,7 @@ func TestServeFlags(t *testing.T) {
 		{"OneRiverUICredential", map[string]string{envAPIKey: "k", envRiverUIUser: "ops"}, nil,
 			"set both CAMPAIGN_RIVERUI_USER and CAMPAIGN_RIVERUI_PASSWORD"},
 		{"NegativeGrace", map[string]string{envAPIKey: "k"}, []string{"--grace", "-1s"}, "--grace must be zero or more"},
+		{"ZeroPredialTimeout", map[string]string{envAPIKey: "k"}, []string{"--predial-timeout", "0s"}, "--predial-timeout must be above zero"},
 		{"Argument", map[string]string{envAPIKey: "k"}, []string{"extra"}, "unknown command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,10 +414,13 @@ func TestServeFlags(t *testing.T) {
 	require.Equal(t, "0.0.0.0:9090", o.Listen, "the listen address comes from the environment")
 	require.Equal(t, "http://sim:8090", o.VapiBaseURL)
 	require.True(t, o.AdoptOrphans)
+	require.Equal(t, 5*time.Second, o.PredialTimeout, "the default")
+	b.env[envPredialTimeout] = "2s"
 	o, code = parse(t, b, newServeCmd, "serve", "--listen", "127.0.0.1:7000", "--grace", "0s")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Equal(t, "127.0.0.1:7000", o.Listen)
 	require.Zero(t, o.Grace)
+	require.Equal(t, 2*time.Second, o.PredialTimeout, "from the environment")
 }
 
 func TestReportFlags(t *testing.T) {

@@ -120,6 +120,7 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 	})
 	copyIf("callback-key", func() { o.CallbackKey = s.CallbackKey })
 	copyIf("do-not-call-key", func() { o.DoNotCallKey = s.DoNotCallKey })
+	copyIf("predial-url", func() { o.PredialURL = s.PredialURL })
 	if o.CallbackKey == "" {
 		o.CallbackKey = campaign.DefaultCallbackAtKey
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 )
 
-// pacingFlags are the flags that change a stored campaign's pacing, calling hours and retry
-// rules: `campaign set` and `campaign resume` share them. Only flags given change anything.
+// pacingFlags are the flags that change a stored campaign's pacing, calling hours, retry
+// rules and pre-dial hook: `campaign set` and `campaign resume` share them. Only flags given change anything.
 type pacingFlags struct {
 	rate          float64
 	maxConcurrent int
@@ -23,10 +23,11 @@ type pacingFlags struct {
 	callbackKey   string
 	doNotCallKey  string
 	maxCost       string
+	predialURL    string
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key or --max-cost"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost or --predial-url"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -37,6 +38,7 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.StringVar(&p.callbackKey, "callback-key", "", "structured-data key of a callback time the person asked for")
 	f.StringVar(&p.doNotCallKey, "do-not-call-key", "", "structured-data key that says the person asked not to be called")
 	f.StringVar(&p.maxCost, "max-cost", "", `budget cap in USD: no new call once it could be passed ("none": remove the cap)`)
+	f.StringVar(&p.predialURL, "predial-url", "", `pre-dial eligibility hook asked before each dial ("": none)`)
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
@@ -94,6 +96,12 @@ func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
 		if usd != nil {
 			*c.MaxCostUSD = *usd
 		}
+	}
+	if f.Changed("predial-url") {
+		if err := checkPredialURL(p.predialURL); err != nil {
+			return c, err
+		}
+		c.PredialURL = &p.predialURL
 	}
 	return c, nil
 }
@@ -164,5 +172,8 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	}
 	if p.MaxCostUSD != nil {
 		line("max cost", maxCostText(before.MaxCostUSD), maxCostText(after.MaxCostUSD))
+	}
+	if p.PredialURL != nil {
+		line("pre-dial URL", quote(before.PredialURL), quote(after.PredialURL))
 	}
 }

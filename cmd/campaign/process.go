@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -30,12 +31,12 @@ type runnerObserver interface {
 
 // newRunnerProcess wires a runner process on pool: of campaign campaignID, or of every campaign
 // of mode service when it is 0. Its calls go to client; obs, when not nil, is told what the
-// workers and the receiver do. The receiver accepts each campaign's own secret and, when the
+// workers and the receiver do; predialTimeout bounds each pre-dial check. The receiver accepts each campaign's own secret and, when the
 // environment sets them, VAPI_WEBHOOK_SECRET and VAPI_WEBHOOK_HMAC_SECRET.
 func (a *app) newRunnerProcess(pool *pgxpool.Pool, store *campaign.Store, client *vapi.Client, campaignID int64,
-	obs runnerObserver) (*runnerProcess, error) {
+	predialTimeout time.Duration, obs runnerObserver) (*runnerProcess, error) {
 	cfg := jobs.Config{CampaignID: campaignID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
-		RiverLogger: a.riverLogger()}
+		RiverLogger: a.riverLogger(), PredialTimeout: predialTimeout}
 	rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
 	hook := webhook.Config{
 		Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),

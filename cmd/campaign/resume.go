@@ -35,9 +35,10 @@ type routingGiven struct {
 // public URL from the environment is used only with --simulate (a simulation brings its own
 // webhook address); otherwise the campaign's stored one wins over it.
 var resumeEnv = map[string]string{
-	"public-url":     envPublicURL,
-	"vapi-base-url":  envVapiBaseURL,
-	"webhook-listen": envWebhookListen,
+	"public-url":      envPublicURL,
+	"vapi-base-url":   envVapiBaseURL,
+	"webhook-listen":  envWebhookListen,
+	"predial-timeout": envPredialTimeout,
 }
 
 // newResumeCmd returns `campaign resume`; runF, when not nil, gets the checked options instead
@@ -61,6 +62,9 @@ func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 			}
 			if !opts.Simulate && a.getenv(envAPIKey) == "" {
 				return usageErrorf("set %s to your Vapi private API key (or use --simulate)", envAPIKey)
+			}
+			if err := checkPredialTimeout(opts.PredialTimeout); err != nil {
+				return err
 			}
 			pacing, err := opts.pacing.changes(f)
 			if err != nil {

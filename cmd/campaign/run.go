@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,9 @@ type runOptions struct {
 	MaxCost    string
 	maxCostUSD *float64
 
+	// PredialURL is the pre-dial eligibility hook (--predial-url), "" for none.
+	PredialURL string
+
 	Preview int
 	Format  string
 
@@ -77,6 +81,8 @@ var runEnv = map[string]string{
 	"vapi-base-url":   envVapiBaseURL,
 	"webhook-listen":  envWebhookListen,
 	"webhooks":        "CAMPAIGN_WEBHOOKS",
+	"predial-url":     "CAMPAIGN_PREDIAL_URL",
+	"predial-timeout": envPredialTimeout,
 }
 
 // Environment variables of the flags that run and resume share.
@@ -167,6 +173,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.CallbackKey, "callback-key", campaign.DefaultCallbackAtKey, "structured-data key of a callback time the person asked for")
 	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
 	f.StringVar(&opts.MaxCost, "max-cost", noMaxCost, `budget cap in USD: no new call once spent + the expected cost of live calls could pass it; the campaign pauses ("none": no cap)`)
+	f.StringVar(&opts.PredialURL, "predial-url", "", "before each dial, POST the contact to this URL and dial only if it answers {\"eligible\": true}")
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
@@ -274,6 +281,12 @@ func (o *runOptions) validate() error {
 	if err != nil {
 		return usageErrorf("--webhooks: %v", err)
 	}
+	if err := checkPredialURL(o.PredialURL); err != nil {
+		return err
+	}
+	if err := checkPredialTimeout(o.PredialTimeout); err != nil {
+		return err
+	}
 	return o.validateTarget(mode)
 }
 
@@ -310,6 +323,18 @@ func (o *runOptions) validateTarget(mode campaign.WebhookMode) error {
 		return fmt.Errorf("--assistant %s: %w", o.AssistantFile, err)
 	}
 	o.Assistant = compact
+	return nil
+}
+
+// checkPredialURL checks a --predial-url: "" (none) or an absolute http(s) URL with a host.
+func checkPredialURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usageErrorf("--predial-url must be an absolute https:// (or http://) URL, got %q", s)
+	}
 	return nil
 }
 

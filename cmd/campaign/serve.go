@@ -26,6 +26,8 @@ type serveOptions struct {
 	Grace       time.Duration
 	// AdoptOrphans hands orphaned foreground campaigns to this service (never simulated ones).
 	AdoptOrphans bool
+	// PredialTimeout bounds each pre-dial check of a campaign's hook (--predial-url).
+	PredialTimeout time.Duration
 }
 
 // Environment variables read by `campaign serve`.
@@ -40,8 +42,9 @@ const (
 // serveEnv are the flags of `campaign serve` that default from the environment (flag > env >
 // default).
 var serveEnv = map[string]string{
-	"listen":        envListen,
-	"vapi-base-url": envVapiBaseURL,
+	"listen":          envListen,
+	"vapi-base-url":   envVapiBaseURL,
+	"predial-timeout": envPredialTimeout,
 }
 
 // riverUIPrefix is the path under which the River UI is served.
@@ -98,6 +101,7 @@ func newServeCmd(a *app, runF func(*serveOptions) error) *cobra.Command {
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the HTTP server: webhook receiver, health, metrics, River UI (env "+envListen+")")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL (env "+envVapiBaseURL+")")
 	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after SIGTERM, SIGHUP or Ctrl-C: how long to let running jobs finish and keep receiving results of calls in flight")
+	f.DurationVar(&opts.PredialTimeout, "predial-timeout", jobs.DefaultPredialTimeout, predialTimeoutHelp+" (env "+envPredialTimeout+")")
 	f.BoolVar(&opts.AdoptOrphans, "adopt-orphans", false, "also run foreground campaigns left running by a process that died (never simulated ones)")
 	return cmd
 }
@@ -109,6 +113,8 @@ func (o *serveOptions) validate(getenv func(string) string) error {
 		return usageErrorf("set %s to your Vapi private API key: serve places the calls of the campaigns handed to it", envAPIKey)
 	case o.Grace < 0:
 		return usageErrorf("--grace must be zero or more, got %s", o.Grace)
+	case o.PredialTimeout <= 0:
+		return checkPredialTimeout(o.PredialTimeout)
 	case (getenv(envRiverUIUser) == "") != (getenv(envRiverUIPassword) == ""):
 		return usageErrorf("set both %s and %s to serve the River UI, or neither", envRiverUIUser, envRiverUIPassword)
 	}
@@ -133,7 +139,7 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 	defer stopWork()
 
 	m := metrics.New(store)
-	proc, err := a.newRunnerProcess(pool, store, client, 0, m)
+	proc, err := a.newRunnerProcess(pool, store, client, 0, opts.PredialTimeout, m)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
 // creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
-// results it applies, the webhook requests it answers and, read from the database at every
-// scrape, the live calls of each campaign, whether it is orphaned (running, with no runner) and
-// whether its budget cap paused it.
+// results it applies, its pre-dial checks by result and how long each takes, the webhook
+// requests it answers and, read from the database at every scrape, the live calls of each
+// campaign, whether it is orphaned (running, with no runner) and whether its budget cap paused
+// it.
 //
 // [Metrics] implements jobs.Observer and webhook.Observer. Its metrics live on a registry of its
 // own (never Prometheus's global one), served by [Metrics.Handler]. Counters are per process:
@@ -39,6 +40,8 @@ const (
 	NameBudgetPaused     = "campaign_budget_paused"
 	NameCallOutcomes     = "campaign_call_outcomes_total"
 	NameWebhookEvents    = "campaign_webhook_events_total"
+	NamePredialChecks    = "campaign_predial_checks_total"
+	NamePredialDuration  = "campaign_predial_duration_seconds"
 )
 
 // ErrorClass is the class label of campaign_call_create_errors_total: why a POST /call placed
@@ -96,6 +99,8 @@ type Metrics struct {
 	dialDuration  prometheus.Histogram
 	outcomes      *prometheus.CounterVec
 	webhookEvents *prometheus.CounterVec
+	predialChecks *prometheus.CounterVec
+	predialTime   prometheus.Histogram
 }
 
 // New returns the metrics of a process on a registry of their own, with Go runtime and process
@@ -124,6 +129,15 @@ func New(live LiveCallsSource) *Metrics {
 			Name: NameWebhookEvents,
 			Help: "Webhook requests answered, by message type and result.",
 		}, []string{"type", "result"}),
+		predialChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NamePredialChecks,
+			Help: "Pre-dial eligibility checks (--predial-url), by result: eligible, ineligible, error (no usable answer; not dialed).",
+		}, []string{"result"}),
+		predialTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    NamePredialDuration,
+			Help:    "Time taken by a pre-dial eligibility check, whatever its answer.",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
 	}
 	for _, c := range errorClasses {
 		m.createErrors.WithLabelValues(string(c))
@@ -131,7 +145,11 @@ func New(live LiveCallsSource) *Metrics {
 	for _, o := range outcomes {
 		m.outcomes.WithLabelValues(string(o))
 	}
+	for _, r := range jobs.PredialResults() {
+		m.predialChecks.WithLabelValues(string(r))
+	}
 	m.registry.MustRegister(m.callsCreated, m.createErrors, m.dialDuration, m.outcomes, m.webhookEvents,
+		m.predialChecks, m.predialTime,
 		newLiveCallsCollector(live),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -163,6 +181,12 @@ func (m *Metrics) ObserveCreateCall(took time.Duration, call *vapi.Call, err err
 // ObserveResult implements jobs.Observer: it counts the outcome of a result applied.
 func (m *Metrics) ObserveResult(outcome campaign.Outcome) {
 	m.outcomes.WithLabelValues(string(outcome)).Inc()
+}
+
+// ObservePredial implements jobs.Observer: it times every pre-dial check and counts its result.
+func (m *Metrics) ObservePredial(took time.Duration, result jobs.PredialResult) {
+	m.predialTime.Observe(took.Seconds())
+	m.predialChecks.WithLabelValues(string(result)).Inc()
 }
 
 // ObserveWebhook implements webhook.Observer: it counts the request by type and result.

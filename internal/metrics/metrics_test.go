@@ -16,6 +16,7 @@ import (
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/metrics"
+	"github.com/campaign-run/campaign/jobs"
 	"github.com/campaign-run/campaign/vapi"
 	"github.com/campaign-run/campaign/webhook"
 )
@@ -57,6 +58,9 @@ func TestMetrics(t *testing.T) {
 	m.ObserveResult(campaign.OutcomeCompleted)
 	m.ObserveResult(campaign.OutcomeCompleted)
 	m.ObserveResult(campaign.OutcomeNoAnswer)
+	m.ObservePredial(30*time.Millisecond, jobs.PredialEligible)
+	m.ObservePredial(200*time.Millisecond, jobs.PredialEligible)
+	m.ObservePredial(5*time.Second, jobs.PredialError)
 	m.ObserveWebhook(vapi.ServerMessageTypeStatusUpdate, webhook.ResultRecorded)
 	m.ObserveWebhook(vapi.ServerMessageTypeEndOfCallReport, webhook.ResultRecorded)
 	m.ObserveWebhook(vapi.ServerMessageTypeEndOfCallReport, webhook.ResultError)
@@ -101,6 +105,26 @@ campaign_call_outcomes_total{outcome="failed_permanent"} 0
 campaign_call_outcomes_total{outcome="failed_retryable"} 0
 campaign_call_outcomes_total{outcome="no_answer"} 1
 campaign_call_outcomes_total{outcome="voicemail"} 0
+# HELP campaign_predial_checks_total Pre-dial eligibility checks (--predial-url), by result: eligible, ineligible, error (no usable answer; not dialed).
+# TYPE campaign_predial_checks_total counter
+campaign_predial_checks_total{result="eligible"} 2
+campaign_predial_checks_total{result="error"} 1
+campaign_predial_checks_total{result="ineligible"} 0
+# HELP campaign_predial_duration_seconds Time taken by a pre-dial eligibility check, whatever its answer.
+# TYPE campaign_predial_duration_seconds histogram
+campaign_predial_duration_seconds_bucket{le="0.01"} 0
+campaign_predial_duration_seconds_bucket{le="0.025"} 0
+campaign_predial_duration_seconds_bucket{le="0.05"} 1
+campaign_predial_duration_seconds_bucket{le="0.1"} 1
+campaign_predial_duration_seconds_bucket{le="0.25"} 2
+campaign_predial_duration_seconds_bucket{le="0.5"} 2
+campaign_predial_duration_seconds_bucket{le="1"} 2
+campaign_predial_duration_seconds_bucket{le="2.5"} 2
+campaign_predial_duration_seconds_bucket{le="5"} 3
+campaign_predial_duration_seconds_bucket{le="10"} 3
+campaign_predial_duration_seconds_bucket{le="+Inf"} 3
+campaign_predial_duration_seconds_sum 5.23
+campaign_predial_duration_seconds_count 3
 # HELP campaign_webhook_events_total Webhook requests answered, by message type and result.
 # TYPE campaign_webhook_events_total counter
 campaign_webhook_events_total{result="error",type="end-of-call-report"} 1
@@ -128,8 +152,8 @@ campaign_budget_paused{campaign="say \"hi\"",campaign_id="9"} 1
 `
 	var got strings.Builder
 	for _, name := range []string{metrics.NameCallsCreated, metrics.NameCallCreateErrors, metrics.NameDialDuration,
-		metrics.NameCallOutcomes, metrics.NameWebhookEvents, metrics.NameLiveCalls, metrics.NameOrphaned,
-		metrics.NameBudgetPaused} {
+		metrics.NameCallOutcomes, metrics.NamePredialChecks, metrics.NamePredialDuration, metrics.NameWebhookEvents,
+		metrics.NameLiveCalls, metrics.NameOrphaned, metrics.NameBudgetPaused} {
 		got.WriteString(family(body, name))
 	}
 	require.Equal(t, strings.TrimPrefix(want, "\n"), got.String())

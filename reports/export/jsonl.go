@@ -70,7 +70,7 @@ func (j *jsonlContacts) write(x *contactRows, r *campaign.ContactResult) error {
 			b = append(b, "null"...)
 		}
 	}
-	for _, s := range []string{r.SuccessEvaluation, r.Summary, r.RecordingURL, r.LastCallID, r.Phone} {
+	for _, s := range []string{r.SuccessEvaluation, r.Summary, r.RecordingURL, r.LastCallID, r.Phone, r.IneligibleReason} {
 		key()
 		b = appendJSONString(b, s)
 	}
