@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -25,19 +26,40 @@ const (
 )
 
 // PredialRequest is the JSON body POSTed to a campaign's pre-dial hook (--predial-url) before
-// each dial, with the campaign's webhook secret in the WebhookSecretHeader header.
+// each dial, with the campaign's webhook secret in the WebhookSecretHeader header. It has the
+// shape of the "campaign.predial" server message of Vapi's own Campaigns ({"message": {"type",
+// "campaignId", "contact": {"id", "campaignId", "number", "name"}}}), so a hook written for
+// those answers ours unchanged; the other fields are ours, added beside Vapi's.
 type PredialRequest struct {
-	CampaignID   int64  `json:"campaign_id"`
-	CampaignName string `json:"campaign_name"`
-	ContactID    int64  `json:"contact_id"`
+	Message PredialMessage `json:"message"`
+}
+
+// PredialTypeMessage is PredialMessage.Type: the type of Vapi's pre-dial server message.
+const PredialTypeMessage = "campaign.predial"
+
+// PredialMessage is the message of a PredialRequest.
+type PredialMessage struct {
+	// Type is always PredialTypeMessage.
+	Type string `json:"type"`
+	// CampaignID is the campaign's id, as text (Vapi's ids are strings).
+	CampaignID   string `json:"campaignId"`
+	CampaignName string `json:"campaignName"`
+	// Attempt is the number of the counted attempt this dial would be: 1 for the first call.
+	Attempt int            `json:"attempt"`
+	Contact PredialContact `json:"contact"`
+}
+
+// PredialContact is the contact a PredialRequest asks about.
+type PredialContact struct {
+	// ID and CampaignID are the contact's and its campaign's ids, as text.
+	ID         string `json:"id"`
+	CampaignID string `json:"campaignId"`
 	// Number is the contact's phone number, E.164.
 	Number     string `json:"number"`
 	Name       string `json:"name"`
-	ExternalID string `json:"external_id"`
+	ExternalID string `json:"externalId"`
 	// Variables are the contact's template variables (column → cell).
 	Variables map[string]string `json:"variables"`
-	// Attempt is the number of the counted attempt this dial would be: 1 for the first call.
-	Attempt int `json:"attempt"`
 }
 
 // PredialAnswer is the hook's answer. Eligible must be present: an answer without it is no
@@ -93,11 +115,12 @@ func (p *Predial) Check(ctx context.Context, c *campaign.Campaign, ct *campaign.
 	case <-ctx.Done():
 		return false, "", fmt.Errorf("pre-dial check: %w", ctx.Err())
 	}
-	body, err := json.Marshal(PredialRequest{
-		CampaignID: c.ID, CampaignName: c.Name, ContactID: ct.ID,
-		Number: ct.Phone, Name: ct.Name, ExternalID: ct.ExternalID,
-		Variables: c.Variables(ct), Attempt: ct.Attempts + 1,
-	})
+	campaignID := strconv.FormatInt(c.ID, 10)
+	body, err := json.Marshal(PredialRequest{Message: PredialMessage{
+		Type: PredialTypeMessage, CampaignID: campaignID, CampaignName: c.Name, Attempt: ct.Attempts + 1,
+		Contact: PredialContact{ID: strconv.FormatInt(ct.ID, 10), CampaignID: campaignID,
+			Number: ct.Phone, Name: ct.Name, ExternalID: ct.ExternalID, Variables: c.Variables(ct)},
+	}})
 	if err != nil {
 		return false, "", fmt.Errorf("pre-dial check: encode request: %w", err)
 	}

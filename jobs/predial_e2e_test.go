@@ -37,11 +37,11 @@ func TestPredialEndToEnd(t *testing.T) {
 			return
 		}
 		mu.Lock()
-		checks[req.Number]++
-		n := checks[req.Number]
+		checks[req.Message.Contact.Number]++
+		n := checks[req.Message.Contact.Number]
 		secrets[r.Header.Get(jobs.WebhookSecretHeader)] = true
 		mu.Unlock()
-		switch req.Number {
+		switch req.Message.Contact.Number {
 		case "+14155551002":
 			_, _ = w.Write([]byte(`{"eligible": false, "reason": "already paid"}`))
 		case "+14155551003":

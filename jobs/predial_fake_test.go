@@ -134,12 +134,15 @@ func TestPredialOnFakes(t *testing.T) {
 			require.Equal(t, b.campaign.WebhookSecret, r.Header.Get(jobs.WebhookSecretHeader))
 			var got map[string]any
 			require.NoError(t, json.Unmarshal(hook.bodies[0], &got))
-			require.Equal(t, map[string]any{
-				"campaign_id": float64(42), "campaign_name": "nov-reminders", "contact_id": float64(7),
-				"number": "+14155550132", "name": "Jane Doe", "external_id": b.contact.ExternalID,
-				"variables": map[string]any{"name": "Jane Doe", "first_name": "Jane", "amount_due": "120.50"},
-				"attempt":   float64(b.contact.Attempts + 1),
-			}, got)
+			require.Equal(t, map[string]any{"message": map[string]any{
+				"type": "campaign.predial", "campaignId": "42", "campaignName": "nov-reminders",
+				"attempt": float64(b.contact.Attempts + 1),
+				"contact": map[string]any{
+					"id": "7", "campaignId": "42", "number": "+14155550132", "name": "Jane Doe",
+					"externalId": b.contact.ExternalID,
+					"variables":  map[string]any{"name": "Jane Doe", "first_name": "Jane", "amount_due": "120.50"},
+				},
+			}}, got)
 		})
 	}
 }
