@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -112,6 +113,10 @@ type Campaign struct {
 	TimeZoneColumn   int
 	ExternalIDColumn int
 	VariableColumns  []int
+	// OverridesColumn is the index of the column holding each contact's assistantOverrides
+	// JSON object (nil when absent, so a zero Campaign has none), deep-merged over
+	// Settings.Overrides for that contact's calls (see RowOverrides).
+	OverridesColumn *int
 
 	Settings
 
@@ -179,6 +184,19 @@ func (c *Campaign) Variables(ct *Contact) map[string]string {
 		}
 	}
 	return vars
+}
+
+// RowOverrides returns the contact's own assistantOverrides JSON object from the campaign's
+// overrides column, nil when the campaign has none or the cell is empty.
+func (c *Campaign) RowOverrides(ct *Contact) json.RawMessage {
+	if c.OverridesColumn == nil || *c.OverridesColumn < 0 || *c.OverridesColumn >= len(ct.Fields) {
+		return nil
+	}
+	cell := strings.TrimSpace(ct.Fields[*c.OverridesColumn])
+	if cell == "" {
+		return nil
+	}
+	return json.RawMessage(cell)
 }
 
 // Contact is one accepted CSV row of a campaign.

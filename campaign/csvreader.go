@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -70,6 +71,7 @@ var (
 	nameColumnNames       = []string{"name", "full_name", "customer_name", "contact_name"}
 	timeZoneColumnNames   = []string{"timezone", "time_zone", "tz"}
 	externalIDColumnNames = []string{"external_id", "externalid", "id", "customer_id", "crm_id"}
+	overridesColumnNames  = []string{"assistant_overrides"}
 )
 
 // ReaderOptions configures NewReader. Zero values mean auto-detection / defaults.
@@ -79,6 +81,12 @@ type ReaderOptions struct {
 	// ignoring spaces, underscores and hyphens). A name given here must exist;
 	// it is matched exactly first, then the same lenient way.
 	PhoneColumn, NameColumn, TimeZoneColumn, ExternalIDColumn string
+	// OverridesColumn names the column of per-contact assistantOverrides (a JSON object
+	// deep-merged over the campaign's); "" means a column named assistant_overrides, if any.
+	OverridesColumn string
+	// CheckOverrides, when set, validates a row's non-empty overrides cell (already known to be
+	// a JSON object); an error rejects the row with RejectBadOverrides and the error as detail.
+	CheckOverrides func(json.RawMessage) error
 	// Delimiter separates fields; 0 means auto-detect among ',', ';', '\t' and
 	// '|' from the header line (quotes respected), defaulting to ','.
 	Delimiter rune
@@ -124,11 +132,12 @@ type Row struct {
 type Header struct {
 	Columns   []string // header names exactly as written (BOM stripped)
 	Delimiter rune
-	// Phone, Name, TimeZone and ExternalID are column indexes, -1 when absent
-	// (Phone is always ≥ 0).
-	Phone, Name, TimeZone, ExternalID int
+	// Phone, Name, TimeZone, ExternalID and Overrides are column indexes, -1
+	// when absent (Phone is always ≥ 0).
+	Phone, Name, TimeZone, ExternalID, Overrides int
 	// Variables are the indexes of columns that become template variables:
-	// every column except the phone column and columns with an empty header.
+	// every column except the phone column, the overrides column and columns
+	// with an empty header.
 	Variables []int
 	// Warnings are problems worth telling the operator that do not stop the
 	// import: names that templates cannot use plainly, names differing only
@@ -150,6 +159,7 @@ type Reader struct {
 	maxRecord   int64
 	region      string
 	maxVarBytes int
+	checkOver   func(json.RawMessage) error
 	lastLine    int // start line of the last record read
 	blank       int // blank records skipped
 
@@ -250,6 +260,7 @@ func (rd *Reader) setOptions(opts ReaderOptions) error {
 		rd.maxVarBytes = opts.MaxVariableBytes
 	}
 	rd.maxRecord = max(minRecordBytes, 2*int64(rd.maxVarBytes))
+	rd.checkOver = opts.CheckOverrides
 	return nil
 }
 
@@ -378,6 +389,13 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 				total, rd.maxVarBytes, h.describe(largest), len(rec[largest])))
 	}
 
+	if h.Overrides >= 0 {
+		if detail := rd.overridesProblem(rec[h.Overrides]); detail != "" {
+			return nil, rd.reject(line, rec, RejectBadOverrides,
+				fmt.Sprintf("column %s: %s", h.describe(h.Overrides), detail))
+		}
+	}
+
 	row := &Row{
 		Line:           line,
 		Fields:         slices.Clone(rec),
@@ -392,6 +410,27 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 		row.ExternalID = strings.TrimSpace(rec[h.ExternalID])
 	}
 	return row, nil
+}
+
+// overridesProblem says what is wrong with an overrides cell ("" when nothing is): an empty
+// cell is no overrides; anything else must be a JSON object that CheckOverrides accepts.
+func (rd *Reader) overridesProblem(cell string) string {
+	if strings.TrimSpace(cell) == "" {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(cell), &obj); err != nil || obj == nil {
+		if !json.Valid([]byte(cell)) {
+			return "not valid JSON"
+		}
+		return "not a JSON object"
+	}
+	if rd.checkOver != nil {
+		if err := rd.checkOver(json.RawMessage(cell)); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 // unneutralize undoes the apostrophe that `campaign export` (and the OWASP advice it follows)
@@ -581,7 +620,7 @@ func scanHeaderLine(b []byte, visit func(byte)) bool {
 
 // newHeader validates the header names and finds each role's column.
 func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
-	h := Header{Columns: cols, Delimiter: delim, Phone: -1, Name: -1, TimeZone: -1, ExternalID: -1}
+	h := Header{Columns: cols, Delimiter: delim, Phone: -1, Name: -1, TimeZone: -1, ExternalID: -1, Overrides: -1}
 
 	var dups []string
 	seen := make(map[string]int, len(cols))
@@ -613,6 +652,7 @@ func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
 		{"name", opts.NameColumn, nameColumnNames, &h.Name},
 		{"time zone", opts.TimeZoneColumn, timeZoneColumnNames, &h.TimeZone},
 		{"external id", opts.ExternalIDColumn, externalIDColumnNames, &h.ExternalID},
+		{"overrides", opts.OverridesColumn, overridesColumnNames, &h.Overrides},
 	}
 	taken := map[int]string{}
 	// Columns named in the options first, so auto-detection cannot take them.
@@ -660,7 +700,7 @@ func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
 
 	for i, name := range cols {
 		switch {
-		case i == h.Phone:
+		case i == h.Phone, i == h.Overrides:
 		case name == "":
 			h.Warnings = append(h.Warnings, fmt.Sprintf("column %d has no name: its cells are kept in the data but not passed to the assistant as a variable", i+1))
 		default:

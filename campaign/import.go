@@ -235,6 +235,10 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 	if len(nc.Assistant) > 0 {
 		inline = nc.Assistant
 	}
+	var overridesCol *int // NULL without an overrides column
+	if hdr.Overrides >= 0 {
+		overridesCol = &hdr.Overrides
+	}
 	varCols := make([]int32, len(hdr.Variables))
 	for i, v := range hdr.Variables {
 		varCols[i] = int32(v)
@@ -245,16 +249,17 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 			time_zone_column, external_id_column, variable_columns, assistant_id, phone_number_id,
 			overrides, public_url, webhook_secret, window_spec, default_time_zone, default_region,
 			rate_per_second, max_concurrent, retry_policy, max_attempts, mode, callback_key, do_not_call_key,
-			retry_time_scale, webhooks, max_cost, squad_id, workflow_id, assistant, predial_url)
+			retry_time_scale, webhooks, max_cost, squad_id, workflow_id, assistant, predial_url,
+			overrides_column)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
+			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
 		RETURNING id`,
 		name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
 		hdr.ExternalID, varCols, nc.AssistantID, nc.PhoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
 		nc.WindowSpec, nc.DefaultTimeZone, nc.DefaultRegion, nc.RatePerSecond, nc.MaxConcurrent,
 		nc.RetryPolicy, nc.MaxAttempts, cmp.Or(nc.Mode, ModeForeground), nc.CallbackKey, nc.DoNotCallKey,
 		cmp.Or(nc.RetryTimeScale, 1), cmp.Or(nc.Webhooks, WebhooksAuto), nc.MaxCostUSD, nc.SquadID, nc.WorkflowID, inline,
-		nc.PredialURL).Scan(&id)
+		nc.PredialURL, overridesCol).Scan(&id)
 	if isUniqueViolation(err, "campaign_name_key") {
 		return 0, fmt.Errorf("import: campaign %q: %w", nc.Name, ErrNameTaken)
 	}

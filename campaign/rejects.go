@@ -39,6 +39,10 @@ const (
 	// RejectSuppressed is a number on the suppression (do-not-call) list.
 	// Produced by the database layer, not by [Reader].
 	RejectSuppressed RejectReason = "suppressed"
+	// RejectBadOverrides is an overrides cell (see ReaderOptions.OverridesColumn) that is not
+	// a JSON object, or that the campaign's target cannot take: a field assistantOverrides
+	// does not know, or, for a workflow, anything but variableValues.
+	RejectBadOverrides RejectReason = "bad_overrides"
 )
 
 // RejectReasons lists every reason, in a stable order for reports.
@@ -47,6 +51,7 @@ func RejectReasons() []RejectReason {
 		RejectWrongFieldCount, RejectMalformedCSV, RejectInvalidUTF8,
 		RejectMissingPhone, RejectInvalidPhone, RejectImpossiblePhone,
 		RejectTooLong, RejectInvalidTimeZone, RejectDuplicatePhone, RejectSuppressed,
+		RejectBadOverrides,
 	}
 }
 

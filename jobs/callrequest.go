@@ -3,6 +3,7 @@
 package jobs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,9 +68,13 @@ func serverMessages(overridden []vapi.ServerMessageType, assistant []string) []v
 // this body and the dialer sends exactly this body.
 func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) (*vapi.CreateCallDTO, error) {
 	key := campaign.AttemptKey(c.ID, ct.ID, attempt)
+	merged, err := MergeOverrides(c.Overrides, c.RowOverrides(ct))
+	if err != nil {
+		return nil, err
+	}
 	overrides := &vapi.AssistantOverrides{}
-	if len(c.Overrides) > 0 {
-		if err := json.Unmarshal(c.Overrides, overrides); err != nil {
+	if len(merged) > 0 {
+		if err := json.Unmarshal(merged, overrides); err != nil {
 			return nil, fmt.Errorf("campaign overrides: %w", err)
 		}
 	}
@@ -156,6 +161,45 @@ func setTarget(dto *vapi.CreateCallDTO, s *campaign.Settings, overrides *vapi.As
 		return fmt.Errorf("campaign target: unknown kind %q", kind)
 	}
 	return nil
+}
+
+// MergeOverrides deep-merges a contact's own assistantOverrides JSON object (row, from the
+// campaign's overrides column) over the campaign's: objects merge key by key, recursively,
+// and anything else the row gives (arrays, scalars, null) replaces the campaign's value. Either
+// may be empty; the result is the campaign's own bytes when the row has nothing.
+func MergeOverrides(campaignOverrides, row json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(row)) == 0 {
+		return campaignOverrides, nil
+	}
+	base := map[string]any{}
+	if len(bytes.TrimSpace(campaignOverrides)) > 0 {
+		if err := json.Unmarshal(campaignOverrides, &base); err != nil {
+			return nil, fmt.Errorf("campaign overrides: %w", err)
+		}
+	}
+	var top map[string]any
+	if err := json.Unmarshal(row, &top); err != nil || top == nil {
+		return nil, fmt.Errorf("contact overrides: not a JSON object")
+	}
+	merged, err := json.Marshal(deepMerge(base, top))
+	if err != nil {
+		return nil, fmt.Errorf("merge overrides: %w", err)
+	}
+	return merged, nil
+}
+
+// deepMerge merges top over base (both are modified and shared): see MergeOverrides.
+func deepMerge(base, top map[string]any) map[string]any {
+	for k, v := range top {
+		if sub, ok := v.(map[string]any); ok {
+			if under, ok := base[k].(map[string]any); ok {
+				base[k] = deepMerge(under, sub)
+				continue
+			}
+		}
+		base[k] = v
+	}
+	return base
 }
 
 // CheckOverrides reports overrides the campaign's target cannot take (a workflow takes only
