@@ -185,12 +185,18 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	if err := jobs.CheckOverrides(&campaign.Settings{WorkflowID: opts.WorkflowID, Overrides: settings.Overrides}); err != nil {
 		return nil, usageErrorf("--overrides %s with --workflow-id: %v", opts.OverridesFile, err)
 	}
+	checkRow, err := rowOverridesCheck(settings.Overrides, opts.WorkflowID)
+	if err != nil {
+		return nil, err
+	}
 	delimiter, _ := parseDelimiter(opts.Delimiter) // validated already
 	readerOpts := campaign.ReaderOptions{
 		PhoneColumn:      opts.PhoneColumn,
 		NameColumn:       opts.NameColumn,
 		TimeZoneColumn:   opts.TimeZoneColumn,
 		ExternalIDColumn: opts.ExternalIDColumn,
+		OverridesColumn:  opts.OverridesColumn,
+		CheckOverrides:   checkRow,
 		Delimiter:        delimiter,
 		DefaultRegion:    opts.DefaultRegion,
 		DefaultTimeZone:  opts.TimeZone,
@@ -205,6 +211,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		file = bytes.NewReader(opts.like.contacts)
 		readerOpts.PhoneColumn, readerOpts.NameColumn = columnName(src, src.PhoneColumn), columnName(src, src.NameColumn)
 		readerOpts.TimeZoneColumn, readerOpts.ExternalIDColumn = columnName(src, src.TimeZoneColumn), columnName(src, src.ExternalIDColumn)
+		if src.OverridesColumn != nil {
+			readerOpts.OverridesColumn = columnName(src, *src.OverridesColumn)
+		}
 		readerOpts.Delimiter = src.Delimiter
 	case opts.File != stdinFile:
 		f, err := os.Open(opts.File)

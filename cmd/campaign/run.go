@@ -31,6 +31,7 @@ type runOptions struct {
 	NameColumn       string
 	TimeZoneColumn   string
 	ExternalIDColumn string
+	OverridesColumn  string
 	Delimiter        string
 	DefaultRegion    string
 	SuppressFile     string
@@ -153,6 +154,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.NameColumn, "name-column", "", "header of the customer name column (default: name, full_name, … if present)")
 	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (default: timezone, time_zone or tz if present)")
 	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (default: external_id, customer_id, … if present)")
+	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the column of per-contact assistantOverrides JSON objects, merged over --overrides (default: assistant_overrides if present)")
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers written without +country code")
 	f.StringVar(&opts.SuppressFile, "suppress", "", "file of numbers never to call (one per line, or a CSV with a phone column), on top of the stored list")

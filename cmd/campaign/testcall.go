@@ -38,6 +38,7 @@ type testCallOptions struct {
 	NameColumn       string
 	TimeZoneColumn   string
 	ExternalIDColumn string
+	OverridesColumn  string
 	Delimiter        string
 	DefaultRegion    string
 
@@ -101,6 +102,7 @@ func newTestCallCmd(a *app, runF func(*testCallOptions) error) *cobra.Command {
 	f.StringVar(&opts.NameColumn, "name-column", "", "header of the customer name column (as for run)")
 	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (as for run)")
 	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (as for run)")
+	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the per-contact assistantOverrides column (as for run)")
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers, NUMBER included, written without +country code")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the call")
@@ -287,6 +289,10 @@ func testCallContact(a *app, o *testCallOptions) (*campaign.Campaign, *campaign.
 	if err != nil {
 		return nil, nil, err
 	}
+	checkRow, err := rowOverridesCheck(overrides, "")
+	if err != nil {
+		return nil, nil, err
+	}
 	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
 	var file io.Reader = a.in
 	if o.File != stdinFile {
@@ -302,6 +308,8 @@ func testCallContact(a *app, o *testCallOptions) (*campaign.Campaign, *campaign.
 		NameColumn:       o.NameColumn,
 		TimeZoneColumn:   o.TimeZoneColumn,
 		ExternalIDColumn: o.ExternalIDColumn,
+		OverridesColumn:  o.OverridesColumn,
+		CheckOverrides:   checkRow,
 		Delimiter:        delimiter,
 		DefaultRegion:    o.DefaultRegion,
 	})
@@ -367,6 +375,7 @@ func testCallCampaign(a *app, o *testCallOptions, h campaign.Header, overrides j
 		TimeZoneColumn:   h.TimeZone,
 		ExternalIDColumn: h.ExternalID,
 		VariableColumns:  h.Variables,
+		OverridesColumn:  overridesColumn(h),
 		Settings: campaign.Settings{
 			AssistantID:   o.AssistantID,
 			PhoneNumberID: o.PhoneNumberID,

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/vapispec"
+	"github.com/campaign-run/campaign/jobs"
+)
+
+// overridesSchema is the schema a contact's overrides, merged over the campaign's, must meet.
+const overridesSchema = "AssistantOverrides"
+
+// rowOverridesCheck returns the import's check of a row's overrides cell (see
+// campaign.ReaderOptions.CheckOverrides): the cell deep-merged over the campaign's overrides
+// must validate strictly against Vapi's AssistantOverrides schema (the committed OpenAPI
+// subset), and a workflow's calls take only variableValues. So a row whose overrides Vapi
+// would refuse is rejected at import (bad_overrides) instead of failing its call.
+func rowOverridesCheck(campaignOverrides json.RawMessage, workflowID string) (func(json.RawMessage) error, error) {
+	spec, err := vapispec.Parse(vapispec.SubsetFile, vapispec.CommittedSubset())
+	if err != nil {
+		return nil, fmt.Errorf("load the Vapi schema: %w", err)
+	}
+	return func(row json.RawMessage) error {
+		merged, err := jobs.MergeOverrides(campaignOverrides, row)
+		if err != nil {
+			return err
+		}
+		if msgs := spec.RequestMessages(overridesSchema, merged); len(msgs) > 0 {
+			return errors.New("not valid assistantOverrides: " + strings.Join(msgs, "; "))
+		}
+		return jobs.CheckOverrides(&campaign.Settings{WorkflowID: workflowID, Overrides: merged})
+	}, nil
+}
+
+// overridesColumn is the campaign's overrides column of a header: nil when it has none.
+func overridesColumn(h campaign.Header) *int {
+	if h.Overrides < 0 {
+		return nil
+	}
+	i := h.Overrides
+	return &i
+}
