@@ -81,6 +81,13 @@ func withoutPublicURL(s *campaign.Settings) { s.PublicURL = "" }
 
 func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults, options ...func(*campaign.Settings)) *e2eBundle {
 	t.Helper()
+	return setupE2EFile(t, e2eContacts(contacts), campaign.ReaderOptions{}, maxConcurrent, faults, options...)
+}
+
+// setupE2EFile is setupE2E with the campaign imported from csv, read with opts.
+func setupE2EFile(t *testing.T, csv string, opts campaign.ReaderOptions, maxConcurrent int, faults vapitest.Faults,
+	options ...func(*campaign.Settings)) *e2eBundle {
+	t.Helper()
 	ctx := context.Background()
 	dbURL := testdb.SchemaURL(t)
 	pool, err := pgxpool.New(ctx, dbURL)
@@ -104,7 +111,7 @@ func setupE2E(t *testing.T, contacts, maxConcurrent int, faults vapitest.Faults,
 	receiver := httptest.NewServer(mux)
 	t.Cleanup(receiver.Close)
 
-	reader, err := campaign.NewReader(strings.NewReader(e2eContacts(contacts)), campaign.ReaderOptions{})
+	reader, err := campaign.NewReader(strings.NewReader(csv), opts)
 	require.NoError(t, err)
 	settings := campaign.Settings{
 		AssistantID: sim.Config().Assistants[0].ID, PhoneNumberID: "pn-e2e", PublicURL: receiver.URL,

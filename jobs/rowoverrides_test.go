@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/vapispec"
 	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
 // rowCampaign is testCampaign with a per-contact overrides column (column 4) and the
@@ -111,4 +113,41 @@ func TestCreateCallRequestRowOverridesConformance(t *testing.T) {
 	require.NoError(t, spec.Validate("CreateCallDTO", body, true), "%s", body)
 	require.JSONEq(t, `120`, string(req.AssistantOverrides.Extra["maxDurationSeconds"]))
 	require.Equal(t, "x1", req.AssistantOverrides.Metadata["crm"])
+}
+
+// TestEndToEndRowOverrides runs a campaign whose rows carry their own overrides on the
+// simulator: each call's body has its row's overrides merged over the campaign's, and the
+// campaign finishes with every result recorded.
+func TestEndToEndRowOverrides(t *testing.T) {
+	t.Parallel()
+	csv := "phone,first_name,assistant_overrides\n" +
+		"+1 415 555 2001,Ada,\"{\"\"firstMessage\"\":\"\"Hello Ada\"\",\"\"variableValues\"\":{\"\"plan\"\":\"\"gold\"\"}}\"\n" +
+		"+1 415 555 2002,Bob,\n"
+	b := setupE2EFile(t, csv, campaign.ReaderOptions{}, 2, vapitest.Faults{}, func(s *campaign.Settings) {
+		s.Overrides = json.RawMessage(`{"firstMessage":"Hello","variableValues":{"plan":"basic"}}`)
+	})
+	b.startRunner(t)
+	p := b.waitFinal(t, time.Minute)
+	require.Equal(t, 2, p.Total)
+	b.checkGuarantees(t, 2)
+
+	type sent struct {
+		AssistantOverrides struct {
+			FirstMessage   string         `json:"firstMessage"`
+			VariableValues map[string]any `json:"variableValues"`
+		} `json:"assistantOverrides"`
+	}
+	want := map[string][2]string{"+14155552001": {"Hello Ada", "gold"}, "+14155552002": {"Hello", "basic"}}
+	seen := map[string]bool{}
+	for _, req := range b.sim.CreateRequests() {
+		var body sent
+		require.NoError(t, json.Unmarshal(req.Body, &body))
+		w, ok := want[req.Number]
+		require.True(t, ok, "unexpected number %s", req.Number)
+		require.Equal(t, w[0], body.AssistantOverrides.FirstMessage, req.Number)
+		require.Equal(t, w[1], body.AssistantOverrides.VariableValues["plan"], req.Number)
+		require.NotContains(t, body.AssistantOverrides.VariableValues, "assistant_overrides", "not a template variable")
+		seen[req.Number] = true
+	}
+	require.Len(t, seen, 2)
 }
