@@ -58,6 +58,8 @@ type columnRoles struct {
 	Name       string `json:"name,omitempty"`
 	TimeZone   string `json:"time_zone,omitempty"`
 	ExternalID string `json:"external_id,omitempty"`
+	// Overrides is the column of per-contact assistantOverrides, merged over the campaign's.
+	Overrides string `json:"overrides,omitempty"`
 }
 
 // zoneReport is one set of time zones shared by some contacts, and when they may first be called.
@@ -338,6 +340,9 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 		TimeZones:       []zoneReport{},
 		Calls:           []json.RawMessage{},
 	}
+	if c.OverridesColumn != nil {
+		r.Columns.Overrides = columnName(c, *c.OverridesColumn)
+	}
 	for reason, n := range st.Rejected {
 		r.RejectedByReason[string(reason)] = n
 	}
@@ -407,7 +412,7 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 		fmt.Fprintf(tw, "Rejects file\t%s\n", r.RejectsFile)
 	}
 	roles := "phone=" + r.Columns.Phone
-	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}} {
+	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}, {"overrides", r.Columns.Overrides}} {
 		if kv[1] != "" {
 			roles += ", " + kv[0] + "=" + kv[1]
 		}
