@@ -173,19 +173,27 @@ func MergeOverrides(campaignOverrides, row json.RawMessage) (json.RawMessage, er
 	}
 	base := map[string]any{}
 	if len(bytes.TrimSpace(campaignOverrides)) > 0 {
-		if err := json.Unmarshal(campaignOverrides, &base); err != nil {
+		if err := decodeNumbers(campaignOverrides, &base); err != nil {
 			return nil, fmt.Errorf("campaign overrides: %w", err)
 		}
 	}
 	var top map[string]any
-	if err := json.Unmarshal(row, &top); err != nil || top == nil {
-		return nil, fmt.Errorf("contact overrides: not a JSON object")
+	if err := decodeNumbers(row, &top); err != nil || top == nil {
+		return nil, errors.New("contact overrides: not a JSON object")
 	}
 	merged, err := json.Marshal(deepMerge(base, top))
 	if err != nil {
 		return nil, fmt.Errorf("merge overrides: %w", err)
 	}
 	return merged, nil
+}
+
+// decodeNumbers decodes JSON keeping numbers as written (json.Number), so a merge does not
+// round them through float64.
+func decodeNumbers(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return d.Decode(v)
 }
 
 // deepMerge merges top over base (both are modified and shared): see MergeOverrides.

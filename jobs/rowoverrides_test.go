@@ -45,6 +45,8 @@ func TestMergeOverrides(t *testing.T) {
 			`{"voice":{"provider":"11labs","voiceId":"b","chunkPlan":{"enabled":true,"minCharacters":30}}}`},
 		{"ArraysReplaced", `{"serverMessages":["status-update","end-of-call-report"]}`, `{"serverMessages":["hang"]}`,
 			`{"serverMessages":["hang"]}`},
+		{"NumbersKeptAsWritten", `{"metadata":{"big":12345678901234567890}}`, `{"metadata":{"small":1.50}}`,
+			`{"metadata":{"big":12345678901234567890,"small":1.50}}`},
 		{"ObjectReplacesScalar", `{"metadata":"x"}`, `{"metadata":{"a":1}}`, `{"metadata":{"a":1}}`},
 	}
 	for _, tt := range tests {
@@ -55,7 +57,10 @@ func TestMergeOverrides(t *testing.T) {
 			require.JSONEq(t, tt.want, string(got))
 		})
 	}
-	_, err := jobs.MergeOverrides(nil, json.RawMessage(`[1]`))
+	got, err := jobs.MergeOverrides(json.RawMessage(`{"metadata":{"big":12345678901234567890}}`), json.RawMessage(`{"x":1}`))
+	require.NoError(t, err)
+	require.Contains(t, string(got), "12345678901234567890", "not rounded through float64")
+	_, err = jobs.MergeOverrides(nil, json.RawMessage(`[1]`))
 	require.ErrorContains(t, err, "not a JSON object")
 }
 
