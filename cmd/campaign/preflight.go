@@ -158,13 +158,11 @@ func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *ca
 		own.Assistant, ownerName = overrides.Server.URL, "The --overrides file"
 	}
 	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" && c.PhoneNumberID != "" {
-		var pn *vapi.PhoneNumber
-		err := vapi.RetryRead(ctx, 4, 10*time.Second, func() (err error) {
-			pn, err = client.GetPhoneNumber(ctx, c.PhoneNumberID)
-			return err
+		pn, err := readVapi(ctx, client, "phone number "+c.PhoneNumberID, func(ctx context.Context) (*vapi.PhoneNumber, error) {
+			return client.GetPhoneNumber(ctx, c.PhoneNumberID)
 		})
 		if err != nil {
-			return false, nil, fmt.Errorf("pre-flight: fetch phone number %s: %w", c.PhoneNumberID, err)
+			return false, nil, err
 		}
 		if pn.Server != nil && pn.Server.URL != "" {
 			own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))

@@ -114,12 +114,18 @@ func (s *Server) handleGet(w http.ResponseWriter, _ *http.Request, id string) {
 
 func (s *Server) handleAssistant(w http.ResponseWriter, _ *http.Request, id string) {
 	a, ok := s.assistants[id]
+	writeSaved(w, a, ok, a.CreatedAt, a.UpdatedAt)
+}
+
+// writeSaved answers a GET of a saved object (an assistant, a squad) as Vapi does: v with its
+// times in Vapi's format, or Vapi's 404 when there is none (!ok).
+func writeSaved(w http.ResponseWriter, v any, ok bool, createdAt, updatedAt time.Time) {
 	if !ok {
 		writeJSON(w, http.StatusNotFound, nestError(http.StatusNotFound, "Not Found"))
 		return
 	}
-	m := toMap(a)
-	m["createdAt"], m["updatedAt"] = isoMillis(a.CreatedAt), isoMillis(a.UpdatedAt)
+	m := toMap(v)
+	m["createdAt"], m["updatedAt"] = isoMillis(createdAt), isoMillis(updatedAt)
 	writeJSON(w, http.StatusOK, m)
 }
 

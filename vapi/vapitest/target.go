@@ -72,11 +72,5 @@ func (s *Server) callTarget(dto vapi.CreateCallDTO) (callTarget, string) {
 
 func (s *Server) handleSquad(w http.ResponseWriter, _ *http.Request, id string) {
 	sq, ok := s.squads[id]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, nestError(http.StatusNotFound, "Not Found"))
-		return
-	}
-	m := toMap(sq)
-	m["createdAt"], m["updatedAt"] = isoMillis(sq.CreatedAt), isoMillis(sq.UpdatedAt)
-	writeJSON(w, http.StatusOK, m)
+	writeSaved(w, sq, ok, sq.CreatedAt, sq.UpdatedAt)
 }
