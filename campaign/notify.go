@@ -414,6 +414,9 @@ func (s *Store) NotificationDelivered(ctx context.Context, id int64, attempt int
 	return nil
 }
 
+// maxNotifyError bounds the delivery error kept with a notification.
+const maxNotifyError = 500
+
 // NotificationFailed records a failed delivery of attempt of notification id, with what went
 // wrong: it is tried again at retryAt, or, when retryAt is zero, given up (failed_at = now).
 func (s *Store) NotificationFailed(ctx context.Context, id int64, attempt int, errText string, retryAt, now time.Time) error {
@@ -421,11 +424,14 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, attempt int, e
 	if !retryAt.IsZero() {
 		next = &retryAt
 	}
+	if len(errText) > maxNotifyError {
+		errText = truncateUTF8(errText, maxNotifyError)
+	}
 	if _, err := s.pool.Exec(ctx, `
 		UPDATE notification SET last_error = $3, next_attempt_at = coalesce($4, next_attempt_at),
 			failed_at = CASE WHEN $4::timestamptz IS NULL THEN $5::timestamptz END
 		WHERE id = $1 AND attempts = $2 AND delivered_at IS NULL AND failed_at IS NULL`,
-		id, attempt, truncateUTF8(errText, 500), next, now); err != nil {
+		id, attempt, errText, next, now); err != nil {
 		return fmt.Errorf("record notification %d failed: %w", id, err)
 	}
 	return nil
@@ -434,7 +440,7 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, attempt int, e
 // NotificationCounts are a campaign's notifications by where they stand.
 type NotificationCounts struct {
 	// Pending are still to be delivered (a first try or a retry); Delivered were; Failed were
-	// given up, LastError saying why the newest of them failed.
+	// given up. LastError is the error of the newest undelivered notification that has one.
 	Pending, Delivered, Failed int
 	LastError                  string
 }
@@ -446,8 +452,8 @@ func (s *Store) NotificationCounts(ctx context.Context, campaignID int64) (Notif
 		SELECT count(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL),
 		       count(*) FILTER (WHERE delivered_at IS NOT NULL),
 		       count(*) FILTER (WHERE failed_at IS NOT NULL),
-		       coalesce((SELECT last_error FROM notification WHERE campaign_id = $1 AND failed_at IS NOT NULL
-		                 ORDER BY failed_at DESC, id DESC LIMIT 1), '')
+		       coalesce((SELECT last_error FROM notification WHERE campaign_id = $1 AND delivered_at IS NULL
+		                 AND last_error <> '' ORDER BY id DESC LIMIT 1), '')
 		FROM notification WHERE campaign_id = $1`, campaignID).Scan(&n.Pending, &n.Delivered, &n.Failed, &n.LastError)
 	if err != nil {
 		return NotificationCounts{}, fmt.Errorf("count notifications of campaign %d: %w", campaignID, err)

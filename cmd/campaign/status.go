@@ -239,7 +239,7 @@ type statusNotifications struct {
 	Pending   int `json:"pending"`
 	Delivered int `json:"delivered"`
 	Failed    int `json:"failed"`
-	// LastError says why the newest notification given up failed.
+	// LastError is the error of the newest notification not delivered (retrying or given up).
 	LastError string `json:"last_error,omitempty"`
 }
 
