@@ -133,9 +133,15 @@ func newPool(t *testing.T, dbURL string) *pgxpool.Pool {
 // with failure-spike rule spike.
 func (b *notifyBundle) campaign(t *testing.T, name, notifyURL, spike string, contacts int) *campaign.Campaign {
 	t.Helper()
+	return b.campaignOf(t, campaign.ModeForeground, name, notifyURL, spike, contacts)
+}
+
+// campaignOf is campaign with the campaign's mode.
+func (b *notifyBundle) campaignOf(t *testing.T, mode campaign.Mode, name, notifyURL, spike string, contacts int) *campaign.Campaign {
+	t.Helper()
 	reader, err := campaign.NewReader(strings.NewReader(e2eContacts(contacts)), campaign.ReaderOptions{})
 	require.NoError(t, err)
-	c, err := b.store.Import(b.ctx, campaign.NewCampaign{Name: name, Settings: campaign.Settings{
+	c, err := b.store.Import(b.ctx, campaign.NewCampaign{Name: name, Mode: mode, Settings: campaign.Settings{
 		AssistantID: "asst", PhoneNumberID: "pn", WebhookSecret: notifySecret, WindowSpec: "always",
 		DefaultTimeZone: "UTC", DefaultRegion: "US", MaxConcurrent: 10, MaxAttempts: 1, RetryPolicy: "none",
 		NotifyURL: notifyURL, NotifySpike: spike,
@@ -483,4 +489,30 @@ func TestVerifySignature(t *testing.T) {
 	require.ErrorIs(t, jobs.VerifySignature("k", header, body, at.Add(time.Hour), 5*time.Minute), jobs.ErrBadSignature, "too old")
 	require.ErrorIs(t, jobs.VerifySignature("k", "v1=00", body, at, 0), jobs.ErrBadSignature)
 	require.ErrorIs(t, jobs.VerifySignature("k", "t=x,v1=00", body, at, 0), jobs.ErrBadSignature)
+}
+
+// TestNotifierServiceDefaultURL: a service campaign without a notify URL of its own records its
+// events; a notifier without a default URL (a campaign run) leaves them, and one with a default
+// (campaign serve --notify-url) delivers them there. A campaign's own URL wins over the default.
+func TestNotifierServiceDefaultURL(t *testing.T) {
+	t.Parallel()
+	b := setupNotify(t)
+	serveDefault := newNotifyReceiver(t, nil)
+	own := newNotifyReceiver(t, nil)
+	plain := b.campaignOf(t, campaign.ModeService, "service", "", "", 1)
+	mine := b.campaignOf(t, campaign.ModeService, "own", own.url(), "", 1)
+	foreground := b.campaign(t, "foreground", "", "", 1)
+	for _, c := range []*campaign.Campaign{plain, mine, foreground} {
+		_, err := b.store.Cancel(b.ctx, c.ID, b.t0)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, deliver(t, b.notifier(t, jobs.NotifierConfig{})), "only the campaign with its own URL")
+	require.Equal(t, 1, b.counts(t, plain.ID).Pending, "left for a process with a default URL")
+	require.Equal(t, 1, deliver(t, b.notifier(t, jobs.NotifierConfig{DefaultURL: serveDefault.url()})))
+	require.Len(t, serveDefault.received(), 1)
+	require.Len(t, own.received(), 1)
+	var body campaign.NotificationBody
+	require.NoError(t, json.Unmarshal(serveDefault.received()[0].Body, &body))
+	require.Equal(t, plain.ID, body.Campaign.ID)
+	require.Equal(t, campaign.NotificationCounts{}, b.counts(t, foreground.ID), "a foreground campaign without a URL records nothing")
 }
