@@ -516,3 +516,34 @@ func TestNotifierServiceDefaultURL(t *testing.T) {
 	require.Equal(t, plain.ID, body.Campaign.ID)
 	require.Equal(t, campaign.NotificationCounts{}, b.counts(t, foreground.ID), "a foreground campaign without a URL records nothing")
 }
+
+// TestNotifierAfterACrash: a process that claimed a notification and died before it could say
+// what came of it leaves it to another, once the claim's lease (the timeout and a minute) has
+// passed, and not before.
+func TestNotifierAfterACrash(t *testing.T) {
+	t.Parallel()
+	b := setupNotify(t)
+	rc := newNotifyReceiver(t, nil)
+	c := b.campaign(t, "crash", rc.url(), "", 1)
+	_, err := b.store.Cancel(b.ctx, c.ID, b.t0)
+	require.NoError(t, err)
+	// The dead process's claim, as its notifier makes it.
+	claimed, err := b.store.ClaimNotifications(b.ctx, 0, "", 10, b.t0, b.t0.Add(jobs.DefaultNotifyTimeout+time.Minute))
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.Equal(t, 1, claimed[0].Attempt)
+	require.Equal(t, rc.url(), claimed[0].URL)
+	require.Equal(t, notifySecret, claimed[0].Secret)
+
+	n := b.notifier(t, jobs.NotifierConfig{})
+	b.clock.set(b.t0.Add(jobs.DefaultNotifyTimeout + time.Minute - time.Second))
+	require.Zero(t, deliver(t, n), "claimed by the other process")
+	b.clock.set(b.t0.Add(jobs.DefaultNotifyTimeout + time.Minute))
+	require.Equal(t, 1, deliver(t, n))
+	require.Len(t, rc.received(), 1)
+	require.Equal(t, campaign.NotificationCounts{Delivered: 1}, b.counts(t, c.ID))
+
+	// The dead process's late word changes nothing: its claim is not the latest.
+	require.NoError(t, b.store.NotificationFailed(b.ctx, claimed[0].ID, claimed[0].Attempt, "late", time.Time{}, b.clock.Now()))
+	require.Equal(t, campaign.NotificationCounts{Delivered: 1}, b.counts(t, c.ID))
+}
