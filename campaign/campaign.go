@@ -172,6 +172,9 @@ type Settings struct {
 	// PredialURL is the pre-dial eligibility hook asked before every dial ("" = none; see
 	// PredialRequest in package jobs): a contact is dialed only when it answers eligible.
 	PredialURL string
+	// NotifyURL is where the campaign's events are POSTed ("" = nowhere; see NotificationBody);
+	// NotifySpike is its failure-spike rule (see ParseSpike; "" = DefaultNotifySpike).
+	NotifyURL, NotifySpike string
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

@@ -33,6 +33,11 @@ import (
 //  6. the row of the campaign's Vapi account (vapi_account), taken by BeginAttempt alone, after
 //     its campaign, to count the live calls of every campaign on the account.
 //
+// The notification outbox (notifyTx) is written after the campaign row, in the transaction of
+// the change it tells of; it takes no place in the order, as nothing that writes it waits for a
+// lock of this list while holding a notification row (a claim locks only notification rows and
+// commits at once).
+//
 // The campaign row, locked last and held briefly, is what serializes dialing, status changes and
 // completion across processes. A statement that reads a row without locking it (settings, the
 // status a dial rechecks under its lock) may come anywhere.
@@ -304,18 +309,22 @@ func budgetAllows(ctx context.Context, tx pgx.Tx, campaignID int64, maxCost floa
 	return b.Allows(maxCost), nil
 }
 
-// pauseForBudget pauses a running campaign whose row tx holds, with PauseBudget.
+// pauseForBudget pauses a running campaign whose row tx holds, with PauseBudget, and records its
+// KindPausedBudget notification.
 func pauseForBudget(ctx context.Context, tx pgx.Tx, campaignID int64, now time.Time) error {
 	if err := checkStatusMove(StatusPaused, StatusRunning); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `
+	tag, err := tx.Exec(ctx, `
 		UPDATE campaign SET status = $2, paused_reason = $3, updated_at = $4 WHERE id = $1 AND status = $5`,
 		campaignID, StatusPaused, PauseBudget, now, StatusRunning)
 	if err != nil {
 		return fmt.Errorf("pause campaign %d for its budget: %w", campaignID, err)
 	}
-	return nil
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	return notifyTx(ctx, tx, campaignID, KindPausedBudget, eventKey(KindPausedBudget, campaignID, now), nil, now)
 }
 
 // Budget returns a campaign's budget use now.
@@ -608,11 +617,11 @@ func (s *Store) CompleteIfDone(ctx context.Context, campaignID int64, now time.T
 	return done, nil
 }
 
-// completeIfDone is CompleteIfDone in tx, after tx changed contacts. It locks the campaign row
-// first, so of two transactions finishing a campaign's last contacts at once the later one
-// sees the earlier one's changes. The cheap checks (pending contacts and live attempts, both
-// indexed) come first; the scan for queued and in_call contacts runs only at the very end of
-// a campaign.
+// completeIfDone is CompleteIfDone in tx, after tx changed contacts; a completion records its
+// KindCompleted notification in tx. It locks the campaign row first, so of two transactions
+// finishing a campaign's last contacts at once the later one sees the earlier one's changes.
+// The cheap checks (pending contacts and live attempts, both indexed) come first; the scan for
+// queued and in_call contacts runs only at the very end of a campaign.
 func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.Time) (bool, error) {
 	// While a contact is pending (nearly all of a campaign's life) the campaign is not done, and
 	// no result needs the campaign row's lock, which every dial takes. This check is safe without
@@ -640,6 +649,9 @@ func completeIfDone(ctx context.Context, tx pgx.Tx, campaignID int64, now time.T
 	if _, err := tx.Exec(ctx, `UPDATE campaign SET status = $3, finished_at = $2, updated_at = $2 WHERE id = $1`,
 		campaignID, now, StatusCompleted); err != nil {
 		return false, fmt.Errorf("complete campaign %d: %w", campaignID, err)
+	}
+	if err := notifyTx(ctx, tx, campaignID, KindCompleted, eventKey(KindCompleted, campaignID, now), nil, now); err != nil {
+		return false, err
 	}
 	return true, nil
 }

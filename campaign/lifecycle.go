@@ -91,7 +91,8 @@ func (s *Store) setStatus(ctx context.Context, campaignID int64, from []Status, 
 // called or waiting for a retry (pending, queued) become cancelled. Calls in flight finish and
 // are recorded; their contacts get no retry (settleContact reads the status under the contact's
 // lock, which Cancel takes too, so a result and a cancel at the same moment serialize). It
-// returns how many contacts were cancelled.
+// records the KindCancelled notification in the same transaction, and returns how many contacts
+// were cancelled.
 func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error) {
 	var cancelled int
 	// Cancel moves the contacts waiting to be called; those in a call (locked too) are cancelled
@@ -121,10 +122,12 @@ func (s *Store) Cancel(ctx context.Context, campaignID int64, now time.Time) (in
 		if !CanMoveStatus(status, StatusCancelled) {
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
 		}
-		_, err = tx.Exec(ctx, `
+		if _, err = tx.Exec(ctx, `
 			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = $2, updated_at = $2, paused_reason = $4
-			WHERE id = $1`, campaignID, now, StatusCancelled, PauseOperator)
-		return err
+			WHERE id = $1`, campaignID, now, StatusCancelled, PauseOperator); err != nil {
+			return err
+		}
+		return notifyTx(ctx, tx, campaignID, KindCancelled, eventKey(KindCancelled, campaignID, now), nil, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("cancel campaign: %w", err)
@@ -149,6 +152,9 @@ type Pacing struct {
 	MaxCostUSD *float64
 	// PredialURL is the pre-dial eligibility hook ("" removes it).
 	PredialURL *string
+	// NotifyURL is where notifications go ("" removes it); NotifySpike is the failure-spike
+	// rule (ParseSpike), stored in canonical form.
+	NotifyURL, NotifySpike *string
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -183,6 +189,14 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 	if p.MaxCostUSD != nil && !(*p.MaxCostUSD >= 0) {
 		return fmt.Errorf("max cost must be above zero (zero: no cap), got %v", *p.MaxCostUSD)
 	}
+	if p.NotifySpike != nil {
+		rule, err := ParseSpike(*p.NotifySpike)
+		if err != nil {
+			return err
+		}
+		canonical := rule.String()
+		p.NotifySpike = &canonical
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		if p.WindowSpec != nil {
@@ -206,9 +220,11 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				retry_policy = coalesce($6, retry_policy), max_attempts = coalesce($7, max_attempts),
 				callback_key = coalesce($8, callback_key), do_not_call_key = coalesce($9, do_not_call_key),
 				max_cost = CASE WHEN $10::float8 IS NULL THEN max_cost WHEN $10::float8 = 0 THEN NULL ELSE $10::float8 END,
-				predial_url = coalesce($11, predial_url), updated_at = $5
+				predial_url = coalesce($11, predial_url), updated_at = $5,
+				notify_url = coalesce($12, notify_url), notify_spike = coalesce($13, notify_spike)
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
-			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD, p.PredialURL)
+			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD, p.PredialURL,
+			p.NotifyURL, p.NotifySpike)
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,9 @@ type Config struct {
 	// DefaultPredialConcurrency).
 	PredialTimeout     time.Duration
 	PredialConcurrency int
+	// Notify configures the runner's notifier (its Store, CampaignID, Now, Logger and, when
+	// Observer implements NotifyObserver, Observer come from this Config).
+	Notify NotifierConfig
 }
 
 // accountNamer is a VapiClient that names its account (a *vapi.Client).
@@ -88,6 +91,10 @@ type Runner struct {
 	logger            *slog.Logger
 	stopTicker        context.CancelFunc
 	tickerDone        chan struct{}
+	// notifier delivers the notification outbox (nil without a Store); stopNotifier stops it.
+	notifier     *Notifier
+	stopNotifier context.CancelFunc
+	notifierDone chan struct{}
 }
 
 // NewRunner returns a runner that dials, queues due contacts and reconciles results. Any
@@ -109,6 +116,14 @@ func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 		hopperInterval:    cmp.Or(cfg.HopperInterval, time.Second),
 		reconcileInterval: cmp.Or(cfg.ReconcileInterval, 5*time.Second),
 		logger:            logger,
+	}
+	if cfg.Store != nil {
+		nc := cfg.Notify
+		nc.Store, nc.CampaignID, nc.Now, nc.Logger = cfg.Store, cfg.CampaignID, now, logger
+		if o, ok := cfg.Observer.(NotifyObserver); ok {
+			nc.Observer = o
+		}
+		r.notifier = NewNotifier(nc)
 	}
 	if a, ok := cfg.Vapi.(accountNamer); ok && cfg.Account == "" {
 		cfg.Account = a.Account()
@@ -158,10 +173,18 @@ func NewRunner(pool *pgxpool.Pool, cfg Config) (*Runner, error) {
 	return r, nil
 }
 
-// Start starts the River client and, for a runner of one campaign, its ticker.
+// Start starts the River client, the notifier and, for a runner of one campaign, its ticker.
 func (r *Runner) Start(ctx context.Context) error {
 	if err := r.Client.Start(ctx); err != nil {
 		return fmt.Errorf("start river client: %w", err)
+	}
+	if r.notifier != nil {
+		notifyCtx, cancel := context.WithCancel(ctx)
+		r.stopNotifier, r.notifierDone = cancel, make(chan struct{})
+		go func() {
+			defer close(r.notifierDone)
+			r.notifier.Run(notifyCtx)
+		}()
 	}
 	if r.campaignID != 0 {
 		tickCtx, cancel := context.WithCancel(ctx)
@@ -171,13 +194,28 @@ func (r *Runner) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the ticker, then the River client, letting running jobs finish (bounded by ctx).
+// Stop stops the ticker and the notifier (a delivery under way finishes, bounded by the notify
+// timeout), then the River client, letting running jobs finish (bounded by ctx).
 func (r *Runner) Stop(ctx context.Context) error {
 	if r.stopTicker != nil {
 		r.stopTicker()
 		<-r.tickerDone
 	}
+	if r.stopNotifier != nil {
+		r.stopNotifier()
+		<-r.notifierDone
+	}
 	return r.Client.Stop(ctx)
+}
+
+// DeliverNotifications delivers the notifications of a campaign that are due now, at once (a
+// foreground run does so before it exits, so its campaign's last event goes out with it); it
+// returns how many it tried. A notification that fails stays for the notifiers' retries.
+func (r *Runner) DeliverNotifications(ctx context.Context, campaignID int64) (int, error) {
+	if r.notifier == nil {
+		return 0, nil
+	}
+	return r.notifier.DeliverDue(ctx, campaignID)
 }
 
 // tick enqueues the campaign's hopper and reconcile jobs at their intervals, starting now.

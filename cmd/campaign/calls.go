@@ -64,6 +64,27 @@ type callOptions struct {
 	Webhooks string
 	// PredialTimeout bounds each pre-dial check of the campaign's hook (--predial-url).
 	PredialTimeout time.Duration
+	// NotifyTimeout bounds each delivery of a notification (--notify-url).
+	NotifyTimeout time.Duration
+}
+
+// Environment variables of notifications: the timeout of run, resume and serve, the URL of run
+// and serve, and the signing secret (environment only, never a flag).
+const (
+	envNotifyTimeout = "CAMPAIGN_NOTIFY_TIMEOUT"
+	envNotifyURL     = "CAMPAIGN_NOTIFY_URL"
+	envNotifySecret  = "CAMPAIGN_NOTIFY_SECRET"
+)
+
+// notifyTimeoutHelp is the help of --notify-timeout.
+const notifyTimeoutHelp = "how long to wait for the notify URL's answer before retrying the notification later"
+
+// checkNotifyTimeout refuses a --notify-timeout that is not above zero.
+func checkNotifyTimeout(d time.Duration) error {
+	if d <= 0 {
+		return usageErrorf("--notify-timeout must be above zero, got %s", d)
+	}
+	return nil
 }
 
 // envPredialTimeout sets --predial-timeout of run, resume and serve.
@@ -97,6 +118,7 @@ func addCallFlags(f *pflag.FlagSet, opts *callOptions) {
 	f.StringVar(&opts.Webhooks, "webhooks", string(campaign.WebhooksAuto),
 		"where results go with --public-url: auto (there unless the assistant or phone number has its own server URL), override (there, replacing it) or poll (never set a server URL; read results from Vapi)")
 	f.DurationVar(&opts.PredialTimeout, "predial-timeout", jobs.DefaultPredialTimeout, predialTimeoutHelp)
+	f.DurationVar(&opts.NotifyTimeout, "notify-timeout", jobs.DefaultNotifyTimeout, notifyTimeoutHelp)
 }
 
 // mode is who runs the campaign's calls: serve with --detach, the simulator's process with
@@ -313,7 +335,8 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 		conn.receiver.Close()
 		conn.receiver = nil
 	}
-	proc, err := a.newRunnerProcess(pool, store, client, c.ID, opts.PredialTimeout, nil)
+	proc, err := a.newRunnerProcess(pool, store, client, c.ID, opts.PredialTimeout,
+		jobs.NotifierConfig{Timeout: opts.NotifyTimeout}, nil)
 	if err != nil {
 		return err
 	}
@@ -346,6 +369,7 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 	if err != nil {
 		return err
 	}
+	deliverLast(work, a, proc.runner, c, opts.NotifyTimeout)
 	writeSummary(a.errOut, c, p, a.now().Sub(started))
 	if opts.Output != "" {
 		if err := writeResults(work, store, c, opts.Output); err != nil {
@@ -358,6 +382,17 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
 	}
 	return endError(c, p)
+}
+
+// deliverLast delivers the campaign's notifications due now (its completion, say) before the
+// run exits, waiting at most timeout and a little for the database; one that fails is left to
+// the retries of a later process (serve, resume).
+func deliverLast(ctx context.Context, a *app, r *jobs.Runner, c *campaign.Campaign, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	defer cancel()
+	if _, err := r.DeliverNotifications(ctx, c.ID); err != nil {
+		a.logger.Warn("deliver the campaign's last notifications", "campaign_id", c.ID, "error", err)
+	}
 }
 
 // budgetPaused reports whether the campaign of p is paused by its budget cap.

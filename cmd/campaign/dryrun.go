@@ -264,6 +264,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.RetryTimeScale = opts.retryTimeScale()
 	settings.MaxCostUSD = opts.maxCostUSD
 	settings.PredialURL = opts.PredialURL
+	settings.NotifyURL, settings.NotifySpike = opts.NotifyURL, opts.NotifySpike
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,

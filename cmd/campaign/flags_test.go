@@ -217,6 +217,11 @@ func TestRunFlags(t *testing.T) {
 		{"predial URL not http", []string{"run", "f.csv", "--dry-run", "--predial-url", "ftp://x/check"}, "--predial-url must be an absolute https://"},
 		{"predial URL relative", []string{"run", "f.csv", "--dry-run", "--predial-url", "/check"}, "--predial-url must be an absolute https://"},
 		{"predial URL without host", []string{"run", "f.csv", "--dry-run", "--predial-url", "https:///check"}, "--predial-url must be an absolute https://"},
+		{"notify URL not http", []string{"run", "f.csv", "--dry-run", "--notify-url", "ftp://hooks/T/secret"}, "--notify-url must be an absolute https://"},
+		{"notify URL relative", []string{"run", "f.csv", "--dry-run", "--notify-url", "hooks.slack.com/services/T"}, "--notify-url must be an absolute https://"},
+		{"bad notify spike", []string{"run", "f.csv", "--dry-run", "--notify-spike", "50/20"}, "--notify-spike"},
+		{"notify spike out of range", []string{"run", "f.csv", "--dry-run", "--notify-spike", "0%/20"}, "the percentage must be 1 to 100"},
+		{"zero notify timeout", []string{"run", "f.csv", "--dry-run", "--notify-timeout", "0s"}, "--notify-timeout must be above zero"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			requireUsage(t, b, newRunCmd, tt.want, tt.args...)
@@ -350,6 +355,13 @@ func TestSetFlags(t *testing.T) {
 
 	requireUsage(t, b, newSetCmd, "nothing to set: give --rate", "set", "nov")
 	requireUsage(t, b, newSetCmd, "--predial-url must be an absolute https://", "set", "nov", "--predial-url", "crm.example.com")
+	o, code = parse(t, b, newSetCmd, "set", "nov", "--notify-url", "https://hooks.slack.com/services/T/B/X", "--notify-spike", "25% / 8")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, "https://hooks.slack.com/services/T/B/X", *o.Pacing.NotifyURL)
+	require.Equal(t, "25%/8", *o.Pacing.NotifySpike, "canonical")
+	requireUsage(t, b, newSetCmd, "--notify-spike", "set", "nov", "--notify-spike", "often")
+	requireUsage(t, b, newSetCmd, "--notify-url must be an absolute https://", "set", "nov", "--notify-url", "hooks.slack.com/services/T/B/X")
+	require.NotContains(t, b.stderr.String(), "services/T/B/X", "a bad notify URL is shown masked")
 	requireUsage(t, b, newSetCmd, "fry", "set", "nov", "--window", "mon-fry 10:00-18:00")
 	requireUsage(t, b, newSetCmd, "--max-concurrent must be at least 1", "set", "nov", "--max-concurrent", "0")
 	requireUsage(t, b, newSetCmd, "--rate must be 0 (no limit) or more", "set", "nov", "--rate", "-2")
@@ -400,6 +412,8 @@ func TestServeFlags(t *testing.T) {
 			"set both CAMPAIGN_RIVERUI_USER and CAMPAIGN_RIVERUI_PASSWORD"},
 		{"NegativeGrace", map[string]string{envAPIKey: "k"}, []string{"--grace", "-1s"}, "--grace must be zero or more"},
 		{"ZeroPredialTimeout", map[string]string{envAPIKey: "k"}, []string{"--predial-timeout", "0s"}, "--predial-timeout must be above zero"},
+		{"ZeroNotifyTimeout", map[string]string{envAPIKey: "k"}, []string{"--notify-timeout", "0s"}, "--notify-timeout must be above zero"},
+		{"BadNotifyURL", map[string]string{envAPIKey: "k", envNotifyURL: "hooks.example.com/x"}, nil, "--notify-url must be an absolute https://"},
 		{"Argument", map[string]string{envAPIKey: "k"}, []string{"extra"}, "unknown command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -421,6 +435,13 @@ func TestServeFlags(t *testing.T) {
 	require.Equal(t, "127.0.0.1:7000", o.Listen)
 	require.Zero(t, o.Grace)
 	require.Equal(t, 2*time.Second, o.PredialTimeout, "from the environment")
+	require.Equal(t, 10*time.Second, o.NotifyTimeout, "the default")
+	require.Empty(t, o.NotifyURL)
+	b.env[envNotifyURL], b.env[envNotifyTimeout] = "https://hooks.slack.com/services/T/B/X", "3s"
+	o, code = parse(t, b, newServeCmd, "serve")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, "https://hooks.slack.com/services/T/B/X", o.NotifyURL, "from the environment")
+	require.Equal(t, 3*time.Second, o.NotifyTimeout, "from the environment")
 }
 
 func TestReportFlags(t *testing.T) {

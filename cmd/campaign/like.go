@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -121,6 +122,8 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 	copyIf("callback-key", func() { o.CallbackKey = s.CallbackKey })
 	copyIf("do-not-call-key", func() { o.DoNotCallKey = s.DoNotCallKey })
 	copyIf("predial-url", func() { o.PredialURL = s.PredialURL })
+	copyIf("notify-url", func() { o.NotifyURL = s.NotifyURL })
+	copyIf("notify-spike", func() { o.NotifySpike = cmp.Or(s.NotifySpike, campaign.DefaultNotifySpike) })
 	if o.CallbackKey == "" {
 		o.CallbackKey = campaign.DefaultCallbackAtKey
 	}

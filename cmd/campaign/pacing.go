@@ -24,10 +24,12 @@ type pacingFlags struct {
 	doNotCallKey  string
 	maxCost       string
 	predialURL    string
+	notifyURL     string
+	notifySpike   string
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost or --predial-url"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost, --predial-url, --notify-url or --notify-spike"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -39,6 +41,8 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.StringVar(&p.doNotCallKey, "do-not-call-key", "", "structured-data key that says the person asked not to be called")
 	f.StringVar(&p.maxCost, "max-cost", "", `budget cap in USD: no new call once it could be passed ("none": remove the cap)`)
 	f.StringVar(&p.predialURL, "predial-url", "", `pre-dial eligibility hook asked before each dial ("": none)`)
+	f.StringVar(&p.notifyURL, "notify-url", "", `where to POST the campaign's notifications ("": nowhere)`)
+	f.StringVar(&p.notifySpike, "notify-spike", "", `failure-spike rule: PERCENT%/CALLS (e.g. 50%/20), or "off"`)
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
@@ -102,6 +106,20 @@ func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
 			return c, err
 		}
 		c.PredialURL = &p.predialURL
+	}
+	if f.Changed("notify-url") {
+		if err := checkHookURL("--notify-url", p.notifyURL); err != nil {
+			return c, err
+		}
+		c.NotifyURL = &p.notifyURL
+	}
+	if f.Changed("notify-spike") {
+		rule, err := campaign.ParseSpike(p.notifySpike)
+		if err != nil {
+			return c, usageErrorf("--notify-spike: %v", err)
+		}
+		canonical := rule.String()
+		c.NotifySpike = &canonical
 	}
 	return c, nil
 }
@@ -175,5 +193,11 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	}
 	if p.PredialURL != nil {
 		line("pre-dial URL", quote(before.PredialURL), quote(after.PredialURL))
+	}
+	if p.NotifyURL != nil {
+		line("notify URL", quote(campaign.MaskURL(before.NotifyURL)), quote(campaign.MaskURL(after.NotifyURL)))
+	}
+	if p.NotifySpike != nil {
+		line("failure-spike rule", before.NotifySpike, after.NotifySpike)
 	}
 }

@@ -31,12 +31,15 @@ type runnerObserver interface {
 
 // newRunnerProcess wires a runner process on pool: of campaign campaignID, or of every campaign
 // of mode service when it is 0. Its calls go to client; obs, when not nil, is told what the
-// workers and the receiver do; predialTimeout bounds each pre-dial check. The receiver accepts each campaign's own secret and, when the
+// workers and the receiver do; predialTimeout bounds each pre-dial check; notify configures the
+// notifier (its timeout and serve's default URL), which signs with CAMPAIGN_NOTIFY_SECRET when
+// the environment sets it. The receiver accepts each campaign's own secret and, when the
 // environment sets them, VAPI_WEBHOOK_SECRET and VAPI_WEBHOOK_HMAC_SECRET.
 func (a *app) newRunnerProcess(pool *pgxpool.Pool, store *campaign.Store, client *vapi.Client, campaignID int64,
-	predialTimeout time.Duration, obs runnerObserver) (*runnerProcess, error) {
+	predialTimeout time.Duration, notify jobs.NotifierConfig, obs runnerObserver) (*runnerProcess, error) {
+	notify.Secret = a.getenv(envNotifySecret)
 	cfg := jobs.Config{CampaignID: campaignID, Store: store, Vapi: client, Now: a.now, Logger: a.logger,
-		RiverLogger: a.riverLogger(), PredialTimeout: predialTimeout}
+		RiverLogger: a.riverLogger(), PredialTimeout: predialTimeout, Notify: notify}
 	rec := &jobs.Recorder{Store: store, Now: a.now, Logger: a.logger}
 	hook := webhook.Config{
 		Recorder: rec, Secrets: rec, Secret: a.getenv(envWebhookSecret), HMACSecret: a.getenv(envWebhookHMACSecret),

@@ -39,6 +39,7 @@ var resumeEnv = map[string]string{
 	"vapi-base-url":   envVapiBaseURL,
 	"webhook-listen":  envWebhookListen,
 	"predial-timeout": envPredialTimeout,
+	"notify-timeout":  envNotifyTimeout,
 }
 
 // newResumeCmd returns `campaign resume`; runF, when not nil, gets the checked options instead
@@ -64,6 +65,9 @@ func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 				return usageErrorf("set %s to your Vapi private API key (or use --simulate)", envAPIKey)
 			}
 			if err := checkPredialTimeout(opts.PredialTimeout); err != nil {
+				return err
+			}
+			if err := checkNotifyTimeout(opts.NotifyTimeout); err != nil {
 				return err
 			}
 			pacing, err := opts.pacing.changes(f)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -57,6 +58,9 @@ type runOptions struct {
 
 	// PredialURL is the pre-dial eligibility hook (--predial-url), "" for none.
 	PredialURL string
+	// NotifyURL is where the campaign's notifications go (--notify-url), "" for nowhere;
+	// NotifySpike is the failure-spike rule (--notify-spike), canonical after validate.
+	NotifyURL, NotifySpike string
 
 	Preview int
 	Format  string
@@ -84,6 +88,8 @@ var runEnv = map[string]string{
 	"webhooks":        "CAMPAIGN_WEBHOOKS",
 	"predial-url":     "CAMPAIGN_PREDIAL_URL",
 	"predial-timeout": envPredialTimeout,
+	"notify-url":      envNotifyURL,
+	"notify-timeout":  envNotifyTimeout,
 }
 
 // Environment variables of the flags that run and resume share.
@@ -176,6 +182,8 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
 	f.StringVar(&opts.MaxCost, "max-cost", noMaxCost, `budget cap in USD: no new call once spent + the expected cost of live calls could pass it; the campaign pauses ("none": no cap)`)
 	f.StringVar(&opts.PredialURL, "predial-url", "", "before each dial, POST the contact to this URL and dial only if it answers {\"eligible\": true}")
+	f.StringVar(&opts.NotifyURL, "notify-url", "", "POST a JSON notification (Slack-compatible) here when the campaign completes, is cancelled, pauses for its budget or its failures spike")
+	f.StringVar(&opts.NotifySpike, "notify-spike", campaign.DefaultNotifySpike, `notify when at least PERCENT% of the last CALLS ended calls failed with one ended reason: PERCENT%/CALLS, or "off"`)
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
@@ -289,6 +297,17 @@ func (o *runOptions) validate() error {
 	if err := checkPredialTimeout(o.PredialTimeout); err != nil {
 		return err
 	}
+	if err := checkHookURL("--notify-url", o.NotifyURL); err != nil {
+		return err
+	}
+	spike, err := campaign.ParseSpike(o.NotifySpike)
+	if err != nil {
+		return usageErrorf("--notify-spike: %v", err)
+	}
+	o.NotifySpike = spike.String()
+	if err := checkNotifyTimeout(o.NotifyTimeout); err != nil {
+		return err
+	}
 	return o.validateTarget(mode)
 }
 
@@ -330,12 +349,22 @@ func (o *runOptions) validateTarget(mode campaign.WebhookMode) error {
 
 // checkPredialURL checks a --predial-url: "" (none) or an absolute http(s) URL with a host.
 func checkPredialURL(s string) error {
+	return checkHookURL("--predial-url", s)
+}
+
+// checkHookURL checks the URL of flag: "" (none) or an absolute http(s) URL with a host. The
+// error shows the URL masked: a notify URL may carry a token (a Slack webhook's path does).
+func checkHookURL(flag, s string) error {
 	if s == "" {
 		return nil
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return usageErrorf("--predial-url must be an absolute https:// (or http://) URL, got %q", s)
+		shown := strconv.Quote(s)
+		if flag == "--notify-url" {
+			shown = campaign.MaskURL(s)
+		}
+		return usageErrorf("%s must be an absolute https:// (or http://) URL, got %s", flag, shown)
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ type serveOptions struct {
 	AdoptOrphans bool
 	// PredialTimeout bounds each pre-dial check of a campaign's hook (--predial-url).
 	PredialTimeout time.Duration
+	// NotifyURL is where the notifications of campaigns without a notify URL of their own go;
+	// NotifyTimeout bounds each delivery.
+	NotifyURL     string
+	NotifyTimeout time.Duration
 }
 
 // Environment variables read by `campaign serve`.
@@ -45,6 +49,8 @@ var serveEnv = map[string]string{
 	"listen":          envListen,
 	"vapi-base-url":   envVapiBaseURL,
 	"predial-timeout": envPredialTimeout,
+	"notify-url":      envNotifyURL,
+	"notify-timeout":  envNotifyTimeout,
 }
 
 // riverUIPrefix is the path under which the River UI is served.
@@ -102,6 +108,8 @@ func newServeCmd(a *app, runF func(*serveOptions) error) *cobra.Command {
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL (env "+envVapiBaseURL+")")
 	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after SIGTERM, SIGHUP or Ctrl-C: how long to let running jobs finish and keep receiving results of calls in flight")
 	f.DurationVar(&opts.PredialTimeout, "predial-timeout", jobs.DefaultPredialTimeout, predialTimeoutHelp+" (env "+envPredialTimeout+")")
+	f.StringVar(&opts.NotifyURL, "notify-url", "", "where to POST the notifications of the service's campaigns that have no --notify-url of their own (env "+envNotifyURL+")")
+	f.DurationVar(&opts.NotifyTimeout, "notify-timeout", jobs.DefaultNotifyTimeout, notifyTimeoutHelp+" (env "+envNotifyTimeout+")")
 	f.BoolVar(&opts.AdoptOrphans, "adopt-orphans", false, "also run foreground campaigns left running by a process that died (never simulated ones)")
 	return cmd
 }
@@ -115,6 +123,10 @@ func (o *serveOptions) validate(getenv func(string) string) error {
 		return usageErrorf("--grace must be zero or more, got %s", o.Grace)
 	case o.PredialTimeout <= 0:
 		return checkPredialTimeout(o.PredialTimeout)
+	case o.NotifyTimeout <= 0:
+		return checkNotifyTimeout(o.NotifyTimeout)
+	case checkHookURL("--notify-url", o.NotifyURL) != nil:
+		return checkHookURL("--notify-url", o.NotifyURL)
 	case (getenv(envRiverUIUser) == "") != (getenv(envRiverUIPassword) == ""):
 		return usageErrorf("set both %s and %s to serve the River UI, or neither", envRiverUIUser, envRiverUIPassword)
 	}
@@ -139,7 +151,8 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 	defer stopWork()
 
 	m := metrics.New(store)
-	proc, err := a.newRunnerProcess(pool, store, client, 0, opts.PredialTimeout, m)
+	proc, err := a.newRunnerProcess(pool, store, client, 0, opts.PredialTimeout,
+		jobs.NotifierConfig{Timeout: opts.NotifyTimeout, DefaultURL: opts.NotifyURL}, m)
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,13 @@ type statusReport struct {
 		PhoneNumberID   string `json:"phone_number_id"`
 		// MaxCostUSD is the budget cap; absent when there is none.
 		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
+		// NotifyURL is where notifications go, masked (campaign.MaskURL: a Slack webhook URL's
+		// path is its token); absent when nowhere. NotifySpike is the failure-spike rule.
+		NotifyURL   string `json:"notify_url,omitempty"`
+		NotifySpike string `json:"notify_spike,omitempty"`
 	} `json:"settings"`
+	// Notifications counts the campaign's notifications; absent when it has none.
+	Notifications *statusNotifications `json:"notifications,omitempty"`
 	// Budget is what the budget cap sees; absent when there is no cap.
 	Budget *statusBudget `json:"budget,omitempty"`
 	Import struct {
@@ -225,6 +231,16 @@ type statusBudget struct {
 	ExpectedUSD float64 `json:"expected_usd"`
 	// UnpricedCalls counts those calls: live, or ended with their report still to come.
 	UnpricedCalls int `json:"unpriced_calls"`
+}
+
+// statusNotifications are a campaign's notifications by where they stand (see
+// campaign.NotificationCounts).
+type statusNotifications struct {
+	Pending   int `json:"pending"`
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+	// LastError is the error of the newest notification not delivered (retrying or given up).
+	LastError string `json:"last_error,omitempty"`
 }
 
 type statusError struct {
@@ -401,6 +417,17 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		r.Budget = &statusBudget{SpentUSD: roundCost(b.SpentUSD), ExpectedUSD: roundCost(b.Expected(0)),
 			UnpricedCalls: b.Unpriced}
 	}
+	r.Settings.NotifyURL = campaign.MaskURL(c.NotifyURL)
+	if c.NotifyURL != "" {
+		r.Settings.NotifySpike = c.NotifySpike
+	}
+	n, err := store.NotificationCounts(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if n != (campaign.NotificationCounts{}) {
+		r.Notifications = &statusNotifications{Pending: n.Pending, Delivered: n.Delivered, Failed: n.Failed, LastError: n.LastError}
+	}
 	r.continueCmd = campaign.BudgetContinueCommand(c)
 	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
 		c.ImportStats.RejectedTotal()
@@ -470,12 +497,35 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
 		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))
+	if r.Settings.NotifyURL != "" || r.Notifications != nil {
+		fmt.Fprintf(tw, "  notifications:\t%s\n", notificationsText(r))
+	}
 	fmt.Fprintf(tw, "  import:\t%d rows read, %d accepted, %d rejected\n", r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// notificationsText is the notifications line of a status: where they go (masked), the
+// failure-spike rule and how many stand where.
+func notificationsText(r *statusReport) string {
+	to := "to " + r.Settings.NotifyURL
+	if r.Settings.NotifyURL == "" {
+		to = "no notify URL (campaign serve --notify-url delivers a service campaign's)"
+	} else {
+		to += ", failure spikes at " + r.Settings.NotifySpike
+	}
+	n := r.Notifications
+	if n == nil {
+		return to + "; none sent yet"
+	}
+	text := fmt.Sprintf("%s; %d delivered, %d pending, %d failed", to, n.Delivered, n.Pending, n.Failed)
+	if n.LastError != "" {
+		text += " (last: " + n.LastError + ")"
+	}
+	return text
 }
 
 // orphanSince is when an orphaned campaign's runner was last seen (nil: not orphaned, or unknown).

@@ -1,6 +1,7 @@
 // Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
 // creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
-// results it applies, its pre-dial checks by result and how long each takes, the webhook
+// results it applies, its pre-dial checks by result and how long each takes, its notification
+// deliveries by kind and result and how long each takes, the webhook
 // requests it answers and, read from the database at every scrape, the live calls of each
 // campaign, whether it is orphaned (running, with no runner) and whether its budget cap paused
 // it.
@@ -42,6 +43,8 @@ const (
 	NameWebhookEvents    = "campaign_webhook_events_total"
 	NamePredialChecks    = "campaign_predial_checks_total"
 	NamePredialDuration  = "campaign_predial_duration_seconds"
+	NameNotifications    = "campaign_notifications_total"
+	NameNotifyDuration   = "campaign_notification_duration_seconds"
 )
 
 // ErrorClass is the class label of campaign_call_create_errors_total: why a POST /call placed
@@ -101,6 +104,8 @@ type Metrics struct {
 	webhookEvents *prometheus.CounterVec
 	predialChecks *prometheus.CounterVec
 	predialTime   prometheus.Histogram
+	notifications *prometheus.CounterVec
+	notifyTime    prometheus.Histogram
 }
 
 // New returns the metrics of a process on a registry of their own, with Go runtime and process
@@ -138,6 +143,20 @@ func New(live LiveCallsSource) *Metrics {
 			Help:    "Time taken by a pre-dial eligibility check, whatever its answer.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameNotifications,
+			Help: "Notification deliveries (--notify-url), by kind and result: delivered, retry (failed, tried again later), gave_up.",
+		}, []string{"kind", "result"}),
+		notifyTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    NameNotifyDuration,
+			Help:    "Time taken by a notification delivery, whatever its answer.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}),
+	}
+	for _, k := range campaign.NotificationKinds() {
+		for _, r := range jobs.NotifyResults() {
+			m.notifications.WithLabelValues(string(k), string(r))
+		}
 	}
 	for _, c := range errorClasses {
 		m.createErrors.WithLabelValues(string(c))
@@ -149,7 +168,7 @@ func New(live LiveCallsSource) *Metrics {
 		m.predialChecks.WithLabelValues(string(r))
 	}
 	m.registry.MustRegister(m.callsCreated, m.createErrors, m.dialDuration, m.outcomes, m.webhookEvents,
-		m.predialChecks, m.predialTime,
+		m.predialChecks, m.predialTime, m.notifications, m.notifyTime,
 		newLiveCallsCollector(live),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -187,6 +206,13 @@ func (m *Metrics) ObserveResult(outcome campaign.Outcome) {
 func (m *Metrics) ObservePredial(took time.Duration, result jobs.PredialResult) {
 	m.predialTime.Observe(took.Seconds())
 	m.predialChecks.WithLabelValues(string(result)).Inc()
+}
+
+// ObserveNotification implements jobs.NotifyObserver: it times every notification delivery and
+// counts its result by kind.
+func (m *Metrics) ObserveNotification(kind campaign.NotificationKind, result jobs.NotifyResult, took time.Duration) {
+	m.notifyTime.Observe(took.Seconds())
+	m.notifications.WithLabelValues(string(kind), string(result)).Inc()
 }
 
 // ObserveWebhook implements webhook.Observer: it counts the request by type and result.
@@ -298,6 +324,7 @@ func gauge(flag bool) float64 {
 
 // compile-time checks that Metrics observes the workers and the receiver.
 var (
-	_ jobs.Observer    = (*Metrics)(nil)
-	_ webhook.Observer = (*Metrics)(nil)
+	_ jobs.Observer       = (*Metrics)(nil)
+	_ jobs.NotifyObserver = (*Metrics)(nil)
+	_ webhook.Observer    = (*Metrics)(nil)
 )

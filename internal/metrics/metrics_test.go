@@ -238,3 +238,24 @@ func family(body, name string) string {
 	}
 	return b.String()
 }
+
+// TestNotificationMetrics counts deliveries by kind and result, every pair from zero, and times
+// them.
+func TestNotificationMetrics(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(liveCallsFunc(func(context.Context, time.Time) ([]campaign.CampaignLiveCalls, error) { return nil, nil }))
+	m.ObserveNotification(campaign.KindCompleted, jobs.NotifyDelivered, 80*time.Millisecond)
+	m.ObserveNotification(campaign.KindFailureSpike, jobs.NotifyRetry, 10*time.Second)
+	m.ObserveNotification(campaign.KindFailureSpike, jobs.NotifyGaveUp, 2*time.Second)
+	body := get(t, scrape(t, m))
+	counts := family(body, metrics.NameNotifications)
+	require.Contains(t, counts, `campaign_notifications_total{kind="completed",result="delivered"} 1`+"\n")
+	require.Contains(t, counts, `campaign_notifications_total{kind="failure_spike",result="retry"} 1`+"\n")
+	require.Contains(t, counts, `campaign_notifications_total{kind="failure_spike",result="gave_up"} 1`+"\n")
+	require.Contains(t, counts, `campaign_notifications_total{kind="deadline",result="delivered"} 0`+"\n")
+	require.Equal(t, 5*3+2, strings.Count(counts, "\n"), "every kind and result, with HELP and TYPE")
+	times := family(body, metrics.NameNotifyDuration)
+	require.Contains(t, times, `campaign_notification_duration_seconds_bucket{le="0.1"} 1`+"\n")
+	require.Contains(t, times, `campaign_notification_duration_seconds_bucket{le="2.5"} 2`+"\n")
+	require.Contains(t, times, "campaign_notification_duration_seconds_count 3\n")
+}
