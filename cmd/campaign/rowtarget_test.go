@@ -176,6 +176,26 @@ func TestRunRowTargetsOnSimulator(t *testing.T) {
 		require.Equal(t, want[1] != "", len(got.SquadOverrides) > 0, "%s: squadOverrides for a squad", number)
 		require.Equal(t, want[0] != "", len(got.AssistantOverrides) > 0, "%s: assistantOverrides for an assistant", number)
 	}
+
+	require.Equal(t, exitOK, b.run(t, "status", "mixed", "--format", "json"), "stderr: %s", b.stderr)
+	var st statusReport
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &st))
+	require.Equal(t, "squad_id", st.Settings.TargetColumn)
+	require.Equal(t, exitOK, b.run(t, "status", "mixed"), "stderr: %s", b.stderr)
+	require.Contains(t, b.stdout.String(), `target per row from column "squad_id", else assistant (none)`)
+
+	// The test call of a row goes to that row's target, with no --assistant-id either.
+	b.env[envDatabaseURL] = noDatabaseURL
+	placed := len(s.sim.CreateRequests())
+	code = b.run(t, "call", "(415) 555-0199", "--from-file", file, "--row", "2", "--format", "json",
+		"--phone-number-id", "pn-1", "--vapi-base-url", s.url)
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	reqs := s.sim.CreateRequests()
+	require.Len(t, reqs, placed+1)
+	var test body
+	require.NoError(t, json.Unmarshal(reqs[placed].Body, &test))
+	require.Equal(t, vapitest.AssistantAppointment, test.AssistantID)
+	require.Empty(t, test.SquadID)
 }
 
 // TestRunRowTargetsPreflight checks the pre-flight over several targets in dry runs that reach

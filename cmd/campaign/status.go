@@ -197,6 +197,9 @@ type statusReport struct {
 		PhoneNumberID   string `json:"phone_number_id"`
 		// MaxCostUSD is the budget cap; absent when there is none.
 		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
+		// TargetColumn is the CSV column naming each contact's own assistant or squad; absent
+		// when there is none.
+		TargetColumn string `json:"target_column,omitempty"`
 	} `json:"settings"`
 	// Budget is what the budget cap sees; absent when there is no cap.
 	Budget *statusBudget `json:"budget,omitempty"`
@@ -392,6 +395,9 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	if kind, _ := c.Target(); kind == campaign.TargetInlineAssistant {
 		r.Settings.InlineAssistant = reports.InlineAssistantName(c.Assistant)
 	}
+	if c.TargetColumn != nil {
+		r.Settings.TargetColumn = columnName(c, *c.TargetColumn)
+	}
 	if c.MaxCostUSD != nil {
 		r.Settings.MaxCostUSD = c.MaxCostUSD
 		b, err := store.Budget(ctx, c.ID)
@@ -467,6 +473,9 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	}
 	target := reports.CampaignInfo{AssistantID: r.Settings.AssistantID, SquadID: r.Settings.SquadID,
 		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant}.Target()
+	if r.Settings.TargetColumn != "" {
+		target = fmt.Sprintf("target per row from column %q, else %s", r.Settings.TargetColumn, target)
+	}
 	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
 		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))
