@@ -183,6 +183,14 @@ func TestRunRowTargetsOnSimulator(t *testing.T) {
 	require.Equal(t, "squad_id", st.Settings.TargetColumn)
 	require.Equal(t, exitOK, b.run(t, "status", "mixed"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), `target per row from column "squad_id", else assistant (none)`)
+	require.Equal(t, exitOK, b.run(t, "report", "mixed", "--format", "json"), "stderr: %s", b.stderr)
+	var rep struct {
+		Campaign struct {
+			TargetColumn string `json:"target_column"`
+		} `json:"campaign"`
+	}
+	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &rep))
+	require.Equal(t, "squad_id", rep.Campaign.TargetColumn)
 
 	// The test call of a row goes to that row's target, with no --assistant-id either.
 	b.env[envDatabaseURL] = noDatabaseURL

@@ -472,10 +472,7 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		account = fmt.Sprintf(" (account allows %d)", *l)
 	}
 	target := reports.CampaignInfo{AssistantID: r.Settings.AssistantID, SquadID: r.Settings.SquadID,
-		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant}.Target()
-	if r.Settings.TargetColumn != "" {
-		target = fmt.Sprintf("target per row from column %q, else %s", r.Settings.TargetColumn, target)
-	}
+		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant, TargetColumn: r.Settings.TargetColumn}.Target()
 	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
 		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))
