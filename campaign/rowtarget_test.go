@@ -224,3 +224,15 @@ func TestImportRowTargets(t *testing.T) {
 		require.NoError(t, err, "exactly the limit")
 	})
 }
+
+// TestContinueCommandRowTargets: a campaign whose rows name their targets needs no target of
+// its own to be resumed, only a phone number.
+func TestContinueCommandRowTargets(t *testing.T) {
+	t.Parallel()
+	col := 1
+	c := &campaign.Campaign{Name: "nov", Mode: campaign.ModeForeground, Columns: []string{"phone", "assistant_id"}, TargetColumn: &col,
+		Settings: campaign.Settings{PhoneNumberID: "p"}}
+	require.Equal(t, "campaign resume nov", campaign.ContinueCommand(c, false))
+	c.PhoneNumberID = ""
+	require.Equal(t, "campaign resume nov --assistant-id ID --phone-number-id ID (or --simulate)", campaign.ContinueCommand(c, false))
+}
