@@ -61,12 +61,12 @@ func fetchTargets(ctx context.Context, client *vapi.Client, store *campaign.Stor
 		out = append(out, targetAssistants{label: c.TargetLabel(), assts: assts})
 	}
 	for _, t := range rows {
+		if kind, id := c.Target(); kind == t.Kind && id == t.ID {
+			continue // the campaign's own, read already
+		}
 		s := campaign.Settings{AssistantID: t.ID}
 		if t.Kind == campaign.TargetSquad {
 			s = campaign.Settings{SquadID: t.ID}
-		}
-		if kind, id := c.Target(); kind == t.Kind && id == t.ID {
-			continue // the campaign's own, read already
 		}
 		assts, err := fetchAssistants(ctx, client, &s, read)
 		if err != nil {
