@@ -117,6 +117,10 @@ type Campaign struct {
 	// JSON object (nil when absent, so a zero Campaign has none), deep-merged over
 	// Settings.Overrides for that contact's calls (see RowOverrides).
 	OverridesColumn *int
+	// TargetColumn is the index of the column naming each contact's own assistant or squad
+	// (nil when absent): a non-empty cell places that contact's calls instead of the
+	// campaign's target (see ContactSettings).
+	TargetColumn *int
 
 	Settings
 

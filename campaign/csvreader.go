@@ -87,6 +87,12 @@ type ReaderOptions struct {
 	// CheckOverrides, when set, validates a row's non-empty overrides cell (already known to be
 	// a JSON object); an error rejects the row with RejectBadOverrides and the error as detail.
 	CheckOverrides func(json.RawMessage) error
+	// TargetColumn names the column of per-contact targets (see ParseRowTarget); "" means a
+	// column named assistant_id or squad_id, if any.
+	TargetColumn string
+	// RequireTarget rejects a row whose target cell is empty (RejectBadTarget): the campaign
+	// has no target of its own to place its calls.
+	RequireTarget bool
 	// Delimiter separates fields; 0 means auto-detect among ',', ';', '\t' and
 	// '|' from the header line (quotes respected), defaulting to ','.
 	Delimiter rune
@@ -132,12 +138,12 @@ type Row struct {
 type Header struct {
 	Columns   []string // header names exactly as written (BOM stripped)
 	Delimiter rune
-	// Phone, Name, TimeZone, ExternalID and Overrides are column indexes, -1
-	// when absent (Phone is always ≥ 0).
-	Phone, Name, TimeZone, ExternalID, Overrides int
+	// Phone, Name, TimeZone, ExternalID, Overrides and Target are column
+	// indexes, -1 when absent (Phone is always ≥ 0).
+	Phone, Name, TimeZone, ExternalID, Overrides, Target int
 	// Variables are the indexes of columns that become template variables:
-	// every column except the phone column, the overrides column and columns
-	// with an empty header.
+	// every column except the phone column, the overrides and target columns
+	// and columns with an empty header.
 	Variables []int
 	// Warnings are problems worth telling the operator that do not stop the
 	// import: names that templates cannot use plainly, names differing only
@@ -160,6 +166,7 @@ type Reader struct {
 	region      string
 	maxVarBytes int
 	checkOver   func(json.RawMessage) error
+	needTarget  bool
 	lastLine    int // start line of the last record read
 	blank       int // blank records skipped
 
@@ -261,6 +268,7 @@ func (rd *Reader) setOptions(opts ReaderOptions) error {
 	}
 	rd.maxRecord = max(minRecordBytes, 2*int64(rd.maxVarBytes))
 	rd.checkOver = opts.CheckOverrides
+	rd.needTarget = opts.RequireTarget
 	return nil
 }
 
@@ -396,6 +404,12 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 		}
 	}
 
+	if h.Target >= 0 {
+		if detail := rd.targetProblem(rec[h.Target], isSquadColumn(h.Columns[h.Target])); detail != "" {
+			return nil, rd.reject(line, rec, RejectBadTarget, fmt.Sprintf("column %s: %s", h.describe(h.Target), detail))
+		}
+	}
+
 	row := &Row{
 		Line:           line,
 		Fields:         slices.Clone(rec),
@@ -410,6 +424,19 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 		row.ExternalID = strings.TrimSpace(rec[h.ExternalID])
 	}
 	return row, nil
+}
+
+// targetProblem says what is wrong with a target cell ("" when nothing is): see ParseRowTarget;
+// an empty cell is the campaign's target, when it has one.
+func (rd *Reader) targetProblem(cell string, squadColumn bool) string {
+	t, err := ParseRowTarget(cell, squadColumn)
+	switch {
+	case err != nil:
+		return err.Error()
+	case t.Kind == TargetNone && rd.needTarget:
+		return "empty, and the campaign has no assistant or squad of its own (--assistant-id, --squad-id, --workflow-id or --assistant)"
+	}
+	return ""
 }
 
 // overridesProblem says what is wrong with an overrides cell ("" when nothing is): an empty
@@ -620,7 +647,7 @@ func scanHeaderLine(b []byte, visit func(byte)) bool {
 
 // newHeader validates the header names and finds each role's column.
 func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
-	h := Header{Columns: cols, Delimiter: delim, Phone: -1, Name: -1, TimeZone: -1, ExternalID: -1, Overrides: -1}
+	h := Header{Columns: cols, Delimiter: delim, Phone: -1, Name: -1, TimeZone: -1, ExternalID: -1, Overrides: -1, Target: -1}
 
 	var dups []string
 	seen := make(map[string]int, len(cols))
@@ -653,6 +680,7 @@ func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
 		{"time zone", opts.TimeZoneColumn, timeZoneColumnNames, &h.TimeZone},
 		{"external id", opts.ExternalIDColumn, externalIDColumnNames, &h.ExternalID},
 		{"overrides", opts.OverridesColumn, overridesColumnNames, &h.Overrides},
+		{"target", opts.TargetColumn, targetColumnNames, &h.Target},
 	}
 	taken := map[int]string{}
 	// Columns named in the options first, so auto-detection cannot take them.
@@ -700,7 +728,7 @@ func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
 
 	for i, name := range cols {
 		switch {
-		case i == h.Phone, i == h.Overrides:
+		case i == h.Phone, i == h.Overrides, i == h.Target:
 		case name == "":
 			h.Warnings = append(h.Warnings, fmt.Sprintf("column %d has no name: its cells are kept in the data but not passed to the assistant as a variable", i+1))
 		default:

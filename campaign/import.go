@@ -235,9 +235,12 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 	if len(nc.Assistant) > 0 {
 		inline = nc.Assistant
 	}
-	var overridesCol *int // NULL without an overrides column
+	var overridesCol, targetCol *int // NULL without an overrides or target column
 	if hdr.Overrides >= 0 {
 		overridesCol = &hdr.Overrides
+	}
+	if hdr.Target >= 0 {
+		targetCol = &hdr.Target
 	}
 	varCols := make([]int32, len(hdr.Variables))
 	for i, v := range hdr.Variables {
@@ -250,16 +253,16 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 			overrides, public_url, webhook_secret, window_spec, default_time_zone, default_region,
 			rate_per_second, max_concurrent, retry_policy, max_attempts, mode, callback_key, do_not_call_key,
 			retry_time_scale, webhooks, max_cost, squad_id, workflow_id, assistant, predial_url,
-			overrides_column, notify_url, notify_spike)
+			overrides_column, notify_url, notify_spike, target_column)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)
+			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)
 		RETURNING id`,
 		name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
 		hdr.ExternalID, varCols, nc.AssistantID, nc.PhoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
 		nc.WindowSpec, nc.DefaultTimeZone, nc.DefaultRegion, nc.RatePerSecond, nc.MaxConcurrent,
 		nc.RetryPolicy, nc.MaxAttempts, cmp.Or(nc.Mode, ModeForeground), nc.CallbackKey, nc.DoNotCallKey,
 		cmp.Or(nc.RetryTimeScale, 1), cmp.Or(nc.Webhooks, WebhooksAuto), nc.MaxCostUSD, nc.SquadID, nc.WorkflowID, inline,
-		nc.PredialURL, overridesCol, nc.NotifyURL, cmp.Or(nc.NotifySpike, DefaultNotifySpike)).Scan(&id)
+		nc.PredialURL, overridesCol, nc.NotifyURL, cmp.Or(nc.NotifySpike, DefaultNotifySpike), targetCol).Scan(&id)
 	if isUniqueViolation(err, "campaign_name_key") {
 		return 0, fmt.Errorf("import: campaign %q: %w", nc.Name, ErrNameTaken)
 	}

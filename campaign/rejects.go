@@ -43,6 +43,9 @@ const (
 	// a JSON object, or that the campaign's target cannot take: a field assistantOverrides
 	// does not know, or, for a workflow, anything but variableValues.
 	RejectBadOverrides RejectReason = "bad_overrides"
+	// RejectBadTarget is a target cell (see ReaderOptions.TargetColumn) that is not an
+	// assistant or squad id, or an empty one when the campaign has no target of its own.
+	RejectBadTarget RejectReason = "bad_target"
 )
 
 // RejectReasons lists every reason, in a stable order for reports.
@@ -51,7 +54,7 @@ func RejectReasons() []RejectReason {
 		RejectWrongFieldCount, RejectMalformedCSV, RejectInvalidUTF8,
 		RejectMissingPhone, RejectInvalidPhone, RejectImpossiblePhone,
 		RejectTooLong, RejectInvalidTimeZone, RejectDuplicatePhone, RejectSuppressed,
-		RejectBadOverrides,
+		RejectBadOverrides, RejectBadTarget,
 	}
 }
 

@@ -63,11 +63,15 @@ func serverMessages(overridden []vapi.ServerMessageType, assistant []string) []v
 // as the call's name and customer.externalId; the campaign's overrides, with the row's
 // variables on top; the campaign, contact and attempt ids in metadata; and, when the campaign
 // has a public URL and does not keep the assistant's server, the webhook routing with the
-// campaign's secret; all of it where Vapi takes it for the campaign's target (see setTarget).
-// The dry run shows exactly
+// campaign's secret; all of it where Vapi takes it for the contact's target, its row's own or
+// else the campaign's (see setTarget and Campaign.ContactSettings). The dry run shows exactly
 // this body and the dialer sends exactly this body.
 func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) (*vapi.CreateCallDTO, error) {
 	key := campaign.AttemptKey(c.ID, ct.ID, attempt)
+	settings, err := c.ContactSettings(ct)
+	if err != nil {
+		return nil, err
+	}
 	merged, err := MergeOverrides(c.Overrides, c.RowOverrides(ct))
 	if err != nil {
 		return nil, err
@@ -99,7 +103,7 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 	meta["attempt_key"] = key
 	overrides.Metadata = meta
 
-	if kind, _ := c.Target(); c.PublicURL != "" && !c.KeepServer && kind != campaign.TargetWorkflow {
+	if kind, _ := settings.Target(); c.PublicURL != "" && !c.KeepServer && kind != campaign.TargetWorkflow {
 		server := overrides.Server
 		if server == nil {
 			server = &vapi.Server{}
@@ -134,7 +138,7 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 			ExternalID: key,
 		},
 	}
-	return dto, setTarget(dto, &c.Settings, overrides)
+	return dto, setTarget(dto, &settings, overrides)
 }
 
 // setTarget puts what places the call into dto with the overrides where Vapi takes them for it:

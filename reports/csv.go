@@ -69,8 +69,9 @@ func csvCampaign(rows *csvRows, r *Report) {
 		{"default_time_zone", c.TimeZone}, {"rate_per_second", c.RatePerSecond}, {"max_concurrent", c.MaxConcurrent},
 		{"max_attempts", c.MaxAttempts}, {"retry_policy", c.RetryPolicy},
 	})
-	// What places the calls when it is not a saved assistant.
-	for _, f := range []csvFigure{{"squad_id", c.SquadID}, {"workflow_id", c.WorkflowID}, {"inline_assistant", c.InlineAssistant}} {
+	// What places the calls when it is not a saved assistant, and the column choosing it per row.
+	for _, f := range []csvFigure{{"squad_id", c.SquadID}, {"workflow_id", c.WorkflowID}, {"inline_assistant", c.InlineAssistant},
+		{"target_column", c.TargetColumn}} {
 		if f.v != "" {
 			rows.addFigures("campaign", []csvFigure{f})
 		}

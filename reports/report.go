@@ -9,6 +9,7 @@ package reports
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -89,6 +90,9 @@ type CampaignInfo struct {
 	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 	// PausedReason is "budget" for a campaign its budget cap paused; absent otherwise.
 	PausedReason string `json:"paused_reason,omitempty"`
+	// TargetColumn is the CSV column naming each contact's own assistant or squad, used instead
+	// of the campaign's target for that contact; absent when there is none.
+	TargetColumn string `json:"target_column,omitempty"`
 }
 
 // ContactsInfo counts the contacts: in all, in a final state, and by state (every state, zeros
@@ -334,6 +338,7 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 			RatePerSecond: c.RatePerSecond, MaxConcurrent: c.MaxConcurrent, MaxAttempts: c.MaxAttempts,
 			RetryPolicy: c.RetryPolicy, MaxCostUSD: c.MaxCostUSD, PausedReason: pausedReason(c),
 			SquadID: c.SquadID, WorkflowID: c.WorkflowID, InlineAssistant: InlineAssistantName(c.Assistant),
+			TargetColumn: targetColumn(c),
 		},
 	}
 	r.Contacts, r.Outcomes, r.Suppressions = contactFigures(f)
@@ -699,15 +704,28 @@ func InlineAssistantName(raw json.RawMessage) string {
 }
 
 // Target says what places the calls, for people: "assistant ID" (or "assistant (none)"),
-// "squad ID", "workflow ID" or "inline assistant NAME".
+// "squad ID", "workflow ID" or "inline assistant NAME"; with a target column, "target per row
+// from column "COLUMN", else " and that.
 func (c CampaignInfo) Target() string {
+	own := "assistant " + keyLabel(c.AssistantID)
 	switch {
 	case c.SquadID != "":
-		return "squad " + c.SquadID
+		own = "squad " + c.SquadID
 	case c.WorkflowID != "":
-		return "workflow " + c.WorkflowID
+		own = "workflow " + c.WorkflowID
 	case c.InlineAssistant != "":
-		return "inline assistant " + c.InlineAssistant
+		own = "inline assistant " + c.InlineAssistant
 	}
-	return "assistant " + keyLabel(c.AssistantID)
+	if c.TargetColumn != "" {
+		return fmt.Sprintf("target per row from column %q, else %s", c.TargetColumn, own)
+	}
+	return own
+}
+
+// targetColumn is the header of the campaign's target column, "" when it has none.
+func targetColumn(c *campaign.Campaign) string {
+	if c.TargetColumn == nil || *c.TargetColumn < 0 || *c.TargetColumn >= len(c.Columns) {
+		return ""
+	}
+	return c.Columns[*c.TargetColumn]
 }

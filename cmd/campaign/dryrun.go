@@ -60,6 +60,8 @@ type columnRoles struct {
 	ExternalID string `json:"external_id,omitempty"`
 	// Overrides is the column of per-contact assistantOverrides, merged over the campaign's.
 	Overrides string `json:"overrides,omitempty"`
+	// Target is the column naming each contact's own assistant or squad.
+	Target string `json:"target,omitempty"`
 }
 
 // zoneReport is one set of time zones shared by some contacts, and when they may first be called.
@@ -110,12 +112,12 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	defer imp.pool.Close()
 	// The pre-flight checks with Vapi, when it can: the webhook routing first, so that the
 	// bodies shown are the ones the run would send, then the variables, after the report.
-	client, assts, err := dryRunAssistant(ctx, a, opts, imp)
+	client, targets, err := dryRunAssistant(ctx, a, opts, imp)
 	if err != nil {
 		return err
 	}
 	if client != nil {
-		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, assts, now); err != nil {
+		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, targets, now); err != nil {
 			return err
 		}
 	}
@@ -133,20 +135,20 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	if err != nil || client == nil {
 		return err
 	}
-	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, assts, opts.AllowMissingVariables)
+	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, targets, opts.AllowMissingVariables)
 }
 
-// dryRunAssistant connects to Vapi and reads the campaign's assistant for the pre-flight checks
-// of a real run; a nil client when the dry run cannot reach Vapi (no assistant or no key), which
+// dryRunAssistant connects to Vapi and reads the campaign's targets for the pre-flight checks
+// of a real run; a nil client when the dry run cannot reach Vapi (no target or no key), which
 // it says.
-func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, []*vapi.Assistant, error) {
+func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, []targetAssistants, error) {
 	key := a.getenv(envAPIKey)
 	kind, _ := imp.campaign.Target()
 	if kind == campaign.TargetWorkflow {
 		fmt.Fprintln(a.errOut, "Note: a workflow's {{variables}} are not checked: Vapi's API documents no read of a workflow.")
 	}
 	switch {
-	case kind == campaign.TargetNone:
+	case kind == campaign.TargetNone && imp.campaign.TargetColumn == nil:
 		return nil, nil, nil
 	case key == "":
 		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} and server URL were not checked: set %s to check them.\n", envAPIKey)
@@ -156,11 +158,11 @@ func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *importe
 	if err != nil {
 		return nil, nil, err
 	}
-	assts, err := fetchAssistants(ctx, client, imp.campaign)
+	targets, err := fetchTargets(ctx, client, imp.store, imp.campaign)
 	if err != nil {
 		return nil, nil, err
 	}
-	return client, assts, nil
+	return client, targets, nil
 }
 
 // imported is a campaign just imported, with the database it lives in.
@@ -199,6 +201,8 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		ExternalIDColumn: opts.ExternalIDColumn,
 		OverridesColumn:  opts.OverridesColumn,
 		CheckOverrides:   checkRow,
+		TargetColumn:     opts.TargetColumn,
+		RequireTarget:    !opts.hasTarget(),
 		Delimiter:        delimiter,
 		DefaultRegion:    opts.DefaultRegion,
 		DefaultTimeZone:  opts.TimeZone,
@@ -215,6 +219,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		readerOpts.TimeZoneColumn, readerOpts.ExternalIDColumn = columnName(src, src.TimeZoneColumn), columnName(src, src.ExternalIDColumn)
 		if src.OverridesColumn != nil {
 			readerOpts.OverridesColumn = columnName(src, *src.OverridesColumn)
+		}
+		if src.TargetColumn != nil {
+			readerOpts.TargetColumn = columnName(src, *src.TargetColumn)
 		}
 		readerOpts.Delimiter = src.Delimiter
 	case opts.File != stdinFile:
@@ -344,6 +351,9 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 	if c.OverridesColumn != nil {
 		r.Columns.Overrides = columnName(c, *c.OverridesColumn)
 	}
+	if c.TargetColumn != nil {
+		r.Columns.Target = columnName(c, *c.TargetColumn)
+	}
 	for reason, n := range st.Rejected {
 		r.RejectedByReason[string(reason)] = n
 	}
@@ -413,7 +423,7 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 		fmt.Fprintf(tw, "Rejects file\t%s\n", r.RejectsFile)
 	}
 	roles := "phone=" + r.Columns.Phone
-	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}, {"overrides", r.Columns.Overrides}} {
+	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}, {"overrides", r.Columns.Overrides}, {"target", r.Columns.Target}} {
 		if kv[1] != "" {
 			roles += ", " + kv[0] + "=" + kv[1]
 		}

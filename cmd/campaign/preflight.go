@@ -22,36 +22,90 @@ var assistantTexts = []string{"system prompt", "first message", "voicemail messa
 
 // preflight is what a run checks with Vapi before it dials: where the calls' server messages go
 // (preflightWebhooks) and the template variables of the assistants that may speak
-// (preflightVariables). It returns the campaign with the webhook routing it stored.
+// (preflightVariables), for each of its targets (fetchTargets). It returns the campaign with the
+// webhook routing it stored.
 func preflight(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign, allowMissing bool, now time.Time) (*campaign.Campaign, error) {
-	assts, err := fetchAssistants(ctx, client, c)
+	targets, err := fetchTargets(ctx, client, store, c)
 	if err != nil {
 		return nil, err
 	}
-	if c, err = preflightWebhooks(ctx, w, client, store, c, assts, now); err != nil {
+	if c, err = preflightWebhooks(ctx, w, client, store, c, targets, now); err != nil {
 		return nil, err
 	}
-	return c, preflightVariables(ctx, w, store, c, assts, allowMissing)
+	return c, preflightVariables(ctx, w, store, c, targets, allowMissing)
 }
 
-// fetchAssistants returns the assistants that may speak on the campaign's calls, the one that
+// targetAssistants are the assistants that may speak on the calls of one target (see
+// fetchAssistants), the one that starts them first.
+type targetAssistants struct {
+	// label names the target for people ("squad <id>"); "" for a campaign without one.
+	label string
+	assts []*vapi.Assistant
+}
+
+// fetchTargets reads every target that places the campaign's calls, once each: the campaign's
+// own, then each distinct one its contacts name in its target column (at most
+// campaign.MaxRowTargets). A saved assistant that several targets share is read once too.
+func fetchTargets(ctx context.Context, client *vapi.Client, store *campaign.Store, c *campaign.Campaign) ([]targetAssistants, error) {
+	rows, err := store.RowTargets(ctx, c, campaign.MaxRowTargets)
+	if err != nil {
+		return nil, err
+	}
+	read := map[string]*vapi.Assistant{}
+	var out []targetAssistants
+	if c.HasTarget() || len(rows) == 0 {
+		assts, err := fetchAssistants(ctx, client, &c.Settings, read)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, targetAssistants{label: c.TargetLabel(), assts: assts})
+	}
+	for _, t := range rows {
+		if kind, id := c.Target(); kind == t.Kind && id == t.ID {
+			continue // the campaign's own, read already
+		}
+		s := campaign.Settings{AssistantID: t.ID}
+		if t.Kind == campaign.TargetSquad {
+			s = campaign.Settings{SquadID: t.ID}
+		}
+		assts, err := fetchAssistants(ctx, client, &s, read)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, targetAssistants{label: t.Label(), assts: assts})
+	}
+	return out, nil
+}
+
+// fetchAssistants returns the assistants that may speak on the calls of a target, the one that
 // starts them first: the saved assistant (GET /assistant/{id}); the transient one, from the
-// campaign; a squad's members (GET /squad/{id}, then each saved member's GET /assistant/{id}).
-// None for a workflow (Vapi's OpenAPI document has no read of a workflow) or no target.
-func fetchAssistants(ctx context.Context, client *vapi.Client, c *campaign.Campaign) ([]*vapi.Assistant, error) {
-	kind, id := c.Target()
-	switch kind {
-	case campaign.TargetAssistant:
-		asst, err := readVapi(ctx, client, "assistant "+id, func(ctx context.Context) (*vapi.Assistant, error) {
+// settings; a squad's members (GET /squad/{id}, then each saved member's GET /assistant/{id}).
+// None for a workflow (Vapi's OpenAPI document has no read of a workflow) or no target. Saved
+// assistants already in read are not read again; those read are added to it.
+func fetchAssistants(ctx context.Context, client *vapi.Client, s *campaign.Settings, read map[string]*vapi.Assistant) ([]*vapi.Assistant, error) {
+	getAssistant := func(what, id string) (*vapi.Assistant, error) {
+		if asst, ok := read[id]; ok {
+			return asst, nil
+		}
+		asst, err := readVapi(ctx, client, what, func(ctx context.Context) (*vapi.Assistant, error) {
 			return client.GetAssistant(ctx, id)
 		})
+		if err == nil {
+			read[id] = asst
+		}
+		return asst, err
+	}
+	kind, id := s.Target()
+	switch kind {
+	case campaign.TargetAssistant:
+		asst, err := getAssistant("assistant "+id, id)
 		if err != nil {
 			return nil, err
 		}
 		return []*vapi.Assistant{asst}, nil
 	case campaign.TargetInlineAssistant:
 		var asst vapi.Assistant
-		if err := json.Unmarshal(c.Assistant, &asst); err != nil {
+		if err := json.Unmarshal(s.Assistant, &asst); err != nil {
 			return nil, fmt.Errorf("pre-flight: the campaign's transient assistant: %w", err)
 		}
 		asst.Name = cmp.Or(asst.Name, "(inline)")
@@ -67,8 +121,7 @@ func fetchAssistants(ctx context.Context, client *vapi.Client, c *campaign.Campa
 		for i, m := range sq.Members {
 			asst := m.Assistant
 			if asst == nil && m.AssistantID != "" {
-				if asst, err = readVapi(ctx, client, fmt.Sprintf("squad %s member %d: assistant %s", id, i+1, m.AssistantID),
-					func(ctx context.Context) (*vapi.Assistant, error) { return client.GetAssistant(ctx, m.AssistantID) }); err != nil {
+				if asst, err = getAssistant(fmt.Sprintf("squad %s member %d: assistant %s", id, i+1, m.AssistantID), m.AssistantID); err != nil {
 					return nil, err
 				}
 			}
@@ -108,10 +161,10 @@ func readVapi[T any](ctx context.Context, client *vapi.Client, what string, read
 }
 
 // preflightWebhooks decides the campaign's webhook routing (webhookRouting) and stores the
-// decision with the starting assistant's own serverMessages.
+// decision with the starting assistants' own serverMessages.
 func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign,
-	assts []*vapi.Assistant, now time.Time) (*campaign.Campaign, error) {
-	keepServer, messages, err := webhookRouting(ctx, w, client, c, assts)
+	targets []targetAssistants, now time.Time) (*campaign.Campaign, error) {
+	keepServer, messages, err := webhookRouting(ctx, w, client, c, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -123,12 +176,15 @@ func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, st
 
 // webhookRouting decides, by the campaign's --webhooks mode, whether its calls keep the user's
 // server instead of carrying the runner's (see campaign.RouteWebhooks), returns that with the
-// serverMessages of the assistant that starts the calls (assts[0]), and says in one line when
-// the user's server URL is kept or replaced. The phone number is read only when no assistant
-// has a server URL of its own. A workflow's calls always keep theirs: Vapi's workflowOverrides
-// takes variables only, so no server of the runner's can go with them.
+// serverMessages of the assistants that start the calls (each target's first, united), and says
+// in one line when the user's server URL is kept or replaced. The decision is one for all the
+// campaign's targets: when any assistant of any target has a server URL of its own, every call
+// keeps its server (auto) or every call carries the runner's (override). The phone number is
+// read only when no assistant has a server URL of its own. A workflow's calls always keep
+// theirs: Vapi's workflowOverrides takes variables only, so no server of the runner's can go
+// with them.
 func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *campaign.Campaign,
-	assts []*vapi.Assistant) (keepServer bool, messages []string, err error) {
+	targets []targetAssistants) (keepServer bool, messages []string, err error) {
 	mode := cmp.Or(c.Webhooks, campaign.WebhooksAuto)
 	if kind, _ := c.Target(); kind == campaign.TargetWorkflow {
 		if c.PublicURL != "" {
@@ -138,13 +194,20 @@ func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *ca
 	}
 	var own campaign.ServerURLs
 	var ownerName string // whose server URL it is, for the message
-	for i, asst := range assts {
-		if own.Assistant == "" && asst.Server != nil && asst.Server.URL != "" {
-			own.Assistant, ownerName = asst.Server.URL, fmt.Sprintf("Assistant %q", asst.Name)
-		}
-		if i == 0 { // the serverMessages of the assistant that starts the call
-			for _, m := range asst.ServerMessages {
-				messages = append(messages, string(m))
+	for _, t := range targets {
+		for i, asst := range t.assts {
+			if own.Assistant == "" && asst.Server != nil && asst.Server.URL != "" {
+				own.Assistant, ownerName = asst.Server.URL, fmt.Sprintf("Assistant %q", asst.Name)
+				if len(targets) > 1 {
+					ownerName += fmt.Sprintf(" (of %s, one of the campaign's %d targets)", t.label, len(targets))
+				}
+			}
+			if i == 0 { // the serverMessages of the assistant that starts the target's calls
+				for _, m := range asst.ServerMessages {
+					if !slices.Contains(messages, string(m)) {
+						messages = append(messages, string(m))
+					}
+				}
 			}
 		}
 	}
@@ -174,8 +237,12 @@ func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *ca
 	case mode == campaign.WebhooksPoll:
 		fmt.Fprintln(w, "--webhooks poll: the calls' server URL is left alone; results are read by polling Vapi (GET /call).")
 	case !route:
-		fmt.Fprintf(w, "%s has its own server URL (%s): it is left in place, so results are read by polling Vapi (GET /call); --webhooks override sends them to --public-url instead.\n",
-			ownerName, urlHost(cmp.Or(own.Assistant, own.PhoneNumber)))
+		every := ""
+		if len(targets) > 1 {
+			every = " for the calls of every target"
+		}
+		fmt.Fprintf(w, "%s has its own server URL (%s): it is left in place%s, so results are read by polling Vapi (GET /call); --webhooks override sends them to --public-url instead.\n",
+			ownerName, urlHost(cmp.Or(own.Assistant, own.PhoneNumber)), every)
 	case ownerName != "":
 		fmt.Fprintf(w, "--webhooks override: the calls send their server messages to --public-url instead of the server URL of %s (%s).\n",
 			strings.ToLower(ownerName[:1])+ownerName[1:], urlHost(cmp.Or(own.Assistant, own.PhoneNumber)))
@@ -192,25 +259,36 @@ func urlHost(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// preflightVariables finds the template variables the texts of each assistant (a squad's
-// members each) use, and reports which CSV column supplies each and how many rows leave it
-// empty. A variable with neither a column nor a default stops the run unless allowMissing.
-func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store, c *campaign.Campaign, assts []*vapi.Assistant, allowMissing bool) error {
-	var missing []string
-	for _, asst := range assts {
-		m, err := assistantVariables(ctx, w, store, c, asst)
-		if err != nil {
-			return err
-		}
-		for _, v := range m {
-			if !slices.Contains(missing, v) {
-				missing = append(missing, v)
+// preflightVariables finds the template variables the texts of each assistant of each target
+// (a squad's members each) use, and reports which CSV column supplies each and how many rows
+// leave it empty. A variable with neither a column nor a default stops the run unless
+// allowMissing; with several targets the error names the target that uses it.
+func preflightVariables(ctx context.Context, w io.Writer, store *campaign.Store, c *campaign.Campaign, targets []targetAssistants, allowMissing bool) error {
+	var problems []string
+	for _, t := range targets {
+		var missing []string
+		for _, asst := range t.assts {
+			m, err := assistantVariables(ctx, w, store, c, asst)
+			if err != nil {
+				return err
+			}
+			for _, v := range m {
+				if !slices.Contains(missing, v) {
+					missing = append(missing, v)
+				}
 			}
 		}
+		switch {
+		case len(missing) == 0:
+		case len(targets) == 1:
+			problems = append(problems, "the assistant uses variables the CSV does not supply: "+strings.Join(missing, ", "))
+		default:
+			problems = append(problems, fmt.Sprintf("%s uses variables the CSV does not supply: %s", t.label, strings.Join(missing, ", ")))
+		}
 	}
-	if len(missing) > 0 && !allowMissing {
-		return fmt.Errorf("the assistant uses variables the CSV does not supply: %s (add the columns, give them a default in the assistant, or pass --allow-missing-variables)",
-			strings.Join(missing, ", "))
+	if len(problems) > 0 && !allowMissing {
+		return fmt.Errorf("%s (add the columns, give them a default in the assistant, or pass --allow-missing-variables)",
+			strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -43,4 +44,29 @@ func overridesColumn(h campaign.Header) *int {
 	}
 	i := h.Overrides
 	return &i
+}
+
+// targetColumn is the campaign's target column of a header: nil when it has none.
+func targetColumn(h campaign.Header) *int {
+	if h.Target < 0 {
+		return nil
+	}
+	i := h.Target
+	return &i
+}
+
+// fileHasTargetColumn reports whether the CSV file has a per-row target column (named by
+// opts.TargetColumn, or found by its header), reading its header only: a campaign-level target
+// is then optional. False for stdin, and for a file that cannot be read (the import says why).
+func fileHasTargetColumn(file string, opts campaign.ReaderOptions) bool {
+	if file == "" || file == stdinFile {
+		return opts.TargetColumn != ""
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	rd, err := campaign.NewReader(f, opts)
+	return err == nil && rd.Header().Target >= 0
 }

@@ -33,6 +33,7 @@ type runOptions struct {
 	TimeZoneColumn   string
 	ExternalIDColumn string
 	OverridesColumn  string
+	TargetColumn     string
 	Delimiter        string
 	DefaultRegion    string
 	SuppressFile     string
@@ -161,6 +162,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (default: timezone, time_zone or tz if present)")
 	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (default: external_id, customer_id, … if present)")
 	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the column of per-contact assistantOverrides JSON objects, merged over --overrides (default: assistant_overrides if present)")
+	f.StringVar(&opts.TargetColumn, "target-column", "", "header of the column naming each contact's own assistant or squad (assistant:ID, squad:ID or a bare ID), used instead of the campaign's (default: assistant_id or squad_id if present)")
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers written without +country code")
 	f.StringVar(&opts.SuppressFile, "suppress", "", "file of numbers never to call (one per line, or a CSV with a phone column), on top of the stored list")
@@ -229,12 +231,26 @@ func (o *runOptions) checkRouting(getenv func(string) string) error {
 	switch {
 	case getenv(envAPIKey) == "":
 		return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
-	case !o.hasTarget():
-		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required to place calls")
+	case !o.hasTarget() && !o.hasTargetColumn():
+		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required to place calls, unless the CSV names each row's (an assistant_id or squad_id column, or --target-column)")
 	case o.PhoneNumberID == "":
 		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls")
 	}
 	return nil
+}
+
+// hasTargetColumn reports whether the run's contacts have a target column: FILE's (read for its
+// header only), else, with --like and no FILE, the source campaign's.
+func (o *runOptions) hasTargetColumn() bool {
+	if o.File == "" && o.like != nil {
+		return o.like.campaign.TargetColumn != nil
+	}
+	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
+	return fileHasTargetColumn(o.File, campaign.ReaderOptions{
+		PhoneColumn: o.PhoneColumn, NameColumn: o.NameColumn, TimeZoneColumn: o.TimeZoneColumn,
+		ExternalIDColumn: o.ExternalIDColumn, OverridesColumn: o.OverridesColumn, TargetColumn: o.TargetColumn,
+		Delimiter: delimiter,
+	})
 }
 
 // validate checks everything that can be checked before touching the file or the database.

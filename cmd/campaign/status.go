@@ -201,6 +201,9 @@ type statusReport struct {
 		// path is its token); absent when nowhere. NotifySpike is the failure-spike rule.
 		NotifyURL   string `json:"notify_url,omitempty"`
 		NotifySpike string `json:"notify_spike,omitempty"`
+		// TargetColumn is the CSV column naming each contact's own assistant or squad; absent
+		// when there is none.
+		TargetColumn string `json:"target_column,omitempty"`
 	} `json:"settings"`
 	// Notifications counts the campaign's notifications; absent when it has none.
 	Notifications *statusNotifications `json:"notifications,omitempty"`
@@ -408,6 +411,9 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	if kind, _ := c.Target(); kind == campaign.TargetInlineAssistant {
 		r.Settings.InlineAssistant = reports.InlineAssistantName(c.Assistant)
 	}
+	if c.TargetColumn != nil {
+		r.Settings.TargetColumn = columnName(c, *c.TargetColumn)
+	}
 	if c.MaxCostUSD != nil {
 		r.Settings.MaxCostUSD = c.MaxCostUSD
 		b, err := store.Budget(ctx, c.ID)
@@ -493,7 +499,7 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		account = fmt.Sprintf(" (account allows %d)", *l)
 	}
 	target := reports.CampaignInfo{AssistantID: r.Settings.AssistantID, SquadID: r.Settings.SquadID,
-		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant}.Target()
+		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant, TargetColumn: r.Settings.TargetColumn}.Target()
 	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
 		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))

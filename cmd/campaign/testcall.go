@@ -39,6 +39,7 @@ type testCallOptions struct {
 	TimeZoneColumn   string
 	ExternalIDColumn string
 	OverridesColumn  string
+	TargetColumn     string
 	Delimiter        string
 	DefaultRegion    string
 
@@ -103,6 +104,7 @@ func newTestCallCmd(a *app, runF func(*testCallOptions) error) *cobra.Command {
 	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (as for run)")
 	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (as for run)")
 	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the per-contact assistantOverrides column (as for run)")
+	f.StringVar(&opts.TargetColumn, "target-column", "", "header of the per-contact assistant or squad column (as for run)")
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers, NUMBER included, written without +country code")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the call")
@@ -157,12 +159,22 @@ func (o *testCallOptions) complete(getenv func(string) string) error {
 	switch {
 	case getenv(envAPIKey) == "":
 		return usageErrorf("set %s to your Vapi private API key (or use --simulate)", envAPIKey)
-	case o.AssistantID == "":
-		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place a call")
+	case o.AssistantID == "" && !o.hasTargetColumn():
+		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place a call, unless the row names its own (an assistant_id or squad_id column, or --target-column)")
 	case o.PhoneNumberID == "":
 		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place a call")
 	}
 	return nil
+}
+
+// hasTargetColumn reports whether --from-file has a per-row target column (see run's).
+func (o *testCallOptions) hasTargetColumn() bool {
+	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
+	return fileHasTargetColumn(o.File, campaign.ReaderOptions{
+		PhoneColumn: o.PhoneColumn, NameColumn: o.NameColumn, TimeZoneColumn: o.TimeZoneColumn,
+		ExternalIDColumn: o.ExternalIDColumn, OverridesColumn: o.OverridesColumn, TargetColumn: o.TargetColumn,
+		Delimiter: delimiter,
+	})
 }
 
 // testCallResult is what `campaign call` prints; with --format json it is one JSON document (a
@@ -207,7 +219,7 @@ func runTestCall(ctx context.Context, a *app, o *testCallOptions) error {
 		}
 		defer closeSim()
 		apiKey, baseURL = sim.Config().APIKey, simURL
-		if c.AssistantID == "" {
+		if !c.HasTarget() {
 			c.AssistantID = sim.Config().Assistants[0].ID
 		}
 		if c.PhoneNumberID == "" {
@@ -219,11 +231,15 @@ func runTestCall(ctx context.Context, a *app, o *testCallOptions) error {
 	if err != nil {
 		return err
 	}
-	assts, err := fetchAssistants(ctx, client, c)
+	if c.Settings, err = c.ContactSettings(ct); err != nil { // the row's own target, if it names one
+		return err
+	}
+	assts, err := fetchAssistants(ctx, client, &c.Settings, map[string]*vapi.Assistant{})
 	if err != nil {
 		return err
 	}
-	if c.KeepServer, c.ServerMessages, err = webhookRouting(ctx, a.errOut, client, c, assts); err != nil {
+	targets := []targetAssistants{{label: c.TargetLabel(), assts: assts}}
+	if c.KeepServer, c.ServerMessages, err = webhookRouting(ctx, a.errOut, client, c, targets); err != nil {
 		return err
 	}
 	if !o.Simulate && !c.KeepServer && unreachableURL(c.PublicURL) {
@@ -310,6 +326,8 @@ func testCallContact(a *app, o *testCallOptions) (*campaign.Campaign, *campaign.
 		ExternalIDColumn: o.ExternalIDColumn,
 		OverridesColumn:  o.OverridesColumn,
 		CheckOverrides:   checkRow,
+		TargetColumn:     o.TargetColumn,
+		RequireTarget:    o.AssistantID == "" && !o.Simulate,
 		Delimiter:        delimiter,
 		DefaultRegion:    o.DefaultRegion,
 	})
@@ -376,6 +394,7 @@ func testCallCampaign(a *app, o *testCallOptions, h campaign.Header, overrides j
 		ExternalIDColumn: h.ExternalID,
 		VariableColumns:  h.Variables,
 		OverridesColumn:  overridesColumn(h),
+		TargetColumn:     targetColumn(h),
 		Settings: campaign.Settings{
 			AssistantID:   o.AssistantID,
 			PhoneNumberID: o.PhoneNumberID,
