@@ -89,6 +89,10 @@ type CampaignInfo struct {
 	MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 	// PausedReason is "budget" for a campaign its budget cap paused; absent otherwise.
 	PausedReason string `json:"paused_reason,omitempty"`
+	// StartAt and EndBy are its schedule (--start-at, --end-by); absent when none. Contacts its
+	// end came before have the outcome expired.
+	StartAt *time.Time `json:"start_at,omitempty"`
+	EndBy   *time.Time `json:"end_by,omitempty"`
 }
 
 // ContactsInfo counts the contacts: in all, in a final state, and by state (every state, zeros
@@ -334,6 +338,7 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 			RatePerSecond: c.RatePerSecond, MaxConcurrent: c.MaxConcurrent, MaxAttempts: c.MaxAttempts,
 			RetryPolicy: c.RetryPolicy, MaxCostUSD: c.MaxCostUSD, PausedReason: pausedReason(c),
 			SquadID: c.SquadID, WorkflowID: c.WorkflowID, InlineAssistant: InlineAssistantName(c.Assistant),
+			StartAt: utcPtr(c.StartAt), EndBy: utcPtr(c.EndBy),
 		},
 	}
 	r.Contacts, r.Outcomes, r.Suppressions = contactFigures(f)
@@ -710,4 +715,17 @@ func (c CampaignInfo) Target() string {
 		return "inline assistant " + c.InlineAssistant
 	}
 	return "assistant " + keyLabel(c.AssistantID)
+}
+
+// Schedule says the campaign's schedule for people: "starts at TIME, ends by TIME" (either
+// part alone), or "" when it has none.
+func (c CampaignInfo) Schedule() string {
+	var parts []string
+	if c.StartAt != nil {
+		parts = append(parts, "starts at "+fmtTime(*c.StartAt))
+	}
+	if c.EndBy != nil {
+		parts = append(parts, "ends by "+fmtTime(*c.EndBy))
+	}
+	return strings.Join(parts, ", ")
 }

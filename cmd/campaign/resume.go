@@ -66,7 +66,7 @@ func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 			if err := checkPredialTimeout(opts.PredialTimeout); err != nil {
 				return err
 			}
-			pacing, err := opts.pacing.changes(f)
+			pacing, err := opts.pacing.changes(f, a.now())
 			if err != nil {
 				return err
 			}

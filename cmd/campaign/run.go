@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -57,6 +58,11 @@ type runOptions struct {
 
 	// PredialURL is the pre-dial eligibility hook (--predial-url), "" for none.
 	PredialURL string
+
+	// StartAt and EndBy are the --start-at and --end-by values; startAt and endBy the times they
+	// name after parseSchedule (nil: none).
+	StartAt, EndBy string
+	startAt, endBy *time.Time
 
 	Preview int
 	Format  string
@@ -132,6 +138,9 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 			if err := opts.complete(given, a.getenv); err != nil {
 				return err
 			}
+			if err := opts.parseSchedule(given, a.now()); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -176,6 +185,8 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
 	f.StringVar(&opts.MaxCost, "max-cost", noMaxCost, `budget cap in USD: no new call once spent + the expected cost of live calls could pass it; the campaign pauses ("none": no cap)`)
 	f.StringVar(&opts.PredialURL, "predial-url", "", "before each dial, POST the contact to this URL and dial only if it answers {\"eligible\": true}")
+	f.StringVar(&opts.StartAt, "start-at", "", startAtHelp)
+	f.StringVar(&opts.EndBy, "end-by", "", endByHelp)
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
@@ -213,6 +224,30 @@ func (o *runOptions) complete(given func(flag string) bool, getenv func(string) 
 		return nil // the assistant and phone number may be the source's: loadLike checks them
 	}
 	return o.checkRouting(getenv)
+}
+
+// parseSchedule reads --start-at and --end-by (friendly forms in --timezone when given, else in
+// this machine's zone) and checks them at now: neither in the past, the end after the start.
+func (o *runOptions) parseSchedule(given func(flag string) bool, now time.Time) error {
+	loc := time.Local
+	if given("timezone") {
+		loc, _ = campaign.LoadTimeZone(o.TimeZone) // validated already
+	}
+	o.startAt, o.endBy = nil, nil
+	for _, f := range []struct {
+		flag, value string
+		to          **time.Time
+	}{{"start-at", o.StartAt, &o.startAt}, {"end-by", o.EndBy, &o.endBy}} {
+		if !given(f.flag) {
+			continue
+		}
+		t, err := parseScheduleFlag(f.flag, f.value, loc, now)
+		if err != nil {
+			return err
+		}
+		*f.to = &t
+	}
+	return checkLaunchSchedule(o.startAt, o.endBy, now)
 }
 
 // checkRouting checks that a real run can place calls: the Vapi key, an assistant and a phone

@@ -157,6 +157,8 @@ type statusReport struct {
 		Total   int            `json:"total"`
 		Final   int            `json:"final"`
 		ByState map[string]int `json:"by_state"`
+		// Expired counts the contacts the campaign's end (--end-by) came before (outcome expired).
+		Expired int `json:"expired"`
 	} `json:"contacts"`
 	Outcomes       map[string]int `json:"outcomes"`
 	LiveCalls      int            `json:"live_calls"`
@@ -197,6 +199,9 @@ type statusReport struct {
 		PhoneNumberID   string `json:"phone_number_id"`
 		// MaxCostUSD is the budget cap; absent when there is none.
 		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
+		// StartAt and EndBy are the schedule (--start-at, --end-by); absent when none.
+		StartAt *time.Time `json:"start_at,omitempty"`
+		EndBy   *time.Time `json:"end_by,omitempty"`
 	} `json:"settings"`
 	// Budget is what the budget cap sees; absent when there is no cap.
 	Budget *statusBudget `json:"budget,omitempty"`
@@ -401,6 +406,8 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 		r.Budget = &statusBudget{SpentUSD: roundCost(b.SpentUSD), ExpectedUSD: roundCost(b.Expected(0)),
 			UnpricedCalls: b.Unpriced}
 	}
+	r.Settings.StartAt, r.Settings.EndBy = utcTime(c.StartAt), utcTime(c.EndBy)
+	r.Contacts.Expired = p.ByOutcome[campaign.OutcomeExpired]
 	r.continueCmd = campaign.BudgetContinueCommand(c)
 	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
 		c.ImportStats.RejectedTotal()
@@ -444,6 +451,12 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		next = fmt.Sprintf("%s (in %s)", formatTime(*r.nextDue), r.nextDue.Sub(now).Round(time.Minute))
 	}
 	fmt.Fprintf(tw, "  next window:\t%s\n", next)
+	if sched := scheduleText(r.Settings.StartAt, r.Settings.EndBy); sched != "" || r.Contacts.Expired > 0 {
+		if r.Contacts.Expired > 0 {
+			sched = strings.TrimPrefix(fmt.Sprintf("%s; %d contacts expired", sched, r.Contacts.Expired), "; ")
+		}
+		fmt.Fprintf(tw, "  schedule:\t%s\n", sched)
+	}
 	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 && r.Errors.PermanentFailures == 0 &&
 		r.Errors.RejectedWebhookEvents == 0 {
 		fmt.Fprintf(tw, "  errors:\tnone\n")
