@@ -43,6 +43,10 @@ func TestScheduledCampaignStartsOnceAcrossProcesses(t *testing.T) {
 	var startedAt *time.Time
 	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT started_at FROM campaign WHERE id = $1`, b.camp.ID).Scan(&startedAt))
 	require.Nil(t, startedAt, "a scheduled campaign has not started")
+	list, err := b.store.LiveCalls(b.ctx, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.True(t, list[0].Scheduled, "what campaign_scheduled shows")
 
 	// Nothing dials a scheduled campaign, and the hopper queues nothing.
 	b.queue(t, b.contacts[0])
