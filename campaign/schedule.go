@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,21 +107,26 @@ func (s *Store) ExpireContacts(ctx context.Context, campaignID int64, now time.T
 		if queued > 0 {
 			states = append(states, ContactQueued)
 		}
-		tag, err := tx.Exec(ctx, `
+		rows, err := tx.Query(ctx, `
 			WITH target AS (
-				SELECT id FROM contact
+				SELECT id, state FROM contact
 				WHERE campaign_id = $1 AND (state = `+pendingSQL+` OR state = ANY($3))
 				ORDER BY id FOR NO KEY UPDATE
 			)
 			UPDATE contact ct SET state = $4, outcome = $5, next_attempt_at = NULL, updated_at = $2
-			FROM target WHERE ct.id = target.id`, campaignID, now, states, ContactFailed, OutcomeExpired)
+			FROM target WHERE ct.id = target.id
+			RETURNING target.state`, campaignID, now, states, ContactFailed, OutcomeExpired)
 		if err != nil {
 			return err
 		}
-		expired = int(tag.RowsAffected())
-		if queued > 0 {
-			// Every queued contact of the campaign was expired: none is left in its queue.
-			if _, err := tx.Exec(ctx, `UPDATE campaign SET queued_contacts = 0 WHERE id = $1`, campaignID); err != nil {
+		was, err := pgx.CollectRows(rows, pgx.RowTo[ContactState])
+		if err != nil {
+			return err
+		}
+		expired = len(was)
+		if unqueued := len(slices.DeleteFunc(was, func(s ContactState) bool { return s != ContactQueued })); unqueued > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE campaign SET queued_contacts = greatest(queued_contacts - $2, 0) WHERE id = $1`,
+				campaignID, unqueued); err != nil {
 				return err
 			}
 		}
