@@ -640,6 +640,8 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 		p.EstimateNote = "the campaign is paused by its budget cap: no estimate until it runs again"
 	case status == campaign.StatusDraft:
 		p.EstimateNote = "the campaign has not been started"
+	case status == campaign.StatusScheduled && f.Campaign.StartAt != nil:
+		p.EstimateNote = "the campaign is scheduled to start at " + fmtTime(*f.Campaign.StartAt) + ": no estimate until it runs"
 	case status != campaign.StatusRunning:
 		p.EstimateNote = "the campaign is " + string(status) + ": no estimate until it runs again"
 	case p.ContactsPerHour == nil:
@@ -651,6 +653,10 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 		if p.LastScheduled != nil && p.LastScheduled.After(finish) {
 			finish = *p.LastScheduled
 			p.EstimateNote = "the last retry scheduled"
+		}
+		if end := f.Campaign.EndBy; end != nil && end.Before(finish) {
+			finish = end.UTC()
+			p.EstimateNote = "its end (--end-by): contacts not reached by then expire"
 		}
 		p.EstimatedFinish = &finish
 	}
