@@ -136,6 +136,7 @@ func TestRunDetachStartAtServeStarts(t *testing.T) {
 	require.Equal(t, "scheduled", st.Status)
 	require.NotNil(t, st.Settings.StartAt)
 	require.True(t, st.Settings.StartAt.Equal(*c.StartAt))
+	require.Equal(t, c.StartAt.UTC().Format(time.RFC3339), st.NextWindow, "nobody is called before the start")
 	require.Equal(t, exitOK, b.run(t, "status", "detached-later"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "schedule:")
 
