@@ -288,19 +288,20 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 		if err != nil {
 			return err
 		}
-		if !CanMoveStatus(status, StatusRunning) || !CanMoveStatus(status, StatusScheduled) {
+		if !CanMoveStatus(status, StatusRunning) {
 			return fmt.Errorf("campaign %d is %s: %w", campaignID, status, ErrWrongStatus)
 		}
 		if status == StatusCompleted && !opts.RetryFailed {
 			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
 				campaignID, ErrWrongStatus)
 		}
-		// Before its start_at it waits scheduled again.
+		// Before its start_at it waits scheduled again, unless it is running already.
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = CASE WHEN start_at > $2 THEN $5 ELSE $3 END, queued_contacts = 0,
+			UPDATE campaign SET status = CASE WHEN $6 AND start_at > $2 THEN $5 ELSE $3 END, queued_contacts = 0,
 				finished_at = NULL, updated_at = $2, paused_reason = $4,
-				started_at = CASE WHEN start_at > $2 THEN started_at ELSE coalesce(started_at, $2) END
-			WHERE id = $1`, campaignID, now, StatusRunning, PauseOperator, StatusScheduled)
+				started_at = CASE WHEN $6 AND start_at > $2 THEN started_at ELSE coalesce(started_at, $2) END
+			WHERE id = $1`, campaignID, now, StatusRunning, PauseOperator, StatusScheduled,
+			CanMoveStatus(status, StatusScheduled))
 		return err
 	})
 	if err != nil {

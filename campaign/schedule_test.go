@@ -124,9 +124,20 @@ func TestScheduledCampaignResumeCancelAndSet(t *testing.T) {
 	require.Equal(t, []int64{b.camp.ID}, ids)
 	require.Equal(t, campaign.StatusRunning, b.status(t))
 
-	// A resume after the start runs it.
-	require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0))
+	// A start set on a running campaign does not stop it, nor does a resume of it.
 	b.schedule(t, &start, nil)
+	_, err = b.store.Resume(b.ctx, b.camp.ID, campaign.ResumeOptions{}, t0)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusRunning, b.status(t))
+
+	// A paused campaign resumed before its start waits scheduled; after it, runs.
+	require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0))
+	_, err = b.store.Resume(b.ctx, b.camp.ID, campaign.ResumeOptions{}, t0)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusScheduled, b.status(t))
+	cancelled, err = b.store.Cancel(b.ctx, b.camp.ID, t0)
+	require.NoError(t, err)
+	require.Equal(t, 3, cancelled)
 	_, err = b.store.Resume(b.ctx, b.camp.ID, campaign.ResumeOptions{}, start)
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusRunning, b.status(t))
