@@ -101,8 +101,18 @@ func (s *Store) ExpireContacts(ctx context.Context, campaignID int64, now time.T
 		if err != nil || !Expired(endBy, now) {
 			return err
 		}
-		// The pending contacts through their partial index; the queued ones (a few, counted on
-		// the campaign) only when there are some, as no index finds them.
+		// Once they are expired, nothing waits: the later calls (each hopper run until the calls
+		// in flight end) stop at one probe of the pending index.
+		var pending bool
+		if err := tx.QueryRow(ctx, hasPendingSQL, campaignID).Scan(&pending); err != nil {
+			return err
+		}
+		if !pending && queued == 0 {
+			_, err := completeIfDone(ctx, tx, campaignID, now)
+			return err
+		}
+		// One statement, so every contact is locked in id order: the pending ones, and the
+		// queued ones (a few, counted on the campaign) only when there are some.
 		states := []ContactState{}
 		if queued > 0 {
 			states = append(states, ContactQueued)

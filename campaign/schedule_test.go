@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -330,4 +331,53 @@ func TestParseScheduleTime(t *testing.T) {
 		_, err := campaign.ParseScheduleTime(bad, paris, now)
 		require.Error(t, err, bad)
 	}
+}
+
+// TestExpireContactsConcurrently: several runners expiring a campaign's contacts at its end, and
+// an operator cancelling it at the same moment, take their locks in one order: none fails
+// (a deadlock would), each contact ends once, and the counts add up.
+func TestExpireContactsConcurrently(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 60, maxConcurrent: 10})
+	end := t0.Add(time.Hour)
+	b.schedule(t, nil, &end)
+	b.queue(t, b.contacts[5], b.contacts[17], b.contacts[42])
+
+	const runners = 4
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		expired  int
+		canceled int
+	)
+	for range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := b.store.ExpireContacts(b.ctx, b.camp.ID, end)
+			require.NoError(t, err)
+			mu.Lock()
+			expired += n
+			mu.Unlock()
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n, err := b.store.Cancel(b.ctx, b.camp.ID, end)
+		if errors.Is(err, campaign.ErrWrongStatus) {
+			n, err = 0, nil // the expiry completed the campaign first: nothing was cancelled
+		}
+		require.NoError(t, err)
+		mu.Lock()
+		canceled += n
+		mu.Unlock()
+	}()
+	wg.Wait()
+	require.Equal(t, 60, expired+canceled)
+	p, err := b.store.Progress(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, expired, p.ByOutcome[campaign.OutcomeExpired])
+	require.Equal(t, canceled, p.ByState[campaign.ContactCancelled])
+	require.True(t, p.Final())
 }
