@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -265,4 +266,40 @@ func TestScheduleLikeAndSet(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, c.EndBy)
 	require.NotNil(t, c.StartAt)
+}
+
+// TestRunStartAtInterrupted: Ctrl-C while a run waits for its start leaves the campaign
+// scheduled, having called nobody, and says how to continue (exit 1).
+func TestRunStartAtInterrupted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	stderr := &syncBuffer{}
+	a := &app{in: bytes.NewReader(nil), out: &bytes.Buffer{}, errOut: stderr, getenv: func(k string) string { return b.env[k] },
+		now: time.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(ctx, a, []string{"run", file, "--simulate", "--name", "interrupted", "--start-at", "+1h",
+			"--database-url", b.databaseURL()})
+	}()
+	waitUntil(t, 30*time.Second, "the run waits", func() bool { return strings.Contains(stderr.String(), "scheduled: starts at ") })
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitError, code, "stderr: %s", stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run did not stop")
+	}
+	require.Contains(t, stderr.String(), "interrupted: campaign interrupted stays scheduled")
+	require.Contains(t, stderr.String(), "continue with: campaign resume interrupted --simulate")
+
+	c, err := campaign.NewStore(b.pool(t)).CampaignByRef(context.Background(), "interrupted")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusScheduled, c.Status)
+	var attempts int
+	require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT count(*) FROM attempt WHERE campaign_id = $1`, c.ID).
+		Scan(&attempts))
+	require.Zero(t, attempts)
 }
