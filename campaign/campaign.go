@@ -17,6 +17,7 @@ type Status string
 // Campaign statuses.
 const (
 	StatusDraft     Status = "draft"     // imported, never started (dry runs stop here)
+	StatusScheduled Status = "scheduled" // started before its StartAt: waits for it, dials nobody
 	StatusRunning   Status = "running"   // contacts are being dialed
 	StatusPaused    Status = "paused"    // no new dials; calls in flight finish
 	StatusCompleted Status = "completed" // every contact is in a final state
@@ -179,6 +180,11 @@ type Settings struct {
 	// NotifyURL is where the campaign's events are POSTed ("" = nowhere; see NotificationBody);
 	// NotifySpike is its failure-spike rule (see ParseSpike; "" = DefaultNotifySpike).
 	NotifyURL, NotifySpike string
+	// StartAt, when set, is the earliest the campaign dials: started before it, it waits in
+	// StatusScheduled (see Store.Start, Store.StartScheduled). EndBy, when set and after StartAt,
+	// is when it stops: no call begins at or after it, and its contacts not yet final then end
+	// failed with OutcomeExpired (see Store.ExpireContacts).
+	StartAt, EndBy *time.Time
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

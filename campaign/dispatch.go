@@ -69,12 +69,15 @@ const (
 	// campaign is paused with PauseBudget and the contact goes back to pending, like every
 	// other queued contact whose dial then finds the campaign paused.
 	RefuseBudget DialRefusal = "budget"
+	// RefuseExpired: the campaign's end (Settings.EndBy) has come: the contact becomes failed
+	// with OutcomeExpired (see Store.ExpireContacts, which ends the others).
+	RefuseExpired DialRefusal = "expired"
 )
 
 // DialRefusals lists every DialRefusal.
 func DialRefusals() []DialRefusal {
 	return []DialRefusal{RefuseNotRunning, RefuseNotQueued, RefuseSuppressed, RefuseAtCapacity,
-		RefuseAccountLimit, RefuseRateLimited, RefuseBudget}
+		RefuseAccountLimit, RefuseRateLimited, RefuseBudget, RefuseExpired}
 }
 
 // DialGrant is BeginAttempt's answer: the journaled attempt, or why there is none.
@@ -99,7 +102,8 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // placed, in one transaction that serializes with every other process dialing the same
 // campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
-// is running, the contact is queued, its number is not suppressed, the budget cap allows one
+// is running, the contact is queued, the campaign's end (EndBy) has not come (else the contact
+// expires), its number is not suppressed, the budget cap allows one
 // more call (see budgetAllows; else the campaign pauses), the live attempts (creating
 // or created) are fewer than max_concurrent, the live attempts of every campaign on the
 // campaign's Vapi account are fewer than the limit learned for that account (locking the
@@ -138,10 +142,11 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			nextDial      *time.Time
 			account       string
 			maxCost       *float64
+			endBy         *time.Time
 		)
 		err = tx.QueryRow(ctx, `
-			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8 FROM campaign
-			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial, &account, &maxCost)
+			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8, end_by FROM campaign
+			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial, &account, &maxCost, &endBy)
 		if err != nil {
 			return err
 		}
@@ -158,6 +163,10 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		if state != ContactQueued {
 			g.Refusal = RefuseNotQueued
 			return nil
+		}
+		if Expired(endBy, now) {
+			g.Refusal = RefuseExpired
+			return expireQueued(ctx, tx, campaignID, contactID, now)
 		}
 		var suppressed bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression WHERE phone = $1)`, phone).
@@ -423,7 +432,8 @@ const dueUntimedSQL = `SELECT ` + contactColumns + ` FROM contact
 
 // QueueDue fills a running campaign's dial queue, in one transaction: it selects up to limit
 // pending contacts whose next_attempt_at is NULL or <= now (FOR UPDATE SKIP LOCKED), calls
-// decide for each in id order, sets the deferred ones' next_attempt_at, fails the failed ones
+// decide for each in id order, sets the deferred ones' next_attempt_at (or, when that comes at
+// or after the campaign's EndBy, fails them with OutcomeExpired), fails the failed ones
 // (completing the campaign if they were the last), moves the queued ones to queued and calls
 // enqueue(ctx, tx, ids) in the same transaction (the caller inserts the dial jobs there), then
 // commits. It returns how many contacts were queued. An error from decide's input, enqueue or
@@ -434,7 +444,7 @@ const dueUntimedSQL = `SELECT ` + contactColumns + ` FROM contact
 // with the campaign: retries whose time has come first (earliest first), then contacts never
 // deferred, in their physical order (file order after an import; a contact put back to
 // pending may come later). A campaign that is not running, or whose queue another process is
-// filling at this moment, gets 0 and no error.
+// filling at this moment, or whose EndBy has come, gets 0 and no error.
 func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, limit int, decide func(*Contact) Decision, enqueue func(ctx context.Context, tx pgx.Tx, contactIDs []int64) error) (int, error) {
 	queued := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -450,17 +460,18 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 			status        Status
 			maxConcurrent int
 			inQueue       int
+			endBy         *time.Time
 		)
-		err := tx.QueryRow(ctx, `SELECT status, max_concurrent, queued_contacts FROM campaign WHERE id = $1`,
-			campaignID).Scan(&status, &maxConcurrent, &inQueue)
+		err := tx.QueryRow(ctx, `SELECT status, max_concurrent, queued_contacts, end_by FROM campaign WHERE id = $1`,
+			campaignID).Scan(&status, &maxConcurrent, &inQueue, &endBy)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if status != StatusRunning {
-			return nil
+		if status != StatusRunning || Expired(endBy, now) {
+			return nil // past its end, ExpireContacts ends the contacts
 		}
 		limit = min(limit, 2*maxConcurrent-inQueue)
 		if limit <= 0 {
@@ -506,6 +517,9 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 				failIDs, failOutcomes = append(failIDs, c.ID), append(failOutcomes, string(d.FailOutcome))
 			case d.Queue:
 				queue = append(queue, c.ID)
+			case !d.DeferUntil.IsZero() && Expired(endBy, d.DeferUntil):
+				// Its window opens only at or after the campaign's end.
+				failIDs, failOutcomes = append(failIDs, c.ID), append(failOutcomes, string(OutcomeExpired))
 			case !d.DeferUntil.IsZero():
 				deferIDs, deferAt = append(deferIDs, c.ID), append(deferAt, d.DeferUntil)
 			default:

@@ -55,6 +55,9 @@ type importBatch struct {
 // Memory stays flat in the file size: the reader streams, batches are bounded, and duplicates
 // are found by the database's unique index rather than an in-memory set.
 func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Campaign, error) {
+	if err := CheckSchedule(nc.StartAt, nc.EndBy); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
 	hdr := in.Reader.Header()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -253,16 +256,17 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 			overrides, public_url, webhook_secret, window_spec, default_time_zone, default_region,
 			rate_per_second, max_concurrent, retry_policy, max_attempts, mode, callback_key, do_not_call_key,
 			retry_time_scale, webhooks, max_cost, squad_id, workflow_id, assistant, predial_url,
-			overrides_column, notify_url, notify_spike, target_column)
+			overrides_column, notify_url, notify_spike, target_column, start_at, end_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)
+			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
 		RETURNING id`,
 		name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
 		hdr.ExternalID, varCols, nc.AssistantID, nc.PhoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
 		nc.WindowSpec, nc.DefaultTimeZone, nc.DefaultRegion, nc.RatePerSecond, nc.MaxConcurrent,
 		nc.RetryPolicy, nc.MaxAttempts, cmp.Or(nc.Mode, ModeForeground), nc.CallbackKey, nc.DoNotCallKey,
 		cmp.Or(nc.RetryTimeScale, 1), cmp.Or(nc.Webhooks, WebhooksAuto), nc.MaxCostUSD, nc.SquadID, nc.WorkflowID, inline,
-		nc.PredialURL, overridesCol, nc.NotifyURL, cmp.Or(nc.NotifySpike, DefaultNotifySpike), targetCol).Scan(&id)
+		nc.PredialURL, overridesCol, nc.NotifyURL, cmp.Or(nc.NotifySpike, DefaultNotifySpike), targetCol,
+		nc.StartAt, nc.EndBy).Scan(&id)
 	if isUniqueViolation(err, "campaign_name_key") {
 		return 0, fmt.Errorf("import: campaign %q: %w", nc.Name, ErrNameTaken)
 	}

@@ -26,7 +26,8 @@ func lockCampaign(ctx context.Context, tx pgx.Tx, campaignID int64) (Status, err
 	return status, nil
 }
 
-// Start sets a draft campaign running: the hopper queues its contacts from then on. A campaign
+// Start sets a draft campaign running: the hopper queues its contacts from then on; one whose
+// StartAt is ahead becomes scheduled instead, until StartScheduled starts it. A campaign
 // that is no longer a draft (an operator started or cancelled it first) is left as it is, and
 // the error is ErrWrongStatus. A campaign started with nothing left to call stays running until
 // CompleteIfDone (or the end of its last call) completes it.
@@ -59,17 +60,20 @@ func (s *Store) moveStatus(ctx context.Context, campaignID int64, from []Status,
 
 // setStatus moves a campaign to status to if its current status is one of from (an empty from
 // matches nothing), and reports whether it changed; every move from one of from to to must be
-// in the status table (CanMoveStatus). started_at is set when it first runs; finished_at is set
-// when it becomes completed, cancelled or failed, and cleared when it runs again.
+// in the status table (CanMoveStatus). A move to running from statuses that may move to
+// scheduled becomes one to scheduled while the campaign's start_at is ahead. started_at is set when it first runs; finished_at is set when it
+// becomes completed, cancelled or failed, and cleared when it runs again.
 func (s *Store) setStatus(ctx context.Context, campaignID int64, from []Status, to Status, now time.Time) (bool, error) {
 	if err := checkStatusMove(to, from...); err != nil {
 		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
 	}
+	// A move to running from statuses that may wait scheduled (not from running itself).
+	toRun := to == StatusRunning && checkStatusMove(StatusScheduled, from...) == nil
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE campaign SET status = $2, updated_at = $3, paused_reason = $7,
-			started_at = CASE WHEN $5 THEN coalesce(started_at, $3) ELSE started_at END,
-			finished_at = CASE WHEN $6 THEN $3 WHEN $5 THEN NULL ELSE finished_at END
-		WHERE id = $1 AND status = ANY($4)`, campaignID, to, now, from, to == StatusRunning, to.Ended(), PauseOperator)
+		UPDATE campaign SET status = CASE WHEN $5 AND start_at > $3 THEN $8 ELSE $2 END, updated_at = $3, paused_reason = $7,
+			started_at = CASE WHEN $2 = $9 AND NOT coalesce(start_at > $3, false) THEN coalesce(started_at, $3) ELSE started_at END,
+			finished_at = CASE WHEN $6 THEN $3 WHEN $2 = $9 THEN NULL ELSE finished_at END
+		WHERE id = $1 AND status = ANY($4)`, campaignID, to, now, from, toRun, to.Ended(), PauseOperator, StatusScheduled, StatusRunning)
 	if err != nil {
 		return false, fmt.Errorf("set campaign %d %s: %w", campaignID, to, err)
 	}
@@ -155,6 +159,10 @@ type Pacing struct {
 	// NotifyURL is where notifications go ("" removes it); NotifySpike is the failure-spike
 	// rule (ParseSpike), stored in canonical form.
 	NotifyURL, NotifySpike *string
+	// StartAt and EndBy change the schedule (Settings.StartAt, EndBy); a zero time removes
+	// it. A scheduled campaign whose start is removed or moved to the past is started by the
+	// next hopper run; one whose end is moved to the past expires its waiting contacts.
+	StartAt, EndBy *time.Time
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -197,6 +205,15 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 		canonical := rule.String()
 		p.NotifySpike = &canonical
 	}
+	// A schedule time given is set ($14/$16 true) to its value, nil for a zero time (removed).
+	scheduleArg := func(t *time.Time) (bool, *time.Time) {
+		if t == nil || t.IsZero() {
+			return t != nil, nil
+		}
+		return true, t
+	}
+	setStart, startAt := scheduleArg(p.StartAt)
+	setEnd, endBy := scheduleArg(p.EndBy)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		if p.WindowSpec != nil {
@@ -221,10 +238,14 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				callback_key = coalesce($8, callback_key), do_not_call_key = coalesce($9, do_not_call_key),
 				max_cost = CASE WHEN $10::float8 IS NULL THEN max_cost WHEN $10::float8 = 0 THEN NULL ELSE $10::float8 END,
 				predial_url = coalesce($11, predial_url), updated_at = $5,
-				notify_url = coalesce($12, notify_url), notify_spike = coalesce($13, notify_spike)
+				notify_url = coalesce($12, notify_url), notify_spike = coalesce($13, notify_spike),
+				start_at = CASE WHEN $14 THEN $15 ELSE start_at END, end_by = CASE WHEN $16 THEN $17 ELSE end_by END
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
 			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD, p.PredialURL,
-			p.NotifyURL, p.NotifySpike)
+			p.NotifyURL, p.NotifySpike, setStart, startAt, setEnd, endBy)
+		if isScheduleViolation(err) {
+			return ErrBadSchedule
+		}
 		if err != nil {
 			return err
 		}
@@ -247,7 +268,7 @@ type ResumeOptions struct {
 }
 
 // Resume sets a campaign running again after an interruption (a killed process, a reboot), a
-// failure, a pause or a cancellation, and returns how many contacts went back to dispatch:
+// failure, a pause or a cancellation (scheduled instead while its StartAt is ahead), and returns how many contacts went back to dispatch:
 // queued contacts (their dial jobs may be gone; a job that survives finds its contact no longer
 // queued and does nothing), the contacts a cancellation stopped, and with RetryFailed the
 // failed ones. Contacts in a call stay so: the reconciler settles their calls first. Resuming a
@@ -289,10 +310,13 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
 				campaignID, ErrWrongStatus)
 		}
+		// Before its start_at it waits scheduled again, unless it is running already.
 		_, err = tx.Exec(ctx, `
-			UPDATE campaign SET status = $3, queued_contacts = 0, finished_at = NULL,
-				started_at = coalesce(started_at, $2), updated_at = $2, paused_reason = $4
-			WHERE id = $1`, campaignID, now, StatusRunning, PauseOperator)
+			UPDATE campaign SET status = CASE WHEN $6 AND start_at > $2 THEN $5 ELSE $3 END, queued_contacts = 0,
+				finished_at = NULL, updated_at = $2, paused_reason = $4,
+				started_at = CASE WHEN $6 AND start_at > $2 THEN started_at ELSE coalesce(started_at, $2) END
+			WHERE id = $1`, campaignID, now, StatusRunning, PauseOperator, StatusScheduled,
+			CanMoveStatus(status, StatusScheduled))
 		return err
 	})
 	if err != nil {

@@ -21,14 +21,16 @@ type CampaignLiveCalls struct {
 	Orphaned bool
 	// BudgetPaused: the campaign is paused by its budget cap (PauseBudget).
 	BudgetPaused bool
+	// Scheduled: the campaign waits for its start (StatusScheduled).
+	Scheduled bool
 	// Unreported counts the calls placed (or being placed) whose result is not recorded yet:
 	// the live ones and those that ended (by their status-update) before their end-of-call
 	// report came.
 	Unreported int
 }
 
-// LiveCalls returns the live and unreported calls of every campaign that is running or paused or
-// has a live call, in id order (a campaign in another status with none is left out). With a non-zero
+// LiveCalls returns the live and unreported calls of every campaign that is scheduled, running or
+// paused or has a live call, in id order (a campaign in another status with none is left out). With a non-zero
 // createdBy, only the attempts created at or before it count: the calls already in flight at
 // that moment, not those placed since.
 func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignLiveCalls, error) {
@@ -49,7 +51,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 			  AND ($1::timestamptz IS NULL OR a.created_at <= $1)
 		) l
 		WHERE c.status = ANY($4) OR l.live > 0
-		ORDER BY c.id`, bound, liveAttemptStates(), AttemptEnded, []Status{StatusRunning, StatusPaused})
+		ORDER BY c.id`, bound, liveAttemptStates(), AttemptEnded, []Status{StatusScheduled, StatusRunning, StatusPaused})
 	if err != nil {
 		return nil, fmt.Errorf("live calls: %w", err)
 	}
@@ -62,6 +64,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &reason, &c.Live, &c.Unreported, &runner.Live, &runner.LastSeen)
 		c.Orphaned = Orphaned(c.Status, runner)
 		c.BudgetPaused = c.Status == StatusPaused && reason == PauseBudget
+		c.Scheduled = c.Status == StatusScheduled
 		return c, err
 	})
 	if err != nil {

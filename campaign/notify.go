@@ -27,9 +27,8 @@ const (
 	// KindFailureSpike: a share of the campaign's last ended calls failed with one ended reason
 	// (see Spike and Store.DetectSpikes).
 	KindFailureSpike NotificationKind = "failure_spike"
-	// KindDeadline: the campaign's deadline passed. Recorded by whatever code ends a campaign at
-	// its deadline, with notifyTx(ctx, tx, id, KindDeadline, key, details, now) in the
-	// transaction that makes the change, after it locked the campaign row.
+	// KindDeadline: the campaign's end (--end-by) came and its waiting contacts expired
+	// (Store.ExpireContacts), once per end time; details: expired, end_by.
 	KindDeadline NotificationKind = "deadline"
 )
 

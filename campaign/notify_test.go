@@ -325,3 +325,35 @@ func TestDetectSpikesReArms(t *testing.T) {
 	bad := "half"
 	require.Error(t, b.store.SetPacing(b.ctx, b.camp.ID, campaign.Pacing{NotifySpike: &bad}, t0))
 }
+
+func TestNotificationOnDeadline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 3, maxConcurrent: 2})
+	b.setNotifyURL(t, "https://hooks.example.com/x", "")
+	end := t0.Add(time.Hour)
+	b.schedule(t, nil, &end)
+	b.queue(t, b.contacts[0])
+	a := b.grant(t, b.contacts[0], t0) // in a call at the end; the other two still pending
+
+	for range 2 { // a second run at the end records nothing more
+		_, err := b.store.ExpireContacts(b.ctx, b.camp.ID, end)
+		require.NoError(t, err)
+	}
+	got := b.notifications(t)
+	require.Len(t, got, 1, "one deadline notification, and no completion while a call is live")
+	n := got[0].Payload
+	require.Equal(t, campaign.KindDeadline, n.Event)
+	require.EqualValues(t, 2, n.Details["expired"])
+	require.Equal(t, 2, n.Campaign.ByOutcome[campaign.OutcomeExpired])
+	require.Equal(t, campaign.StatusRunning, n.Campaign.Status)
+	require.Contains(t, n.Text, "Campaign test reached its deadline.")
+
+	// The live call ends: its contact expires too and the campaign completes, which is told
+	// once more, after the deadline.
+	after := end.Add(time.Minute)
+	b.end(t, a, "customer-did-not-answer", after)
+	require.Equal(t, campaign.StatusCompleted, b.status(t))
+	got = b.notifications(t)
+	require.Len(t, got, 2)
+	require.Equal(t, campaign.KindCompleted, got[1].Payload.Event)
+}

@@ -26,8 +26,9 @@ const (
 	OutcomeCapacity Outcome = "capacity"
 )
 
-// Outcomes of a contact failed without a call: its calling hours never let it be called (see
-// CallingHours.Decide and Decision.FailOutcome), or the pre-dial hook refused it.
+// Outcomes of a contact failed without a (further) call: its calling hours never let it be
+// called (see CallingHours.Decide and Decision.FailOutcome), the pre-dial hook refused it, or the
+// campaign's end came first.
 const (
 	// OutcomeInvalidWindow: the campaign's calling-window spec does not parse (specs are
 	// validated before they are stored, so only a hand-edited database gets here).
@@ -42,6 +43,10 @@ const (
 	// be called, or gave no usable answer PredialMaxFailures times in a row; the contact's
 	// PredialReason says why.
 	OutcomeIneligible Outcome = "ineligible"
+	// OutcomeExpired: the campaign's end (Settings.EndBy) came before the contact was reached:
+	// it was still waiting for a call, or its next try (a retry, a window's opening) would have
+	// come after the end (see Store.ExpireContacts).
+	OutcomeExpired Outcome = "expired"
 )
 
 // callOutcomes lists the outcomes of a call, in the order of their constants.
@@ -53,7 +58,7 @@ func callOutcomes() []Outcome {
 // uncalledOutcomes lists the outcomes of a contact failed without a call, in the order of their
 // constants.
 func uncalledOutcomes() []Outcome {
-	return []Outcome{OutcomeInvalidWindow, OutcomeInvalidTimeZone, OutcomeNoCallingWindow, OutcomeIneligible}
+	return []Outcome{OutcomeInvalidWindow, OutcomeInvalidTimeZone, OutcomeNoCallingWindow, OutcomeIneligible, OutcomeExpired}
 }
 
 // Reached reports whether the outcome means a person or a machine picked up.

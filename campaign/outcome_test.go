@@ -76,5 +76,5 @@ func TestClassifyEveryKnownReason(t *testing.T) {
 // every outcome of a contact its calling hours fail.
 func TestContactOutcomes(t *testing.T) {
 	require.Equal(t, []string{"completed", "voicemail", "no_answer", "busy", "failed_retryable", "failed_permanent",
-		"capacity", "invalid_window", "invalid_time_zone", "no_calling_window", "ineligible"}, ContactOutcomes())
+		"capacity", "invalid_window", "invalid_time_zone", "no_calling_window", "ineligible", "expired"}, ContactOutcomes())
 }

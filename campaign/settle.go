@@ -22,6 +22,7 @@ type settleSettings struct {
 	timeScale                 float64
 	status                    Status
 	mode                      Mode
+	endBy                     *time.Time
 }
 
 // settledContact is what settling needs of the contact.
@@ -42,7 +43,8 @@ const DoNotCallReason = "asked not to be called"
 //
 //   - Retry: the contact goes back to pending with next_attempt_at at the retry time moved into
 //     its calling window (the hopper defers it further if the window changes); in a cancelled
-//     campaign it becomes cancelled instead.
+//     campaign it becomes cancelled instead, and when that time comes at or after the
+//     campaign's EndBy it becomes failed with OutcomeExpired.
 //   - Final: the contact gets its final state; ContactDoNotCall also puts the number on the
 //     suppression list, with the call id and campaign as evidence, which stops its other
 //     campaigns' pending contacts too. A simulated campaign's answer stops its own contact
@@ -70,10 +72,11 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 	}
 	var set settleSettings
 	err = tx.QueryRow(ctx, `
-		SELECT retry_policy, max_attempts, callback_key, do_not_call_key, window_spec, retry_time_scale, status, mode
+		SELECT retry_policy, max_attempts, callback_key, do_not_call_key, window_spec, retry_time_scale, status, mode,
+			end_by
 		FROM campaign WHERE id = $1`, a.campaignID).
 		Scan(&set.retrySpec, &set.maxAttempts, &set.callbackKey, &set.doNotCallKey, &set.windowSpec, &set.timeScale,
-			&set.status, &set.mode)
+			&set.status, &set.mode, &set.endBy)
 	if err != nil {
 		return "", nil, err
 	}
@@ -139,6 +142,11 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 	at := now.Add(time.Duration(float64(step.At.Sub(clock)) / scale))
 	if d := ParseCallingHours(set.windowSpec).Decide(ct.timeZones, at); !d.DeferUntil.IsZero() {
 		at = d.DeferUntil
+	}
+	if Expired(set.endBy, at) {
+		// The retry would come at or after the campaign's end: the contact expires now.
+		return step.Reason + "; not retried: the campaign ends first (" + string(OutcomeExpired) + ")", nil,
+			finishContact(ctx, tx, a.contactID, ContactFailed, OutcomeExpired, now)
 	}
 	if err := checkContactMove(ContactPending, ContactInCall); err != nil {
 		return "", nil, err

@@ -60,7 +60,8 @@ const campaignColumns = `id, name, status, mode, source_file, columns, delimiter
 	public_url, webhook_secret, window_spec, default_time_zone, default_region, rate_per_second,
 	max_concurrent, retry_policy, max_attempts, callback_key, do_not_call_key, retry_time_scale,
 	webhooks, keep_server, server_messages, max_cost::float8, paused_reason, squad_id, workflow_id, assistant,
-	predial_url, overrides_column, import_stats, created_at, updated_at, notify_url, notify_spike, target_column`
+	predial_url, overrides_column, import_stats, created_at, updated_at, notify_url, notify_spike, target_column,
+	start_at, end_by`
 
 func scanCampaign(row pgx.Row) (*Campaign, error) {
 	var (
@@ -75,7 +76,7 @@ func scanCampaign(row pgx.Row) (*Campaign, error) {
 		&c.RatePerSecond, &c.MaxConcurrent, &c.RetryPolicy, &c.MaxAttempts, &c.CallbackKey, &c.DoNotCallKey,
 		&c.RetryTimeScale, &c.Webhooks, &c.KeepServer, &c.ServerMessages, &c.MaxCostUSD, &c.PausedReason,
 		&c.SquadID, &c.WorkflowID, &c.Assistant, &c.PredialURL, &c.OverridesColumn, &stats, &c.CreatedAt, &c.UpdatedAt,
-		&c.NotifyURL, &c.NotifySpike, &c.TargetColumn)
+		&c.NotifyURL, &c.NotifySpike, &c.TargetColumn, &c.StartAt, &c.EndBy)
 	if err != nil {
 		return nil, err
 	}

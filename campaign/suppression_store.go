@@ -151,7 +151,7 @@ func addSuppressionsTx(ctx context.Context, tx pgx.Tx, phones, reasons, sources,
 			RETURNING ct.campaign_id, target.state AS was
 		)
 		SELECT campaign_id, count(*) FILTER (WHERE was = $6) FROM marked GROUP BY campaign_id`,
-		sorted, now, []Status{StatusDraft, StatusRunning, StatusPaused}, waiting, ContactDoNotCall, ContactQueued)
+		sorted, now, []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused}, waiting, ContactDoNotCall, ContactQueued)
 	if err != nil {
 		return 0, nil, err
 	}

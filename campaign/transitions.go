@@ -14,37 +14,42 @@ import (
 
 // Statuses lists every campaign status, in the order of a campaign's life.
 func Statuses() []Status {
-	return []Status{StatusDraft, StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed}
+	return []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed}
 }
 
 // statusMoves returns the statuses a campaign in status from may move to. The verbs that make
 // each move:
 //
-//	draft     → running (Start, Resume), cancelled (Cancel)
+//	draft     → running (Start, Resume), scheduled (Start or Resume before its StartAt),
+//	            cancelled (Cancel)
+//	scheduled → running (StartScheduled once its StartAt has come; Resume after it),
+//	            scheduled (Resume before its StartAt: harmless), cancelled (Cancel)
 //	running   → running (Resume: harmless, another process may be running it), paused (Pause;
 //	            BeginAttempt when the budget cap would be passed, with PauseBudget),
 //	            completed (its last contact became final), cancelled (Cancel),
 //	            failed (stopped by an error; no verb fails a campaign today)
-//	paused    → running (Resume), cancelled (Cancel)
-//	failed    → running (Resume), cancelled (Cancel)
-//	cancelled → running (Resume)
-//	completed → running (Resume with RetryFailed)
+//	paused    → running (Resume), scheduled (Resume before its StartAt), cancelled (Cancel)
+//	failed    → running (Resume), scheduled (Resume before its StartAt), cancelled (Cancel)
+//	cancelled → running (Resume), scheduled (Resume before its StartAt)
+//	completed → running (Resume with RetryFailed), scheduled (the same before its StartAt)
 func statusMoves(from Status) []Status {
 	switch from {
 	case StatusDraft:
-		return []Status{StatusRunning, StatusCancelled}
+		return []Status{StatusRunning, StatusScheduled, StatusCancelled}
+	case StatusScheduled:
+		return []Status{StatusRunning, StatusScheduled, StatusCancelled}
 	case StatusRunning:
 		return []Status{StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed}
 	case StatusPaused, StatusFailed:
-		return []Status{StatusRunning, StatusCancelled}
+		return []Status{StatusRunning, StatusScheduled, StatusCancelled}
 	case StatusCancelled, StatusCompleted:
-		return []Status{StatusRunning}
+		return []Status{StatusRunning, StatusScheduled}
 	}
 	return nil
 }
 
 // CanMoveStatus reports whether a campaign in status from may move to status to. A move to the
-// same status is one only for running (a resume of a running campaign).
+// same status is one only for running and scheduled (a resume of a campaign already so).
 func CanMoveStatus(from, to Status) bool {
 	return slices.Contains(statusMoves(from), to)
 }

@@ -13,6 +13,7 @@ func TestCanMoveStatus(t *testing.T) {
 	t.Parallel()
 	const (
 		draft     = campaign.StatusDraft
+		scheduled = campaign.StatusScheduled
 		running   = campaign.StatusRunning
 		paused    = campaign.StatusPaused
 		completed = campaign.StatusCompleted
@@ -21,15 +22,16 @@ func TestCanMoveStatus(t *testing.T) {
 	)
 	// Every status a campaign may move to, from each status; every other pair is refused.
 	allowed := map[campaign.Status][]campaign.Status{
-		draft:     {running, cancelled},
+		draft:     {running, scheduled, cancelled},
+		scheduled: {running, scheduled, cancelled},
 		running:   {running, paused, completed, cancelled, failed},
-		paused:    {running, cancelled},
-		completed: {running},
-		cancelled: {running},
-		failed:    {running, cancelled},
+		paused:    {running, scheduled, cancelled},
+		completed: {running, scheduled},
+		cancelled: {running, scheduled},
+		failed:    {running, scheduled, cancelled},
 	}
 	statuses := campaign.Statuses()
-	require.ElementsMatch(t, []campaign.Status{draft, running, paused, completed, cancelled, failed}, statuses)
+	require.ElementsMatch(t, []campaign.Status{draft, scheduled, running, paused, completed, cancelled, failed}, statuses)
 	for _, from := range statuses {
 		want, ok := allowed[from]
 		require.True(t, ok, "the table of this test lacks status %s", from)

@@ -175,7 +175,8 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 			w.accounts.Store(c.ID, struct{}{})
 		}
 	}
-	if c.PredialURL != "" && c.Status == campaign.StatusRunning && ct.State == campaign.ContactQueued {
+	if c.PredialURL != "" && c.Status == campaign.StatusRunning && ct.State == campaign.ContactQueued &&
+		!campaign.Expired(c.EndBy, w.Now()) {
 		if dial, err := w.predial(ctx, c, ct); err != nil || !dial {
 			return err
 		}
@@ -203,7 +204,7 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		w.Logger.Warn("campaign paused: its budget cap (--max-cost) would be passed; raise it with campaign set and resume",
 			"campaign_id", c.ID)
 		return nil
-	default: // not running, not queued, suppressed: the store has done what there is to do
+	default: // not running, not queued, suppressed, expired: the store has done what there is to do
 		w.Logger.Debug("dial refused", "campaign_id", c.ID, "contact_id", ct.ID, "reason", string(grant.Refusal))
 		return nil
 	}

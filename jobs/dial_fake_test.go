@@ -318,6 +318,8 @@ func TestDialSettleOnFakes(t *testing.T) {
 			want: begin, outcome: outcomeComplete},
 		{name: "budget cap reached (campaign paused): done", tweak: refuse(campaign.DialGrant{Refusal: campaign.RefuseBudget}),
 			want: begin, outcome: outcomeComplete},
+		{name: "the campaign's end has come (contact expired): done", tweak: refuse(campaign.DialGrant{Refusal: campaign.RefuseExpired}),
+			want: begin, outcome: outcomeComplete},
 		{name: "the attempt cannot be journaled: River retries",
 			tweak: func(b *dialBundle) {
 				b.store.BeginAttemptFunc = func(_ context.Context, contactID int64, _ time.Time) (campaign.DialGrant, error) {

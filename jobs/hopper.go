@@ -15,7 +15,10 @@ import (
 
 // HopperArgs is the periodic job that, for every running campaign, queues the contacts that are
 // due now and inside their calling hours, as many as the campaign can dial soon. Windows,
-// pausing and re-pacing therefore act on a query, not on a million snoozed jobs.
+// pausing and re-pacing therefore act on a query, not on a million snoozed jobs. It also keeps
+// the schedule: the runner of every campaign (campaign serve) first starts the scheduled
+// campaigns of the service whose start has come, and every runner ends the contacts of a
+// campaign whose end has come (Store.ExpireContacts) instead of queueing them.
 type HopperArgs struct {
 	// CampaignID limits the run to one campaign; 0 means every running campaign.
 	CampaignID int64 `json:"campaign_id"`
@@ -55,6 +58,15 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 	if scope != 0 {
 		mode = ""
 	}
+	if scope == 0 {
+		started, err := w.Store.StartScheduled(ctx, campaign.ModeService, 0, w.Now())
+		if err != nil {
+			return err
+		}
+		for _, id := range started {
+			w.Logger.Info("scheduled campaign started", "campaign_id", id)
+		}
+	}
 	ids, err := w.Store.RunningCampaigns(ctx, mode)
 	if err != nil {
 		return err
@@ -72,6 +84,17 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 			return err
 		}
 		now := w.Now()
+		if campaign.Expired(c.EndBy, now) {
+			// Its end has come: nothing is queued, and what waits expires (completing it).
+			n, err := w.Store.ExpireContacts(ctx, id, now)
+			if err != nil && !errors.Is(err, campaign.ErrNotFound) {
+				return fmt.Errorf("hopper: campaign %d: %w", id, err)
+			}
+			if n > 0 {
+				w.Logger.Info("contacts expired at the campaign's end", "campaign_id", id, "count", n)
+			}
+			continue
+		}
 		hours := campaign.ParseCallingHours(c.WindowSpec)
 		n, err := w.Store.QueueDue(ctx, id, now, hopperBatch,
 			func(ct *campaign.Contact) campaign.Decision { return hours.Decide(ct.TimeZones, now) },

@@ -55,6 +55,8 @@ type HopperStore interface {
 	QueueDue(ctx context.Context, campaignID int64, now time.Time, limit int, decide func(*campaign.Contact) campaign.Decision,
 		enqueue func(ctx context.Context, tx pgx.Tx, contactIDs []int64) error) (int, error)
 	CompleteIfDone(ctx context.Context, campaignID int64, now time.Time) (bool, error)
+	StartScheduled(ctx context.Context, mode campaign.Mode, campaignID int64, now time.Time) ([]int64, error)
+	ExpireContacts(ctx context.Context, campaignID int64, now time.Time) (int, error)
 }
 
 // compile-time checks that the store is every worker's store.

@@ -93,6 +93,10 @@ type CampaignInfo struct {
 	// TargetColumn is the CSV column naming each contact's own assistant or squad, used instead
 	// of the campaign's target for that contact; absent when there is none.
 	TargetColumn string `json:"target_column,omitempty"`
+	// StartAt and EndBy are its schedule (--start-at, --end-by); absent when none. Contacts its
+	// end came before have the outcome expired.
+	StartAt *time.Time `json:"start_at,omitempty"`
+	EndBy   *time.Time `json:"end_by,omitempty"`
 }
 
 // ContactsInfo counts the contacts: in all, in a final state, and by state (every state, zeros
@@ -339,6 +343,7 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 			RetryPolicy: c.RetryPolicy, MaxCostUSD: c.MaxCostUSD, PausedReason: pausedReason(c),
 			SquadID: c.SquadID, WorkflowID: c.WorkflowID, InlineAssistant: InlineAssistantName(c.Assistant),
 			TargetColumn: targetColumn(c),
+			StartAt:      utcPtr(c.StartAt), EndBy: utcPtr(c.EndBy),
 		},
 	}
 	r.Contacts, r.Outcomes, r.Suppressions = contactFigures(f)
@@ -640,6 +645,8 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 		p.EstimateNote = "the campaign is paused by its budget cap: no estimate until it runs again"
 	case status == campaign.StatusDraft:
 		p.EstimateNote = "the campaign has not been started"
+	case status == campaign.StatusScheduled && f.Campaign.StartAt != nil:
+		p.EstimateNote = "the campaign is scheduled to start at " + fmtTime(*f.Campaign.StartAt) + ": no estimate until it runs"
 	case status != campaign.StatusRunning:
 		p.EstimateNote = "the campaign is " + string(status) + ": no estimate until it runs again"
 	case p.ContactsPerHour == nil:
@@ -651,6 +658,10 @@ func progress(f *campaign.ReportFacts, contacts ContactsInfo, now time.Time) *Pr
 		if p.LastScheduled != nil && p.LastScheduled.After(finish) {
 			finish = *p.LastScheduled
 			p.EstimateNote = "the last retry scheduled"
+		}
+		if end := f.Campaign.EndBy; end != nil && end.Before(finish) {
+			finish = end.UTC()
+			p.EstimateNote = "its end (--end-by): contacts not reached by then expire"
 		}
 		p.EstimatedFinish = &finish
 	}
@@ -728,4 +739,17 @@ func targetColumn(c *campaign.Campaign) string {
 		return ""
 	}
 	return c.Columns[*c.TargetColumn]
+}
+
+// Schedule says the campaign's schedule for people: "starts at TIME, ends by TIME" (either
+// part alone), or "" when it has none.
+func (c CampaignInfo) Schedule() string {
+	var parts []string
+	if c.StartAt != nil {
+		parts = append(parts, "starts at "+fmtTime(*c.StartAt))
+	}
+	if c.EndBy != nil {
+		parts = append(parts, "ends by "+fmtTime(*c.EndBy))
+	}
+	return strings.Join(parts, ", ")
 }

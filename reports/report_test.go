@@ -134,6 +134,15 @@ func TestBuildProgress(t *testing.T) {
 		{"no pace", func(f *campaign.ReportFacts) { f.FirstAttemptAt = nil }, "no contact is final yet: no pace to estimate from", nil},
 		{"orphaned", func(f *campaign.ReportFacts) { f.Runner.Live = 0 },
 			"no runner runs the campaign: no estimate until it runs again", nil},
+		{"scheduled", func(f *campaign.ReportFacts) {
+			f.Campaign.Status, f.Campaign.StartAt = campaign.StatusScheduled, ptr(now.Add(time.Hour))
+		}, "the campaign is scheduled to start at 2026-11-20 17:00 UTC: no estimate until it runs", nil},
+		{"the end comes before the pace's finish", func(f *campaign.ReportFacts) {
+			f.Campaign.EndBy = ptr(now.Add(2 * time.Hour))
+		}, "its end (--end-by): contacts not reached by then expire", ptr(now.Add(2 * time.Hour))},
+		{"the end comes after the pace's finish", func(f *campaign.ReportFacts) {
+			f.Campaign.EndBy = ptr(now.Add(4 * time.Hour))
+		}, "at the pace so far", ptr(now.Add(3 * time.Hour))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := facts()

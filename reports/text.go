@@ -77,6 +77,9 @@ func textCampaign(t *textWriter, r *Report) {
 	if c.MaxCostUSD != nil {
 		t.line("  budget cap %s, %s spent", usd(*c.MaxCostUSD), usd(r.Cost.TotalUSD))
 	}
+	if sched := c.Schedule(); sched != "" {
+		t.line("  schedule: %s", sched)
+	}
 }
 
 // textFunnel writes the funnel's stages.

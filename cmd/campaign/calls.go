@@ -210,6 +210,10 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	fmt.Fprintf(a.errOut, "Campaign %s (id %d): %d contacts, %d rejected; handed to campaign serve.\n",
 		c.Name, c.ID, c.ImportStats.Accepted, c.ImportStats.RejectedTotal())
+	if c.StartAt != nil && c.StartAt.After(a.now()) {
+		fmt.Fprintf(a.errOut, "scheduled: campaign serve starts it at %s (in %s).\n",
+			scheduleTime(*c.StartAt), c.StartAt.Sub(a.now()).Round(time.Second))
+	}
 	fmt.Fprintf(a.errOut, "Follow it with: campaign status %s --watch\n", c.Name)
 	return nil
 }
@@ -328,6 +332,10 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 	}
 	defer l.release(a)
 	if err := start(); err != nil {
+		return err
+	}
+	// A campaign whose start is ahead waits for it here, scheduled.
+	if err := waitForStart(ctx, a, store, c); err != nil {
 		return err
 	}
 	if conn.receiver != nil && c.KeepServer {

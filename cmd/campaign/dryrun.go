@@ -41,8 +41,11 @@ type dryRunReport struct {
 	Variables        []string       `json:"variables"`
 	Warnings         []string       `json:"warnings"`
 	Window           string         `json:"window"`
-	DefaultTimeZone  string         `json:"default_time_zone"`
-	TimeZones        []zoneReport   `json:"time_zones"`
+	// StartAt and EndBy are the schedule (--start-at, --end-by; RFC 3339, UTC), absent when none.
+	StartAt         string       `json:"start_at,omitempty"`
+	EndBy           string       `json:"end_by,omitempty"`
+	DefaultTimeZone string       `json:"default_time_zone"`
+	TimeZones       []zoneReport `json:"time_zones"`
 	// Calls are the exact POST /call bodies of the first contacts' first attempts, secrets redacted.
 	Calls []json.RawMessage `json:"calls"`
 }
@@ -272,6 +275,7 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.MaxCostUSD = opts.maxCostUSD
 	settings.PredialURL = opts.PredialURL
 	settings.NotifyURL, settings.NotifySpike = opts.NotifyURL, opts.NotifySpike
+	settings.StartAt, settings.EndBy = opts.startAt, opts.endBy
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,
@@ -354,6 +358,15 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 	if c.TargetColumn != nil {
 		r.Columns.Target = columnName(c, *c.TargetColumn)
 	}
+	// The first calls come at the start, when it is ahead.
+	from := now
+	if c.StartAt != nil {
+		r.StartAt = c.StartAt.UTC().Format(time.RFC3339)
+		from = maxTime(from, *c.StartAt)
+	}
+	if c.EndBy != nil {
+		r.EndBy = c.EndBy.UTC().Format(time.RFC3339)
+	}
 	for reason, n := range st.Rejected {
 		r.RejectedByReason[string(reason)] = n
 	}
@@ -361,7 +374,7 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 		r.Variables = append(r.Variables, c.Columns[i])
 	}
 
-	openings, err := store.ZoneOpenings(ctx, c, campaign.CallingHours{Window: window}, now)
+	openings, err := store.ZoneOpenings(ctx, c, campaign.CallingHours{Window: window}, from)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +386,11 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 				z.Contacts, strings.Join(z.TimeZones, " + "), z.Fail))
 			continue
 		}
-		zr := zoneReport{TimeZones: z.TimeZones, Contacts: z.Contacts, CallableNow: z.CallableNow}
+		if !z.FirstCallable.IsZero() && campaign.Expired(c.EndBy, z.FirstCallable) {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%d contact(s) with time zones %q will not be called: their window opens only after --end-by (outcome %s)",
+				z.Contacts, strings.Join(z.TimeZones, " + "), campaign.OutcomeExpired))
+		}
+		zr := zoneReport{TimeZones: z.TimeZones, Contacts: z.Contacts, CallableNow: z.CallableNow && !from.After(now)}
 		if !z.FirstCallable.IsZero() {
 			zr.FirstCallable = z.FirstCallable.UTC().Format(time.RFC3339)
 			zr.FirstCallableLocal = z.FirstCallable.In(z.Location).Format("Mon 2006-01-02 15:04 MST")
@@ -431,6 +448,9 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 	fmt.Fprintf(tw, "Columns\t%s\n", roles)
 	fmt.Fprintf(tw, "Variables\t%s\n", strings.Join(r.Variables, ", "))
 	fmt.Fprintf(tw, "Window\t%s, in each contact's local time\n", r.Window)
+	if r.StartAt != "" || r.EndBy != "" {
+		fmt.Fprintf(tw, "Schedule\t%s\n", scheduleText(parseRFC3339(r.StartAt), parseRFC3339(r.EndBy)))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -566,3 +566,45 @@ func TestSuppressFlags(t *testing.T) {
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Equal(t, "csv", o.Format)
 }
+
+// TestScheduleFlags: run reads --start-at and --end-by in --timezone (given) as absolute times and
+// checks them at its clock (2026-11-22 23:30 UTC); set and resume take them as changes, "none"
+// or "" removing one (a zero time in campaign.Pacing).
+func TestScheduleFlags(t *testing.T) {
+	b := setupFlags(t)
+	o, code := parse(t, b, newRunCmd, "run", "c.csv", "--dry-run")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Nil(t, o.startAt)
+	require.Nil(t, o.endBy)
+
+	_, code = parse(t, b, newRunCmd, "run", "c.csv", "--dry-run", "--timezone", "America/New_York",
+		"--start-at", "2026-11-23 09:00", "--end-by", "+1h30m")
+	require.Equal(t, exitUsage, code, "the end (01:00 UTC) comes before the start (14:00 UTC)")
+	require.Contains(t, b.stderr.String(), "the end must come after the start")
+
+	o, code = parse(t, b, newRunCmd, "run", "c.csv", "--dry-run", "--timezone", "America/New_York",
+		"--start-at", "2026-11-23 09:00", "--end-by", "2026-11-23T17:00:00-05:00")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.True(t, o.startAt.Equal(time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)), "%s", o.startAt)
+	require.True(t, o.endBy.Equal(time.Date(2026, 11, 23, 22, 0, 0, 0, time.UTC)), "%s", o.endBy)
+
+	o, code = parse(t, b, newRunCmd, "run", "c.csv", "--simulate", "--start-at", "+2h")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.True(t, o.startAt.Equal(time.Date(2026, 11, 23, 1, 30, 0, 0, time.UTC)), "%s", o.startAt)
+	requireUsage(t, b, newRunCmd, "--end-by 2026-11-22", "run", "c.csv", "--simulate", "--end-by", "2026-11-22T12:00:00Z")
+
+	s, code := parse(t, b, newSetCmd, "set", "nov", "--start-at", "none", "--end-by", "2026-11-24T18:00:00Z")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.True(t, s.Pacing.StartAt.IsZero(), "none removes the start")
+	require.True(t, s.Pacing.EndBy.Equal(time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)))
+	require.Nil(t, s.Pacing.RatePerSecond)
+	s, code = parse(t, b, newSetCmd, "set", "nov", "--end-by", "")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.True(t, s.Pacing.EndBy.IsZero(), `"" removes the end`)
+	require.Nil(t, s.Pacing.StartAt)
+	requireUsage(t, b, newSetCmd, "is not a time", "set", "nov", "--start-at", "monday")
+
+	r, code := parse(t, b, newResumeCmd, "resume", "nov", "--simulate", "--start-at", "+30m")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.True(t, r.Pacing.StartAt.Equal(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)))
+}

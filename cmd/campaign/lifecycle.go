@@ -163,14 +163,16 @@ func newSetCmd(a *app, runF func(*setOptions) error) *cobra.Command {
 	opts := &setOptions{}
 	cmd := &cobra.Command{
 		Use:   "set CAMPAIGN",
-		Short: "Change the pacing, calling hours or retry rules of a campaign, also while it runs",
+		Short: "Change the pacing, calling hours, retry rules or schedule of a campaign, also while it runs",
 		Example: `  campaign set nov-reminders --rate 2 --max-concurrent 20
   campaign set nov-reminders --window "mon-fri 10:00-18:00"
-  campaign set nov-reminders --retry "no_answer=3@2h, busy=2@20m" --max-attempts 4`,
+  campaign set nov-reminders --retry "no_answer=3@2h, busy=2@20m" --max-attempts 4
+  campaign set nov-reminders --start-at "2026-12-08 09:00" --end-by "2026-12-08 18:00"
+  campaign set nov-reminders --start-at none`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref = args[0]
-			p, err := opts.pacing.changes(cmd.Flags())
+			p, err := opts.pacing.changes(cmd.Flags(), a.now())
 			if err != nil {
 				return err
 			}
@@ -192,6 +194,10 @@ func newSetCmd(a *app, runF func(*setOptions) error) *cobra.Command {
 func runSet(ctx context.Context, a *app, opts *setOptions) error {
 	return a.withCampaign(ctx, opts.Ref, func(store *campaign.Store, c *campaign.Campaign) error {
 		if err := store.SetPacing(ctx, c.ID, opts.Pacing, a.now()); err != nil {
+			if errors.Is(err, campaign.ErrBadSchedule) {
+				return &hintError{msg: fmt.Sprintf("campaign %s: %v (start %s, end %s now)", c.Name, err,
+					scheduleOrNone(c.StartAt), scheduleOrNone(c.EndBy)), err: err}
+			}
 			return err
 		}
 		after, err := store.Campaign(ctx, c.ID)

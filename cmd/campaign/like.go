@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/campaign-run/campaign/campaign"
 )
@@ -76,6 +77,9 @@ func (o *runOptions) loadLike(ctx context.Context, a *app, changed func(flag str
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if err := o.likeSchedule(changed, a.now()); err != nil {
+		return err
+	}
 	if o.DryRun || o.Simulate {
 		return nil
 	}
@@ -133,6 +137,20 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 	if o.Webhooks == "" {
 		o.Webhooks = string(campaign.WebhooksAuto)
 	}
+}
+
+// likeSchedule copies the source's --start-at and --end-by, each unless its flag was given and
+// only while it is still ahead at now: a time gone by is the source's history, not a setting for
+// the copy. The schedule is then checked as a run's.
+func (o *runOptions) likeSchedule(changed func(flag string) bool, now time.Time) error {
+	s := o.like.campaign.Settings
+	if !changed("start-at") && s.StartAt != nil && s.StartAt.After(now) {
+		o.startAt = s.StartAt
+	}
+	if !changed("end-by") && s.EndBy != nil && s.EndBy.After(now) {
+		o.endBy = s.EndBy
+	}
+	return checkLaunchSchedule(o.startAt, o.endBy, now)
 }
 
 // likeSettings are the settings of the campaign a run imports. With --like they start as a copy

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -26,10 +27,12 @@ type pacingFlags struct {
 	predialURL    string
 	notifyURL     string
 	notifySpike   string
+	startAt       string
+	endBy         string
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost, --predial-url, --notify-url or --notify-spike"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost, --predial-url, --notify-url, --notify-spike, --start-at or --end-by"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -43,10 +46,13 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.StringVar(&p.predialURL, "predial-url", "", `pre-dial eligibility hook asked before each dial ("": none)`)
 	f.StringVar(&p.notifyURL, "notify-url", "", `where to POST the campaign's notifications ("": nowhere)`)
 	f.StringVar(&p.notifySpike, "notify-spike", "", `failure-spike rule: PERCENT%/CALLS (e.g. 50%/20), or "off"`)
+	f.StringVar(&p.startAt, "start-at", "", `start no earlier than this (RFC 3339, "2026-12-08 09:00" or "09:00" in this machine's zone, "+2h"; "none": remove)`)
+	f.StringVar(&p.endBy, "end-by", "", `begin no call from this time on; contacts not reached end "expired" (same forms; "none": remove)`)
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
-func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
+// Schedule times are read at now, in this machine's zone when they do not say theirs.
+func (p *pacingFlags) changes(f *pflag.FlagSet, now time.Time) (campaign.Pacing, error) {
 	var c campaign.Pacing
 	if f.Changed("rate") {
 		if p.rate < 0 {
@@ -120,6 +126,29 @@ func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
 		}
 		canonical := rule.String()
 		c.NotifySpike = &canonical
+	}
+	for _, sf := range []struct {
+		flag, value string
+		to          **time.Time
+	}{{"start-at", p.startAt, &c.StartAt}, {"end-by", p.endBy, &c.EndBy}} {
+		if !f.Changed(sf.flag) {
+			continue
+		}
+		t := time.Time{} // removes it
+		if v := strings.TrimSpace(sf.value); v != "" && !strings.EqualFold(v, noSchedule) {
+			var err error
+			if t, err = parseScheduleFlag(sf.flag, v, time.Local, now); err != nil {
+				return c, err
+			}
+		}
+		*sf.to = &t
+	}
+	if c.EndBy != nil && !c.EndBy.IsZero() && !c.EndBy.After(now) {
+		return c, usageErrorf("--end-by %s is in the past: to stop the campaign now, use campaign cancel", scheduleTime(*c.EndBy))
+	}
+	if c.StartAt != nil && c.EndBy != nil && !c.StartAt.IsZero() && !c.EndBy.IsZero() && !c.EndBy.After(*c.StartAt) {
+		return c, usageErrorf("--end-by %s is not after --start-at %s: the end must come after the start",
+			scheduleTime(*c.EndBy), scheduleTime(*c.StartAt))
 	}
 	return c, nil
 }
@@ -199,5 +228,11 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	}
 	if p.NotifySpike != nil {
 		line("failure-spike rule", before.NotifySpike, after.NotifySpike)
+	}
+	if p.StartAt != nil {
+		line("start at", scheduleOrNone(before.StartAt), scheduleOrNone(after.StartAt))
+	}
+	if p.EndBy != nil {
+		line("end by", scheduleOrNone(before.EndBy), scheduleOrNone(after.EndBy))
 	}
 }

@@ -70,7 +70,7 @@ func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 			if err := checkNotifyTimeout(opts.NotifyTimeout); err != nil {
 				return err
 			}
-			pacing, err := opts.pacing.changes(f)
+			pacing, err := opts.pacing.changes(f, a.now())
 			if err != nil {
 				return err
 			}

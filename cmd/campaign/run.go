@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -62,6 +63,11 @@ type runOptions struct {
 	// NotifyURL is where the campaign's notifications go (--notify-url), "" for nowhere;
 	// NotifySpike is the failure-spike rule (--notify-spike), canonical after validate.
 	NotifyURL, NotifySpike string
+
+	// StartAt and EndBy are the --start-at and --end-by values; startAt and endBy the times they
+	// name after parseSchedule (nil: none).
+	StartAt, EndBy string
+	startAt, endBy *time.Time
 
 	Preview int
 	Format  string
@@ -139,6 +145,9 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 			if err := opts.complete(given, a.getenv); err != nil {
 				return err
 			}
+			if err := opts.parseSchedule(given, a.now()); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -184,8 +193,10 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.DoNotCallKey, "do-not-call-key", campaign.DefaultDoNotCallKey, "structured-data key that says the person asked not to be called")
 	f.StringVar(&opts.MaxCost, "max-cost", noMaxCost, `budget cap in USD: no new call once spent + the expected cost of live calls could pass it; the campaign pauses ("none": no cap)`)
 	f.StringVar(&opts.PredialURL, "predial-url", "", "before each dial, POST the contact to this URL and dial only if it answers {\"eligible\": true}")
-	f.StringVar(&opts.NotifyURL, "notify-url", "", "POST a JSON notification (Slack-compatible) here when the campaign completes, is cancelled, pauses for its budget or its failures spike")
+	f.StringVar(&opts.NotifyURL, "notify-url", "", "POST a JSON notification (Slack-compatible) here when the campaign completes, is cancelled, pauses for its budget, reaches its --end-by or its failures spike")
 	f.StringVar(&opts.NotifySpike, "notify-spike", campaign.DefaultNotifySpike, `notify when at least PERCENT% of the last CALLS ended calls failed with one ended reason: PERCENT%/CALLS, or "off"`)
+	f.StringVar(&opts.StartAt, "start-at", "", startAtHelp)
+	f.StringVar(&opts.EndBy, "end-by", "", endByHelp)
 	f.IntVar(&opts.Preview, "preview", 3, "with --dry-run: how many POST /call bodies to show")
 	f.StringVar(&opts.Format, "format", "text", "with --dry-run: output format, text or json")
 	f.BoolVar(&opts.Detach, "detach", false, "import, then hand the campaign to the campaign serve processes on this database and return")
@@ -223,6 +234,30 @@ func (o *runOptions) complete(given func(flag string) bool, getenv func(string) 
 		return nil // the assistant and phone number may be the source's: loadLike checks them
 	}
 	return o.checkRouting(getenv)
+}
+
+// parseSchedule reads --start-at and --end-by (friendly forms in --timezone when given, else in
+// this machine's zone) and checks them at now: neither in the past, the end after the start.
+func (o *runOptions) parseSchedule(given func(flag string) bool, now time.Time) error {
+	loc := time.Local
+	if given("timezone") {
+		loc, _ = campaign.LoadTimeZone(o.TimeZone) // validated already
+	}
+	o.startAt, o.endBy = nil, nil
+	for _, f := range []struct {
+		flag, value string
+		to          **time.Time
+	}{{"start-at", o.StartAt, &o.startAt}, {"end-by", o.EndBy, &o.endBy}} {
+		if !given(f.flag) {
+			continue
+		}
+		t, err := parseScheduleFlag(f.flag, f.value, loc, now)
+		if err != nil {
+			return err
+		}
+		*f.to = &t
+	}
+	return checkLaunchSchedule(o.startAt, o.endBy, now)
 }
 
 // checkRouting checks that a real run can place calls: the Vapi key, an assistant and a phone

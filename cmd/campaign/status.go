@@ -157,6 +157,8 @@ type statusReport struct {
 		Total   int            `json:"total"`
 		Final   int            `json:"final"`
 		ByState map[string]int `json:"by_state"`
+		// Expired counts the contacts the campaign's end (--end-by) came before (outcome expired).
+		Expired int `json:"expired"`
 	} `json:"contacts"`
 	Outcomes       map[string]int `json:"outcomes"`
 	LiveCalls      int            `json:"live_calls"`
@@ -204,6 +206,9 @@ type statusReport struct {
 		// TargetColumn is the CSV column naming each contact's own assistant or squad; absent
 		// when there is none.
 		TargetColumn string `json:"target_column,omitempty"`
+		// StartAt and EndBy are the schedule (--start-at, --end-by); absent when none.
+		StartAt *time.Time `json:"start_at,omitempty"`
+		EndBy   *time.Time `json:"end_by,omitempty"`
 	} `json:"settings"`
 	// Notifications counts the campaign's notifications; absent when it has none.
 	Notifications *statusNotifications `json:"notifications,omitempty"`
@@ -386,6 +391,11 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	r.LiveCalls, r.AttemptsPlaced, r.CostUSD = p.Live, p.Attempts, roundCost(p.Cost)
 	r.RateAchieved, r.RateLastMinute = roundRate(x.RecentRate), roundRate(x.LastMinuteRate)
 	switch {
+	case c.Status == campaign.StatusScheduled && c.StartAt != nil && c.StartAt.After(now):
+		// Nobody is called before the start.
+		due := *c.StartAt
+		r.nextDue = &due
+		r.NextWindow = due.UTC().Format(time.RFC3339)
 	case x.DueNow > 0 || p.ByState[campaign.ContactQueued] > 0:
 		r.NextWindow = "now"
 	case p.NextDue != nil && !p.NextDue.After(now):
@@ -434,6 +444,8 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	if n != (campaign.NotificationCounts{}) {
 		r.Notifications = &statusNotifications{Pending: n.Pending, Delivered: n.Delivered, Failed: n.Failed, LastError: n.LastError}
 	}
+	r.Settings.StartAt, r.Settings.EndBy = utcTime(c.StartAt), utcTime(c.EndBy)
+	r.Contacts.Expired = p.ByOutcome[campaign.OutcomeExpired]
 	r.continueCmd = campaign.BudgetContinueCommand(c)
 	r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected = c.ImportStats.RowsRead, c.ImportStats.Accepted,
 		c.ImportStats.RejectedTotal()
@@ -477,6 +489,12 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		next = fmt.Sprintf("%s (in %s)", formatTime(*r.nextDue), r.nextDue.Sub(now).Round(time.Minute))
 	}
 	fmt.Fprintf(tw, "  next window:\t%s\n", next)
+	if sched := scheduleText(r.Settings.StartAt, r.Settings.EndBy); sched != "" || r.Contacts.Expired > 0 {
+		if r.Contacts.Expired > 0 {
+			sched = strings.TrimPrefix(fmt.Sprintf("%s; %d contacts expired", sched, r.Contacts.Expired), "; ")
+		}
+		fmt.Fprintf(tw, "  schedule:\t%s\n", sched)
+	}
 	if len(r.Errors.Attempts) == 0 && r.Errors.WebhookEvents == 0 && r.Errors.PermanentFailures == 0 &&
 		r.Errors.RejectedWebhookEvents == 0 {
 		fmt.Fprintf(tw, "  errors:\tnone\n")

@@ -184,7 +184,7 @@ func TestStatus(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.stdout.Bytes(), &r), "stdout: %s", b.stdout)
 	require.Equal(t, map[string]any{
 		"id": float64(novID), "name": "nov", "status": "running", "created_at": b.now.Add(-time.Hour).Format(time.RFC3339),
-		"contacts": map[string]any{"total": float64(9), "final": float64(2), "by_state": map[string]any{
+		"contacts": map[string]any{"total": float64(9), "final": float64(2), "expired": float64(0), "by_state": map[string]any{
 			"pending": float64(6), "queued": float64(0), "in_call": float64(1), "completed": float64(0),
 			"failed": float64(2), "cancelled": float64(0), "do_not_call": float64(0)}},
 		"outcomes":         map[string]any{"busy": float64(1), "failed_permanent": float64(1)},

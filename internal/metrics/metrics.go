@@ -39,6 +39,7 @@ const (
 	NameLiveCalls        = "campaign_live_calls"
 	NameOrphaned         = "campaign_orphaned"
 	NameBudgetPaused     = "campaign_budget_paused"
+	NameScheduled        = "campaign_scheduled"
 	NameCallOutcomes     = "campaign_call_outcomes_total"
 	NameWebhookEvents    = "campaign_webhook_events_total"
 	NamePredialChecks    = "campaign_predial_checks_total"
@@ -267,21 +268,26 @@ type liveCallsCollector struct {
 	desc         *prometheus.Desc
 	orphaned     *prometheus.Desc
 	budgetPaused *prometheus.Desc
+	scheduled    *prometheus.Desc
 }
 
 func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 	return &liveCallsCollector{
 		source: source,
 		desc: prometheus.NewDesc(NameLiveCalls,
-			"Live calls (created, not yet ended) of each campaign running, paused or with a call live, from the database.",
+			"Live calls (created, not yet ended) of each campaign scheduled, running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
 		orphaned: prometheus.NewDesc(NameOrphaned,
 			"1 when the campaign is running and no runner runs it (its process died; see campaign status), else 0; "+
-				"for each campaign running, paused or with a call live, from the database.",
+				"for each campaign scheduled, running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
 		budgetPaused: prometheus.NewDesc(NameBudgetPaused,
 			"1 when the campaign's budget cap (--max-cost) paused it, else 0; "+
-				"for each campaign running, paused or with a call live, from the database.",
+				"for each campaign scheduled, running, paused or with a call live, from the database.",
+			[]string{"campaign_id", "campaign"}, nil),
+		scheduled: prometheus.NewDesc(NameScheduled,
+			"1 when the campaign waits for its start (--start-at), else 0; "+
+				"for each campaign scheduled, running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
 	}
 }
@@ -291,6 +297,7 @@ func (c *liveCallsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
 	ch <- c.orphaned
 	ch <- c.budgetPaused
+	ch <- c.scheduled
 }
 
 // Collect implements prometheus.Collector.
@@ -304,6 +311,7 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		ch <- prometheus.NewInvalidMetric(c.orphaned, err)
 		ch <- prometheus.NewInvalidMetric(c.budgetPaused, err)
+		ch <- prometheus.NewInvalidMetric(c.scheduled, err)
 		return
 	}
 	for _, l := range list {
@@ -311,6 +319,7 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(l.Live), id, l.Name)
 		ch <- prometheus.MustNewConstMetric(c.orphaned, prometheus.GaugeValue, gauge(l.Orphaned), id, l.Name)
 		ch <- prometheus.MustNewConstMetric(c.budgetPaused, prometheus.GaugeValue, gauge(l.BudgetPaused), id, l.Name)
+		ch <- prometheus.MustNewConstMetric(c.scheduled, prometheus.GaugeValue, gauge(l.Scheduled), id, l.Name)
 	}
 }
 

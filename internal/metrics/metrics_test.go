@@ -46,6 +46,7 @@ func TestMetrics(t *testing.T) {
 			{ID: 3, Name: "nov-reminders", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 7},
 			{ID: 9, Name: `say "hi"`, Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0, BudgetPaused: true},
 			{ID: 12, Name: "phantom", Mode: campaign.ModeForeground, Status: campaign.StatusRunning, Live: 5, Orphaned: true},
+			{ID: 14, Name: "dec-reminders", Mode: campaign.ModeService, Status: campaign.StatusScheduled, Scheduled: true},
 		}, nil
 	}))
 	placed := &vapi.Call{ID: "c1"}
@@ -134,26 +135,35 @@ campaign_webhook_events_total{result="recorded",type="other"} 1
 campaign_webhook_events_total{result="recorded",type="status-update"} 1
 campaign_webhook_events_total{result="unauthorized",type="other"} 1
 campaign_webhook_events_total{result="unauthorized",type="unknown"} 1
-# HELP campaign_live_calls Live calls (created, not yet ended) of each campaign running, paused or with a call live, from the database.
+# HELP campaign_live_calls Live calls (created, not yet ended) of each campaign scheduled, running, paused or with a call live, from the database.
 # TYPE campaign_live_calls gauge
+campaign_live_calls{campaign="dec-reminders",campaign_id="14"} 0
 campaign_live_calls{campaign="nov-reminders",campaign_id="3"} 7
 campaign_live_calls{campaign="phantom",campaign_id="12"} 5
 campaign_live_calls{campaign="say \"hi\"",campaign_id="9"} 0
-# HELP campaign_orphaned 1 when the campaign is running and no runner runs it (its process died; see campaign status), else 0; for each campaign running, paused or with a call live, from the database.
+# HELP campaign_orphaned 1 when the campaign is running and no runner runs it (its process died; see campaign status), else 0; for each campaign scheduled, running, paused or with a call live, from the database.
 # TYPE campaign_orphaned gauge
+campaign_orphaned{campaign="dec-reminders",campaign_id="14"} 0
 campaign_orphaned{campaign="nov-reminders",campaign_id="3"} 0
 campaign_orphaned{campaign="phantom",campaign_id="12"} 1
 campaign_orphaned{campaign="say \"hi\"",campaign_id="9"} 0
-# HELP campaign_budget_paused 1 when the campaign's budget cap (--max-cost) paused it, else 0; for each campaign running, paused or with a call live, from the database.
+# HELP campaign_budget_paused 1 when the campaign's budget cap (--max-cost) paused it, else 0; for each campaign scheduled, running, paused or with a call live, from the database.
 # TYPE campaign_budget_paused gauge
+campaign_budget_paused{campaign="dec-reminders",campaign_id="14"} 0
 campaign_budget_paused{campaign="nov-reminders",campaign_id="3"} 0
 campaign_budget_paused{campaign="phantom",campaign_id="12"} 0
 campaign_budget_paused{campaign="say \"hi\"",campaign_id="9"} 1
+# HELP campaign_scheduled 1 when the campaign waits for its start (--start-at), else 0; for each campaign scheduled, running, paused or with a call live, from the database.
+# TYPE campaign_scheduled gauge
+campaign_scheduled{campaign="dec-reminders",campaign_id="14"} 1
+campaign_scheduled{campaign="nov-reminders",campaign_id="3"} 0
+campaign_scheduled{campaign="phantom",campaign_id="12"} 0
+campaign_scheduled{campaign="say \"hi\"",campaign_id="9"} 0
 `
 	var got strings.Builder
 	for _, name := range []string{metrics.NameCallsCreated, metrics.NameCallCreateErrors, metrics.NameDialDuration,
 		metrics.NameCallOutcomes, metrics.NamePredialChecks, metrics.NamePredialDuration, metrics.NameWebhookEvents,
-		metrics.NameLiveCalls, metrics.NameOrphaned, metrics.NameBudgetPaused} {
+		metrics.NameLiveCalls, metrics.NameOrphaned, metrics.NameBudgetPaused, metrics.NameScheduled} {
 		got.WriteString(family(body, name))
 	}
 	require.Equal(t, strings.TrimPrefix(want, "\n"), got.String())
@@ -177,6 +187,7 @@ func TestLiveCallsUnreadable(t *testing.T) {
 	require.Contains(t, body, "campaign_calls_created_total 1")
 	require.NotContains(t, body, "campaign_live_calls{")
 	require.NotContains(t, body, "campaign_budget_paused{")
+	require.NotContains(t, body, "campaign_scheduled{")
 	// The failure is counted once the scrape is over: the next one shows it.
 	require.Contains(t, get(t, url), `promhttp_metric_handler_errors_total{cause="gathering"} 1`)
 }
