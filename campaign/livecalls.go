@@ -23,6 +23,8 @@ type CampaignLiveCalls struct {
 	BudgetPaused bool
 	// Scheduled: the campaign waits for its start (StatusScheduled).
 	Scheduled bool
+	// Expired counts its contacts whose end (--end-by) came first (OutcomeExpired).
+	Expired int
 	// Unreported counts the calls placed (or being placed) whose result is not recorded yet:
 	// the live ones and those that ended (by their status-update) before their end-of-call
 	// report came.
@@ -40,7 +42,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	}
 	// One index probe (attempt_campaign_idx) per campaign: cheap enough for every scrape.
 	rows, err := s.pool.Query(ctx, `
-		SELECT c.id, c.name, c.mode, c.status, c.paused_reason, l.live, l.unreported, `+runnerStateSQL+`
+		SELECT c.id, c.name, c.mode, c.status, c.paused_reason, l.live, l.unreported, `+expiredCountSQL+`, `+runnerStateSQL+`
 		FROM campaign c
 		CROSS JOIN LATERAL (
 			SELECT count(*) FILTER (WHERE a.state = ANY($2))::int AS live,
@@ -61,7 +63,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 			runner RunnerState
 			reason PauseReason
 		)
-		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &reason, &c.Live, &c.Unreported, &runner.Live, &runner.LastSeen)
+		err := row.Scan(&c.ID, &c.Name, &c.Mode, &c.Status, &reason, &c.Live, &c.Unreported, &c.Expired, &runner.Live, &runner.LastSeen)
 		c.Orphaned = Orphaned(c.Status, runner)
 		c.BudgetPaused = c.Status == StatusPaused && reason == PauseBudget
 		c.Scheduled = c.Status == StatusScheduled

@@ -220,6 +220,10 @@ func TestExpireContactsAtTheEnd(t *testing.T) {
 	}
 	require.Equal(t, campaign.ContactInCall, b.contact(t, b.contacts[0]).State)
 	require.Equal(t, campaign.StatusRunning, b.status(t), "a call is live")
+	live, err := b.store.LiveCalls(b.ctx, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, live, 1)
+	require.Equal(t, 3, live[0].Expired, "the /metrics gauge campaign_contacts_expired")
 
 	// The live call ends unanswered after the end: its retry would come later, so it expires,
 	// and the campaign completes.

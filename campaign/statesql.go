@@ -25,4 +25,12 @@ const (
 	// `report_at IS NULL AND state <> not_created` on attempt: the predicate of the partial index
 	// attempt_unreported_idx.
 	notCreatedSQL = "'" + string(AttemptNotCreated) + "'"
+
+	// expiredSQL is OutcomeExpired as an SQL literal, for the predicate `outcome = expired` on
+	// contact: the predicate of the partial index contact_expired_idx, through which LiveCalls
+	// counts a campaign's expired contacts at every /metrics scrape.
+	expiredSQL = "'" + string(OutcomeExpired) + "'"
 )
+
+// expiredCountSQL counts the expired contacts of the campaign row c, through contact_expired_idx.
+const expiredCountSQL = `(SELECT count(*) FROM contact x WHERE x.campaign_id = c.id AND x.outcome = ` + expiredSQL + `)::int`

@@ -11,8 +11,8 @@ import (
 	"github.com/campaign-run/campaign/internal/testdb"
 )
 
-// TestPartialIndexPredicates checks that the hot statements written with pendingSQL and
-// notCreatedSQL keep their partial index under a generic plan, the plan Postgres may switch a
+// TestPartialIndexPredicates checks that the hot statements written with pendingSQL,
+// notCreatedSQL and expiredSQL keep their partial index under a generic plan, the plan Postgres may switch a
 // prepared statement to after five executions (pgx prepares every statement): a bound state
 // would not, and the hopper's claim would read every contact of a large campaign.
 func TestPartialIndexPredicates(t *testing.T) {
@@ -54,6 +54,8 @@ func TestPartialIndexPredicates(t *testing.T) {
 		{"dueRetries", dueRetriesSQL, fmt.Sprintf("%d, now(), 10", campaignID), "contact_due_idx"},
 		{"dueUntimed", dueUntimedSQL, fmt.Sprintf("%d, 10", campaignID), "contact_due_idx"},
 		{"hasPending", hasPendingSQL, fmt.Sprint(campaignID), "contact_due_idx"},
+		{"expiredCount", `SELECT ` + expiredCountSQL + ` FROM campaign c WHERE c.id = $1`, fmt.Sprint(campaignID),
+			"contact_expired_idx"},
 		{"staleAttempts", staleAttemptsSQL, fmt.Sprintf("now(), now(), 50, %d, ARRAY['%s', '%s'], '%s'",
 			campaignID, AttemptCreated, AttemptEnded, AttemptCreating), "attempt_unreported_idx"},
 	} {

@@ -40,6 +40,7 @@ const (
 	NameOrphaned         = "campaign_orphaned"
 	NameBudgetPaused     = "campaign_budget_paused"
 	NameScheduled        = "campaign_scheduled"
+	NameContactsExpired  = "campaign_contacts_expired"
 	NameCallOutcomes     = "campaign_call_outcomes_total"
 	NameWebhookEvents    = "campaign_webhook_events_total"
 	NamePredialChecks    = "campaign_predial_checks_total"
@@ -269,6 +270,7 @@ type liveCallsCollector struct {
 	orphaned     *prometheus.Desc
 	budgetPaused *prometheus.Desc
 	scheduled    *prometheus.Desc
+	expired      *prometheus.Desc
 }
 
 func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
@@ -289,6 +291,10 @@ func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 			"1 when the campaign waits for its start (--start-at), else 0; "+
 				"for each campaign scheduled, running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
+		expired: prometheus.NewDesc(NameContactsExpired,
+			"Contacts of the campaign its end (--end-by) came before (outcome expired); "+
+				"for each campaign scheduled, running, paused or with a call live, from the database.",
+			[]string{"campaign_id", "campaign"}, nil),
 	}
 }
 
@@ -298,6 +304,7 @@ func (c *liveCallsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.orphaned
 	ch <- c.budgetPaused
 	ch <- c.scheduled
+	ch <- c.expired
 }
 
 // Collect implements prometheus.Collector.
@@ -312,6 +319,7 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.orphaned, err)
 		ch <- prometheus.NewInvalidMetric(c.budgetPaused, err)
 		ch <- prometheus.NewInvalidMetric(c.scheduled, err)
+		ch <- prometheus.NewInvalidMetric(c.expired, err)
 		return
 	}
 	for _, l := range list {
@@ -320,6 +328,7 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.orphaned, prometheus.GaugeValue, gauge(l.Orphaned), id, l.Name)
 		ch <- prometheus.MustNewConstMetric(c.budgetPaused, prometheus.GaugeValue, gauge(l.BudgetPaused), id, l.Name)
 		ch <- prometheus.MustNewConstMetric(c.scheduled, prometheus.GaugeValue, gauge(l.Scheduled), id, l.Name)
+		ch <- prometheus.MustNewConstMetric(c.expired, prometheus.GaugeValue, float64(l.Expired), id, l.Name)
 	}
 }
 

@@ -43,7 +43,7 @@ func TestMetrics(t *testing.T) {
 		scrapes++
 		require.True(t, createdBy.IsZero(), "every live call counts")
 		return []campaign.CampaignLiveCalls{
-			{ID: 3, Name: "nov-reminders", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 7},
+			{ID: 3, Name: "nov-reminders", Mode: campaign.ModeService, Status: campaign.StatusRunning, Live: 7, Expired: 4},
 			{ID: 9, Name: `say "hi"`, Mode: campaign.ModeForeground, Status: campaign.StatusPaused, Live: 0, BudgetPaused: true},
 			{ID: 12, Name: "phantom", Mode: campaign.ModeForeground, Status: campaign.StatusRunning, Live: 5, Orphaned: true},
 			{ID: 14, Name: "dec-reminders", Mode: campaign.ModeService, Status: campaign.StatusScheduled, Scheduled: true},
@@ -159,11 +159,17 @@ campaign_scheduled{campaign="dec-reminders",campaign_id="14"} 1
 campaign_scheduled{campaign="nov-reminders",campaign_id="3"} 0
 campaign_scheduled{campaign="phantom",campaign_id="12"} 0
 campaign_scheduled{campaign="say \"hi\"",campaign_id="9"} 0
+# HELP campaign_contacts_expired Contacts of the campaign its end (--end-by) came before (outcome expired); for each campaign scheduled, running, paused or with a call live, from the database.
+# TYPE campaign_contacts_expired gauge
+campaign_contacts_expired{campaign="dec-reminders",campaign_id="14"} 0
+campaign_contacts_expired{campaign="nov-reminders",campaign_id="3"} 4
+campaign_contacts_expired{campaign="phantom",campaign_id="12"} 0
+campaign_contacts_expired{campaign="say \"hi\"",campaign_id="9"} 0
 `
 	var got strings.Builder
 	for _, name := range []string{metrics.NameCallsCreated, metrics.NameCallCreateErrors, metrics.NameDialDuration,
 		metrics.NameCallOutcomes, metrics.NamePredialChecks, metrics.NamePredialDuration, metrics.NameWebhookEvents,
-		metrics.NameLiveCalls, metrics.NameOrphaned, metrics.NameBudgetPaused, metrics.NameScheduled} {
+		metrics.NameLiveCalls, metrics.NameOrphaned, metrics.NameBudgetPaused, metrics.NameScheduled, metrics.NameContactsExpired} {
 		got.WriteString(family(body, name))
 	}
 	require.Equal(t, strings.TrimPrefix(want, "\n"), got.String())
@@ -188,6 +194,7 @@ func TestLiveCallsUnreadable(t *testing.T) {
 	require.NotContains(t, body, "campaign_live_calls{")
 	require.NotContains(t, body, "campaign_budget_paused{")
 	require.NotContains(t, body, "campaign_scheduled{")
+	require.NotContains(t, body, "campaign_contacts_expired{")
 	// The failure is counted once the scrape is over: the next one shows it.
 	require.Contains(t, get(t, url), `promhttp_metric_handler_errors_total{cause="gathering"} 1`)
 }
