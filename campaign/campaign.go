@@ -172,6 +172,15 @@ type Settings struct {
 	// PredialURL is the pre-dial eligibility hook asked before every dial ("" = none; see
 	// PredialRequest in package jobs): a contact is dialed only when it answers eligible.
 	PredialURL string
+	// PhoneNumberIDs is the pool of numbers the calls come from, in the order given
+	// (PhoneNumberID is its first; see CallerNumbers); NumberStrategy picks each call's
+	// (Store.BeginAttempt), within the per-number limits (0: none); NewNumberOnRetry lets a
+	// contact's later attempt use another number than its previous attempt's.
+	PhoneNumberIDs         []string
+	NumberStrategy         NumberStrategy
+	PerNumberMaxConcurrent int
+	PerNumberDailyCap      int
+	NewNumberOnRetry       bool
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

@@ -264,6 +264,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.RetryTimeScale = opts.retryTimeScale()
 	settings.MaxCostUSD = opts.maxCostUSD
 	settings.PredialURL = opts.PredialURL
+	settings.PhoneNumberIDs, settings.NumberStrategy = opts.PhoneNumberIDs, campaign.NumberStrategy(opts.NumberStrategy)
+	settings.PerNumberMaxConcurrent, settings.PerNumberDailyCap = opts.PerNumberMaxConcurrent, opts.PerNumberDailyCap
+	settings.NewNumberOnRetry = !opts.SameNumberOnRetry
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,

@@ -24,10 +24,12 @@ type pacingFlags struct {
 	doNotCallKey  string
 	maxCost       string
 	predialURL    string
+	// perNumberMaxConcurrent and perNumberDailyCap are the per-number limits (0: none).
+	perNumberMaxConcurrent, perNumberDailyCap int
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost or --predial-url"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost, --predial-url, --per-number-max-concurrent or --per-number-daily-cap"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -39,6 +41,8 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.StringVar(&p.doNotCallKey, "do-not-call-key", "", "structured-data key that says the person asked not to be called")
 	f.StringVar(&p.maxCost, "max-cost", "", `budget cap in USD: no new call once it could be passed ("none": remove the cap)`)
 	f.StringVar(&p.predialURL, "predial-url", "", `pre-dial eligibility hook asked before each dial ("": none)`)
+	f.IntVar(&p.perNumberMaxConcurrent, "per-number-max-concurrent", 0, "live calls from one number at once, at most, across every campaign (0: no limit)")
+	f.IntVar(&p.perNumberDailyCap, "per-number-daily-cap", 0, "calls placed from one number per UTC day, at most, across every campaign (0: no limit)")
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
@@ -102,6 +106,18 @@ func (p *pacingFlags) changes(f *pflag.FlagSet) (campaign.Pacing, error) {
 			return c, err
 		}
 		c.PredialURL = &p.predialURL
+	}
+	for _, l := range []struct {
+		flag string
+		n    *int
+		set  **int
+	}{{"per-number-max-concurrent", &p.perNumberMaxConcurrent, &c.PerNumberMaxConcurrent}, {"per-number-daily-cap", &p.perNumberDailyCap, &c.PerNumberDailyCap}} {
+		if f.Changed(l.flag) {
+			if err := checkPerNumberLimit(l.flag, *l.n); err != nil {
+				return c, err
+			}
+			*l.set = l.n
+		}
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -197,6 +198,13 @@ type statusReport struct {
 		PhoneNumberID   string `json:"phone_number_id"`
 		// MaxCostUSD is the budget cap; absent when there is none.
 		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
+		// PhoneNumberIDs is the pool of numbers (PhoneNumberID is its first), NumberStrategy how
+		// each call's is chosen; the per-number limits are absent when there are none.
+		PhoneNumberIDs         []string `json:"phone_number_ids"`
+		NumberStrategy         string   `json:"number_strategy"`
+		PerNumberMaxConcurrent int      `json:"per_number_max_concurrent,omitempty"`
+		PerNumberDailyCap      int      `json:"per_number_daily_cap,omitempty"`
+		SameNumberOnRetry      bool     `json:"same_number_on_retry"`
 	} `json:"settings"`
 	// Budget is what the budget cap sees; absent when there is no cap.
 	Budget *statusBudget `json:"budget,omitempty"`
@@ -389,6 +397,10 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	}
 	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
 	r.Settings.SquadID, r.Settings.WorkflowID = c.SquadID, c.WorkflowID
+	r.Settings.PhoneNumberIDs = append([]string{}, c.CallerNumbers()...)
+	r.Settings.NumberStrategy = string(cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
+	r.Settings.PerNumberMaxConcurrent, r.Settings.PerNumberDailyCap = c.PerNumberMaxConcurrent, c.PerNumberDailyCap
+	r.Settings.SameNumberOnRetry = !c.NewNumberOnRetry
 	if kind, _ := c.Target(); kind == campaign.TargetInlineAssistant {
 		r.Settings.InlineAssistant = reports.InlineAssistantName(c.Assistant)
 	}
@@ -470,6 +482,15 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
 		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))
+	if len(r.Settings.PhoneNumberIDs) > 1 || r.Settings.PerNumberMaxConcurrent > 0 || r.Settings.PerNumberDailyCap > 0 {
+		retry := "same number on retry"
+		if !r.Settings.SameNumberOnRetry {
+			retry = "any number on retry"
+		}
+		fmt.Fprintf(tw, "  numbers:\t%s (%s); per number: max concurrent %s, daily cap %s (UTC); %s\n",
+			strings.Join(r.Settings.PhoneNumberIDs, ", "), r.Settings.NumberStrategy,
+			perNumberLimitText(r.Settings.PerNumberMaxConcurrent), perNumberLimitText(r.Settings.PerNumberDailyCap), retry)
+	}
 	fmt.Fprintf(tw, "  import:\t%d rows read, %d accepted, %d rejected\n", r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected)
 	if err := tw.Flush(); err != nil {
 		return err

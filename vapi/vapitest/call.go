@@ -241,6 +241,7 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 	if !startErr {
 		c.live = true
 		s.setLiveLocked(1)
+		s.phoneLiveLocked(c.phoneNumberID, 1)
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -329,6 +330,7 @@ func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 		if c.live {
 			c.live = false
 			s.setLiveLocked(-1)
+			s.phoneLiveLocked(c.phoneNumberID, -1)
 		}
 	}
 	s.notifyLocked()

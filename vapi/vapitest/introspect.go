@@ -248,6 +248,43 @@ func (s *Server) setLiveLocked(delta int) {
 	s.samples = append(s.samples, ConcurrencySample{At: s.now(), Live: s.live})
 }
 
+// phoneLiveLocked changes the live count of the calls from one phone number (a call going live
+// counts as placed from it); s.mu must be held.
+func (s *Server) phoneLiveLocked(phoneNumberID string, delta int) {
+	p := s.byPhone[phoneNumberID]
+	if p == nil {
+		p = &PhoneNumberStats{}
+		s.byPhone[phoneNumberID] = p
+	}
+	p.Live += delta
+	p.MaxLive = max(p.MaxLive, p.Live)
+	if delta > 0 {
+		p.Calls += delta
+	}
+}
+
+// PhoneNumberStats is what the simulator saw of the calls from one phone number.
+type PhoneNumberStats struct {
+	// Calls counts the calls placed from it (those refused for concurrency or failing to start
+	// not included).
+	Calls int `json:"calls"`
+	// Live is the number of its calls live now; MaxLive the highest it ever was.
+	Live    int `json:"live"`
+	MaxLive int `json:"maxLive"`
+}
+
+// PhoneNumbers returns, by phoneNumberId, what the simulator saw of the calls from each number
+// (calls without a phoneNumberId under "").
+func (s *Server) PhoneNumbers() map[string]PhoneNumberStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]PhoneNumberStats, len(s.byPhone))
+	for id, p := range s.byPhone {
+		out[id] = *p
+	}
+	return out
+}
+
 // serveIntrospection serves GET /_sim/{requests,calls,concurrency,
 // deliveries,faults} (no authentication).
 func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, what string) {
