@@ -200,7 +200,7 @@ func TestBeginAttemptPerNumberDailyCap(t *testing.T) {
 	require.Equal(t, "pn-a", a3.PhoneNumberID)
 	require.NoError(t, b.store.CallNotCreated(b.ctx, a3.ID, campaign.NotCreatedRetryable, "", "unreachable", tomorrow, tomorrow))
 	b.grant(t, b.contacts[3], tomorrow)
-	b.requeue(t, b.contacts[2]) // its retry
+	b.requeue(t, b.contacts[2])         // its retry
 	b.grant(t, b.contacts[2], tomorrow) // the call not created did not count: the cap of 2 has room
 	b.requeue(t, b.contacts[3])
 	g, err = b.store.BeginAttempt(b.ctx, b.contacts[3], tomorrow)
