@@ -27,9 +27,11 @@ CREATE TABLE caller_number (
 INSERT INTO caller_number (id) SELECT DISTINCT phone_number_id FROM campaign WHERE phone_number_id <> ''
 ON CONFLICT DO NOTHING;
 
--- The number the attempt's call is placed from ('' for attempts journaled before this migration:
--- those were placed from their campaign's phone_number_id).
+-- The number the attempt's call is placed from (Store.BeginAttempt chooses it); the attempts
+-- journaled before were placed from their campaign's one number.
 ALTER TABLE attempt ADD COLUMN phone_number_id text NOT NULL DEFAULT '';
+UPDATE attempt a SET phone_number_id = c.phone_number_id FROM campaign c
+WHERE c.id = a.campaign_id AND c.phone_number_id <> '';
 CREATE INDEX attempt_phone_number_idx ON attempt (phone_number_id, state, created_at) WHERE phone_number_id <> '';
 
 -- +goose Down
