@@ -425,3 +425,23 @@ func TestDialNotesTheAccountOnceOnFakes(t *testing.T) {
 	}
 	require.Equal(t, 1, noted, "calls: %v", b.calls)
 }
+
+// TestDialSendsTheAttemptsNumberOnFakes: the call comes from the number BeginAttempt recorded on
+// the attempt, not the campaign's first, and an ambiguous failure looks the call up among that
+// number's calls.
+func TestDialSendsTheAttemptsNumberOnFakes(t *testing.T) {
+	t.Parallel()
+	b := setupDial(t)
+	b.campaign.PhoneNumberIDs = []string{b.campaign.PhoneNumberID, "pn-second"}
+	b.attempt.PhoneNumberID = "pn-second"
+	var sent string
+	b.vapi.CreateCallFunc = func(_ context.Context, req *vapi.CreateCallDTO) (*vapi.Call, error) {
+		sent = req.PhoneNumberID
+		b.record("vapi CreateCall(%s)", req.Name)
+		return nil, &vapi.RequestError{Op: vapi.OperationCreateCall, Method: http.MethodPost, Path: "/call",
+			MaybeSent: true, Err: context.DeadlineExceeded}
+	}
+	require.NoError(t, b.work())
+	require.Equal(t, "pn-second", sent)
+	require.Contains(t, b.calls, "vapi ListCalls(pn-second, since -2m0s)")
+}
