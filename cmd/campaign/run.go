@@ -236,7 +236,7 @@ func (o *runOptions) checkRouting(getenv func(string) string) error {
 	case !o.hasTarget():
 		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required to place calls")
 	case o.PhoneNumberID == "":
-		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID, or --phone-numbers-file) is required to place calls")
+		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls (or --phone-numbers-file)")
 	}
 	return nil
 }
