@@ -237,6 +237,9 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 		RemainingConcurrentCalls: float64(max(0, limit-s.live))}
 	s.calls[c.id] = c
 	s.order = append(s.order, c)
+	if !blocked {
+		s.phoneLocked(c.phoneNumberID).Calls++
+	}
 	startErr := p.outcome == OutcomeStartError || p.outcome == OutcomeConcurrencyBlocked
 	if !startErr {
 		c.live = true

@@ -248,25 +248,27 @@ func (s *Server) setLiveLocked(delta int) {
 	s.samples = append(s.samples, ConcurrencySample{At: s.now(), Live: s.live})
 }
 
-// phoneLiveLocked changes the live count of the calls from one phone number (a call going live
-// counts as placed from it); s.mu must be held.
-func (s *Server) phoneLiveLocked(phoneNumberID string, delta int) {
+// phoneLocked returns the figures of one phone number; s.mu must be held.
+func (s *Server) phoneLocked(phoneNumberID string) *PhoneNumberStats {
 	p := s.byPhone[phoneNumberID]
 	if p == nil {
 		p = &PhoneNumberStats{}
 		s.byPhone[phoneNumberID] = p
 	}
+	return p
+}
+
+// phoneLiveLocked changes the live count of the calls from one phone number; s.mu must be held.
+func (s *Server) phoneLiveLocked(phoneNumberID string, delta int) {
+	p := s.phoneLocked(phoneNumberID)
 	p.Live += delta
 	p.MaxLive = max(p.MaxLive, p.Live)
-	if delta > 0 {
-		p.Calls += delta
-	}
 }
 
 // PhoneNumberStats is what the simulator saw of the calls from one phone number.
 type PhoneNumberStats struct {
-	// Calls counts the calls placed from it (those refused for concurrency or failing to start
-	// not included).
+	// Calls counts the calls placed from it: every call created but those refused for
+	// concurrency (a call that fails to start counts, as its attempt does).
 	Calls int `json:"calls"`
 	// Live is the number of its calls live now; MaxLive the highest it ever was.
 	Live    int `json:"live"`
