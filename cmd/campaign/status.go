@@ -199,12 +199,14 @@ type statusReport struct {
 		// MaxCostUSD is the budget cap; absent when there is none.
 		MaxCostUSD *float64 `json:"max_cost_usd,omitempty"`
 		// PhoneNumberIDs is the pool of numbers (PhoneNumberID is its first), NumberStrategy how
-		// each call's is chosen; the per-number limits are absent when there are none.
-		PhoneNumberIDs         []string `json:"phone_number_ids"`
-		NumberStrategy         string   `json:"number_strategy"`
+		// each call's is chosen, SameNumberOnRetry whether a contact keeps its number: absent
+		// for a campaign of one number without per-number limits. The limits are absent when
+		// there are none.
+		PhoneNumberIDs         []string `json:"phone_number_ids,omitempty"`
+		NumberStrategy         string   `json:"number_strategy,omitempty"`
 		PerNumberMaxConcurrent int      `json:"per_number_max_concurrent,omitempty"`
 		PerNumberDailyCap      int      `json:"per_number_daily_cap,omitempty"`
-		SameNumberOnRetry      bool     `json:"same_number_on_retry"`
+		SameNumberOnRetry      *bool    `json:"same_number_on_retry,omitempty"`
 	} `json:"settings"`
 	// Budget is what the budget cap sees; absent when there is no cap.
 	Budget *statusBudget `json:"budget,omitempty"`
@@ -397,10 +399,12 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	}
 	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
 	r.Settings.SquadID, r.Settings.WorkflowID = c.SquadID, c.WorkflowID
-	r.Settings.PhoneNumberIDs = append([]string{}, c.CallerNumbers()...)
-	r.Settings.NumberStrategy = string(cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
 	r.Settings.PerNumberMaxConcurrent, r.Settings.PerNumberDailyCap = c.PerNumberMaxConcurrent, c.PerNumberDailyCap
-	r.Settings.SameNumberOnRetry = !c.NewNumberOnRetry
+	if len(c.CallerNumbers()) > 1 || c.PerNumberMaxConcurrent > 0 || c.PerNumberDailyCap > 0 {
+		same := !c.NewNumberOnRetry
+		r.Settings.PhoneNumberIDs, r.Settings.SameNumberOnRetry = c.CallerNumbers(), &same
+		r.Settings.NumberStrategy = string(cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
+	}
 	if kind, _ := c.Target(); kind == campaign.TargetInlineAssistant {
 		r.Settings.InlineAssistant = reports.InlineAssistantName(c.Assistant)
 	}
@@ -482,9 +486,9 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
 		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
 		orNone(r.Settings.PhoneNumberID))
-	if len(r.Settings.PhoneNumberIDs) > 1 || r.Settings.PerNumberMaxConcurrent > 0 || r.Settings.PerNumberDailyCap > 0 {
+	if r.Settings.SameNumberOnRetry != nil { // a pool, or per-number limits
 		retry := "same number on retry"
-		if !r.Settings.SameNumberOnRetry {
+		if !*r.Settings.SameNumberOnRetry {
 			retry = "any number on retry"
 		}
 		fmt.Fprintf(tw, "  numbers:\t%s (%s); per number: max concurrent %s, daily cap %s (UTC); %s\n",
