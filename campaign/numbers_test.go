@@ -284,3 +284,27 @@ func TestBeginAttemptLocksNumbersBeforeTheAccount(t *testing.T) {
 	require.NoError(t, tx.Commit(b.ctx))
 	require.NoError(t, <-granted)
 }
+
+// TestSetNumberPoolAndLimits: set changes and removes the per-number limits; a routing change
+// replaces the pool, and the next dial takes from the new one.
+func TestSetNumberPoolAndLimits(t *testing.T) {
+	t.Parallel()
+	b := setupPool(t, campaign.Settings{PhoneNumberIDs: []string{"pn-a"}, PerNumberDailyCap: 5}, phones(2)...)
+	three, zero := 3, 0
+	require.NoError(t, b.store.SetPacing(b.ctx, b.camp.ID, campaign.Pacing{PerNumberMaxConcurrent: &three, PerNumberDailyCap: &zero}, t0))
+	c, err := b.store.Campaign(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 3, c.PerNumberMaxConcurrent)
+	require.Zero(t, c.PerNumberDailyCap, "0 removes the cap")
+	minus := -1
+	require.Error(t, b.store.SetPacing(b.ctx, b.camp.ID, campaign.Pacing{PerNumberDailyCap: &minus}, t0))
+
+	pool, first := []string{"pn-x", "pn-y"}, "pn-x"
+	require.NoError(t, b.store.SetRouting(b.ctx, b.camp.ID, campaign.Routing{PhoneNumberIDs: &pool, PhoneNumberID: &first}, t0))
+	c, err = b.store.Campaign(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"pn-x", "pn-y"}, c.PhoneNumberIDs)
+	require.Equal(t, "pn-x", c.PhoneNumberID)
+	got := b.grant(t, b.contacts[0], t0).PhoneNumberID
+	require.Contains(t, pool, got, "the new pool")
+}

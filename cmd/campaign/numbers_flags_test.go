@@ -93,3 +93,30 @@ func TestNumberPoolResumeAndSetFlags(t *testing.T) {
 	require.Equal(t, 0, *s.Pacing.PerNumberDailyCap, "0 removes the cap")
 	requireUsage(t, b, newSetCmd, "--per-number-max-concurrent must be 0 (no limit) or more", "set", "nov", "--per-number-max-concurrent", "-1")
 }
+
+// TestApplyLikeNumberPool: run --like copies the source's pool, strategy, per-number limits and
+// retry rule unless their flags are given; a number flag replaces the whole pool.
+func TestApplyLikeNumberPool(t *testing.T) {
+	src := &campaign.Campaign{Name: "nov", Settings: campaign.Settings{
+		PhoneNumberID: "pn-a", PhoneNumberIDs: []string{"pn-a", "pn-b"}, NumberStrategy: campaign.StrategyLocalPresence,
+		PerNumberMaxConcurrent: 2, PerNumberDailyCap: 90, NewNumberOnRetry: true,
+	}}
+	o := &runOptions{SameNumberOnRetry: true}
+	o.applyLike(&likeSource{campaign: src}, func(string) bool { return false })
+	require.Equal(t, []string{"pn-a", "pn-b"}, o.PhoneNumberIDs)
+	require.Equal(t, "pn-a", o.PhoneNumberID)
+	require.Equal(t, "local-presence", o.NumberStrategy)
+	require.Equal(t, 2, o.PerNumberMaxConcurrent)
+	require.Equal(t, 90, o.PerNumberDailyCap)
+	require.False(t, o.SameNumberOnRetry)
+
+	o = &runOptions{NumberStrategy: "round-robin", SameNumberOnRetry: true}
+	o.PhoneNumberIDs = []string{"pn-z"}
+	o.applyLike(&likeSource{campaign: src}, func(flag string) bool {
+		return flag == "phone-number-id" || flag == "number-strategy" || flag == "same-number-on-retry"
+	})
+	require.Equal(t, []string{"pn-z"}, o.PhoneNumberIDs, "the flag's pool, not the source's")
+	require.Equal(t, "round-robin", o.NumberStrategy)
+	require.True(t, o.SameNumberOnRetry)
+	require.Equal(t, 2, o.PerNumberMaxConcurrent, "still copied")
+}
