@@ -1,5 +1,5 @@
 // Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
-// creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
+// creates (in all and by caller number) and how long each POST /call takes, its failed POST /call by class, the outcomes of the
 // results it applies, its pre-dial checks by result and how long each takes, the webhook
 // requests it answers and, read from the database at every scrape, the live calls of each
 // campaign, whether it is orphaned (running, with no runner) and whether its budget cap paused
@@ -32,16 +32,17 @@ import (
 
 // Metric names.
 const (
-	NameCallsCreated     = "campaign_calls_created_total"
-	NameCallCreateErrors = "campaign_call_create_errors_total"
-	NameDialDuration     = "campaign_dial_duration_seconds"
-	NameLiveCalls        = "campaign_live_calls"
-	NameOrphaned         = "campaign_orphaned"
-	NameBudgetPaused     = "campaign_budget_paused"
-	NameCallOutcomes     = "campaign_call_outcomes_total"
-	NameWebhookEvents    = "campaign_webhook_events_total"
-	NamePredialChecks    = "campaign_predial_checks_total"
-	NamePredialDuration  = "campaign_predial_duration_seconds"
+	NameCallsCreated      = "campaign_calls_created_total"
+	NameCallCreateErrors  = "campaign_call_create_errors_total"
+	NameDialDuration      = "campaign_dial_duration_seconds"
+	NameLiveCalls         = "campaign_live_calls"
+	NameOrphaned          = "campaign_orphaned"
+	NameBudgetPaused      = "campaign_budget_paused"
+	NameCallOutcomes      = "campaign_call_outcomes_total"
+	NameWebhookEvents     = "campaign_webhook_events_total"
+	NamePredialChecks     = "campaign_predial_checks_total"
+	NamePredialDuration   = "campaign_predial_duration_seconds"
+	NameCallerNumberCalls = "campaign_caller_number_calls_created_total"
 )
 
 // ErrorClass is the class label of campaign_call_create_errors_total: why a POST /call placed
@@ -101,6 +102,7 @@ type Metrics struct {
 	webhookEvents *prometheus.CounterVec
 	predialChecks *prometheus.CounterVec
 	predialTime   prometheus.Histogram
+	callerCalls   *prometheus.CounterVec
 }
 
 // New returns the metrics of a process on a registry of their own, with Go runtime and process
@@ -138,6 +140,10 @@ func New(live LiveCallsSource) *Metrics {
 			Help:    "Time taken by a pre-dial eligibility check, whatever its answer.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}),
+		callerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameCallerNumberCalls,
+			Help: "Calls created by POST /call, by the Vapi phone number they come from (not counting those refused for concurrency).",
+		}, []string{"phone_number_id"}),
 	}
 	for _, c := range errorClasses {
 		m.createErrors.WithLabelValues(string(c))
@@ -149,7 +155,7 @@ func New(live LiveCallsSource) *Metrics {
 		m.predialChecks.WithLabelValues(string(r))
 	}
 	m.registry.MustRegister(m.callsCreated, m.createErrors, m.dialDuration, m.outcomes, m.webhookEvents,
-		m.predialChecks, m.predialTime,
+		m.predialChecks, m.predialTime, m.callerCalls,
 		newLiveCallsCollector(live),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -168,11 +174,14 @@ func (m *Metrics) Handler(logger *slog.Logger) http.Handler {
 }
 
 // ObserveCreateCall implements jobs.Observer: it times every POST /call and counts the call
-// created, or the class of its failure.
+// created (and by the phone number it comes from), or the class of its failure.
 func (m *Metrics) ObserveCreateCall(took time.Duration, call *vapi.Call, err error) {
 	m.dialDuration.Observe(took.Seconds())
 	if err == nil && call != nil && !call.ConcurrencyBlocked() {
 		m.callsCreated.Inc()
+		if call.PhoneNumberID != "" {
+			m.callerCalls.WithLabelValues(call.PhoneNumberID).Inc()
+		}
 		return
 	}
 	m.createErrors.WithLabelValues(string(Classify(call, err))).Inc()
