@@ -105,13 +105,14 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // is running, the contact is queued, its number is not suppressed, the budget cap allows one
 // more call (see budgetAllows; else the campaign pauses), the live attempts (creating
 // or created) are fewer than max_concurrent, a number of the campaign's pool is within the
-// per-number limits (see chooseNumber; the attempt records it), the live attempts of every campaign on the
-// campaign's Vapi account are fewer than the limit learned for that account (locking the
-// account's row last; see accountAllows), and the rate: GCRA on campaign.next_dial_at with
-// interval T = 1s / rate_per_second (rate 0: unlimited), allowed iff next_dial_at is NULL or
-// <= now, and then next_dial_at = max(next_dial_at, now) + T; else RefuseRateLimited with
-// Wait = next_dial_at - now. When all pass it inserts the attempt (state creating, created_at =
-// now) and moves the contact to in_call with attempts + 1.
+// per-number limits (see chooseNumber; the attempt records it, and a round robin's turn
+// advances), the live attempts of every campaign on the campaign's Vapi account are fewer than
+// the limit learned for that account (locking the account's row last; see accountAllows), and
+// the rate: GCRA on campaign.next_dial_at with interval T = 1s / rate_per_second (rate 0:
+// unlimited), allowed iff next_dial_at is NULL or <= now, and then next_dial_at =
+// max(next_dial_at, now) + T; else RefuseRateLimited with Wait = next_dial_at - now. When all
+// pass it inserts the attempt (state creating, created_at = now) and moves the contact to
+// in_call with attempts + 1.
 //
 // The attempt's Number is one more than the contact's highest attempt number, so an attempt
 // that did not count (capacity, or not created) never shares its key with a later one;

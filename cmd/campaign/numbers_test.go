@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -9,6 +10,8 @@ import (
 
 	"github.com/campaign-run/campaign/reports"
 	"github.com/campaign-run/campaign/reports/export"
+	"github.com/campaign-run/campaign/vapi"
+	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
 // TestSimulatedRunWithTwoNumbers: a --simulate run from two numbers takes them in turn; status
@@ -69,4 +72,23 @@ func TestSimulatedRunWithTwoNumbers(t *testing.T) {
 	}
 	require.Equal(t, exitOK, b.run(t, "report", "pool"), "stderr: %s", b.stderr)
 	require.Contains(t, b.stdout.String(), "By caller number")
+}
+
+// TestPoolWebhookRouting: in a pool, a number other than the first with a server URL of its own
+// keeps the calls' server in place (--webhooks auto), as the campaign's one number would.
+func TestPoolWebhookRouting(t *testing.T) {
+	sim := vapitest.New(vapitest.Config{PhoneNumbers: []vapi.PhoneNumber{
+		{ID: "pn-plain", Number: "+12015550000"},
+		{ID: "pn-crm", Name: "CRM line", Number: "+14155550000", Server: &vapi.Server{URL: "https://crm.example.com/vapi"}},
+	}})
+	t.Cleanup(sim.Close)
+	api := httptest.NewServer(sim)
+	t.Cleanup(api.Close)
+	file := writeFile(t, t.TempDir(), "dry.csv", "phone,first_name\n+12015550100,Ann\n")
+	b := setup(t)
+	b.env[envAPIKey] = sim.Config().APIKey
+	require.Equal(t, exitOK, b.run(t, "run", file, "--dry-run", "--format", "json", "--assistant-id", vapitest.AssistantCollections,
+		"--phone-number-id", "pn-plain,pn-crm", "--vapi-base-url", api.URL, "--public-url", "https://hooks.example.com"),
+		"stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "Phone number CRM line has its own server URL (https://crm.example.com): it is left in place")
 }

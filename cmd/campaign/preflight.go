@@ -193,15 +193,19 @@ func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *ca
 	if overrides.Server != nil && overrides.Server.URL != "" {
 		own.Assistant, ownerName = overrides.Server.URL, "The --overrides file"
 	}
-	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" && c.PhoneNumberID != "" {
-		pn, err := readVapi(ctx, client, "phone number "+c.PhoneNumberID, func(ctx context.Context) (*vapi.PhoneNumber, error) {
-			return client.GetPhoneNumber(ctx, c.PhoneNumberID)
-		})
-		if err != nil {
-			return false, nil, err
-		}
-		if pn.Server != nil && pn.Server.URL != "" {
-			own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))
+	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" {
+		// Every number of a pool: one with a server URL of its own decides for all the calls.
+		for _, id := range c.CallerNumbers() {
+			pn, err := readVapi(ctx, client, "phone number "+id, func(ctx context.Context) (*vapi.PhoneNumber, error) {
+				return client.GetPhoneNumber(ctx, id)
+			})
+			if err != nil {
+				return false, nil, err
+			}
+			if pn.Server != nil && pn.Server.URL != "" {
+				own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))
+				break
+			}
 		}
 	}
 	route := campaign.RouteWebhooks(mode, c.PublicURL, own)
