@@ -114,7 +114,7 @@ func (s *Store) AccountLimit(ctx context.Context, campaignID int64) (*int, error
 
 // accountAllows decides, in BeginAttempt's transaction and after the campaign row is locked,
 // whether the campaign's Vapi account has room for one more live call: it locks the account's
-// row (the last lock of the transaction: contact, campaign, account; made here for a new
+// row (the last lock of the transaction: contact, campaign, caller numbers, account; made here for a new
 // account), so that every campaign on the account serializes its dials, and counts the live
 // attempts of every campaign on it. No account allows. While nothing is known of the account
 // (no answer yet), one call at a time is allowed, the scout, so that Vapi's first answer teaches

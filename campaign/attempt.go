@@ -76,11 +76,15 @@ type Attempt struct {
 	UpdatedAt time.Time
 	// Phone is the contact's number (E.164), for lookups.
 	Phone string
+	// PhoneNumberID is the Vapi phone number the call is placed from, chosen by BeginAttempt
+	// ("" for attempts journaled before pools existed: their campaign's PhoneNumberID).
+	PhoneNumberID string
 }
 
 const attemptColumns = `a.id, a.campaign_id, a.contact_id, a.number, a.key, a.state,
 	coalesce(a.vapi_call_id, ''), a.created_at, a.call_created_at, a.ended_at, a.report_at,
-	a.ended_reason, a.outcome, a.lookups, a.last_status, a.error, a.decision, a.updated_at, ct.phone`
+	a.ended_reason, a.outcome, a.lookups, a.last_status, a.error, a.decision, a.updated_at, ct.phone,
+	a.phone_number_id`
 
 const attemptFrom = ` FROM attempt a JOIN contact ct ON ct.id = a.contact_id `
 
@@ -88,7 +92,7 @@ func scanAttempt(row pgx.Row) (*Attempt, error) {
 	var a Attempt
 	err := row.Scan(&a.ID, &a.CampaignID, &a.ContactID, &a.Number, &a.Key, &a.State, &a.VapiCallID,
 		&a.CreatedAt, &a.CallCreatedAt, &a.EndedAt, &a.ReportAt, &a.EndedReason, &a.Outcome, &a.Lookups,
-		&a.LastStatus, &a.Error, &a.Decision, &a.UpdatedAt, &a.Phone)
+		&a.LastStatus, &a.Error, &a.Decision, &a.UpdatedAt, &a.Phone, &a.PhoneNumberID)
 	if err != nil {
 		return nil, err
 	}

@@ -185,6 +185,15 @@ type Settings struct {
 	// is when it stops: no call begins at or after it, and its contacts not yet final then end
 	// failed with OutcomeExpired (see Store.ExpireContacts).
 	StartAt, EndBy *time.Time
+	// PhoneNumberIDs is the pool of numbers the calls come from, in the order given
+	// (PhoneNumberID is its first; see CallerNumbers); NumberStrategy picks each call's
+	// (Store.BeginAttempt), within the per-number limits (0: none); NewNumberOnRetry lets a
+	// contact's later attempt use another number than its previous attempt's.
+	PhoneNumberIDs         []string
+	NumberStrategy         NumberStrategy
+	PerNumberMaxConcurrent int
+	PerNumberDailyCap      int
+	NewNumberOnRetry       bool
 }
 
 // Variables returns the template variables of a contact: header name → cell, for every

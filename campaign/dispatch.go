@@ -30,8 +30,11 @@ import (
 //     which takes the same lock), so foreign-key checks are never blocked; only a deletion
 //     (DeleteCampaign, an import replacing a draft) takes FOR UPDATE, as a DELETE must, after
 //     locking every attempt and contact of that campaign, so nothing can insert under it;
-//  6. the row of the campaign's Vapi account (vapi_account), taken by BeginAttempt alone, after
-//     its campaign, to count the live calls of every campaign on the account.
+//  6. the rows of the campaign's caller numbers (caller_number), several of them in id order,
+//     FOR NO KEY UPDATE, taken by BeginAttempt alone, after its campaign, to count the live and
+//     today's calls of every campaign from those numbers (the per-number limits);
+//  7. the row of the campaign's Vapi account (vapi_account), taken by BeginAttempt alone, after
+//     its campaign and its numbers, to count the live calls of every campaign on the account.
 //
 // The notification outbox (notifyTx) is written after the campaign row, in the transaction of
 // the change it tells of; it takes no place in the order, as nothing that writes it waits for a
@@ -72,12 +75,16 @@ const (
 	// RefuseExpired: the campaign's end (Settings.EndBy) has come: the contact becomes failed
 	// with OutcomeExpired (see Store.ExpireContacts, which ends the others).
 	RefuseExpired DialRefusal = "expired"
+	// RefuseNumbersBusy: every number the call may come from is at a per-number limit (live
+	// calls, or today's calls: then DialGrant.Wait is the time until the next UTC day): nothing
+	// changes.
+	RefuseNumbersBusy DialRefusal = "numbers_busy"
 )
 
 // DialRefusals lists every DialRefusal.
 func DialRefusals() []DialRefusal {
 	return []DialRefusal{RefuseNotRunning, RefuseNotQueued, RefuseSuppressed, RefuseAtCapacity,
-		RefuseAccountLimit, RefuseRateLimited, RefuseBudget, RefuseExpired}
+		RefuseAccountLimit, RefuseRateLimited, RefuseBudget, RefuseExpired, RefuseNumbersBusy}
 }
 
 // DialGrant is BeginAttempt's answer: the journaled attempt, or why there is none.
@@ -86,7 +93,8 @@ type DialGrant struct {
 	Attempt *Attempt
 	// Refusal is "" when Attempt is set.
 	Refusal DialRefusal
-	// Wait is how long until the rate allows the next call (RefuseRateLimited only).
+	// Wait is how long until the rate allows the next call (RefuseRateLimited), or until the
+	// next UTC day when the numbers' daily caps refused (RefuseNumbersBusy; 0 when live calls did).
 	Wait time.Duration
 }
 
@@ -105,13 +113,15 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // is running, the contact is queued, the campaign's end (EndBy) has not come (else the contact
 // expires), its number is not suppressed, the budget cap allows one
 // more call (see budgetAllows; else the campaign pauses), the live attempts (creating
-// or created) are fewer than max_concurrent, the live attempts of every campaign on the
-// campaign's Vapi account are fewer than the limit learned for that account (locking the
-// account's row last; see accountAllows), and the rate: GCRA on campaign.next_dial_at with
-// interval T = 1s / rate_per_second (rate 0: unlimited), allowed iff next_dial_at is NULL or
-// <= now, and then next_dial_at = max(next_dial_at, now) + T; else RefuseRateLimited with
-// Wait = next_dial_at - now. When all pass it inserts the attempt (state creating, created_at =
-// now) and moves the contact to in_call with attempts + 1.
+// or created) are fewer than max_concurrent, a number of the campaign's pool is within the
+// per-number limits (see chooseNumber; the attempt records it, and a round robin's turn
+// advances), the live attempts of every campaign on the campaign's Vapi account are fewer than
+// the limit learned for that account (locking the account's row last; see accountAllows), and
+// the rate: GCRA on campaign.next_dial_at with interval T = 1s / rate_per_second (rate 0:
+// unlimited), allowed iff next_dial_at is NULL or <= now, and then next_dial_at =
+// max(next_dial_at, now) + T; else RefuseRateLimited with Wait = next_dial_at - now. When all
+// pass it inserts the attempt (state creating, created_at = now) and moves the contact to
+// in_call with attempts + 1.
 //
 // The attempt's Number is one more than the contact's highest attempt number, so an attempt
 // that did not count (capacity, or not created) never shares its key with a later one;
@@ -143,10 +153,18 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			account       string
 			maxCost       *float64
 			endBy         *time.Time
+			pool          []string
+			strategy      NumberStrategy
+			limits        NumberLimits
+			newOnRetry    bool
+			nextNumber    int64
 		)
 		err = tx.QueryRow(ctx, `
-			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8, end_by FROM campaign
-			WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate, &nextDial, &account, &maxCost, &endBy)
+			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8, end_by,
+			       phone_number_ids, number_strategy, coalesce(per_number_max_concurrent, 0),
+			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number
+			FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate,
+			&nextDial, &account, &maxCost, &endBy, &pool, &strategy, &limits.MaxConcurrent, &limits.DailyCap, &newOnRetry, &nextNumber)
 		if err != nil {
 			return err
 		}
@@ -204,6 +222,28 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			g.Refusal = RefuseAtCapacity
 			return nil
 		}
+		var (
+			number   int
+			previous string
+		)
+		if err := tx.QueryRow(ctx, `
+			SELECT coalesce(max(number), 0) + 1,
+			       coalesce((SELECT phone_number_id FROM attempt WHERE contact_id = $1 AND phone_number_id <> ''
+			                 ORDER BY number DESC LIMIT 1), '')
+			FROM attempt WHERE contact_id = $1`, contactID).Scan(&number, &previous); err != nil {
+			return err
+		}
+		caller, err := chooseNumber(ctx, tx, pool, strategy, limits, !newOnRetry, previous, phone, nextNumber, now)
+		if err != nil {
+			return err
+		}
+		if caller.Refused {
+			g.Refusal, g.Wait = RefuseNumbersBusy, caller.Wait
+			return nil
+		}
+		if caller.Position >= 0 {
+			nextNumber = int64(caller.Position) + 1
+		}
 		if allowed, err := accountAllows(ctx, tx, account, now); err != nil || !allowed {
 			if err == nil {
 				g.Refusal = RefuseAccountLimit
@@ -219,19 +259,14 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			nextDial = &next
 		}
 
-		var number int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(number), 0) + 1 FROM attempt WHERE contact_id = $1`,
-			contactID).Scan(&number); err != nil {
-			return err
-		}
 		a, err := scanAttempt(tx.QueryRow(ctx, `
 			WITH a AS (
-				INSERT INTO attempt (campaign_id, contact_id, number, key, state, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $6, $5, $5)
+				INSERT INTO attempt (campaign_id, contact_id, number, key, state, created_at, updated_at, phone_number_id)
+				VALUES ($1, $2, $3, $4, $6, $5, $5, $7)
 				RETURNING *
 			)
 			SELECT `+attemptColumns+` FROM a JOIN contact ct ON ct.id = a.contact_id`,
-			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now, AttemptCreating))
+			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now, AttemptCreating, caller.ID))
 		if err != nil {
 			return err
 		}
@@ -244,8 +279,8 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
-			UPDATE campaign SET next_dial_at = $2, queued_contacts = greatest(queued_contacts - 1, 0)
-			WHERE id = $1`, campaignID, nextDial); err != nil {
+			UPDATE campaign SET next_dial_at = $2, queued_contacts = greatest(queued_contacts - 1, 0), next_number = $3
+			WHERE id = $1`, campaignID, nextDial, nextNumber); err != nil {
 			return err
 		}
 		g.Attempt = a

@@ -374,6 +374,9 @@ type ContactResult struct {
 	LastCallID        string
 	// IneligibleReason is why the pre-dial hook made the contact ineligible ("" otherwise).
 	IneligibleReason string
+	// CallerNumberID and CallerNumber are the phone number id the last call came from and its
+	// E.164 number ("" when unknown).
+	CallerNumberID, CallerNumber string
 	// Structured holds, for each path given to EachContact, the value at that path in the
 	// structured data of the contact's latest call that has any, as JSON text; "" when absent,
 	// and when the path is a prefix of another path given and the value is a non-empty object
@@ -391,6 +394,7 @@ type attemptRow struct {
 	summary           string
 	recordingURL      string
 	callID            string
+	callerID, caller  string
 	hasStructured     bool
 	structured        []string
 }
@@ -498,6 +502,7 @@ func (r *ResultsSnapshot) EachContact(ctx context.Context, f ExportFilter, paths
 		}
 		c.Calls, c.FirstCallAt, c.LastCallAt, c.DurationSeconds, c.CostUSD = 0, time.Time{}, time.Time{}, 0, 0
 		c.LastEndedReason, c.SuccessEvaluation, c.Summary, c.RecordingURL, c.LastCallID = "", "", "", "", ""
+		c.CallerNumberID, c.CallerNumber = "", ""
 		clear(c.Structured)
 		for !done {
 			if batch == nil || next == len(batch.rows) {
@@ -535,6 +540,7 @@ func (r *ResultsSnapshot) EachContact(ctx context.Context, f ExportFilter, paths
 			c.CostUSD += a.cost
 			c.LastEndedReason, c.SuccessEvaluation, c.Summary = a.endedReason, a.successEvaluation, a.summary
 			c.RecordingURL, c.LastCallID = a.recordingURL, a.callID
+			c.CallerNumberID, c.CallerNumber = a.callerID, a.caller
 			if a.hasStructured {
 				copy(c.Structured, a.structured)
 			}
@@ -557,7 +563,9 @@ func streamCalls(ctx context.Context, tx pgx.Tx, r *ResultsSnapshot, f ExportFil
 	sql.WriteString(`
 		SELECT a.contact_id, coalesce(a.started_at, a.call_created_at), coalesce(a.duration_seconds, 0),
 		       coalesce(a.cost, 0)::float8, a.ended_reason, a.success_evaluation, a.summary, a.recording_url,
-		       coalesce(a.vapi_call_id, ''), a.structured_data IS NOT NULL`)
+		       coalesce(a.vapi_call_id, ''), a.phone_number_id,
+		       coalesce((SELECT number FROM caller_number WHERE id = a.phone_number_id), ''),
+		       a.structured_data IS NOT NULL`)
 	args := []any{r.campaignID, r.minID, r.maxID}
 	for _, p := range paths {
 		args = append(args, []string(p))
@@ -591,10 +599,10 @@ func streamCalls(ctx context.Context, tx pgx.Tx, r *ResultsSnapshot, f ExportFil
 	var (
 		a      attemptRow
 		values = make([]string, len(paths))
-		dest   = make([]any, 0, 10+len(paths))
+		dest   = make([]any, 0, 12+len(paths))
 	)
 	dest = append(dest, &a.contactID, &a.at, &a.duration, &a.cost, &a.endedReason, &a.successEvaluation, &a.summary,
-		&a.recordingURL, &a.callID, &a.hasStructured)
+		&a.recordingURL, &a.callID, &a.callerID, &a.caller, &a.hasStructured)
 	for i := range values {
 		dest = append(dest, &values[i])
 	}
@@ -676,6 +684,9 @@ type AttemptResult struct {
 	TransportUSD, STTUSD, LLMUSD, TTSUSD, VapiUSD, AnalysisUSD                *float64
 	LLMPromptTokens, LLMCompletionTokens, TTSCharacters                       *float64
 	SuccessEvaluation, Summary, RecordingURL, StructuredData, Error, Decision string
+	// CallerNumberID and CallerNumber are the phone number id the call came from and its E.164
+	// number ("" when unknown).
+	CallerNumberID, CallerNumber string
 }
 
 // breakdownNumber is the SQL of a number at a path of the cost breakdown; NULL when absent or
@@ -715,7 +726,8 @@ func (r *ResultsSnapshot) EachAttempt(ctx context.Context, f ExportFilter, fn fu
 		sql.WriteString(breakdownNumber(k) + ", ")
 	}
 	sql.WriteString(`a.success_evaluation, a.summary, a.recording_url, coalesce(a.structured_data::text, ''),
-		       a.error, a.decision
+		       a.error, a.decision, a.phone_number_id,
+		       coalesce((SELECT number FROM caller_number WHERE id = a.phone_number_id), '')
 		FROM attempt a JOIN contact ct ON ct.id = a.contact_id
 		WHERE a.campaign_id = $1 AND a.contact_id BETWEEN $2 AND $3`)
 	args := []any{r.campaignID, r.minID, r.maxID}
@@ -745,7 +757,8 @@ func (r *ResultsSnapshot) EachAttempt(ctx context.Context, f ExportFilter, fn fu
 		&a.EndedReason, &a.Outcome, &a.DurationSeconds, &a.CostUSD,
 		&a.TransportUSD, &a.STTUSD, &a.LLMUSD, &a.TTSUSD, &a.VapiUSD, &a.AnalysisUSD,
 		&a.LLMPromptTokens, &a.LLMCompletionTokens, &a.TTSCharacters,
-		&a.SuccessEvaluation, &a.Summary, &a.RecordingURL, &a.StructuredData, &a.Error, &a.Decision}
+		&a.SuccessEvaluation, &a.Summary, &a.RecordingURL, &a.StructuredData, &a.Error, &a.Decision,
+		&a.CallerNumberID, &a.CallerNumber}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("export attempts: %w", err)

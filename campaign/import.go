@@ -238,6 +238,12 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 	if len(nc.Assistant) > 0 {
 		inline = nc.Assistant
 	}
+	pool, phoneNumberID := nc.CallerNumbers(), ""
+	if len(pool) > 0 {
+		phoneNumberID = pool[0]
+	} else {
+		pool = []string{}
+	}
 	var overridesCol, targetCol *int // NULL without an overrides or target column
 	if hdr.Overrides >= 0 {
 		overridesCol = &hdr.Overrides
@@ -256,17 +262,20 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 			overrides, public_url, webhook_secret, window_spec, default_time_zone, default_region,
 			rate_per_second, max_concurrent, retry_policy, max_attempts, mode, callback_key, do_not_call_key,
 			retry_time_scale, webhooks, max_cost, squad_id, workflow_id, assistant, predial_url,
-			overrides_column, notify_url, notify_spike, target_column, start_at, end_by)
+			overrides_column, notify_url, notify_spike, target_column, start_at, end_by,
+			phone_number_ids, number_strategy, per_number_max_concurrent, per_number_daily_cap, new_number_on_retry)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
+			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
+			$38, $39, nullif($40, 0), nullif($41, 0), $42)
 		RETURNING id`,
 		name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
-		hdr.ExternalID, varCols, nc.AssistantID, nc.PhoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
+		hdr.ExternalID, varCols, nc.AssistantID, phoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
 		nc.WindowSpec, nc.DefaultTimeZone, nc.DefaultRegion, nc.RatePerSecond, nc.MaxConcurrent,
 		nc.RetryPolicy, nc.MaxAttempts, cmp.Or(nc.Mode, ModeForeground), nc.CallbackKey, nc.DoNotCallKey,
 		cmp.Or(nc.RetryTimeScale, 1), cmp.Or(nc.Webhooks, WebhooksAuto), nc.MaxCostUSD, nc.SquadID, nc.WorkflowID, inline,
 		nc.PredialURL, overridesCol, nc.NotifyURL, cmp.Or(nc.NotifySpike, DefaultNotifySpike), targetCol,
-		nc.StartAt, nc.EndBy).Scan(&id)
+		nc.StartAt, nc.EndBy, pool, cmp.Or(nc.NumberStrategy, StrategyRoundRobin), nc.PerNumberMaxConcurrent,
+		nc.PerNumberDailyCap, nc.NewNumberOnRetry).Scan(&id)
 	if isUniqueViolation(err, "campaign_name_key") {
 		return 0, fmt.Errorf("import: campaign %q: %w", nc.Name, ErrNameTaken)
 	}

@@ -163,6 +163,8 @@ type Pacing struct {
 	// it. A scheduled campaign whose start is removed or moved to the past is started by the
 	// next hopper run; one whose end is moved to the past expires its waiting contacts.
 	StartAt, EndBy *time.Time
+	// PerNumberMaxConcurrent and PerNumberDailyCap set the per-number limits; 0 removes one.
+	PerNumberMaxConcurrent, PerNumberDailyCap *int
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the
@@ -193,6 +195,9 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 	}
 	if p.MaxAttempts != nil && *p.MaxAttempts < 1 {
 		return fmt.Errorf("max attempts must be at least 1, got %d", *p.MaxAttempts)
+	}
+	if (p.PerNumberMaxConcurrent != nil && *p.PerNumberMaxConcurrent < 0) || (p.PerNumberDailyCap != nil && *p.PerNumberDailyCap < 0) {
+		return fmt.Errorf("per-number limits must be 0 (no limit) or more")
 	}
 	if p.MaxCostUSD != nil && !(*p.MaxCostUSD >= 0) {
 		return fmt.Errorf("max cost must be above zero (zero: no cap), got %v", *p.MaxCostUSD)
@@ -239,10 +244,12 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				max_cost = CASE WHEN $10::float8 IS NULL THEN max_cost WHEN $10::float8 = 0 THEN NULL ELSE $10::float8 END,
 				predial_url = coalesce($11, predial_url), updated_at = $5,
 				notify_url = coalesce($12, notify_url), notify_spike = coalesce($13, notify_spike),
-				start_at = CASE WHEN $14 THEN $15 ELSE start_at END, end_by = CASE WHEN $16 THEN $17 ELSE end_by END
+				start_at = CASE WHEN $14 THEN $15 ELSE start_at END, end_by = CASE WHEN $16 THEN $17 ELSE end_by END,
+				per_number_max_concurrent = CASE WHEN $18::int IS NULL THEN per_number_max_concurrent ELSE nullif($18::int, 0) END,
+				per_number_daily_cap = CASE WHEN $19::int IS NULL THEN per_number_daily_cap ELSE nullif($19::int, 0) END
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
 			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD, p.PredialURL,
-			p.NotifyURL, p.NotifySpike, setStart, startAt, setEnd, endBy)
+			p.NotifyURL, p.NotifySpike, setStart, startAt, setEnd, endBy, p.PerNumberMaxConcurrent, p.PerNumberDailyCap)
 		if isScheduleViolation(err) {
 			return ErrBadSchedule
 		}
@@ -335,6 +342,9 @@ type Routing struct {
 	Mode          *Mode
 	// RetryTimeScale goes with Mode: the simulator's time scale for ModeSimulated, else 1.
 	RetryTimeScale *float64
+	// PhoneNumberIDs replaces the pool of numbers (Settings.PhoneNumberIDs); PhoneNumberID
+	// should then be its first.
+	PhoneNumberIDs *[]string
 }
 
 // SetRouting changes the assistant, the phone number, the webhook address and mode, or the mode
@@ -347,8 +357,9 @@ func (s *Store) SetRouting(ctx context.Context, campaignID int64, r Routing, now
 		UPDATE campaign SET assistant_id = coalesce($2, assistant_id),
 			phone_number_id = coalesce($3, phone_number_id), public_url = coalesce($4, public_url),
 			mode = coalesce($6, mode), retry_time_scale = coalesce($7, retry_time_scale),
-			webhooks = coalesce($8, webhooks), updated_at = $5
-		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now, r.Mode, r.RetryTimeScale, r.Webhooks)
+			webhooks = coalesce($8, webhooks), phone_number_ids = coalesce($9, phone_number_ids), updated_at = $5
+		WHERE id = $1`, campaignID, r.AssistantID, r.PhoneNumberID, r.PublicURL, now, r.Mode, r.RetryTimeScale, r.Webhooks,
+		r.PhoneNumberIDs)
 	if err != nil {
 		return fmt.Errorf("set routing: %w", err)
 	}

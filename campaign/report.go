@@ -49,6 +49,9 @@ type ReportFacts struct {
 	// ByCallNumber is the calls by their rank among the contact's calls (1 = first call).
 	ByCallNumber []CallNumberFacts
 
+	// ByCallerNumber is the calls by the phone number they came from, in id order.
+	ByCallerNumber []CallerNumberFacts
+
 	// Cost sums the cost of every attempt (CostUSD) and its breakdown by component.
 	Cost CostFacts
 
@@ -117,6 +120,17 @@ type CallNumberFacts struct {
 	FirstConnected, FirstSuccessful int
 }
 
+// CallerNumberFacts are the calls placed from one phone number.
+type CallerNumberFacts struct {
+	// PhoneNumberID is the Vapi phone number id ("" for calls of a campaign without one);
+	// Number its E.164 number when known.
+	PhoneNumberID, Number string
+	// Calls counts the calls, Connected and Successful those connected and successful.
+	Calls, Connected, Successful int
+	// CostUSD sums their cost.
+	CostUSD float64
+}
+
 // CostFacts sum the cost of a campaign's attempts, in USD: the total and Vapi's breakdown
 // (AnalysisUSD sums the analysis steps).
 type CostFacts struct {
@@ -180,6 +194,7 @@ func (s *Store) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts
 			}
 			for _, read := range []func(context.Context, pgx.Tx, *ReportFacts) error{
 				readReportTimes, readContactCounts, readZoneFacts, readAttemptGroups, readCallNumbers, readDurations, readHours,
+				readCallerNumbers,
 			} {
 				if err := read(ctx, tx, f); err != nil {
 					return err
@@ -323,6 +338,26 @@ func readCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	f.ByCallNumber, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CallNumberFacts, error) {
 		var c CallNumberFacts
 		err := row.Scan(&c.Number, &c.Calls, &c.Connected, &c.Successful, &c.FirstConnected, &c.FirstSuccessful)
+		return c, err
+	})
+	return err
+}
+
+// readCallerNumbers counts the calls, connected, successful, and their cost by the phone number
+// they came from.
+func readCallerNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
+	rows, err := tx.Query(ctx, `
+		SELECT a.phone_number_id, coalesce((SELECT number FROM caller_number WHERE id = a.phone_number_id), ''),
+		       count(*), count(*) FILTER (WHERE a.outcome = $2), count(*) FILTER (WHERE `+successSQL()+`),
+		       coalesce(sum(a.cost), 0)::float8
+		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
+		GROUP BY a.phone_number_id ORDER BY a.phone_number_id`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
+	if err != nil {
+		return err
+	}
+	f.ByCallerNumber, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CallerNumberFacts, error) {
+		var c CallerNumberFacts
+		err := row.Scan(&c.PhoneNumberID, &c.Number, &c.Calls, &c.Connected, &c.Successful, &c.CostUSD)
 		return c, err
 	})
 	return err

@@ -200,6 +200,14 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		return river.JobSnooze(grant.Wait)
 	case campaign.RefuseAtCapacity, campaign.RefuseAccountLimit:
 		return river.JobSnooze(jitter(capacityRecheck))
+	case campaign.RefuseNumbersBusy:
+		if grant.Wait > 0 { // daily caps: back to pending until the next day, not a spin
+			w.Logger.Info("every caller number is at its daily cap; contact put back until the next UTC day",
+				"campaign_id", c.ID, "contact_id", ct.ID)
+			now := w.Now()
+			return w.Store.RequeueContact(ctx, ct.ID, now.Add(grant.Wait), now)
+		}
+		return river.JobSnooze(jitter(capacityRecheck))
 	case campaign.RefuseBudget: // the store paused the campaign and put the contact back
 		w.Logger.Warn("campaign paused: its budget cap (--max-cost) would be passed; raise it with campaign set and resume",
 			"campaign_id", c.ID)
@@ -214,6 +222,9 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 	if err != nil {
 		return w.Store.CallNotCreated(ctx, att.ID, campaign.NotCreatedPermanent, "", err.Error(), time.Time{}, w.Now())
 	}
+	// The number the attempt recorded, never one chosen again: a retried job of the same
+	// attempt sends the same call.
+	req.PhoneNumberID = callerNumber(c, att)
 	began := w.Now()
 	call, err := w.Vapi.CreateCall(ctx, req)
 	if w.Observer != nil {
@@ -350,11 +361,11 @@ func (w *DialWorker) learnAccountLimit(ctx context.Context, log *slog.Logger, at
 // lookupWindow is how far before the attempt's journal time a lookup searches (clock skew).
 const lookupWindow = 2 * time.Minute
 
-// findCall looks for the call of an attempt at Vapi: calls from the campaign's phone number
+// findCall looks for the call of an attempt at Vapi: calls from the attempt's phone number
 // created since shortly before the attempt, matched on the attempt key in the call's name.
 func findCall(ctx context.Context, v VapiClient, c *campaign.Campaign, att *campaign.Attempt) (*vapi.Call, error) {
 	calls, err := v.ListCalls(ctx, &vapi.ListCallsParams{
-		PhoneNumberID: c.PhoneNumberID,
+		PhoneNumberID: callerNumber(c, att),
 		CreatedAtGe:   att.CreatedAt.Add(-lookupWindow),
 		Limit:         1000,
 	})
@@ -367,6 +378,15 @@ func findCall(ctx context.Context, v VapiClient, c *campaign.Campaign, att *camp
 		}
 	}
 	return nil, nil
+}
+
+// callerNumber is the phone number id an attempt's call is placed from: the one BeginAttempt
+// recorded, or the campaign's for an attempt journaled before pools existed.
+func callerNumber(c *campaign.Campaign, att *campaign.Attempt) string {
+	if att.PhoneNumberID != "" {
+		return att.PhoneNumberID
+	}
+	return c.PhoneNumberID
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -310,6 +310,14 @@ func TestDialSettleOnFakes(t *testing.T) {
 			tweak:   refuse(campaign.DialGrant{Refusal: campaign.RefuseAccountLimit}),
 			want:    begin,
 			outcome: outcomeSnooze, snoozeMin: 2 * time.Second, snoozeMax: 3 * time.Second},
+		{name: "every caller number at its live-call limit: snoozed 2-3 s",
+			tweak:   refuse(campaign.DialGrant{Refusal: campaign.RefuseNumbersBusy}),
+			want:    begin,
+			outcome: outcomeSnooze, snoozeMin: 2 * time.Second, snoozeMax: 3 * time.Second},
+		{name: "every caller number at its daily cap: back to pending until the next day",
+			tweak:   refuse(campaign.DialGrant{Refusal: campaign.RefuseNumbersBusy, Wait: 5 * time.Hour}),
+			want:    after(begin, "RequeueContact(7, due +5h0m0s)"),
+			outcome: outcomeComplete},
 		{name: "campaign not running: done", tweak: refuse(campaign.DialGrant{Refusal: campaign.RefuseNotRunning}),
 			want: begin, outcome: outcomeComplete},
 		{name: "contact not queued: done", tweak: refuse(campaign.DialGrant{Refusal: campaign.RefuseNotQueued}),
@@ -418,4 +426,24 @@ func TestDialNotesTheAccountOnceOnFakes(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, noted, "calls: %v", b.calls)
+}
+
+// TestDialSendsTheAttemptsNumberOnFakes: the call comes from the number BeginAttempt recorded on
+// the attempt, not the campaign's first, and an ambiguous failure looks the call up among that
+// number's calls.
+func TestDialSendsTheAttemptsNumberOnFakes(t *testing.T) {
+	t.Parallel()
+	b := setupDial(t)
+	b.campaign.PhoneNumberIDs = []string{b.campaign.PhoneNumberID, "pn-second"}
+	b.attempt.PhoneNumberID = "pn-second"
+	var sent string
+	b.vapi.CreateCallFunc = func(_ context.Context, req *vapi.CreateCallDTO) (*vapi.Call, error) {
+		sent = req.PhoneNumberID
+		b.record("vapi CreateCall(%s)", req.Name)
+		return nil, &vapi.RequestError{Op: vapi.OperationCreateCall, Method: http.MethodPost, Path: "/call",
+			MaybeSent: true, Err: context.DeadlineExceeded}
+	}
+	require.NoError(t, b.work())
+	require.Equal(t, "pn-second", sent)
+	require.Contains(t, b.calls, "vapi ListCalls(pn-second, since -2m0s)")
 }

@@ -22,7 +22,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 	for _, section := range []func(*csvRows, *Report){
 		csvReport, csvCampaign, csvContacts, csvFunnel, csvOutcomes, csvEndedReasons, csvSuccessEvaluations,
 		csvAttempts, csvCost, csvDuration, csvHours, csvTimeZones, csvImport, csvSuppressions, csvProgress,
-		csvAnalytics,
+		csvAnalytics, csvCallerNumbers,
 	} {
 		section(&rows, r)
 	}
@@ -151,6 +151,21 @@ func csvAttempts(rows *csvRows, r *Report) {
 		rows.add("attempts", item, "cumulative_connected_share", a.CumulativeConnectedShare)
 		rows.add("attempts", item, "first_successful_contacts", a.FirstSuccessful)
 		rows.add("attempts", item, "cumulative_success_share", a.CumulativeSuccessShare)
+	}
+}
+
+// csvCallerNumbers adds the calls by the phone number they came from (item: the phone number
+// id).
+func csvCallerNumbers(rows *csvRows, r *Report) {
+	for _, n := range r.CallerNumbers {
+		item := export.SpreadsheetSafe(n.PhoneNumberID)
+		rows.add("caller_numbers", item, "number", n.Number)
+		rows.add("caller_numbers", item, "calls", n.Calls)
+		rows.add("caller_numbers", item, "connected_calls", n.ConnectedCalls)
+		rows.add("caller_numbers", item, "successful_calls", n.SuccessfulCalls)
+		rows.add("caller_numbers", item, "connect_rate", n.ConnectRate)
+		rows.add("caller_numbers", item, "cost_usd", n.CostUSD)
+		rows.add("caller_numbers", item, "per_call_usd", n.PerCallUSD)
 	}
 }
 

@@ -61,6 +61,22 @@ type Report struct {
 	Progress *Progress `json:"progress"`
 	// Analytics is null unless Vapi's analytics were asked for (--analytics).
 	Analytics *Analytics `json:"analytics"`
+	// CallerNumbers are the calls by the phone number they came from, in id order.
+	CallerNumbers []CallerNumberFigures `json:"caller_numbers"`
+}
+
+// CallerNumberFigures are the calls placed from one phone number: how many connected (outcome
+// completed, as in the funnel), the connect rate, and their cost.
+type CallerNumberFigures struct {
+	PhoneNumberID string `json:"phone_number_id"`
+	// Number is the E.164 number, "" when unknown.
+	Number          string   `json:"number"`
+	Calls           int      `json:"calls"`
+	ConnectedCalls  int      `json:"connected_calls"`
+	SuccessfulCalls int      `json:"successful_calls"`
+	ConnectRate     *float64 `json:"connect_rate"`
+	CostUSD         float64  `json:"cost_usd"`
+	PerCallUSD      *float64 `json:"per_call_usd"`
 }
 
 // CampaignInfo says which campaign the report is of and how its calls are placed.
@@ -357,7 +373,23 @@ func Build(f *campaign.ReportFacts, opts Options) *Report {
 	r.Import = importFigures(c.ImportStats)
 	r.Suppressions.RejectedAtImport = c.ImportStats.Rejected[campaign.RejectSuppressed]
 	r.Progress = progress(f, r.Contacts, opts.Now)
+	r.CallerNumbers = callerNumbers(f)
 	return r
+}
+
+func callerNumbers(f *campaign.ReportFacts) []CallerNumberFigures {
+	out := make([]CallerNumberFigures, 0, len(f.ByCallerNumber))
+	for _, n := range f.ByCallerNumber {
+		var perCall *float64
+		if n.Calls > 0 {
+			v := roundUSD(n.CostUSD / float64(n.Calls))
+			perCall = &v
+		}
+		out = append(out, CallerNumberFigures{PhoneNumberID: n.PhoneNumberID, Number: n.Number, Calls: n.Calls,
+			ConnectedCalls: n.Connected, SuccessfulCalls: n.Successful, ConnectRate: share(n.Connected, n.Calls),
+			CostUSD: roundUSD(n.CostUSD), PerCallUSD: perCall})
+	}
+	return out
 }
 
 func contactFigures(f *campaign.ReportFacts) (ContactsInfo, []OutcomeShare, Suppressions) {

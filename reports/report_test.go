@@ -423,3 +423,49 @@ func TestBudgetPauseInEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerNumbersInEveryFormat: the calls by caller number, with the connect rate (connected
+// calls of calls) and the cost a call, in JSON (added within the schema version), text, HTML
+// and CSV; text and HTML show the section only for more than one number.
+func TestCallerNumbersInEveryFormat(t *testing.T) {
+	f := facts()
+	f.ByCallerNumber = []campaign.CallerNumberFacts{
+		{PhoneNumberID: "pn-a", Number: "+14155550100", Calls: 4, Connected: 1, Successful: 1, CostUSD: 0.5},
+		{PhoneNumberID: "=pn-b", Calls: 2, Connected: 2, CostUSD: 0.4},
+	}
+	r := reports.Build(f, reports.Options{Now: now})
+	require.Equal(t, 1, r.SchemaVersion)
+	require.Equal(t, []reports.CallerNumberFigures{
+		{PhoneNumberID: "pn-a", Number: "+14155550100", Calls: 4, ConnectedCalls: 1, SuccessfulCalls: 1, ConnectRate: ptr(0.25),
+			CostUSD: 0.5, PerCallUSD: ptr(0.125)},
+		{PhoneNumberID: "=pn-b", Calls: 2, ConnectedCalls: 2, ConnectRate: ptr(1.0), CostUSD: 0.4, PerCallUSD: ptr(0.2)},
+	}, r.CallerNumbers)
+
+	var buf bytes.Buffer
+	require.NoError(t, reports.Write(&buf, r, reports.FormatJSON))
+	require.Contains(t, buf.String(), `"connect_rate": 0.25,`)
+
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatText))
+	require.Regexp(t, `(?m)^  pn-a \(\+14155550100\) +4 +1 +25\.0% +\$0\.5000 +\$0\.1250$`, buf.String())
+
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatHTML))
+	require.Contains(t, buf.String(), "<h2>By caller number</h2>")
+	require.Contains(t, buf.String(), "<td>pn-a (&#43;14155550100)</td>")
+
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatCSV))
+	require.Contains(t, buf.String(), "caller_numbers,pn-a,connect_rate,0.25\n")
+	require.Contains(t, buf.String(), "caller_numbers,'=pn-b,calls,2\n", "safe in a spreadsheet")
+
+	one := facts()
+	one.ByCallerNumber = f.ByCallerNumber[:1]
+	r = reports.Build(one, reports.Options{Now: now})
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatText))
+	require.NotContains(t, buf.String(), "By caller number")
+	buf.Reset()
+	require.NoError(t, reports.Write(&buf, r, reports.FormatHTML))
+	require.NotContains(t, buf.String(), "By caller number")
+}

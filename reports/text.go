@@ -24,6 +24,9 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.Analytics != nil {
 		sections = append(sections, textAnalytics)
 	}
+	if len(r.CallerNumbers) > 1 {
+		sections = append(sections, textCallerNumbers)
+	}
 	for i, section := range sections {
 		if i > 0 {
 			t.line("")
@@ -144,6 +147,18 @@ func textAttempts(t *textWriter, r *Report) {
 	}
 	if len(r.Attempts) == 0 {
 		t.line("  no calls yet")
+	}
+}
+
+// textCallerNumbers writes the calls by the phone number they came from.
+func textCallerNumbers(t *textWriter, r *Report) {
+	t.line("By caller number\tcalls\tconnected\tconnect rate\tcost\ta call")
+	for _, n := range r.CallerNumbers {
+		label := n.PhoneNumberID
+		if n.Number != "" {
+			label += " (" + n.Number + ")"
+		}
+		t.line("  %s\t%d\t%d\t%s\t%s\t%s", label, n.Calls, n.ConnectedCalls, pct(n.ConnectRate), usd(n.CostUSD), usdPtr(n.PerCallUSD))
 	}
 }
 

@@ -42,12 +42,16 @@ const simulatedPhoneNumberID = "simulated-phone-number"
 type callOptions struct {
 	// AssistantID, SquadID, WorkflowID and Assistant (a transient assistant's JSON) are what
 	// places the calls: at most one is set.
-	AssistantID   string
-	SquadID       string
-	WorkflowID    string
-	Assistant     json.RawMessage
-	PhoneNumberID string
-	PublicURL     string
+	AssistantID string
+	SquadID     string
+	WorkflowID  string
+	Assistant   json.RawMessage
+	// PhoneNumberIDs is the pool of numbers the calls come from (--phone-number-id, then the
+	// ids of PhoneNumbersFile; see resolveCallerNumbers); PhoneNumberID is its first.
+	PhoneNumberIDs   []string
+	PhoneNumbersFile string
+	PhoneNumberID    string
+	PublicURL        string
 	// Detach hands the campaign to `campaign serve` instead of running it here.
 	Detach   bool
 	Simulate bool
@@ -263,7 +267,7 @@ func connectVapi(a *app, opts *callOptions) (*vapiConn, error) {
 			opts.AssistantID = sim.Config().Assistants[0].ID
 		}
 		if opts.PhoneNumberID == "" {
-			opts.PhoneNumberID = simulatedPhoneNumberID
+			opts.setCallerNumbers([]string{simulatedPhoneNumberID})
 		}
 		if opts.PublicURL == "" {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -276,6 +276,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.PredialURL = opts.PredialURL
 	settings.NotifyURL, settings.NotifySpike = opts.NotifyURL, opts.NotifySpike
 	settings.StartAt, settings.EndBy = opts.startAt, opts.endBy
+	settings.PhoneNumberIDs, settings.NumberStrategy = opts.PhoneNumberIDs, campaign.NumberStrategy(opts.NumberStrategy)
+	settings.PerNumberMaxConcurrent, settings.PerNumberDailyCap = opts.PerNumberMaxConcurrent, opts.PerNumberDailyCap
+	settings.NewNumberOnRetry = !opts.SameNumberOnRetry
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,

@@ -105,7 +105,9 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 		if !changed("assistant-id") && !changed("squad-id") && !changed("workflow-id") && !changed("assistant") {
 			o.AssistantID, o.SquadID, o.WorkflowID, o.Assistant = s.AssistantID, s.SquadID, s.WorkflowID, s.Assistant
 		}
-		copyIf("phone-number-id", func() { o.PhoneNumberID = s.PhoneNumberID })
+		if !changed("phone-number-id") && !changed("phone-numbers-file") {
+			o.setCallerNumbers(s.CallerNumbers())
+		}
 		copyIf("public-url", func() { o.PublicURL = s.PublicURL })
 		copyIf("window", func() { o.Window = s.WindowSpec })
 		if !changed("retry") && !changed("max-attempts") {
@@ -128,6 +130,10 @@ func (o *runOptions) applyLike(like *likeSource, changed func(flag string) bool)
 	copyIf("predial-url", func() { o.PredialURL = s.PredialURL })
 	copyIf("notify-url", func() { o.NotifyURL = s.NotifyURL })
 	copyIf("notify-spike", func() { o.NotifySpike = cmp.Or(s.NotifySpike, campaign.DefaultNotifySpike) })
+	copyIf("number-strategy", func() { o.NumberStrategy = string(s.NumberStrategy) })
+	copyIf("per-number-max-concurrent", func() { o.PerNumberMaxConcurrent = s.PerNumberMaxConcurrent })
+	copyIf("per-number-daily-cap", func() { o.PerNumberDailyCap = s.PerNumberDailyCap })
+	copyIf("same-number-on-retry", func() { o.SameNumberOnRetry = !s.NewNumberOnRetry })
 	if o.CallbackKey == "" {
 		o.CallbackKey = campaign.DefaultCallbackAtKey
 	}

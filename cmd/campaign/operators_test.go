@@ -280,6 +280,12 @@ func TestOperatorActionsWithThreeRunners(t *testing.T) {
 // the campaign's cap, so that the simulator's count of live calls measures the cap.
 func setupOps(t *testing.T, seed int64) *killBundle {
 	t.Helper()
+	return setupOpsWith(t, vapitest.Config{Seed: seed, TimeScale: 120, ConcurrencyLimit: 100})
+}
+
+// setupOpsWith is setupOps on a simulator of cfg.
+func setupOpsWith(t *testing.T, cfg vapitest.Config) *killBundle {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "campaign")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -290,7 +296,7 @@ func setupOps(t *testing.T, seed int64) *killBundle {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 
-	sim := vapitest.New(vapitest.Config{Seed: seed, TimeScale: 120, ConcurrencyLimit: 100})
+	sim := vapitest.New(cfg)
 	t.Cleanup(sim.Close)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)

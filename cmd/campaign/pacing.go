@@ -29,10 +29,12 @@ type pacingFlags struct {
 	notifySpike   string
 	startAt       string
 	endBy         string
+	// perNumberMaxConcurrent and perNumberDailyCap are the per-number limits (0: none).
+	perNumberMaxConcurrent, perNumberDailyCap int
 }
 
 // pacingFlagNames lists the flags of pacingFlags, for usage messages.
-const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost, --predial-url, --notify-url, --notify-spike, --start-at or --end-by"
+const pacingFlagNames = "--rate, --max-concurrent, --window, --retry, --max-attempts, --callback-key, --do-not-call-key, --max-cost, --predial-url, --notify-url, --notify-spike, --start-at, --end-by, --per-number-max-concurrent or --per-number-daily-cap"
 
 func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.Float64Var(&p.rate, "rate", 0, "calls created per second, at most (0: no limit)")
@@ -48,6 +50,8 @@ func addPacingFlags(f *pflag.FlagSet, p *pacingFlags) {
 	f.StringVar(&p.notifySpike, "notify-spike", "", `failure-spike rule: PERCENT%/CALLS (e.g. 50%/20), or "off"`)
 	f.StringVar(&p.startAt, "start-at", "", `start no earlier than this (RFC 3339, "2026-12-08 09:00" or "09:00" in this machine's zone, "+2h"; "none": remove)`)
 	f.StringVar(&p.endBy, "end-by", "", `begin no call from this time on; contacts not reached end "expired" (same forms; "none": remove)`)
+	f.IntVar(&p.perNumberMaxConcurrent, "per-number-max-concurrent", 0, "live calls from one number at once, at most, across every campaign (0: no limit)")
+	f.IntVar(&p.perNumberDailyCap, "per-number-daily-cap", 0, "calls placed from one number per UTC day, at most, across every campaign (0: no limit)")
 }
 
 // changes returns the campaign.Pacing of the flags given, checked; a bad value is a usage error.
@@ -149,6 +153,18 @@ func (p *pacingFlags) changes(f *pflag.FlagSet, now time.Time) (campaign.Pacing,
 	if c.StartAt != nil && c.EndBy != nil && !c.StartAt.IsZero() && !c.EndBy.IsZero() && !c.EndBy.After(*c.StartAt) {
 		return c, usageErrorf("--end-by %s is not after --start-at %s: the end must come after the start",
 			scheduleTime(*c.EndBy), scheduleTime(*c.StartAt))
+	}
+	for _, l := range []struct {
+		flag string
+		n    *int
+		set  **int
+	}{{"per-number-max-concurrent", &p.perNumberMaxConcurrent, &c.PerNumberMaxConcurrent}, {"per-number-daily-cap", &p.perNumberDailyCap, &c.PerNumberDailyCap}} {
+		if f.Changed(l.flag) {
+			if err := checkPerNumberLimit(l.flag, *l.n); err != nil {
+				return c, err
+			}
+			*l.set = l.n
+		}
 	}
 	return c, nil
 }

@@ -32,7 +32,43 @@ func preflight(ctx context.Context, w io.Writer, client *vapi.Client, store *cam
 	if c, err = preflightWebhooks(ctx, w, client, store, c, targets, now); err != nil {
 		return nil, err
 	}
+	if err := preflightNumbers(ctx, w, client, store, c, now); err != nil {
+		return nil, err
+	}
 	return c, preflightVariables(ctx, w, store, c, targets, allowMissing)
+}
+
+// preflightNumbers reads every number of a pool (more than one number, or local presence) with
+// GET /phone-number/{id}, which also checks that each exists, and stores their E.164 numbers
+// for local presence and the exports. A number without one (SIP) is chosen as "any" number.
+func preflightNumbers(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign, now time.Time) error {
+	pool := c.CallerNumbers()
+	if len(pool) < 2 && c.NumberStrategy != campaign.StrategyLocalPresence {
+		return nil
+	}
+	numbers := make(map[string]string, len(pool))
+	var unknown []string
+	for _, id := range pool {
+		pn, err := readVapi(ctx, client, "phone number "+id, func(ctx context.Context) (*vapi.PhoneNumber, error) {
+			return client.GetPhoneNumber(ctx, id)
+		})
+		if err != nil {
+			return err
+		}
+		numbers[id] = pn.Number
+		if pn.Number == "" {
+			unknown = append(unknown, id)
+		}
+	}
+	if err := store.NoteCallerNumbers(ctx, numbers, now); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Calling from %d numbers (%s).\n", len(pool), cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
+	if len(unknown) > 0 && c.NumberStrategy == campaign.StrategyLocalPresence {
+		fmt.Fprintf(w, "Local presence: no E.164 number (e.g. SIP) for %s: used only when no local number is free.\n",
+			strings.Join(unknown, ", "))
+	}
+	return nil
 }
 
 // targetAssistants are the assistants that may speak on the calls of one target (see
@@ -220,15 +256,19 @@ func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *ca
 	if overrides.Server != nil && overrides.Server.URL != "" {
 		own.Assistant, ownerName = overrides.Server.URL, "The --overrides file"
 	}
-	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" && c.PhoneNumberID != "" {
-		pn, err := readVapi(ctx, client, "phone number "+c.PhoneNumberID, func(ctx context.Context) (*vapi.PhoneNumber, error) {
-			return client.GetPhoneNumber(ctx, c.PhoneNumberID)
-		})
-		if err != nil {
-			return false, nil, err
-		}
-		if pn.Server != nil && pn.Server.URL != "" {
-			own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))
+	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" {
+		// Every number of a pool: one with a server URL of its own decides for all the calls.
+		for _, id := range c.CallerNumbers() {
+			pn, err := readVapi(ctx, client, "phone number "+id, func(ctx context.Context) (*vapi.PhoneNumber, error) {
+				return client.GetPhoneNumber(ctx, id)
+			})
+			if err != nil {
+				return false, nil, err
+			}
+			if pn.Server != nil && pn.Server.URL != "" {
+				own.PhoneNumber, ownerName = pn.Server.URL, fmt.Sprintf("Phone number %s", cmp.Or(pn.Name, pn.ID))
+				break
+			}
 		}
 	}
 	route := campaign.RouteWebhooks(mode, c.PublicURL, own)

@@ -75,8 +75,12 @@ func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 				return err
 			}
 			opts.Pacing = pacing
-			opts.Given = routingGiven{AssistantID: f.Changed("assistant-id"), PhoneNumberID: f.Changed("phone-number-id"),
-				PublicURL: f.Changed("public-url"), Webhooks: f.Changed("webhooks")}
+			opts.Given = routingGiven{AssistantID: f.Changed("assistant-id"),
+				PhoneNumberID: f.Changed("phone-number-id") || f.Changed("phone-numbers-file"),
+				PublicURL:     f.Changed("public-url"), Webhooks: f.Changed("webhooks")}
+			if err := opts.resolveCallerNumbers(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -88,7 +92,8 @@ func newResumeCmd(a *app, runF func(*resumeOptions) error) *cobra.Command {
 	addPacingFlags(f, &opts.pacing)
 	f.BoolVar(&opts.Detach, "detach", false, "hand the campaign to the campaign serve processes on this database and return")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the calls (default: the campaign's)")
-	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from (default: the campaign's)")
+	f.StringSliceVar(&opts.PhoneNumberIDs, "phone-number-id", nil, "Vapi phone number the calls come from, repeatable: replaces the campaign's pool (default: the campaign's)")
+	f.StringVar(&opts.PhoneNumbersFile, "phone-numbers-file", "", "file of Vapi phone number ids, one per line (# comments): replaces the campaign's pool")
 	f.BoolVar(&opts.Simulate, "simulate", false, "continue on a fresh built-in Vapi simulator (calls of the earlier run are unknown to it)")
 	addCallFlags(f, &opts.callOptions)
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach the webhook receiver (default: the campaign's)")
@@ -122,7 +127,7 @@ func runResume(ctx context.Context, a *app, opts *resumeOptions) error {
 	}
 	opts.SquadID, opts.WorkflowID, opts.Assistant = c.SquadID, c.WorkflowID, c.Assistant
 	if !opts.Given.PhoneNumberID {
-		opts.PhoneNumberID = c.PhoneNumberID
+		opts.setCallerNumbers(c.CallerNumbers())
 	}
 	if !opts.Simulate && ((!opts.hasTarget() && c.TargetColumn == nil) || opts.PhoneNumberID == "") {
 		return usageErrorf("campaign %s has no assistant or phone number to call from: %s", c.Name,
@@ -158,8 +163,12 @@ func runResume(ctx context.Context, a *app, opts *resumeOptions) error {
 func (opts *resumeOptions) routing() campaign.Routing {
 	mode, scale := opts.mode(), opts.retryTimeScale()
 	webhooks := campaign.WebhookMode(opts.Webhooks)
+	pool := opts.PhoneNumberIDs
+	if pool == nil {
+		pool = []string{}
+	}
 	return campaign.Routing{AssistantID: &opts.AssistantID, PhoneNumberID: &opts.PhoneNumberID, PublicURL: &opts.PublicURL,
-		Webhooks: &webhooks, Mode: &mode, RetryTimeScale: &scale}
+		Webhooks: &webhooks, Mode: &mode, RetryTimeScale: &scale, PhoneNumberIDs: &pool}
 }
 
 // store saves the resumed campaign's routing and the pacing changes given, and returns the

@@ -69,6 +69,13 @@ type runOptions struct {
 	StartAt, EndBy string
 	startAt, endBy *time.Time
 
+	// NumberStrategy, PerNumberMaxConcurrent, PerNumberDailyCap and SameNumberOnRetry say how
+	// each call's number is chosen from the pool (campaign.Settings).
+	NumberStrategy         string
+	PerNumberMaxConcurrent int
+	PerNumberDailyCap      int
+	SameNumberOnRetry      bool
+
 	Preview int
 	Format  string
 
@@ -182,7 +189,12 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.SquadID, "squad-id", "", "Vapi squad that places the calls (the row's variables go to every member)")
 	f.StringVar(&opts.WorkflowID, "workflow-id", "", "Vapi workflow that places the calls (it takes variables only: results are polled)")
 	f.StringVar(&opts.AssistantFile, "assistant", "", "JSON file of a transient assistant (Vapi's CreateAssistantDTO) sent with every call")
-	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the calls come from")
+	f.StringSliceVar(&opts.PhoneNumberIDs, "phone-number-id", nil, "Vapi phone number the calls come from (repeatable or comma-separated: a pool)")
+	f.StringVar(&opts.PhoneNumbersFile, "phone-numbers-file", "", "file of Vapi phone number ids the calls come from, one per line (# comments), after --phone-number-id")
+	f.StringVar(&opts.NumberStrategy, "number-strategy", string(campaign.StrategyRoundRobin), "how each call's number is chosen from the pool: round-robin, or local-presence (the contact's area code, else country, else any)")
+	f.IntVar(&opts.PerNumberMaxConcurrent, "per-number-max-concurrent", 0, "live calls from one number at once, at most, across every campaign on the database (0: no limit)")
+	f.IntVar(&opts.PerNumberDailyCap, "per-number-daily-cap", 0, "calls placed from one number per UTC day, at most, across every campaign on the database (0: no limit)")
+	f.BoolVar(&opts.SameNumberOnRetry, "same-number-on-retry", true, "a contact's later attempts come from the number of its previous attempt (=false: the strategy chooses again)")
 	f.StringVar(&opts.OverridesFile, "overrides", "", "JSON file of assistantOverrides merged into every call (row variables win)")
 	f.StringVar(&opts.PublicURL, "public-url", "", "address at which Vapi can reach this machine's webhook receiver (e.g. a tunnel): https://host or the full https://host"+jobs.WebhookPath)
 	f.Float64Var(&opts.Rate, "rate", 1, "calls created per second, at most")
@@ -269,7 +281,7 @@ func (o *runOptions) checkRouting(getenv func(string) string) error {
 	case !o.hasTarget() && !o.hasTargetColumn():
 		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required to place calls, unless the CSV names each row's (an assistant_id or squad_id column, or --target-column)")
 	case o.PhoneNumberID == "":
-		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls")
+		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls (or --phone-numbers-file)")
 	}
 	return nil
 }
@@ -359,7 +371,26 @@ func (o *runOptions) validate() error {
 	if err := checkNotifyTimeout(o.NotifyTimeout); err != nil {
 		return err
 	}
+	if err := o.validateNumbers(); err != nil {
+		return err
+	}
 	return o.validateTarget(mode)
+}
+
+// validateNumbers makes the pool of numbers and checks how they are chosen.
+func (o *runOptions) validateNumbers() error {
+	if err := o.resolveCallerNumbers(); err != nil {
+		return err
+	}
+	strategy, err := campaign.ParseNumberStrategy(o.NumberStrategy)
+	if err != nil {
+		return usageErrorf("--number-strategy: %v", err)
+	}
+	o.NumberStrategy = string(strategy)
+	if err := checkPerNumberLimit("per-number-max-concurrent", o.PerNumberMaxConcurrent); err != nil {
+		return err
+	}
+	return checkPerNumberLimit("per-number-daily-cap", o.PerNumberDailyCap)
 }
 
 // validateTarget checks that at most one target is named and reads the --assistant file. A

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -209,6 +210,15 @@ type statusReport struct {
 		// StartAt and EndBy are the schedule (--start-at, --end-by); absent when none.
 		StartAt *time.Time `json:"start_at,omitempty"`
 		EndBy   *time.Time `json:"end_by,omitempty"`
+		// PhoneNumberIDs is the pool of numbers (PhoneNumberID is its first), NumberStrategy how
+		// each call's is chosen, SameNumberOnRetry whether a contact keeps its number: absent
+		// for a campaign of one number without per-number limits. The limits are absent when
+		// there are none.
+		PhoneNumberIDs         []string `json:"phone_number_ids,omitempty"`
+		NumberStrategy         string   `json:"number_strategy,omitempty"`
+		PerNumberMaxConcurrent int      `json:"per_number_max_concurrent,omitempty"`
+		PerNumberDailyCap      int      `json:"per_number_daily_cap,omitempty"`
+		SameNumberOnRetry      *bool    `json:"same_number_on_retry,omitempty"`
 	} `json:"settings"`
 	// Notifications counts the campaign's notifications; absent when it has none.
 	Notifications *statusNotifications `json:"notifications,omitempty"`
@@ -418,6 +428,12 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	}
 	r.Settings.Window, r.Settings.AssistantID, r.Settings.PhoneNumberID = c.WindowSpec, c.AssistantID, c.PhoneNumberID
 	r.Settings.SquadID, r.Settings.WorkflowID = c.SquadID, c.WorkflowID
+	r.Settings.PerNumberMaxConcurrent, r.Settings.PerNumberDailyCap = c.PerNumberMaxConcurrent, c.PerNumberDailyCap
+	if len(c.CallerNumbers()) > 1 || c.PerNumberMaxConcurrent > 0 || c.PerNumberDailyCap > 0 {
+		same := !c.NewNumberOnRetry
+		r.Settings.PhoneNumberIDs, r.Settings.SameNumberOnRetry = c.CallerNumbers(), &same
+		r.Settings.NumberStrategy = string(cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
+	}
 	if kind, _ := c.Target(); kind == campaign.TargetInlineAssistant {
 		r.Settings.InlineAssistant = reports.InlineAssistantName(c.Assistant)
 	}
@@ -523,6 +539,15 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 		orNone(r.Settings.PhoneNumberID))
 	if r.Settings.NotifyURL != "" || r.Notifications != nil {
 		fmt.Fprintf(tw, "  notifications:\t%s\n", notificationsText(r))
+	}
+	if r.Settings.SameNumberOnRetry != nil { // a pool, or per-number limits
+		retry := "same number on retry"
+		if !*r.Settings.SameNumberOnRetry {
+			retry = "any number on retry"
+		}
+		fmt.Fprintf(tw, "  numbers:\t%s (%s); per number: max concurrent %s, daily cap %s (UTC); %s\n",
+			strings.Join(r.Settings.PhoneNumberIDs, ", "), r.Settings.NumberStrategy,
+			perNumberLimitText(r.Settings.PerNumberMaxConcurrent), perNumberLimitText(r.Settings.PerNumberDailyCap), retry)
 	}
 	fmt.Fprintf(tw, "  import:\t%d rows read, %d accepted, %d rejected\n", r.Import.RowsRead, r.Import.Accepted, r.Import.Rejected)
 	if err := tw.Flush(); err != nil {

@@ -1,5 +1,5 @@
 // Package metrics counts what a `campaign serve` process does, for Prometheus: the calls it
-// creates and how long each POST /call takes, its failed POST /call by class, the outcomes of the
+// creates (in all and by caller number) and how long each POST /call takes, its failed POST /call by class, the outcomes of the
 // results it applies, its pre-dial checks by result and how long each takes, its notification
 // deliveries by kind and result and how long each takes, the webhook
 // requests it answers and, read from the database at every scrape, the live calls of each
@@ -33,20 +33,21 @@ import (
 
 // Metric names.
 const (
-	NameCallsCreated     = "campaign_calls_created_total"
-	NameCallCreateErrors = "campaign_call_create_errors_total"
-	NameDialDuration     = "campaign_dial_duration_seconds"
-	NameLiveCalls        = "campaign_live_calls"
-	NameOrphaned         = "campaign_orphaned"
-	NameBudgetPaused     = "campaign_budget_paused"
-	NameScheduled        = "campaign_scheduled"
-	NameContactsExpired  = "campaign_contacts_expired"
-	NameCallOutcomes     = "campaign_call_outcomes_total"
-	NameWebhookEvents    = "campaign_webhook_events_total"
-	NamePredialChecks    = "campaign_predial_checks_total"
-	NamePredialDuration  = "campaign_predial_duration_seconds"
-	NameNotifications    = "campaign_notifications_total"
-	NameNotifyDuration   = "campaign_notification_duration_seconds"
+	NameCallsCreated      = "campaign_calls_created_total"
+	NameCallCreateErrors  = "campaign_call_create_errors_total"
+	NameDialDuration      = "campaign_dial_duration_seconds"
+	NameLiveCalls         = "campaign_live_calls"
+	NameOrphaned          = "campaign_orphaned"
+	NameBudgetPaused      = "campaign_budget_paused"
+	NameScheduled         = "campaign_scheduled"
+	NameContactsExpired   = "campaign_contacts_expired"
+	NameCallOutcomes      = "campaign_call_outcomes_total"
+	NameWebhookEvents     = "campaign_webhook_events_total"
+	NamePredialChecks     = "campaign_predial_checks_total"
+	NamePredialDuration   = "campaign_predial_duration_seconds"
+	NameNotifications     = "campaign_notifications_total"
+	NameNotifyDuration    = "campaign_notification_duration_seconds"
+	NameCallerNumberCalls = "campaign_caller_number_calls_created_total"
 )
 
 // ErrorClass is the class label of campaign_call_create_errors_total: why a POST /call placed
@@ -108,6 +109,7 @@ type Metrics struct {
 	predialTime   prometheus.Histogram
 	notifications *prometheus.CounterVec
 	notifyTime    prometheus.Histogram
+	callerCalls   *prometheus.CounterVec
 }
 
 // New returns the metrics of a process on a registry of their own, with Go runtime and process
@@ -154,6 +156,10 @@ func New(live LiveCallsSource) *Metrics {
 			Help:    "Time taken by a notification delivery, whatever its answer.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}),
+		callerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameCallerNumberCalls,
+			Help: "Calls created by POST /call, by the Vapi phone number they come from (not counting those refused for concurrency).",
+		}, []string{"phone_number_id"}),
 	}
 	for _, k := range campaign.NotificationKinds() {
 		for _, r := range jobs.NotifyResults() {
@@ -170,7 +176,7 @@ func New(live LiveCallsSource) *Metrics {
 		m.predialChecks.WithLabelValues(string(r))
 	}
 	m.registry.MustRegister(m.callsCreated, m.createErrors, m.dialDuration, m.outcomes, m.webhookEvents,
-		m.predialChecks, m.predialTime, m.notifications, m.notifyTime,
+		m.predialChecks, m.predialTime, m.notifications, m.notifyTime, m.callerCalls,
 		newLiveCallsCollector(live),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -189,11 +195,14 @@ func (m *Metrics) Handler(logger *slog.Logger) http.Handler {
 }
 
 // ObserveCreateCall implements jobs.Observer: it times every POST /call and counts the call
-// created, or the class of its failure.
+// created (and by the phone number it comes from), or the class of its failure.
 func (m *Metrics) ObserveCreateCall(took time.Duration, call *vapi.Call, err error) {
 	m.dialDuration.Observe(took.Seconds())
 	if err == nil && call != nil && !call.ConcurrencyBlocked() {
 		m.callsCreated.Inc()
+		if call.PhoneNumberID != "" {
+			m.callerCalls.WithLabelValues(call.PhoneNumberID).Inc()
+		}
 		return
 	}
 	m.createErrors.WithLabelValues(string(Classify(call, err))).Inc()

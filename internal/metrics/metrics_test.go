@@ -277,3 +277,21 @@ func TestNotificationMetrics(t *testing.T) {
 	require.Contains(t, times, `campaign_notification_duration_seconds_bucket{le="2.5"} 2`+"\n")
 	require.Contains(t, times, "campaign_notification_duration_seconds_count 3\n")
 }
+
+// TestCallerNumberCalls: the calls created are counted by the phone number they come from; a
+// call refused for concurrency, or one whose answer names no number, is not.
+func TestCallerNumberCalls(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(liveCallsFunc(func(context.Context, time.Time) ([]campaign.CampaignLiveCalls, error) { return nil, nil }))
+	m.ObserveCreateCall(time.Millisecond, &vapi.Call{ID: "c1", PhoneNumberID: "pn-a"}, nil)
+	m.ObserveCreateCall(time.Millisecond, &vapi.Call{ID: "c2", PhoneNumberID: "pn-a"}, nil)
+	m.ObserveCreateCall(time.Millisecond, &vapi.Call{ID: "c3", PhoneNumberID: "pn-b"}, nil)
+	m.ObserveCreateCall(time.Millisecond, &vapi.Call{ID: "c4", PhoneNumberID: "pn-b",
+		SubscriptionLimits: &vapi.SubscriptionLimits{ConcurrencyBlocked: true}}, nil)
+	m.ObserveCreateCall(time.Millisecond, &vapi.Call{ID: "c5"}, nil)
+	body := get(t, scrape(t, m))
+	require.Contains(t, body, `campaign_caller_number_calls_created_total{phone_number_id="pn-a"} 2`+"\n")
+	require.Contains(t, body, `campaign_caller_number_calls_created_total{phone_number_id="pn-b"} 1`+"\n")
+	require.NotContains(t, body, `phone_number_id=""`)
+	require.Contains(t, body, "campaign_calls_created_total 4\n")
+}

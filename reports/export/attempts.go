@@ -60,6 +60,10 @@ type AttemptRecord struct {
 	// Error is why no call was placed; Decision what followed the call for the contact.
 	Error    Text `csv:"error" json:"error"`
 	Decision Text `csv:"decision" json:"decision"`
+	// CallerNumberID is the Vapi phone number id the call came from; CallerNumber its E.164
+	// number when known.
+	CallerNumberID Text   `csv:"caller_number_id" json:"caller_number_id"`
+	CallerNumber   string `csv:"caller_number" json:"caller_number"`
 }
 
 // Text is a cell from customer or call data: made SpreadsheetSafe in CSV, as is in JSON.
@@ -245,6 +249,7 @@ func attemptRecord(a *campaign.AttemptResult, zones zoneCache) AttemptRecord {
 		TTSCharacters:     number(a.TTSCharacters),
 		SuccessEvaluation: Text(a.SuccessEvaluation), Summary: Text(a.Summary), RecordingURL: Text(a.RecordingURL),
 		StructuredData: JSONText(a.StructuredData), Error: Text(a.Error), Decision: Text(a.Decision),
+		CallerNumberID: Text(a.CallerNumberID), CallerNumber: a.CallerNumber,
 	}
 	if a.StartedAt != nil {
 		r.StartedAt = Time(*a.StartedAt)

@@ -29,13 +29,15 @@ const (
 	ColVapiCallID        = "result_vapi_call_id"       // the last call's Vapi id
 	ColPhoneE164         = "result_phone_e164"         // the contact's number as dialed: the key shared with --attempts
 	ColIneligibleReason  = "result_ineligible_reason"  // why the pre-dial hook (--predial-url) made the contact ineligible
+	ColCallerNumberID    = "result_caller_number_id"   // the Vapi phone number id the last call came from
+	ColCallerNumber      = "result_caller_number"      // its E.164 number, when known
 )
 
 // ResultColumns are the result columns of a contacts export, in order; the structured-data
 // columns follow them.
 var ResultColumns = []string{ColState, ColOutcome, ColLastEndedReason, ColAttempts, ColFirstCallUTC, ColFirstCallLocal,
 	ColLastCallUTC, ColLastCallLocal, ColTimeZone, ColDurationSeconds, ColCostUSD, ColSuccessEvaluation, ColSummary,
-	ColRecordingURL, ColVapiCallID, ColPhoneE164, ColIneligibleReason}
+	ColRecordingURL, ColVapiCallID, ColPhoneE164, ColIneligibleReason, ColCallerNumberID, ColCallerNumber}
 
 // StructuredPrefix starts the name of every structured-data column: structured.KEY, with the
 // keys of nested objects joined by dots (structured.customer.email).

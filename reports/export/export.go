@@ -204,7 +204,8 @@ func (x *contactRows) csvRecord(rec []string, r *campaign.ContactResult) []strin
 		rec = append(rec, "", "")
 	}
 	rec = append(rec, SpreadsheetSafe(r.SuccessEvaluation), SpreadsheetSafe(r.Summary), SpreadsheetSafe(r.RecordingURL),
-		SpreadsheetSafe(r.LastCallID), r.Phone, SpreadsheetSafe(r.IneligibleReason))
+		SpreadsheetSafe(r.LastCallID), r.Phone, SpreadsheetSafe(r.IneligibleReason),
+		SpreadsheetSafe(r.CallerNumberID), r.CallerNumber)
 	for _, v := range r.Structured {
 		rec = append(rec, SpreadsheetSafe(jsonCell(v)))
 	}

@@ -130,7 +130,7 @@ func TestExportAttemptRecordCSV(t *testing.T) {
 		PlacedAt: Time(started.Add(-time.Second)), StartedAt: Time(started), StartedAtLocal: LocalTime(started.In(ny)),
 		TimeZone: "America/New_York", EndedReason: "customer-ended-call", Outcome: "completed",
 		DurationSeconds: Number{61.25, true}, CostUSD: Number{0.1 + 0.2, true}, Summary: "-2+3 said the customer",
-		StructuredData: `{"a": 1}`}
+		StructuredData: `{"a": 1}`, CallerNumberID: "pn-1", CallerNumber: "+12125550100"}
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
 	cw, err := newCSVWriter(bw, 0, false)
@@ -144,10 +144,10 @@ func TestExportAttemptRecordCSV(t *testing.T) {
 		"vapi_call_id,placed_at_utc,started_at_utc,ended_at_utc,started_at_local,time_zone,ended_reason,outcome,"+
 		"duration_seconds,cost_usd,cost_transport_usd,cost_stt_usd,cost_llm_usd,cost_tts_usd,cost_vapi_usd,"+
 		"cost_analysis_usd,llm_prompt_tokens,llm_completion_tokens,tts_characters,success_evaluation,summary,"+
-		"recording_url,structured_data,error,decision", lines[0])
+		"recording_url,structured_data,error,decision,caller_number_id,caller_number", lines[0])
 	require.Equal(t, `+14155550100,'=crm,2,completed,1,cmp-1-1-1,ended,call-1,2026-11-23T14:05:08Z,2026-11-23T14:05:09Z,,`+
 		`2026-11-23 09:05:09,America/New_York,customer-ended-call,completed,61.25,0.3,,,,,,,,,,,'-2+3 said the customer,,`+
-		`"{""a"": 1}",,`, lines[1])
+		`"{""a"": 1}",,,pn-1,+12125550100`, lines[1])
 
 	js, err := json.Marshal(rec)
 	require.NoError(t, err)

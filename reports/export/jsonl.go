@@ -70,7 +70,8 @@ func (j *jsonlContacts) write(x *contactRows, r *campaign.ContactResult) error {
 			b = append(b, "null"...)
 		}
 	}
-	for _, s := range []string{r.SuccessEvaluation, r.Summary, r.RecordingURL, r.LastCallID, r.Phone, r.IneligibleReason} {
+	for _, s := range []string{r.SuccessEvaluation, r.Summary, r.RecordingURL, r.LastCallID, r.Phone, r.IneligibleReason,
+		r.CallerNumberID, r.CallerNumber} {
 		key()
 		b = appendJSONString(b, s)
 	}

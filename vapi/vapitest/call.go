@@ -237,10 +237,14 @@ func (s *Server) createCall(dto vapi.CreateCallDTO, number string, customerRaw, 
 		RemainingConcurrentCalls: float64(max(0, limit-s.live))}
 	s.calls[c.id] = c
 	s.order = append(s.order, c)
+	if !blocked {
+		s.phoneLocked(c.phoneNumberID).Calls++
+	}
 	startErr := p.outcome == OutcomeStartError || p.outcome == OutcomeConcurrencyBlocked
 	if !startErr {
 		c.live = true
 		s.setLiveLocked(1)
+		s.phoneLiveLocked(c.phoneNumberID, 1)
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
@@ -329,6 +333,7 @@ func (s *Server) transition(c *simCall, status vapi.CallStatus) {
 		if c.live {
 			c.live = false
 			s.setLiveLocked(-1)
+			s.phoneLiveLocked(c.phoneNumberID, -1)
 		}
 	}
 	s.notifyLocked()

@@ -91,6 +91,7 @@
 // See Config and Faults: APIKey, Seed, TimeScale, ConcurrencyLimit,
 // ConcurrencyMode (blocked-201 or reject-400), RequestRate and
 // RequestBurst, OutcomeMix, WebhookSecret, Assistants, PhoneNumberIDs,
+// PhoneNumbers (saved numbers, with their E.164 number),
 // Clock, HTTPClient, Spec; faults CreateErrorBefore, CreateErrorAfter,
 // CreateTimeout(+Delay), CreateDrop, RateLimitBurst(+Length), WebhookDrop,
 // WebhookDuplicate, WebhookDelay(+By), WebhookReorder. Faults are drawn from
@@ -99,7 +100,8 @@
 // # Introspection
 //
 // Server.CreateRequests, CreateRequestsByNumber, Calls, Concurrency, Live,
-// Deliveries, Faults and FaultCounts expose what happened; Changed returns a
+// PhoneNumbers (calls and most live at once per phoneNumberId), Deliveries,
+// Faults and FaultCounts expose what happened; Changed returns a
 // channel closed at the next change, to wait on a condition without
 // sleeping.
 package vapitest

@@ -248,6 +248,45 @@ func (s *Server) setLiveLocked(delta int) {
 	s.samples = append(s.samples, ConcurrencySample{At: s.now(), Live: s.live})
 }
 
+// phoneLocked returns the figures of one phone number; s.mu must be held.
+func (s *Server) phoneLocked(phoneNumberID string) *PhoneNumberStats {
+	p := s.byPhone[phoneNumberID]
+	if p == nil {
+		p = &PhoneNumberStats{}
+		s.byPhone[phoneNumberID] = p
+	}
+	return p
+}
+
+// phoneLiveLocked changes the live count of the calls from one phone number; s.mu must be held.
+func (s *Server) phoneLiveLocked(phoneNumberID string, delta int) {
+	p := s.phoneLocked(phoneNumberID)
+	p.Live += delta
+	p.MaxLive = max(p.MaxLive, p.Live)
+}
+
+// PhoneNumberStats is what the simulator saw of the calls from one phone number.
+type PhoneNumberStats struct {
+	// Calls counts the calls placed from it: every call created but those refused for
+	// concurrency (a call that fails to start counts, as its attempt does).
+	Calls int `json:"calls"`
+	// Live is the number of its calls live now; MaxLive the highest it ever was.
+	Live    int `json:"live"`
+	MaxLive int `json:"maxLive"`
+}
+
+// PhoneNumbers returns, by phoneNumberId, what the simulator saw of the calls from each number
+// (calls without a phoneNumberId under "").
+func (s *Server) PhoneNumbers() map[string]PhoneNumberStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]PhoneNumberStats, len(s.byPhone))
+	for id, p := range s.byPhone {
+		out[id] = *p
+	}
+	return out
+}
+
 // serveIntrospection serves GET /_sim/{requests,calls,concurrency,
 // deliveries,faults} (no authentication).
 func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, what string) {

@@ -50,6 +50,7 @@ type Server struct {
 	dialed      map[string]int // calls placed per number (not counting those refused for concurrency)
 	live        int
 	maxLive     int
+	byPhone     map[string]*PhoneNumberStats // by phoneNumberId
 	samples     []ConcurrencySample
 	requests    []CreateRequest
 	deliveries  []Delivery
@@ -78,6 +79,7 @@ func New(cfg Config) *Server {
 		cancel:      cancel,
 		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
 		calls:       map[string]*simCall{},
+		byPhone:     map[string]*PhoneNumberStats{},
 		dialed:      map[string]int{},
 		zones:       map[string]*time.Location{},
 	}

@@ -750,3 +750,38 @@ func TestSimulatorRetriesReachNewPeople(t *testing.T) {
 	require.Greater(t, newlyReached[1], newlyReached[2], "each attempt reaches fewer new people than the one before")
 	require.Greater(t, neverReached, numbers/20, "some people rarely answer")
 }
+
+// TestSimulatorObservesPhoneNumbers: the simulator counts, per phoneNumberId, the calls placed
+// and the most live at once, from its side of the wire; GET /phone-number/{id} answers each
+// configured number with its E.164 number.
+func TestSimulatorObservesPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	clock := vapitest.NewFakeClock(time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC))
+	b := setup(t, vapitest.Config{Seed: 1, Clock: clock, TimeScale: 1, ConcurrencyLimit: 2,
+		PhoneNumbers: []vapi.PhoneNumber{{ID: "pn-1", Number: "+14155550100"}, {ID: "pn-2", Number: "+12125550100"}}})
+	ctx := context.Background()
+	pn, err := b.client.GetPhoneNumber(ctx, "pn-2")
+	require.NoError(t, err)
+	require.Equal(t, "+12125550100", pn.Number)
+
+	from := func(phoneNumberID, number string) *vapi.CreateCallDTO {
+		dto := b.dto(number)
+		dto.PhoneNumberID = phoneNumberID
+		return dto
+	}
+	for _, d := range []*vapi.CreateCallDTO{from("pn-1", "+12015550101"), from("pn-1", "+12015550102")} {
+		_, err := b.client.CreateCall(ctx, d)
+		require.NoError(t, err)
+	}
+	blocked, err := b.client.CreateCall(ctx, from("pn-2", "+12015550103"))
+	require.NoError(t, err)
+	require.True(t, blocked.ConcurrencyBlocked(), "over the account's limit: not a call from pn-2")
+	require.Equal(t, map[string]vapitest.PhoneNumberStats{"pn-1": {Calls: 2, Live: 2, MaxLive: 2}}, b.sim.PhoneNumbers())
+
+	clock.Advance(10 * time.Minute) // both calls are over
+	_, err = b.client.CreateCall(ctx, from("pn-2", "+12015550104"))
+	require.NoError(t, err)
+	require.Equal(t, map[string]vapitest.PhoneNumberStats{
+		"pn-1": {Calls: 2, Live: 0, MaxLive: 2}, "pn-2": {Calls: 1, Live: 1, MaxLive: 1},
+	}, b.sim.PhoneNumbers())
+}
