@@ -364,9 +364,8 @@ type ClaimedNotification struct {
 	// Attempt is this delivery's number, 1 for the first.
 	Attempt int
 	Payload []byte
-	// URL is where to POST it; Secret is its campaign's webhook secret.
-	URL    string
-	Secret string
+	// URL is where to POST it.
+	URL string
 }
 
 // ClaimNotifications claims up to limit notifications due at now (of campaign campaignID, or
@@ -388,14 +387,14 @@ func (s *Store) ClaimNotifications(ctx context.Context, campaignID int64, defaul
 		UPDATE notification n SET attempts = n.attempts + 1, next_attempt_at = $6
 		FROM due, campaign c WHERE n.id = due.id AND c.id = n.campaign_id
 		RETURNING n.id, n.campaign_id, n.kind, n.dedupe_key, n.attempts, n.payload,
-		          CASE WHEN c.notify_url <> '' THEN c.notify_url ELSE $4 END, c.webhook_secret`,
+		          CASE WHEN c.notify_url <> '' THEN c.notify_url ELSE $4 END`,
 		now, campaignID, ModeService, defaultURL, limit, leaseUntil)
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
 	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedNotification, error) {
 		var n ClaimedNotification
-		return n, r.Scan(&n.ID, &n.CampaignID, &n.Kind, &n.Key, &n.Attempt, &n.Payload, &n.URL, &n.Secret)
+		return n, r.Scan(&n.ID, &n.CampaignID, &n.Kind, &n.Key, &n.Attempt, &n.Payload, &n.URL)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)

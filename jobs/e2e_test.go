@@ -149,6 +149,7 @@ func (b *e2eBundle) startRunnerFor(t *testing.T, id int64) {
 		HopperInterval: 200 * time.Millisecond, ReconcileInterval: 300 * time.Millisecond,
 		Reconcile: jobs.ReconcileConfig{ReportGrace: time.Second, CreatingGrace: 500 * time.Millisecond,
 			SureAbsentLookups: 2, SureAbsentAfter: 2 * time.Second},
+		Notify: jobs.NotifierConfig{Secret: e2eNotifySecret},
 	})
 	require.NoError(t, err)
 	require.NoError(t, rc.Start(ctx))

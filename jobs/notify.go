@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,8 +98,9 @@ type NotifierConfig struct {
 	// DefaultURL is where the notifications of ModeService campaigns without a notify URL of
 	// their own go (campaign serve --notify-url); "" leaves them to a process that has one.
 	DefaultURL string
-	// Secret keys every signature (CAMPAIGN_NOTIFY_SECRET); "" keys each with its campaign's
-	// webhook secret.
+	// Secret keys every signature (CAMPAIGN_NOTIFY_SECRET); "" sends notifications unsigned.
+	// A campaign's webhook secret never keys one: a receiver holding it could forge that
+	// campaign's webhooks.
 	Secret      string
 	Timeout     time.Duration
 	MaxAttempts int
@@ -118,6 +120,8 @@ type NotifierConfig struct {
 type Notifier struct {
 	cfg    NotifierConfig
 	client *http.Client
+	// unsigned says, once per process, that notifications go out unsigned.
+	unsigned sync.Once
 }
 
 // NewNotifier returns a notifier with cfg, its zero fields set to the defaults.
@@ -175,21 +179,31 @@ func (n *Notifier) DeliverDue(ctx context.Context, campaignID int64) (int, error
 	if err != nil {
 		return 0, err
 	}
+	// One campaign's notifications go one after the other, in the order they were recorded (a
+	// deadline before the completion it leads to); different campaigns' at once.
+	byCampaign := map[int64][]*campaign.ClaimedNotification{}
+	for i := range claimed {
+		c := &claimed[i]
+		byCampaign[c.CampaignID] = append(byCampaign[c.CampaignID], c)
+	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for i := range claimed {
+	for _, list := range byCampaign {
+		slices.SortFunc(list, func(a, b *campaign.ClaimedNotification) int { return cmp.Compare(a.ID, b.ID) })
 		wg.Add(1)
-		go func(c *campaign.ClaimedNotification) {
+		go func() {
 			defer wg.Done()
-			if err := n.deliver(context.WithoutCancel(ctx), c); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+			for _, c := range list {
+				if err := n.deliver(context.WithoutCancel(ctx), c); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
 			}
-		}(&claimed[i])
+		}()
 	}
 	wg.Wait()
 	return len(claimed), errors.Join(errs...)
@@ -236,7 +250,6 @@ func NotifyBackoff(base time.Duration, attempt int) time.Duration {
 // post sends one notification. Its errors never carry the URL's path or query (a Slack webhook
 // URL's token): they name the host only.
 func (n *Notifier) post(ctx context.Context, c *campaign.ClaimedNotification) error {
-	secret := cmp.Or(n.cfg.Secret, c.Secret)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(c.Payload))
 	if err != nil {
 		return fmt.Errorf("notify %s: bad URL", campaign.MaskURL(c.URL))
@@ -245,7 +258,13 @@ func (n *Notifier) post(ctx context.Context, c *campaign.ClaimedNotification) er
 	req.Header.Set("User-Agent", "campaign-notifier")
 	req.Header.Set(EventHeader, string(c.Kind))
 	req.Header.Set(NotificationIDHeader, c.Key)
-	req.Header.Set(SignatureHeader, Sign(secret, n.cfg.Now().Unix(), c.Payload))
+	if n.cfg.Secret != "" {
+		req.Header.Set(SignatureHeader, Sign(n.cfg.Secret, n.cfg.Now().Unix(), c.Payload))
+	} else {
+		n.unsigned.Do(func() {
+			n.cfg.Logger.Info("notifications are sent unsigned: no notify secret is set (CAMPAIGN_NOTIFY_SECRET)")
+		})
+	}
 	resp, err := n.client.Do(req)
 	if err != nil {
 		var urlErr *url.Error

@@ -26,8 +26,15 @@ import (
 	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
-// notifySecret is the webhook secret of the campaigns of the notifier tests: the signing key.
-const notifySecret = "notify-secret"
+// notifySecret is the notify secret of the notifier tests (CAMPAIGN_NOTIFY_SECRET): the signing
+// key. webhookSecret is their campaigns' webhook secret, which must never key a signature.
+const (
+	notifySecret  = "notify-secret"
+	webhookSecret = "webhook-secret"
+)
+
+// e2eNotifySecret is the notify secret of the runners of the end-to-end tests.
+const e2eNotifySecret = "e2e-notify-secret"
 
 // notifyFailReason is an ended reason that classifies as failed_retryable.
 const notifyFailReason = "call.start.error-vapifault-test-outage"
@@ -142,7 +149,7 @@ func (b *notifyBundle) campaignOf(t *testing.T, mode campaign.Mode, name, notify
 	reader, err := campaign.NewReader(strings.NewReader(e2eContacts(contacts)), campaign.ReaderOptions{})
 	require.NoError(t, err)
 	c, err := b.store.Import(b.ctx, campaign.NewCampaign{Name: name, Mode: mode, Settings: campaign.Settings{
-		AssistantID: "asst", PhoneNumberID: "pn", WebhookSecret: notifySecret, WindowSpec: "always",
+		AssistantID: "asst", PhoneNumberID: "pn", WebhookSecret: webhookSecret, WindowSpec: "always",
 		DefaultTimeZone: "UTC", DefaultRegion: "US", MaxConcurrent: 10, MaxAttempts: 1, RetryPolicy: "none",
 		NotifyURL: notifyURL, NotifySpike: spike,
 	}}, campaign.ImportInput{Reader: reader})
@@ -179,6 +186,9 @@ func (b *notifyBundle) notifier(t *testing.T, cfg jobs.NotifierConfig) *jobs.Not
 	t.Helper()
 	cfg.Store = campaign.NewStore(newPool(t, b.dbURL))
 	cfg.Now = b.clock.Now
+	if cfg.Secret == "" {
+		cfg.Secret = notifySecret
+	}
 	return jobs.NewNotifier(cfg)
 }
 
@@ -204,6 +214,8 @@ func (b *notifyBundle) checkSigned(t *testing.T, got receivedNotification) campa
 	t.Helper()
 	require.NoError(t, jobs.VerifySignature(notifySecret, got.Signature, got.Body, b.clock.Now(), 5*time.Minute))
 	require.ErrorIs(t, jobs.VerifySignature("another secret", got.Signature, got.Body, b.clock.Now(), 0), jobs.ErrBadSignature)
+	require.ErrorIs(t, jobs.VerifySignature(webhookSecret, got.Signature, got.Body, b.clock.Now(), 0), jobs.ErrBadSignature,
+		"never keyed by the campaign's webhook secret")
 	tampered := append([]byte(nil), got.Body...)
 	tampered[len(tampered)-2] ^= 1
 	require.ErrorIs(t, jobs.VerifySignature(notifySecret, got.Signature, tampered, b.clock.Now(), 0), jobs.ErrBadSignature)
@@ -274,11 +286,17 @@ func TestNotifierDeliversEachKind(t *testing.T) {
 	got := rc.received()
 	require.Len(t, got, 4)
 	byEvent := map[string]campaign.NotificationBody{}
+	var order []string // campaign c's, as received
 	for _, r := range got {
 		body := b.checkSigned(t, r)
 		require.NotContains(t, byEvent, r.Event, "delivered twice")
 		byEvent[r.Event] = body
+		if body.Campaign.ID == c.ID {
+			order = append(order, r.Event)
+		}
 	}
+	require.Equal(t, []string{"failure_spike", "paused_budget", "cancelled"}, order,
+		"one campaign's notifications arrive in the order they happened")
 	require.Equal(t, map[string]int{"failure_spike/delivered": 1, "paused_budget/delivered": 1,
 		"cancelled/delivered": 1, "completed/delivered": 1}, obs.get())
 
@@ -461,7 +479,7 @@ func TestRunnerNotifiesAndFailuresDoNotMatter(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond), "the campaign completes and its notification is tried")
 	got := rc.received()[0]
 	require.Equal(t, string(campaign.KindCompleted), got.Event)
-	require.NoError(t, jobs.VerifySignature("e2e-secret", got.Signature, got.Body, time.Now(), time.Minute))
+	require.NoError(t, jobs.VerifySignature(e2eNotifySecret, got.Signature, got.Body, time.Now(), time.Minute))
 	n, err := b.store.NotificationCounts(context.Background(), b.c.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, n.Pending+n.Failed, "kept for a retry")
@@ -533,7 +551,6 @@ func TestNotifierAfterACrash(t *testing.T) {
 	require.Len(t, claimed, 1)
 	require.Equal(t, 1, claimed[0].Attempt)
 	require.Equal(t, rc.url(), claimed[0].URL)
-	require.Equal(t, notifySecret, claimed[0].Secret)
 
 	n := b.notifier(t, jobs.NotifierConfig{})
 	b.clock.set(b.t0.Add(jobs.DefaultNotifyTimeout + time.Minute - time.Second))
@@ -545,5 +562,23 @@ func TestNotifierAfterACrash(t *testing.T) {
 
 	// The dead process's late word changes nothing: its claim is not the latest.
 	require.NoError(t, b.store.NotificationFailed(b.ctx, claimed[0].ID, claimed[0].Attempt, "late", time.Time{}, b.clock.Now()))
+	require.Equal(t, campaign.NotificationCounts{Delivered: 1}, b.counts(t, c.ID))
+}
+
+// TestNotifierUnsignedWithoutSecret: with no notify secret the notifications go out unsigned, and
+// are delivered all the same; the campaign's webhook secret, which would let the receiver forge
+// that campaign's webhooks, keys nothing.
+func TestNotifierUnsignedWithoutSecret(t *testing.T) {
+	t.Parallel()
+	b := setupNotify(t)
+	rc := newNotifyReceiver(t, nil)
+	c := b.campaign(t, "unsigned", rc.url(), "", 1)
+	b.call(t, c, "customer-ended-call", 0.1)
+	n := jobs.NewNotifier(jobs.NotifierConfig{Store: campaign.NewStore(newPool(t, b.dbURL)), Now: b.clock.Now})
+	require.Equal(t, 1, deliver(t, n))
+	got := rc.received()
+	require.Len(t, got, 1)
+	require.Empty(t, got[0].Signature)
+	require.NotContains(t, string(got[0].Body), webhookSecret)
 	require.Equal(t, campaign.NotificationCounts{Delivered: 1}, b.counts(t, c.ID))
 }
