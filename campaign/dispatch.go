@@ -184,7 +184,7 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		}
 		if Expired(endBy, now) {
 			g.Refusal = RefuseExpired
-			return expireQueued(ctx, tx, campaignID, contactID, now)
+			return expireQueued(ctx, tx, campaignID, contactID, *endBy, now)
 		}
 		var suppressed bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression WHERE phone = $1)`, phone).

@@ -357,3 +357,48 @@ func TestNotificationOnDeadline(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, campaign.KindCompleted, got[1].Payload.Event)
 }
+
+// TestNotificationOnDeadlineWithoutTheHopper: the contacts expire without ExpireContacts (their
+// dials come after the end; a call ends after it), yet the deadline is told, once, before the
+// completion.
+func TestNotificationOnDeadlineWithoutTheHopper(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		end  func(b *testBundle, live *campaign.Attempt, queued []int64, after time.Time)
+	}{
+		{"dials after the end", func(b *testBundle, live *campaign.Attempt, queued []int64, after time.Time) {
+			b.end(t, live, "customer-ended-call", after.Add(-2*time.Hour)) // before the end
+			for _, id := range queued {
+				g, err := b.store.BeginAttempt(b.ctx, id, after)
+				require.NoError(t, err)
+				require.Equal(t, campaign.RefuseExpired, g.Refusal)
+			}
+		}},
+		{"a call ends after the end", func(b *testBundle, live *campaign.Attempt, queued []int64, after time.Time) {
+			for _, id := range queued {
+				g, err := b.store.BeginAttempt(b.ctx, id, after.Add(-2*time.Hour)) // before the end
+				require.NoError(t, err)
+				b.end(t, g.Attempt, "customer-ended-call", after.Add(-time.Hour))
+			}
+			b.end(t, live, "customer-did-not-answer", after) // would be retried: expires
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{contacts: 3, maxConcurrent: 3, retry: "no_answer=2@10m"})
+			b.setNotifyURL(t, "https://hooks.example.com/x", "")
+			end := t0.Add(3 * time.Hour)
+			b.schedule(t, nil, &end)
+			b.queueAll(t)
+			live := b.grant(t, b.contacts[0], t0)
+			tc.end(b, live, b.contacts[1:], end.Add(time.Minute))
+			require.Equal(t, campaign.StatusCompleted, b.status(t))
+			got := b.notifications(t)
+			require.Len(t, got, 2)
+			require.Equal(t, campaign.KindDeadline, got[0].Payload.Event)
+			require.Equal(t, campaign.KindCompleted, got[1].Payload.Event)
+			require.Positive(t, got[0].Payload.Details["expired"])
+		})
+	}
+}

@@ -142,9 +142,7 @@ func (s *Store) ExpireContacts(ctx context.Context, campaignID int64, now time.T
 			return err
 		}
 		if expired > 0 {
-			key := fmt.Sprintf("%s-%d-%d", KindDeadline, campaignID, endBy.UnixNano())
-			details := map[string]any{"expired": expired, "end_by": endBy.UTC()}
-			if err := notifyTx(ctx, tx, campaignID, KindDeadline, key, details, now); err != nil {
+			if err := noteDeadline(ctx, tx, campaignID, *endBy, now); err != nil {
 				return err
 			}
 		}
@@ -157,17 +155,35 @@ func (s *Store) ExpireContacts(ctx context.Context, campaignID int64, now time.T
 	return expired, nil
 }
 
-// expireQueued ends a queued contact whose dial came at or after its campaign's end: failed, with
-// OutcomeExpired. The caller holds the contact's lock and may take the campaign's.
-func expireQueued(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, now time.Time) error {
+// expireQueued ends a queued contact whose dial came at or after its campaign's end endBy: failed,
+// with OutcomeExpired. The caller holds the contact's lock and may take the campaign's.
+func expireQueued(ctx context.Context, tx pgx.Tx, campaignID, contactID int64, endBy, now time.Time) error {
 	if err := unqueue(ctx, tx, campaignID, contactID, ContactFailed, `, next_attempt_at = NULL`, now); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE contact SET outcome = $2 WHERE id = $1`, contactID, OutcomeExpired); err != nil {
 		return err
 	}
+	if err := noteDeadline(ctx, tx, campaignID, endBy, now); err != nil {
+		return err
+	}
 	_, err := completeIfDone(ctx, tx, campaignID, now)
 	return err
+}
+
+// noteDeadline records the KindDeadline notification of a campaign whose end endBy has come and
+// whose contacts tx expired: once per end time, whichever expiry comes first (ExpireContacts, a
+// dial refused at the end, a call that ended after it), and before the completion it may lead
+// to. It locks the campaign row, so the caller holds no lock that comes after it.
+func noteDeadline(ctx context.Context, tx pgx.Tx, campaignID int64, endBy, now time.Time) error {
+	var expired int
+	if err := tx.QueryRow(ctx, `
+		WITH c AS (SELECT id FROM campaign WHERE id = $1 FOR NO KEY UPDATE)
+		SELECT `+expiredCountSQL+` FROM c`, campaignID).Scan(&expired); err != nil {
+		return fmt.Errorf("note the deadline of campaign %d: %w", campaignID, err)
+	}
+	key := fmt.Sprintf("%s-%d-%d", KindDeadline, campaignID, endBy.UnixNano())
+	return notifyTx(ctx, tx, campaignID, KindDeadline, key, map[string]any{"expired": expired, "end_by": endBy.UTC()}, now)
 }
 
 // ParseScheduleTime reads a --start-at or --end-by value, for a campaign started at now:

@@ -144,9 +144,13 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		at = d.DeferUntil
 	}
 	if Expired(set.endBy, at) {
-		// The retry would come at or after the campaign's end: the contact expires now.
-		return step.Reason + "; not retried: the campaign ends first (" + string(OutcomeExpired) + ")", nil,
-			finishContact(ctx, tx, a.contactID, ContactFailed, OutcomeExpired, now)
+		// The retry would come at or after the campaign's end: the contact expires now; when the
+		// end has come already, that is the campaign's deadline.
+		reason := step.Reason + "; not retried: the campaign ends first (" + string(OutcomeExpired) + ")"
+		if err := finishContact(ctx, tx, a.contactID, ContactFailed, OutcomeExpired, now); err != nil || !Expired(set.endBy, now) {
+			return reason, nil, err
+		}
+		return reason, nil, noteDeadline(ctx, tx, a.campaignID, *set.endBy, now)
 	}
 	if err := checkContactMove(ContactPending, ContactInCall); err != nil {
 		return "", nil, err
