@@ -169,7 +169,9 @@ type numberChoice struct {
 // campaign keeps a contact's number and the pool still holds it, else the first of NumberOrder
 // within the limits. It locks the caller_number rows of the candidates in id order (the lock
 // order's step between the campaign and the Vapi account), creating those missing, then counts
-// each one's live attempts and today's attempts over every campaign.
+// each one's live attempts and today's attempts over every campaign: those that placed a call
+// or may have, less those Vapi refused for lack of a concurrency slot (outcome capacity: nobody
+// was dialed, as for the campaign's own count of attempts).
 func chooseNumber(ctx context.Context, tx pgx.Tx, pool []string, strategy NumberStrategy, limits NumberLimits,
 	sameOnRetry bool, previous, contact string, next int64, now time.Time) (numberChoice, error) {
 	if len(pool) == 0 {
@@ -215,11 +217,12 @@ func chooseNumber(ctx context.Context, tx pgx.Tx, pool []string, strategy Number
 	today := map[string]int{}
 	if limits.MaxConcurrent > 0 || limits.DailyCap > 0 {
 		rows, err := tx.Query(ctx, `
-			SELECT phone_number_id, count(*) FILTER (WHERE state = ANY($2)), count(*) FILTER (WHERE created_at >= $4)
+			SELECT phone_number_id, count(*) FILTER (WHERE state = ANY($2)),
+			       count(*) FILTER (WHERE created_at >= $4 AND outcome <> $5)
 			FROM attempt WHERE phone_number_id = ANY($1) AND state = ANY($3)
 			  AND (state = ANY($2) OR created_at >= $4)
 			GROUP BY phone_number_id`,
-			ids, liveAttemptStates(), placedAttemptStates(), NumberDay(now))
+			ids, liveAttemptStates(), placedAttemptStates(), NumberDay(now), OutcomeCapacity)
 		if err != nil {
 			return numberChoice{}, fmt.Errorf("count calls of caller numbers: %w", err)
 		}
