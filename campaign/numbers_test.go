@@ -334,3 +334,28 @@ func TestSetNumberPoolAndLimits(t *testing.T) {
 	got := b.grant(t, b.contacts[0], t0).PhoneNumberID
 	require.Contains(t, pool, got, "the new pool")
 }
+
+// TestBeginAttemptInsertsNumbersBeforeLockingAny: the first dial from a pool whose numbers are
+// partly new to the database inserts the missing rows before it locks any: a transaction that
+// inserted a new number (pn-a) and then locks a known one of a higher id (pn-b), in the lock
+// order, does not deadlock with it. Locking pn-b first and then inserting pn-a would (40P01).
+func TestBeginAttemptInsertsNumbersBeforeLockingAny(t *testing.T) {
+	b := setupPool(t, campaign.Settings{PhoneNumberIDs: []string{"pn-a", "pn-b"}}, phones(1)...)
+	require.NoError(t, b.store.NoteCallerNumbers(b.ctx, map[string]string{"pn-b": "+14155559999"}, t0))
+
+	tx, pid := b.lockingTx(t)
+	lock(t, b, tx, `INSERT INTO caller_number (id) VALUES ('pn-a') ON CONFLICT DO NOTHING`) // another dial's first use
+	granted := b.whileBlocked(t, pid, func() error {
+		g, err := b.store.BeginAttempt(b.ctx, b.contacts[0], t0)
+		if err == nil && g.Attempt == nil {
+			err = fmt.Errorf("refused: %s", g.Refusal)
+		}
+		return err
+	})
+	lock(t, b, tx, `SELECT 1 FROM caller_number WHERE id = 'pn-b' FOR NO KEY UPDATE`)
+	require.NoError(t, tx.Commit(b.ctx))
+	require.NoError(t, <-granted)
+	var n int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM caller_number WHERE id IN ('pn-a', 'pn-b')`).Scan(&n))
+	require.Equal(t, 2, n)
+}
