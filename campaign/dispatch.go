@@ -32,7 +32,11 @@ import (
 //     locking every attempt and contact of that campaign, so nothing can insert under it;
 //  6. the rows of the campaign's caller numbers (caller_number), several of them in id order,
 //     FOR NO KEY UPDATE, taken by BeginAttempt alone, after its campaign, to count the live and
-//     today's calls of every campaign from those numbers (the per-number limits);
+//     today's calls of every campaign from those numbers (the per-number limits). The rows
+//     missing are inserted first, in id order, before any of them is locked: INSERT … ON
+//     CONFLICT DO NOTHING locks no row that exists and waits only for a concurrent insert of
+//     the same id, and a row inserted but not committed is invisible to the others' locking
+//     SELECT, so an insert never waits for a transaction that waits for it;
 //  7. the row of the campaign's Vapi account (vapi_account), taken by BeginAttempt alone, after
 //     its campaign and its numbers, to count the live calls of every campaign on the account.
 //

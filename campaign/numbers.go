@@ -167,9 +167,11 @@ type numberChoice struct {
 // chooseNumber picks, in BeginAttempt's transaction after the campaign row is locked, the number
 // a contact's next call comes from: its previous attempt's (previous, "" if none) when the
 // campaign keeps a contact's number and the pool still holds it, else the first of NumberOrder
-// within the limits. It locks the caller_number rows of the candidates in id order (the lock
-// order's step between the campaign and the Vapi account), creating those missing, then counts
-// each one's live attempts and today's attempts over every campaign.
+// within the limits. It creates the caller_number rows of the candidates that are missing, then
+// locks them all in id order (the lock order's step between the campaign and the Vapi account),
+// then counts each one's live attempts and today's attempts over every campaign: those that
+// placed a call or may have, less those Vapi refused for lack of a concurrency slot (outcome
+// capacity: nobody was dialed, as for the campaign's own count of attempts).
 func chooseNumber(ctx context.Context, tx pgx.Tx, pool []string, strategy NumberStrategy, limits NumberLimits,
 	sameOnRetry bool, previous, contact string, next int64, now time.Time) (numberChoice, error) {
 	if len(pool) == 0 {
@@ -182,44 +184,35 @@ func chooseNumber(ctx context.Context, tx pgx.Tx, pool []string, strategy Number
 	ids := slices.Clone(pool)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	lockSQL := `SELECT id, number FROM caller_number WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
-	e164 := make(map[string]string, len(ids))
-	collect := func() error {
-		rows, err := tx.Query(ctx, lockSQL, ids)
-		if err != nil {
-			return err
-		}
-		var id, number string
-		_, err = pgx.ForEachRow(rows, []any{&id, &number}, func() error {
-			e164[id] = number
-			return nil
-		})
-		return err
+	// The missing rows first, in id order, then every row locked in id order: inserting one
+	// after locking another would break the lock order (step 6, at the top of dispatch.go).
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO caller_number (id) SELECT id FROM unnest($1::text[]) AS n(id) ORDER BY id
+		ON CONFLICT DO NOTHING`, ids); err != nil {
+		return numberChoice{}, fmt.Errorf("note caller numbers: %w", err)
 	}
-	if err := collect(); err != nil {
+	rows, err := tx.Query(ctx, `SELECT id, number FROM caller_number WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+	if err != nil {
 		return numberChoice{}, fmt.Errorf("lock caller numbers: %w", err)
 	}
-	if len(e164) < len(ids) {
-		// Numbers new to the database get their row (in id order, so that two inserting at
-		// once wait for each other in that order), which is then locked.
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO caller_number (id) SELECT id FROM unnest($1::text[]) AS n(id) ORDER BY id
-			ON CONFLICT DO NOTHING`, ids); err != nil {
-			return numberChoice{}, fmt.Errorf("note caller numbers: %w", err)
-		}
-		if err := collect(); err != nil {
-			return numberChoice{}, fmt.Errorf("lock caller numbers: %w", err)
-		}
+	e164 := make(map[string]string, len(ids))
+	var id, number string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &number}, func() error {
+		e164[id] = number
+		return nil
+	}); err != nil {
+		return numberChoice{}, fmt.Errorf("lock caller numbers: %w", err)
 	}
 	live := map[string]int{}
 	today := map[string]int{}
 	if limits.MaxConcurrent > 0 || limits.DailyCap > 0 {
 		rows, err := tx.Query(ctx, `
-			SELECT phone_number_id, count(*) FILTER (WHERE state = ANY($2)), count(*) FILTER (WHERE created_at >= $4)
+			SELECT phone_number_id, count(*) FILTER (WHERE state = ANY($2)),
+			       count(*) FILTER (WHERE created_at >= $4 AND outcome <> $5)
 			FROM attempt WHERE phone_number_id = ANY($1) AND state = ANY($3)
 			  AND (state = ANY($2) OR created_at >= $4)
 			GROUP BY phone_number_id`,
-			ids, liveAttemptStates(), placedAttemptStates(), NumberDay(now))
+			ids, liveAttemptStates(), placedAttemptStates(), NumberDay(now), OutcomeCapacity)
 		if err != nil {
 			return numberChoice{}, fmt.Errorf("count calls of caller numbers: %w", err)
 		}

@@ -208,6 +208,32 @@ func TestBeginAttemptPerNumberDailyCap(t *testing.T) {
 	require.Equal(t, campaign.RefuseNumbersBusy, g.Refusal)
 }
 
+// TestPerNumberDailyCapIgnoresCapacityRefusals: a call Vapi created but ended for lack of a
+// concurrency slot (outcome capacity: nobody was dialed) does not use up the number's daily cap,
+// as it does not count as an attempt of its contact; the calls that dialed someone do.
+func TestPerNumberDailyCapIgnoresCapacityRefusals(t *testing.T) {
+	t.Parallel()
+	b := setupPool(t, campaign.Settings{PhoneNumberIDs: []string{"pn-a"}, PerNumberDailyCap: 2}, phones(3)...)
+	for i := range 3 { // an account at its concurrency limit: three refusals in a row
+		a := b.grant(t, b.contacts[0], t0)
+		require.NoError(t, b.store.CallCreated(b.ctx, a.ID, fmt.Sprintf("call-blocked-%d", i), t0, t0))
+		applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: fmt.Sprintf("call-blocked-%d", i),
+			EndedReason: "call.start.error-subscription-concurrency-limit-reached"}, t0)
+		require.NoError(t, err)
+		require.True(t, applied)
+		require.Equal(t, campaign.OutcomeCapacity, b.attempt(t, a.ID).Outcome)
+		require.Equal(t, campaign.AttemptEnded, b.attempt(t, a.ID).State, "ended, not not_created: a call was created")
+		require.Zero(t, b.contact(t, b.contacts[0]).Attempts, "not an attempt")
+		b.requeue(t, b.contacts[0])
+	}
+	later := t0.Add(time.Minute)
+	require.Equal(t, "pn-a", b.grant(t, b.contacts[0], later).PhoneNumberID, "the cap of 2 is untouched")
+	require.Equal(t, "pn-a", b.grant(t, b.contacts[1], later).PhoneNumberID)
+	g, err := b.store.BeginAttempt(b.ctx, b.contacts[2], later)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseNumbersBusy, g.Refusal, "two calls dialed someone: the cap is reached")
+}
+
 // TestBeginAttemptSameNumberOnRetry: a contact's next attempt comes from its previous attempt's
 // number (and waits for it when it is busy), unless the campaign lets the strategy choose again.
 func TestBeginAttemptSameNumberOnRetry(t *testing.T) {
@@ -307,4 +333,29 @@ func TestSetNumberPoolAndLimits(t *testing.T) {
 	require.Equal(t, "pn-x", c.PhoneNumberID)
 	got := b.grant(t, b.contacts[0], t0).PhoneNumberID
 	require.Contains(t, pool, got, "the new pool")
+}
+
+// TestBeginAttemptInsertsNumbersBeforeLockingAny: the first dial from a pool whose numbers are
+// partly new to the database inserts the missing rows before it locks any: a transaction that
+// inserted a new number (pn-a) and then locks a known one of a higher id (pn-b), in the lock
+// order, does not deadlock with it. Locking pn-b first and then inserting pn-a would (40P01).
+func TestBeginAttemptInsertsNumbersBeforeLockingAny(t *testing.T) {
+	b := setupPool(t, campaign.Settings{PhoneNumberIDs: []string{"pn-a", "pn-b"}}, phones(1)...)
+	require.NoError(t, b.store.NoteCallerNumbers(b.ctx, map[string]string{"pn-b": "+14155559999"}, t0))
+
+	tx, pid := b.lockingTx(t)
+	lock(t, b, tx, `INSERT INTO caller_number (id) VALUES ('pn-a') ON CONFLICT DO NOTHING`) // another dial's first use
+	granted := b.whileBlocked(t, pid, func() error {
+		g, err := b.store.BeginAttempt(b.ctx, b.contacts[0], t0)
+		if err == nil && g.Attempt == nil {
+			err = fmt.Errorf("refused: %s", g.Refusal)
+		}
+		return err
+	})
+	lock(t, b, tx, `SELECT 1 FROM caller_number WHERE id = 'pn-b' FOR NO KEY UPDATE`)
+	require.NoError(t, tx.Commit(b.ctx))
+	require.NoError(t, <-granted)
+	var n int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT count(*) FROM caller_number WHERE id IN ('pn-a', 'pn-b')`).Scan(&n))
+	require.Equal(t, 2, n)
 }

@@ -94,4 +94,13 @@ func TestSetEchoesChanges(t *testing.T) {
 	require.Contains(t, b.stderr.String(), `busy=2@30m, voicemail=1@24h, failed=2@10m" → "no_answer=2@4h, busy=2@20m`)
 	require.Contains(t, b.stderr.String(), "  max attempts: ")
 	require.Contains(t, b.stderr.String(), " → 4\n")
+
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--per-number-max-concurrent", "3", "--per-number-daily-cap", "0"),
+		"stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "  per-number max concurrent: none → 3\n")
+	require.Contains(t, b.stderr.String(), "  per-number daily cap: none (unchanged)\n")
+	require.Equal(t, exitOK, b.run(t, "set", "nov", "--per-number-max-concurrent", "0", "--per-number-daily-cap", "150"),
+		"stderr: %s", b.stderr)
+	require.Contains(t, b.stderr.String(), "  per-number max concurrent: 3 → none\n")
+	require.Contains(t, b.stderr.String(), "  per-number daily cap: none → 150\n")
 }

@@ -251,4 +251,11 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	if p.EndBy != nil {
 		line("end by", scheduleOrNone(before.EndBy), scheduleOrNone(after.EndBy))
 	}
+	if p.PerNumberMaxConcurrent != nil {
+		line("per-number max concurrent", perNumberLimitText(before.PerNumberMaxConcurrent),
+			perNumberLimitText(after.PerNumberMaxConcurrent))
+	}
+	if p.PerNumberDailyCap != nil {
+		line("per-number daily cap", perNumberLimitText(before.PerNumberDailyCap), perNumberLimitText(after.PerNumberDailyCap))
+	}
 }
