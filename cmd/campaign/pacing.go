@@ -251,4 +251,8 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	if p.EndBy != nil {
 		line("end by", scheduleOrNone(before.EndBy), scheduleOrNone(after.EndBy))
 	}
+	if before.Status != after.Status {
+		// A start moved ahead takes a running campaign back to scheduled.
+		line("status", string(before.Status), string(after.Status))
+	}
 }
