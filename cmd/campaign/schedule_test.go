@@ -381,3 +381,55 @@ func TestScheduleTimeSaysTheOffsetOnce(t *testing.T) {
 		require.Equal(t, tc.want, scheduleTimeIn(tc.at, loc), tc.zone)
 	}
 }
+
+// TestRunInterruptedWhilePostponed: Ctrl-C while a run waits for the start campaign set moved
+// ahead leaves the campaign scheduled (not paused), having begun no call since, and says so
+// and how to continue (exit 1).
+func TestRunInterruptedWhilePostponed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.realClock = true
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	stderr := &syncBuffer{}
+	a := &app{in: bytes.NewReader(nil), out: &bytes.Buffer{}, errOut: stderr, getenv: func(k string) string { return b.env[k] },
+		now: time.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(ctx, a, []string{"run", file, "--simulate", "--sim-time-scale", "600", "--rate", "0.5",
+			"--retry", "none", "--max-attempts", "1", "--name", "put-off", "--database-url", b.databaseURL()})
+	}()
+	pool := b.pool(t)
+	var id int64
+	waitUntil(t, 60*time.Second, "the run's first call", func() bool {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT coalesce(min(c.id), 0), count(a.id) FROM campaign c
+			LEFT JOIN attempt a ON a.campaign_id = c.id WHERE c.name = 'put-off'`).Scan(&id, &n)
+		return err == nil && n > 0 // the run may not have migrated the database yet
+	})
+	require.Equal(t, exitOK, b.run(t, "set", "put-off", "--start-at", "+1h"), "stderr: %s", b.stderr)
+	setDone := time.Now()
+	store := campaign.NewStore(pool)
+	waitUntil(t, 30*time.Second, "no call in flight", func() bool {
+		p, err := store.Progress(context.Background(), id)
+		require.NoError(t, err)
+		return p.Live == 0 && p.ByState[campaign.ContactInCall] == 0 && p.ByState[campaign.ContactQueued] == 0
+	})
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitError, code, "stderr: %s", stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the run did not stop; stderr: %s", stderr)
+	}
+	require.Contains(t, stderr.String(), "interrupted: campaign put-off is scheduled with ")
+	require.Contains(t, stderr.String(), "continue with: campaign resume put-off --simulate")
+	c, err := store.Campaign(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusScheduled, c.Status)
+	var since int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND created_at > $2`,
+		id, setDone).Scan(&since))
+	require.Zero(t, since)
+}
