@@ -54,7 +54,8 @@ type DialRefusal string
 
 // Reasons BeginAttempt refuses to start an attempt.
 const (
-	// RefuseNotRunning: the campaign is not running. A queued contact is put back to pending,
+	// RefuseNotRunning: the campaign is not running, or its start (Settings.StartAt) is still
+	// ahead, whatever its status says. A queued contact is put back to pending,
 	// so the hopper picks it up again after a resume, or cancelled if the campaign is.
 	RefuseNotRunning DialRefusal = "campaign_not_running"
 	// RefuseNotQueued: the contact is not queued (already handled, cancelled, or gone):
@@ -114,7 +115,7 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // placed, in one transaction that serializes with every other process dialing the same
 // campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
-// is running, the contact is queued, the campaign's end (EndBy) has not come (else the contact
+// is running and its start (StartAt) has come, the contact is queued, the campaign's end (EndBy) has not come (else the contact
 // expires), its number is not suppressed, the budget cap allows one
 // more call (see budgetAllows; else the campaign pauses), the live attempts (creating
 // or created) are fewer than max_concurrent, a number of the campaign's pool is within the
@@ -157,6 +158,7 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			account       string
 			maxCost       *float64
 			endBy         *time.Time
+			startAt       *time.Time
 			pool          []string
 			strategy      NumberStrategy
 			limits        NumberLimits
@@ -166,13 +168,14 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		err = tx.QueryRow(ctx, `
 			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8, end_by,
 			       phone_number_ids, number_strategy, coalesce(per_number_max_concurrent, 0),
-			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number
+			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number, start_at
 			FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate,
-			&nextDial, &account, &maxCost, &endBy, &pool, &strategy, &limits.MaxConcurrent, &limits.DailyCap, &newOnRetry, &nextNumber)
+			&nextDial, &account, &maxCost, &endBy, &pool, &strategy, &limits.MaxConcurrent, &limits.DailyCap, &newOnRetry, &nextNumber,
+			&startAt)
 		if err != nil {
 			return err
 		}
-		if status != StatusRunning {
+		if status != StatusRunning || beforeStart(startAt, now) {
 			g.Refusal = RefuseNotRunning
 			if state != ContactQueued {
 				return nil
@@ -500,16 +503,17 @@ func (s *Store) QueueDue(ctx context.Context, campaignID int64, now time.Time, l
 			maxConcurrent int
 			inQueue       int
 			endBy         *time.Time
+			startAt       *time.Time
 		)
-		err := tx.QueryRow(ctx, `SELECT status, max_concurrent, queued_contacts, end_by FROM campaign WHERE id = $1`,
-			campaignID).Scan(&status, &maxConcurrent, &inQueue, &endBy)
+		err := tx.QueryRow(ctx, `SELECT status, max_concurrent, queued_contacts, end_by, start_at FROM campaign WHERE id = $1`,
+			campaignID).Scan(&status, &maxConcurrent, &inQueue, &endBy, &startAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("campaign %d: %w", campaignID, ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if status != StatusRunning || Expired(endBy, now) {
+		if status != StatusRunning || Expired(endBy, now) || beforeStart(startAt, now) {
 			return nil // past its end, ExpireContacts ends the contacts
 		}
 		limit = min(limit, 2*maxConcurrent-inQueue)

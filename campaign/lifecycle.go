@@ -161,7 +161,11 @@ type Pacing struct {
 	NotifyURL, NotifySpike *string
 	// StartAt and EndBy change the schedule (Settings.StartAt, EndBy); a zero time removes
 	// it. A scheduled campaign whose start is removed or moved to the past is started by the
-	// next hopper run; one whose end is moved to the past expires its waiting contacts.
+	// next hopper run; one whose end is moved to the past expires its waiting contacts. A
+	// running campaign whose start is moved ahead becomes scheduled again: it dials no one
+	// till then (its queued contacts go back to pending when their dials find it not running;
+	// calls in flight finish), and StartScheduled runs it again at the new start. Any other
+	// status stays: a paused campaign resumed before its start becomes scheduled then.
 	StartAt, EndBy *time.Time
 	// PerNumberMaxConcurrent and PerNumberDailyCap set the per-number limits; 0 removes one.
 	PerNumberMaxConcurrent, PerNumberDailyCap *int
@@ -219,6 +223,11 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 	}
 	setStart, startAt := scheduleArg(p.StartAt)
 	setEnd, endBy := scheduleArg(p.EndBy)
+	// A start moved ahead ($20) takes a running campaign back to scheduled.
+	postpone := startAt != nil && startAt.After(now)
+	if err := checkStatusMove(StatusScheduled, StatusRunning); err != nil {
+		return fmt.Errorf("set pacing: %w", err)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Contacts first, in id order, then the campaign row (the lock order of dispatch.go).
 		if p.WindowSpec != nil {
@@ -246,10 +255,12 @@ func (s *Store) SetPacing(ctx context.Context, campaignID int64, p Pacing, now t
 				notify_url = coalesce($12, notify_url), notify_spike = coalesce($13, notify_spike),
 				start_at = CASE WHEN $14 THEN $15 ELSE start_at END, end_by = CASE WHEN $16 THEN $17 ELSE end_by END,
 				per_number_max_concurrent = CASE WHEN $18::int IS NULL THEN per_number_max_concurrent ELSE nullif($18::int, 0) END,
-				per_number_daily_cap = CASE WHEN $19::int IS NULL THEN per_number_daily_cap ELSE nullif($19::int, 0) END
+				per_number_daily_cap = CASE WHEN $19::int IS NULL THEN per_number_daily_cap ELSE nullif($19::int, 0) END,
+				status = CASE WHEN $20 AND status = $21 THEN $22 ELSE status END
 			WHERE id = $1`, campaignID, p.RatePerSecond, p.MaxConcurrent, p.WindowSpec, now,
 			p.RetryPolicy, p.MaxAttempts, p.CallbackKey, p.DoNotCallKey, p.MaxCostUSD, p.PredialURL,
-			p.NotifyURL, p.NotifySpike, setStart, startAt, setEnd, endBy, p.PerNumberMaxConcurrent, p.PerNumberDailyCap)
+			p.NotifyURL, p.NotifySpike, setStart, startAt, setEnd, endBy, p.PerNumberMaxConcurrent, p.PerNumberDailyCap,
+			postpone, StatusRunning, StatusScheduled)
 		if isScheduleViolation(err) {
 			return ErrBadSchedule
 		}
@@ -317,7 +328,7 @@ func (s *Store) Resume(ctx context.Context, campaignID int64, opts ResumeOptions
 			return fmt.Errorf("campaign %d is completed (use --retry-failed to call its failed contacts again): %w",
 				campaignID, ErrWrongStatus)
 		}
-		// Before its start_at it waits scheduled again, unless it is running already.
+		// Before its start_at it waits scheduled (again).
 		_, err = tx.Exec(ctx, `
 			UPDATE campaign SET status = CASE WHEN $6 AND start_at > $2 THEN $5 ELSE $3 END, queued_contacts = 0,
 				finished_at = NULL, updated_at = $2, paused_reason = $4,

@@ -15,9 +15,10 @@ import (
 // This file holds a campaign's schedule (Settings.StartAt, Settings.EndBy): the scheduled
 // status a campaign waits in until its start, and the expiry of its contacts at its end.
 //
-// A campaign started before its StartAt becomes scheduled (Start, Resume); StartScheduled moves
-// it to running once StartAt has come, in one conditional statement under the campaign row's
-// lock, so of several processes exactly one starts it. From EndBy on, BeginAttempt refuses every
+// A campaign started before its StartAt becomes scheduled (Start, Resume), and so does a running
+// one whose StartAt is moved ahead (SetPacing); StartScheduled moves it to running once StartAt
+// has come, in one conditional statement under the campaign row's lock, so of several processes
+// exactly one starts it. From EndBy on, BeginAttempt refuses every
 // dial (RefuseExpired), QueueDue queues nothing, and ExpireContacts, which the runner's hopper
 // calls, ends every pending or queued contact failed with OutcomeExpired; a contact whose call
 // is live finishes it, and expires instead of being retried (settleContact). A retry or a
@@ -45,6 +46,13 @@ func isScheduleViolation(err error) bool {
 // Expired reports whether a campaign with end endBy (nil: none) is over at now.
 func Expired(endBy *time.Time, now time.Time) bool {
 	return endBy != nil && !now.Before(*endBy)
+}
+
+// beforeStart reports whether a campaign with start startAt (nil: none) may not dial yet at now.
+// BeginAttempt and QueueDue check it whatever the status: a running campaign is never ahead of
+// its start (SetPacing moving it ahead makes the campaign scheduled), but a dial never trusts that.
+func beforeStart(startAt *time.Time, now time.Time) bool {
+	return startAt != nil && startAt.After(now)
 }
 
 // StartScheduled starts the scheduled campaigns whose StartAt has come (or was removed) by now:

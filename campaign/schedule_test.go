@@ -125,14 +125,11 @@ func TestScheduledCampaignResumeCancelAndSet(t *testing.T) {
 	require.Equal(t, []int64{b.camp.ID}, ids)
 	require.Equal(t, campaign.StatusRunning, b.status(t))
 
-	// A start set on a running campaign does not stop it, nor does a resume of it.
-	b.schedule(t, &start, nil)
-	_, err = b.store.Resume(b.ctx, b.camp.ID, campaign.ResumeOptions{}, t0)
-	require.NoError(t, err)
-	require.Equal(t, campaign.StatusRunning, b.status(t))
-
-	// A paused campaign resumed before its start waits scheduled; after it, runs.
+	// A start moved ahead on a paused campaign leaves it paused (TestPostponeRunningCampaign has
+	// the running one); resumed before its start it waits scheduled; after it, runs.
 	require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0))
+	b.schedule(t, &start, nil)
+	require.Equal(t, campaign.StatusPaused, b.status(t))
 	_, err = b.store.Resume(b.ctx, b.camp.ID, campaign.ResumeOptions{}, t0)
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusScheduled, b.status(t))
@@ -142,6 +139,72 @@ func TestScheduledCampaignResumeCancelAndSet(t *testing.T) {
 	_, err = b.store.Resume(b.ctx, b.camp.ID, campaign.ResumeOptions{}, start)
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusRunning, b.status(t))
+}
+
+// TestPostponeRunningCampaign: a start moved ahead on a running campaign (campaign set
+// --start-at) makes it scheduled: no dial is begun and nothing is queued till then, a queued
+// contact goes back to pending, the call in flight finishes, and StartScheduled runs it again at
+// the new start. A start set in the past leaves a running campaign running.
+func TestPostponeRunningCampaign(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 3, maxConcurrent: 2})
+	b.queue(t, b.contacts[0], b.contacts[1])
+	inFlight := b.grant(t, b.contacts[0], t0)
+
+	past := t0.Add(-time.Hour)
+	b.schedule(t, &past, nil)
+	require.Equal(t, campaign.StatusRunning, b.status(t), "a start already come changes nothing")
+
+	start := t0.Add(time.Hour)
+	b.schedule(t, &start, nil)
+	require.Equal(t, campaign.StatusScheduled, b.status(t))
+
+	g, err := b.store.BeginAttempt(b.ctx, b.contacts[1], t0.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseNotRunning, g.Refusal)
+	require.Equal(t, campaign.ContactPending, b.contact(t, b.contacts[1]).State)
+	queueAll := func(now time.Time) int {
+		n, err := b.store.QueueDue(b.ctx, b.camp.ID, now, 10, func(*campaign.Contact) campaign.Decision {
+			return campaign.Decision{Queue: true}
+		}, func(context.Context, pgx.Tx, []int64) error { return nil })
+		require.NoError(t, err)
+		return n
+	}
+	require.Zero(t, queueAll(t0.Add(time.Second)))
+
+	// The call in flight ends and is recorded; the campaign still waits for its start.
+	require.NoError(t, b.store.CallCreated(b.ctx, inFlight.ID, "call-postponed", t0, t0))
+	ended := t0.Add(time.Minute)
+	applied, err := b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: "call-postponed",
+		EndedReason: "customer-ended-call", EndedAt: &ended}, ended)
+	require.NoError(t, err)
+	require.True(t, applied)
+	require.True(t, b.contact(t, b.contacts[0]).State.Final())
+	require.Equal(t, campaign.StatusScheduled, b.status(t))
+
+	ids, err := b.store.StartScheduled(b.ctx, "", b.camp.ID, start.Add(-time.Second))
+	require.NoError(t, err)
+	require.Empty(t, ids)
+	ids, err = b.store.StartScheduled(b.ctx, "", b.camp.ID, start)
+	require.NoError(t, err)
+	require.Equal(t, []int64{b.camp.ID}, ids)
+	require.Equal(t, campaign.StatusRunning, b.status(t))
+	require.Equal(t, 2, queueAll(start))
+	b.grant(t, b.contacts[1], start)
+
+	// A dial never trusts the status alone: a campaign marked running while its start is ahead
+	// (a process whose clock is behind started it) begins no call, and nothing is queued.
+	later := start.Add(time.Hour)
+	_, err = b.pool.Exec(b.ctx, `UPDATE campaign SET start_at = $2 WHERE id = $1`, b.camp.ID, later)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusRunning, b.status(t))
+	g, err = b.store.BeginAttempt(b.ctx, b.contacts[2], start.Add(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, campaign.RefuseNotRunning, g.Refusal)
+	require.Equal(t, campaign.ContactPending, b.contact(t, b.contacts[2]).State)
+	require.Zero(t, queueAll(start.Add(time.Second)))
+	b.queue(t, b.contacts[2])
+	b.grant(t, b.contacts[2], later)
 }
 
 func TestSetScheduleChecksTheEndComesAfterTheStart(t *testing.T) {

@@ -26,6 +26,7 @@ func Statuses() []Status {
 //	            scheduled (Resume before its StartAt: harmless), cancelled (Cancel)
 //	running   → running (Resume: harmless, another process may be running it), paused (Pause;
 //	            BeginAttempt when the budget cap would be passed, with PauseBudget),
+//	            scheduled (SetPacing moving its StartAt ahead; Resume before its StartAt),
 //	            completed (its last contact became final), cancelled (Cancel),
 //	            failed (stopped by an error; no verb fails a campaign today)
 //	paused    → running (Resume), scheduled (Resume before its StartAt), cancelled (Cancel)
@@ -39,7 +40,7 @@ func statusMoves(from Status) []Status {
 	case StatusScheduled:
 		return []Status{StatusRunning, StatusScheduled, StatusCancelled}
 	case StatusRunning:
-		return []Status{StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed}
+		return []Status{StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed, StatusScheduled}
 	case StatusPaused, StatusFailed:
 		return []Status{StatusRunning, StatusScheduled, StatusCancelled}
 	case StatusCancelled, StatusCompleted:

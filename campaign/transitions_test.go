@@ -24,7 +24,7 @@ func TestCanMoveStatus(t *testing.T) {
 	allowed := map[campaign.Status][]campaign.Status{
 		draft:     {running, scheduled, cancelled},
 		scheduled: {running, scheduled, cancelled},
-		running:   {running, paused, completed, cancelled, failed},
+		running:   {running, paused, completed, cancelled, failed, scheduled},
 		paused:    {running, scheduled, cancelled},
 		completed: {running, scheduled},
 		cancelled: {running, scheduled},

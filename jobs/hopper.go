@@ -17,7 +17,9 @@ import (
 // due now and inside their calling hours, as many as the campaign can dial soon. Windows,
 // pausing and re-pacing therefore act on a query, not on a million snoozed jobs. It also keeps
 // the schedule: the runner of every campaign (campaign serve) first starts the scheduled
-// campaigns of the service whose start has come, and every runner ends the contacts of a
+// campaigns of the service whose start has come, the runner of one campaign (a foreground run or
+// resume) its campaign when scheduled again (its start moved ahead while it ran), and every
+// runner ends the contacts of a
 // campaign whose end has come (Store.ExpireContacts) instead of queueing them.
 type HopperArgs struct {
 	// CampaignID limits the run to one campaign; 0 means every running campaign.
@@ -58,14 +60,12 @@ func (w *HopperWorker) Work(ctx context.Context, job *river.Job[HopperArgs]) err
 	if scope != 0 {
 		mode = ""
 	}
-	if scope == 0 {
-		started, err := w.Store.StartScheduled(ctx, campaign.ModeService, 0, w.Now())
-		if err != nil {
-			return err
-		}
-		for _, id := range started {
-			w.Logger.Info("scheduled campaign started", "campaign_id", id)
-		}
+	started, err := w.Store.StartScheduled(ctx, mode, scope, w.Now())
+	if err != nil {
+		return err
+	}
+	for _, id := range started {
+		w.Logger.Info("scheduled campaign started", "campaign_id", id)
 	}
 	ids, err := w.Store.RunningCampaigns(ctx, mode)
 	if err != nil {

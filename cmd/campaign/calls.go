@@ -390,8 +390,9 @@ func driveCampaign(ctx context.Context, a *app, opts *callOptions, conn *vapiCon
 		fmt.Fprintf(a.errOut, "Results written to %s\n", opts.Output)
 	}
 	if interrupted {
-		return fmt.Errorf("interrupted: campaign %s is paused with %d contacts not yet final; continue with: %s",
-			c.Name, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
+		// Paused, or scheduled when its start was moved ahead while it ran.
+		return fmt.Errorf("interrupted: campaign %s is %s with %d contacts not yet final; continue with: %s",
+			c.Name, p.Status, p.Total-p.FinalCount(), campaign.ContinueCommand(c, false))
 	}
 	return endError(c, p)
 }
@@ -486,7 +487,10 @@ func watch(ctx, work context.Context, a *app, store *campaign.Store, c *campaign
 		// A call ends by its status-update a moment before its report: its contact stays
 		// in_call until the result is recorded.
 		settled := p.Live == 0 && p.ByState[campaign.ContactInCall] == 0
-		if p.Final() || (interrupted && settled) || (budgetPaused(p) && settled) {
+		// A campaign scheduled again (campaign set moved its start ahead) waits for it, its
+		// runner's hopper starting it then, and completes after: the run goes on watching.
+		scheduled := p.Status == campaign.StatusScheduled
+		if (p.Final() && !scheduled) || (interrupted && settled) || (budgetPaused(p) && settled) {
 			return interrupted, nil
 		}
 	}

@@ -258,4 +258,8 @@ func writePacingChanges(w io.Writer, p campaign.Pacing, before, after *campaign.
 	if p.PerNumberDailyCap != nil {
 		line("per-number daily cap", perNumberLimitText(before.PerNumberDailyCap), perNumberLimitText(after.PerNumberDailyCap))
 	}
+	if before.Status != after.Status {
+		// A start moved ahead takes a running campaign back to scheduled.
+		line("status", string(before.Status), string(after.Status))
+	}
 }

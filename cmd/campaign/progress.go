@@ -119,7 +119,7 @@ func (v *progressView) update(p campaign.Progress) {
 	}
 	done := p.FinalCount()
 	attrs := []any{"campaign_id", v.c.ID, "done", done, "total", p.Total, "live", p.Live, "outcomes", outcomeList(p)}
-	if p.Status == campaign.StatusPaused {
+	if p.Status == campaign.StatusPaused || p.Status == campaign.StatusScheduled {
 		attrs = append(attrs, "status", p.Status)
 	}
 	due, waiting := waitingUntil(p, now)
@@ -175,14 +175,14 @@ const (
 // progressLine renders the status line of p at most width-1 cells wide (the last column is
 // left empty, so no terminal wraps the line). What does not fit goes, least important first:
 // the outcomes one by one (the rarest first) but the most frequent, the bar (shrunk, then
-// dropped), that outcome, the live calls; the count of final contacts, "paused" and the time
-// the next call is due stay.
+// dropped), that outcome, the live calls; the count of final contacts, "paused" (or
+// "scheduled") and the time the next call is due stay.
 func progressLine(p campaign.Progress, now time.Time, width int) string {
 	room := width - 1
 	done := p.FinalCount()
 	var state []string
-	if p.Status == campaign.StatusPaused {
-		state = append(state, "paused")
+	if p.Status == campaign.StatusPaused || p.Status == campaign.StatusScheduled {
+		state = append(state, string(p.Status)) // scheduled: its start was moved ahead meanwhile
 	}
 	if due, ok := waitingUntil(p, now); ok {
 		at := due.In(now.Location())

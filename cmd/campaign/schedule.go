@@ -46,11 +46,22 @@ func checkLaunchSchedule(startAt, endBy *time.Time, now time.Time) error {
 	return nil
 }
 
-// scheduleTime writes a schedule time for people, in this machine's zone: "2026-12-08 09:00 CET
-// (UTC+01:00)".
+// scheduleTime writes a schedule time for people, in this machine's zone: "2026-12-08 09:00:00
+// CET (UTC+01:00)"; the offset only when the zone's name does not already say it:
+// "2026-12-08 09:00:00 UTC", "2026-12-08 09:00:00 +03".
 func scheduleTime(t time.Time) string {
-	t = t.Local()
-	return t.Format("2006-01-02 15:04:05 MST") + " (UTC" + t.Format("-07:00") + ")"
+	return scheduleTimeIn(t, time.Local)
+}
+
+// scheduleTimeIn is scheduleTime in zone loc.
+func scheduleTimeIn(t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	s := t.Format("2006-01-02 15:04:05 MST")
+	name, offset := t.Zone()
+	if strings.HasPrefix(name, "+") || strings.HasPrefix(name, "-") || (offset == 0 && (name == "UTC" || name == "GMT")) {
+		return s
+	}
+	return s + " (UTC" + t.Format("-07:00") + ")"
 }
 
 // scheduleText is a campaign's schedule for people: "from … until …", "" when it has none.

@@ -303,3 +303,133 @@ func TestRunStartAtInterrupted(t *testing.T) {
 		Scan(&attempts))
 	require.Zero(t, attempts)
 }
+
+// TestSetStartAtPostponesARunningRun: campaign set --start-at moving the start of a campaign a
+// foreground run is dialing ahead makes it scheduled; the run dials nobody till the new start,
+// keeps watching, then calls the rest and finishes with the campaign completed.
+func TestSetStartAtPostponesARunningRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.realClock = true
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	stderr := &syncBuffer{}
+	a := &app{in: bytes.NewReader(nil), out: &bytes.Buffer{}, errOut: stderr, getenv: func(k string) string { return b.env[k] },
+		now: time.Now}
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(context.Background(), a, []string{"run", file, "--simulate", "--sim-time-scale", "600",
+			"--rate", "1", "--retry", "none", "--max-attempts", "1", "--name", "postponed", "--database-url", b.databaseURL()})
+	}()
+
+	pool := b.pool(t)
+	ctx := context.Background()
+	var id int64
+	waitUntil(t, 60*time.Second, "the run's first call", func() bool {
+		var n int
+		err := pool.QueryRow(ctx, `SELECT coalesce(min(c.id), 0), count(a.id) FROM campaign c
+			LEFT JOIN attempt a ON a.campaign_id = c.id WHERE c.name = 'postponed'`).Scan(&id, &n)
+		return err == nil && n > 0 // the run may not have migrated the database yet
+	})
+	require.Equal(t, exitOK, b.run(t, "set", "postponed", "--start-at", "+3s"), "stderr: %s", b.stderr)
+	setDone := time.Now()
+	require.Contains(t, b.stderr.String(), "status: running → scheduled")
+	c, err := campaign.NewStore(pool).Campaign(ctx, id)
+	require.NoError(t, err)
+	require.NotNil(t, c.StartAt)
+
+	select {
+	case code := <-done:
+		require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the run did not finish; stderr: %s", stderr)
+	}
+	require.Contains(t, stderr.String(), "9 of 9 contacts final")
+	c, err = campaign.NewStore(pool).Campaign(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusCompleted, c.Status)
+
+	// No call began between the set and the new start; some after it.
+	var inGap, after int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE created_at > $2 AND created_at < $3),
+			count(*) FILTER (WHERE created_at >= $3) FROM attempt WHERE campaign_id = $1`, id, setDone, *c.StartAt).
+		Scan(&inGap, &after))
+	require.Zero(t, inGap, "calls begun while the campaign waited for its new start")
+	require.Positive(t, after, "the run went on at the new start")
+}
+
+// TestScheduleTimeSaysTheOffsetOnce: a schedule time names its zone, and adds the offset only
+// when the zone's name does not already say it.
+func TestScheduleTimeSaysTheOffsetOnce(t *testing.T) {
+	t.Parallel()
+	winter := time.Date(2026, 12, 7, 17, 26, 7, 0, time.UTC)
+	summer := time.Date(2026, 7, 7, 17, 26, 7, 0, time.UTC)
+	for _, tc := range []struct {
+		zone string
+		at   time.Time
+		want string
+	}{
+		{"UTC", winter, "2026-12-07 17:26:07 UTC"},
+		{"Europe/London", winter, "2026-12-07 17:26:07 GMT"},
+		{"Europe/London", summer, "2026-07-07 18:26:07 BST (UTC+01:00)"},
+		{"Europe/Paris", winter, "2026-12-07 18:26:07 CET (UTC+01:00)"},
+		{"America/New_York", winter, "2026-12-07 12:26:07 EST (UTC-05:00)"},
+		{"Asia/Dubai", winter, "2026-12-07 21:26:07 +04"},
+		{"America/Sao_Paulo", winter, "2026-12-07 14:26:07 -03"},
+	} {
+		loc, err := time.LoadLocation(tc.zone)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, scheduleTimeIn(tc.at, loc), tc.zone)
+	}
+}
+
+// TestRunInterruptedWhilePostponed: Ctrl-C while a run waits for the start campaign set moved
+// ahead leaves the campaign scheduled (not paused), having begun no call since, and says so
+// and how to continue (exit 1).
+func TestRunInterruptedWhilePostponed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.realClock = true
+	file := copyFile(t, "../../examples/customers.csv", t.TempDir())
+	stderr := &syncBuffer{}
+	a := &app{in: bytes.NewReader(nil), out: &bytes.Buffer{}, errOut: stderr, getenv: func(k string) string { return b.env[k] },
+		now: time.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(ctx, a, []string{"run", file, "--simulate", "--sim-time-scale", "600", "--rate", "0.5",
+			"--retry", "none", "--max-attempts", "1", "--name", "put-off", "--database-url", b.databaseURL()})
+	}()
+	pool := b.pool(t)
+	var id int64
+	waitUntil(t, 60*time.Second, "the run's first call", func() bool {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT coalesce(min(c.id), 0), count(a.id) FROM campaign c
+			LEFT JOIN attempt a ON a.campaign_id = c.id WHERE c.name = 'put-off'`).Scan(&id, &n)
+		return err == nil && n > 0 // the run may not have migrated the database yet
+	})
+	require.Equal(t, exitOK, b.run(t, "set", "put-off", "--start-at", "+1h"), "stderr: %s", b.stderr)
+	setDone := time.Now()
+	store := campaign.NewStore(pool)
+	waitUntil(t, 30*time.Second, "no call in flight", func() bool {
+		p, err := store.Progress(context.Background(), id)
+		require.NoError(t, err)
+		return p.Live == 0 && p.ByState[campaign.ContactInCall] == 0 && p.ByState[campaign.ContactQueued] == 0
+	})
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitError, code, "stderr: %s", stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the run did not stop; stderr: %s", stderr)
+	}
+	require.Contains(t, stderr.String(), "interrupted: campaign put-off is scheduled with ")
+	require.Contains(t, stderr.String(), "continue with: campaign resume put-off --simulate")
+	c, err := store.Campaign(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusScheduled, c.Status)
+	var since int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM attempt WHERE campaign_id = $1 AND created_at > $2`,
+		id, setDone).Scan(&since))
+	require.Zero(t, since)
+}
