@@ -223,6 +223,10 @@ func ParseScheduleTime(s string, loc *time.Location, now time.Time) (time.Time, 
 			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, loc), nil
 		}
 	}
+	zone := loc.String()
+	if loc == time.Local {
+		zone = "this machine's time zone"
+	}
 	return time.Time{}, fmt.Errorf("%q is not a time: give RFC 3339 (2026-12-08T09:00:00+01:00), a date and time "+
-		"(2026-12-08 09:00, in %s), a time today (09:00) or a duration from now (+2h)", s, loc)
+		"(2026-12-08 09:00, in %s), a time today (09:00) or a duration from now (+2h)", s, zone)
 }
