@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
@@ -37,6 +38,7 @@ const operatorPassword, viewerPassword = "op-password-1", "view-password-2"
 
 type testBundle struct {
 	ctx   context.Context
+	pool  *pgxpool.Pool
 	store *campaign.Store
 	srv   *httptest.Server
 	now   *time.Time
@@ -45,16 +47,19 @@ type testBundle struct {
 
 type setupOpts struct {
 	pageSize int
+	refresh  time.Duration
 }
 
 // setup serves the console on a fresh database, with one operator (ops) and one viewer (audit).
 func setup(t *testing.T, opts setupOpts) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	store := campaign.NewStore(testdb.Pool(t))
+	pool := testdb.Pool(t)
+	store := campaign.NewStore(pool)
 	now := t0
 	users := append(mustUsers(t, console.RoleOperator, "ops:"+operatorPassword), mustUsers(t, console.RoleViewer, "audit:"+viewerPassword)...)
 	cfg := console.Config{Store: store, Users: users, Now: func() time.Time { return now }, PageSize: opts.pageSize,
+		RefreshInterval: opts.refresh,
 		Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 			_, err := export.Contacts(ctx, store, c, w, export.Options{})
 			return err
@@ -63,7 +68,7 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testBundle{ctx: ctx, store: store, srv: srv, now: &now, cfg: cfg}
+	return &testBundle{ctx: ctx, pool: pool, store: store, srv: srv, now: &now, cfg: cfg}
 }
 
 func mustUsers(t *testing.T, role console.Role, value string) []console.User {
