@@ -9,15 +9,18 @@
     if (!el) { return; }
     fetch(el.getAttribute("data-refresh"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (res) {
-        if (!res.ok || res.redirected) { throw new Error("HTTP " + res.status); }
+        // Logged out (a redirect to the login page) or refused: stop refreshing.
+        if (res.redirected || res.status === 401 || res.status === 403 || res.status === 404) { return null; }
+        if (!res.ok) { schedule(); return null; }
         return res.text();
       })
       .then(function (html) {
+        if (html === null) { return; }
         var next = document.createRange().createContextualFragment(html).firstElementChild;
         if (next && document.contains(el)) { el.replaceWith(next); }
         schedule();
       })
-      .catch(function () { /* the session ended or the server is away: stop refreshing */ });
+      .catch(function () { schedule(); /* the server is away for now: try again later */ });
   }
   function schedule() {
     if (document.querySelector("[data-refresh]")) { setTimeout(refresh, interval); }
