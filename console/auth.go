@@ -12,7 +12,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Role is what a console user may do.
@@ -81,6 +84,31 @@ type session struct {
 type auth struct {
 	users []User
 	key   []byte
+	// failures limits the failed logins per user name (one bucket for every name that is no
+	// user, so the map stays as small as the configuration).
+	mu       sync.Mutex
+	failures map[string]*rate.Limiter
+}
+
+// Failed logins allowed per user name: a burst, then one more every loginRefill.
+const (
+	loginBurst  = 10
+	loginRefill = 6 * time.Second
+)
+
+// failureBucket is the limiter of failed logins of user name.
+func (a *auth) failureBucket(name string) *rate.Limiter {
+	if a.role(name) == "" {
+		name = "\x00unknown"
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l, ok := a.failures[name]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(loginRefill), loginBurst)
+		a.failures[name] = l
+	}
+	return l
 }
 
 // newAuth derives the signing key from the users' credentials, so that every serve process
@@ -101,7 +129,7 @@ func newAuth(users []User) (*auth, error) {
 	slices.Sort(lines)
 	m := hmac.New(sha256.New, []byte("campaign console signing key v1"))
 	m.Write([]byte(strings.Join(lines, "\n")))
-	return &auth{users: users, key: m.Sum(nil)}, nil
+	return &auth{users: users, key: m.Sum(nil), failures: map[string]*rate.Limiter{}}, nil
 }
 
 // sign is the MAC of parts under the key, for the purpose named by the first part.

@@ -285,6 +285,20 @@ func TestLogin(t *testing.T) {
 	stranger.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusSeeOther, rec.Code, "changed credentials end every session")
 
+	// Wrong passwords for one name: after a burst, that name may not log in for a while, even
+	// with its password; another name may.
+	for range 10 - 3 { // ops failed three times above
+		res, _ := c.do(http.MethodPost, "/console/login", url.Values{"user": {"ops"}, "password": {"guess"}})
+		require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	}
+	res, body := c.do(http.MethodPost, "/console/login", url.Values{"user": {"ops"}, "password": {operatorPassword}})
+	require.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+	require.Contains(t, body, "Too many failed logins")
+	require.Equal(t, "6", res.Header.Get("Retry-After"))
+	b.client(t).login("audit", viewerPassword)
+	*b.now = t0.Add(6 * time.Second)
+	b.client(t).login("ops", operatorPassword)
+
 	// Logout ends the session.
 	res, _ = tls.do(http.MethodPost, "/console/logout", url.Values{"csrf": {tls.csrf()}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)

@@ -58,6 +58,8 @@ func (srv *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 type loginView struct {
 	Next   string
 	Failed bool
+	// Throttled: too many failed logins of that user name for now.
+	Throttled bool
 }
 
 // loginPage shows the login form.
@@ -69,13 +71,22 @@ func (srv *server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (srv *server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	next := safeNext(r.PostFormValue("next"))
-	u, ok := srv.auth.check(r.PostFormValue("user"), r.PostFormValue("password"))
+	name, now := r.PostFormValue("user"), srv.cfg.Now()
+	failures := srv.auth.failureBucket(name)
+	if failures.TokensAt(now) < 1 {
+		// Too many wrong passwords for this name: no password is even checked for a while.
+		w.Header().Set("Retry-After", strconv.Itoa(int(loginRefill.Seconds())))
+		srv.render(w, r, http.StatusTooManyRequests, "login", view{Title: "Log in", Login: &loginView{Next: next, Throttled: true}})
+		return
+	}
+	u, ok := srv.auth.check(name, r.PostFormValue("password"))
 	if !ok {
+		failures.AllowN(now, 1)
 		srv.cfg.Logger.Warn("console: login refused", "remote_addr", r.RemoteAddr)
 		srv.render(w, r, http.StatusUnauthorized, "login", view{Title: "Log in", Login: &loginView{Next: next, Failed: true}})
 		return
 	}
-	c, err := srv.auth.newSessionCookie(u, srv.cfg.Now(), secure(r))
+	c, err := srv.auth.newSessionCookie(u, now, secure(r))
 	if err != nil {
 		srv.fail(w, r, err)
 		return
