@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -169,6 +172,23 @@ type Pacing struct {
 	StartAt, EndBy *time.Time
 	// PerNumberMaxConcurrent and PerNumberDailyCap set the per-number limits; 0 removes one.
 	PerNumberMaxConcurrent, PerNumberDailyCap *int
+}
+
+// NoMaxCost is the budget-cap value that means no cap (ParseMaxCost).
+const NoMaxCost = "none"
+
+// ParseMaxCost reads a budget cap as people type it: an amount in USD above 0, or NoMaxCost
+// (nil: no cap). 0 is refused rather than taken as "no cap" or "spend nothing": neither reading
+// is obvious.
+func ParseMaxCost(s string) (*float64, error) {
+	if strings.EqualFold(strings.TrimSpace(s), NoMaxCost) {
+		return nil, nil
+	}
+	usd, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || !(usd > 0) || math.IsInf(usd, 0) {
+		return nil, fmt.Errorf("must be an amount in USD above 0 (e.g. 25 or 12.50), or %s to remove the cap; got %q", NoMaxCost, s)
+	}
+	return &usd, nil
 }
 
 // SetPacing changes a campaign's pacing while it runs: every dial and hopper run reads the

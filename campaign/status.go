@@ -26,37 +26,112 @@ type CampaignSummary struct {
 	CreatedAt time.Time
 	// Runner is who runs the campaign (see Orphaned).
 	Runner RunnerState
+	// RatePerSecond and MaxConcurrent are the campaign's pacing (Settings).
+	RatePerSecond float64
+	MaxConcurrent int
+	// StartedAt and FinishedAt are when it first ran and when it ended (nil: not yet).
+	StartedAt, FinishedAt *time.Time
+}
+
+// ListFilter selects the campaigns of ListCampaignsPage: a status, or one of the views below;
+// "" selects every campaign.
+type ListFilter string
+
+// The views of ListFilter beside the statuses.
+const (
+	// ListOrphaned: running with no runner (see Orphaned).
+	ListOrphaned ListFilter = "orphaned"
+	// ListPausedBudget: paused by the budget cap (PauseBudget).
+	ListPausedBudget ListFilter = "paused-budget"
+)
+
+// ParseListFilter checks a ListFilter: "", a status or a view.
+func ParseListFilter(s string) (ListFilter, error) {
+	f := ListFilter(s)
+	if f == "" || f == ListOrphaned || f == ListPausedBudget {
+		return f, nil
+	}
+	for _, st := range Statuses() {
+		if Status(s) == st {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown campaign filter %q", s)
+}
+
+// ListPage selects one page of the campaign list, newest first.
+type ListPage struct {
+	Filter ListFilter
+	// After, when set, is the last campaign of the previous page: the page starts past it
+	// (keyset on created_at, id).
+	After *CampaignSummary
+	// Limit bounds the page (0: no bound).
+	Limit int
 }
 
 // ListCampaigns returns every campaign, newest first (created_at, then id, descending), with
 // its counts taken in one consistent snapshot.
 func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
+	return s.ListCampaignsPage(ctx, ListPage{})
+}
+
+// ListCampaignsPage returns the campaigns of page p, newest first (created_at, then id,
+// descending), with their counts taken in one consistent snapshot: one query, whose counts are
+// taken for the page's campaigns alone.
+func (s *Store) ListCampaignsPage(ctx context.Context, p ListPage) ([]CampaignSummary, error) {
+	if _, err := ParseListFilter(string(p.Filter)); err != nil {
+		return nil, err
+	}
+	var afterAt *time.Time
+	var afterID int64
+	if p.After != nil {
+		afterAt, afterID = &p.After.CreatedAt, p.After.ID
+	}
+	var limit *int
+	if p.Limit > 0 {
+		limit = &p.Limit
+	}
+	var status *Status
+	switch p.Filter {
+	case "":
+	case ListOrphaned:
+		status = ptrTo(StatusRunning)
+	case ListPausedBudget:
+		status = ptrTo(StatusPaused)
+	default:
+		status = ptrTo(Status(p.Filter))
+	}
 	var list []CampaignSummary
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `
 				SELECT c.id, c.name, c.status, c.mode, c.paused_reason, c.created_at,
-				       coalesce(ct.total, 0), coalesce(ct.final, 0), coalesce(a.live, 0), coalesce(a.cost, 0),
-				       `+runnerStateSQL+`
+				       ct.total, ct.final, a.live, a.cost, c.rate_per_second, c.max_concurrent,
+				       c.started_at, c.finished_at, r.live, r.last_seen
 				FROM campaign c
-				LEFT JOIN (
-					SELECT campaign_id, count(*) AS total,
-					       count(*) FILTER (WHERE state = ANY($1)) AS final
-					FROM contact GROUP BY campaign_id
-				) ct ON ct.campaign_id = c.id
-				LEFT JOIN (
-					SELECT campaign_id, count(*) FILTER (WHERE state = ANY($2)) AS live,
-					       sum(cost)::float8 AS cost
-					FROM attempt GROUP BY campaign_id
-				) a ON a.campaign_id = c.id
-				ORDER BY c.created_at DESC, c.id DESC`, finalContactStates(), liveAttemptStates())
+				CROSS JOIN LATERAL (SELECT `+runnerStateSQL+`) r(live, last_seen)
+				CROSS JOIN LATERAL (
+					SELECT count(*)::int AS total, (count(*) FILTER (WHERE state = ANY($1)))::int AS final
+					FROM contact WHERE campaign_id = c.id
+				) ct
+				CROSS JOIN LATERAL (
+					SELECT (count(*) FILTER (WHERE state = ANY($2)))::int AS live, coalesce(sum(cost), 0)::float8 AS cost
+					FROM attempt WHERE campaign_id = c.id
+				) a
+				WHERE ($3::text IS NULL OR c.status = $3)
+				  AND (NOT $4 OR c.paused_reason = $5)
+				  AND (NOT $6 OR r.live = 0)
+				  AND ($7::timestamptz IS NULL OR (c.created_at, c.id) < ($7, $8))
+				ORDER BY c.created_at DESC, c.id DESC
+				LIMIT $9`, finalContactStates(), liveAttemptStates(), status,
+				p.Filter == ListPausedBudget, PauseBudget, p.Filter == ListOrphaned, afterAt, afterID, limit)
 			if err != nil {
 				return err
 			}
 			list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignSummary, error) {
 				var c CampaignSummary
 				err := row.Scan(&c.ID, &c.Name, &c.Status, &c.Mode, &c.PausedReason, &c.CreatedAt, &c.Contacts, &c.Final, &c.Live, &c.Cost,
-					&c.Runner.Live, &c.Runner.LastSeen)
+					&c.RatePerSecond, &c.MaxConcurrent, &c.StartedAt, &c.FinishedAt, &c.Runner.Live, &c.Runner.LastSeen)
 				return c, err
 			})
 			return err
@@ -65,6 +140,27 @@ func (s *Store) ListCampaigns(ctx context.Context) ([]CampaignSummary, error) {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
 	return list, nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// NextDial says when a campaign's next call may be placed, from its row c, its progress p and
+// x.DueNow: now (isNow), at a time, or neither when no contact waits. A campaign scheduled to
+// start later calls nobody before its start.
+func NextDial(c *Campaign, p Progress, x StatusExtras, now time.Time) (at *time.Time, isNow bool) {
+	switch {
+	case c.Status == StatusScheduled && c.StartAt != nil && c.StartAt.After(now):
+		due := *c.StartAt
+		return &due, false
+	case x.DueNow > 0 || p.ByState[ContactQueued] > 0:
+		return nil, true
+	case p.NextDue != nil && !p.NextDue.After(now):
+		return nil, true
+	case p.NextDue != nil:
+		due := *p.NextDue
+		return &due, false
+	}
+	return nil, false
 }
 
 // ErrorCount is how many attempts failed with one error text.

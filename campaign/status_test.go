@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,101 @@ func TestStatusEnded(t *testing.T) {
 		campaign.StatusCompleted: true, campaign.StatusCancelled: true, campaign.StatusFailed: true,
 	} {
 		require.Equal(t, want, s.Ended(), "%s", s)
+	}
+}
+
+func TestListCampaignsPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 2})
+	// Four more campaigns beside b's running one: paused by an operator, paused by the budget,
+	// a draft, and one running with a live serve process.
+	ids := []int64{b.camp.ID}
+	for i := range 4 {
+		r, err := campaign.NewReader(strings.NewReader("phone\n+14155550199\n"), campaign.ReaderOptions{})
+		require.NoError(t, err)
+		c, err := b.store.Import(b.ctx, campaign.NewCampaign{Name: fmt.Sprintf("more-%d", i), Mode: campaign.ModeService,
+			Settings: campaign.Settings{WindowSpec: "always", DefaultTimeZone: "UTC", DefaultRegion: "US", MaxConcurrent: 1 + i,
+				RatePerSecond: 0.5, MaxAttempts: 1, RetryPolicy: "none"}}, campaign.ImportInput{Reader: r})
+		require.NoError(t, err)
+		ids = append(ids, c.ID)
+		if i != 2 {
+			require.NoError(t, b.store.Start(b.ctx, c.ID, t0))
+		}
+	}
+	require.NoError(t, b.store.Pause(b.ctx, ids[1], t0))
+	require.NoError(t, b.store.Pause(b.ctx, ids[2], t0))
+	_, err := b.pool.Exec(b.ctx, `UPDATE campaign SET paused_reason = $2 WHERE id = $1`, ids[2], campaign.PauseBudget)
+	require.NoError(t, err)
+	// b's campaign is foreground and has no runner (orphaned); the last is the service's, and a
+	// serve process runs it.
+	require.NoError(t, b.store.AcquireLease(b.ctx, campaign.Runner{ID: "serve-a", Mode: campaign.ModeService, Host: "h", PID: 1}, time.Hour))
+
+	page := func(p campaign.ListPage) []int64 {
+		t.Helper()
+		list, err := b.store.ListCampaignsPage(b.ctx, p)
+		require.NoError(t, err)
+		var got []int64
+		for _, c := range list {
+			got = append(got, c.ID)
+		}
+		return got
+	}
+	all, err := b.store.ListCampaigns(b.ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	require.Equal(t, []int64{ids[4], ids[3], ids[2], ids[1], ids[0]}, page(campaign.ListPage{}), "newest first")
+	require.Equal(t, 4, all[0].MaxConcurrent, "the pacing of each (more-3's)")
+	require.Equal(t, 0.5, all[0].RatePerSecond)
+	require.NotNil(t, all[0].StartedAt)
+	require.Nil(t, all[0].FinishedAt)
+
+	// Keyset pages of two, to the end.
+	var seen []int64
+	p := campaign.ListPage{Limit: 2}
+	for {
+		list, err := b.store.ListCampaignsPage(b.ctx, p)
+		require.NoError(t, err)
+		for _, c := range list {
+			seen = append(seen, c.ID)
+		}
+		if len(list) < 2 {
+			break
+		}
+		p.After = &list[len(list)-1]
+	}
+	require.Equal(t, page(campaign.ListPage{}), seen)
+
+	require.Equal(t, []int64{ids[2], ids[1]}, page(campaign.ListPage{Filter: campaign.ListFilter(campaign.StatusPaused)}))
+	require.Equal(t, []int64{ids[2]}, page(campaign.ListPage{Filter: campaign.ListPausedBudget}))
+	require.Equal(t, []int64{ids[3]}, page(campaign.ListPage{Filter: campaign.ListFilter(campaign.StatusDraft)}))
+	require.Equal(t, []int64{ids[0]}, page(campaign.ListPage{Filter: campaign.ListOrphaned}), "running with no runner")
+	require.Equal(t, []int64{ids[4], ids[0]}, page(campaign.ListPage{Filter: campaign.ListFilter(campaign.StatusRunning)}))
+	_, err = b.store.ListCampaignsPage(b.ctx, campaign.ListPage{Filter: "nonsense"})
+	require.ErrorContains(t, err, `unknown campaign filter "nonsense"`)
+}
+
+func TestNextDial(t *testing.T) {
+	t.Parallel()
+	later, earlier := t0.Add(time.Hour), t0.Add(-time.Minute)
+	for _, tc := range []struct {
+		name    string
+		c       campaign.Campaign
+		p       campaign.Progress
+		x       campaign.StatusExtras
+		wantAt  *time.Time
+		wantNow bool
+	}{
+		{"ScheduledStart", campaign.Campaign{Status: campaign.StatusScheduled, Settings: campaign.Settings{StartAt: &later}},
+			campaign.Progress{}, campaign.StatusExtras{DueNow: 3}, &later, false},
+		{"DueNow", campaign.Campaign{Status: campaign.StatusRunning}, campaign.Progress{}, campaign.StatusExtras{DueNow: 1}, nil, true},
+		{"Queued", campaign.Campaign{Status: campaign.StatusRunning},
+			campaign.Progress{ByState: map[campaign.ContactState]int{campaign.ContactQueued: 1}}, campaign.StatusExtras{}, nil, true},
+		{"DuePast", campaign.Campaign{Status: campaign.StatusRunning}, campaign.Progress{NextDue: &earlier}, campaign.StatusExtras{}, nil, true},
+		{"DueLater", campaign.Campaign{Status: campaign.StatusRunning}, campaign.Progress{NextDue: &later}, campaign.StatusExtras{}, &later, false},
+		{"NothingWaits", campaign.Campaign{Status: campaign.StatusRunning}, campaign.Progress{}, campaign.StatusExtras{}, nil, false},
+	} {
+		at, now := campaign.NextDial(&tc.c, tc.p, tc.x, t0)
+		require.Equal(t, tc.wantAt, at, tc.name)
+		require.Equal(t, tc.wantNow, now, tc.name)
 	}
 }

@@ -12,9 +12,27 @@ import (
 //go:embed html.tmpl
 var htmlSource string
 
+//go:embed visuals.tmpl
+var visualsSource string
+
+// CSS is the style sheet of the HTML report, its cards and its charts: the report inlines it,
+// the console serves it.
+//
+//go:embed report.css
+var CSS string
+
 // page is the HTML template, parsed once per WriteHTML (it is small).
 func page() (*template.Template, error) {
-	return template.New("report").Funcs(template.FuncMap{
+	t, err := visuals()
+	if err != nil {
+		return nil, err
+	}
+	return t.New("report").Funcs(template.FuncMap{"css": func() template.CSS { return template.CSS(CSS) }}).Parse(htmlSource)
+}
+
+// visuals is the template set of the cards and the charts ("cards", "charts").
+func visuals() (*template.Template, error) {
+	return template.New("visuals").Funcs(template.FuncMap{
 		"pct": pct, "usd": usd, "usdPtr": usdPtr, "secondsPtr": secondsPtr, "time": fmtTime,
 		"timePtr": fmtTimePtr, "stage": stageLabel, "key": keyLabel, "reason": reasonLabel, "rejects": rejectsText, "calls": calls,
 		"num":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
@@ -25,7 +43,7 @@ func page() (*template.Template, error) {
 			}
 			return math.Round(*s*1000) / 10
 		},
-	}).Parse(htmlSource)
+	}).Parse(visualsSource)
 }
 
 // Chart geometry, in the SVG's own units: every chart is drawn for a phone's width and scales.
@@ -227,6 +245,38 @@ func outcomeClass(o string) string {
 	return "o-other"
 }
 
+// cards are the headline figures of r.
+func cards(r *Report) []card {
+	f := r.Funnel
+	return []card{
+		{"Contacts", fmt.Sprint(f[0].Contacts), fmt.Sprintf("%d final", r.Contacts.Final)},
+		{"Dialed", fmt.Sprint(f[1].Contacts), pct(f[1].ShareOfContacts) + " of contacts"},
+		{"Connected", fmt.Sprint(f[2].Contacts), pct(f[2].ShareOfPrevious) + " of dialed"},
+		{"Successful", fmt.Sprint(f[3].Contacts), pct(f[3].ShareOfPrevious) + " of connected"},
+		{"Cost", usd(r.Cost.TotalUSD), usdPtr(r.Cost.PerSuccessUSD) + " a success"},
+		{"Median call", secondsPtr(r.Duration.P50Seconds), "p90 " + secondsPtr(r.Duration.P90Seconds)},
+	}
+}
+
+// Visuals renders the headline cards and the SVG charts of r, as the HTML report draws them
+// (its CSS styles them), for a page of the console: one source of both.
+func Visuals(r *Report) (cardsHTML, chartsHTML template.HTML, err error) {
+	t, err := visuals()
+	if err != nil {
+		return "", "", fmt.Errorf("report template: %w", err)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "cards", cards(r)); err != nil {
+		return "", "", fmt.Errorf("report cards: %w", err)
+	}
+	cardsHTML = template.HTML(b.String()) // html/template escaped it
+	b.Reset()
+	if err := t.ExecuteTemplate(&b, "charts", charts(r)); err != nil {
+		return "", "", fmt.Errorf("report charts: %w", err)
+	}
+	return cardsHTML, template.HTML(b.String()), nil
+}
+
 // WriteHTML writes r as one self-contained HTML page: inline CSS and SVG, no script and no
 // external resource, laid out for a phone as well as a desktop. Its charts (funnel, outcomes,
 // cost, duration, hours) mark every bar with data-mark (see ChartMarks).
@@ -235,16 +285,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
-	v := htmlView{R: r, Charts: charts(r)}
-	f := r.Funnel
-	v.Cards = []card{
-		{"Contacts", fmt.Sprint(f[0].Contacts), fmt.Sprintf("%d final", r.Contacts.Final)},
-		{"Dialed", fmt.Sprint(f[1].Contacts), pct(f[1].ShareOfContacts) + " of contacts"},
-		{"Connected", fmt.Sprint(f[2].Contacts), pct(f[2].ShareOfPrevious) + " of dialed"},
-		{"Successful", fmt.Sprint(f[3].Contacts), pct(f[3].ShareOfPrevious) + " of connected"},
-		{"Cost", usd(r.Cost.TotalUSD), usdPtr(r.Cost.PerSuccessUSD) + " a success"},
-		{"Median call", secondsPtr(r.Duration.P50Seconds), "p90 " + secondsPtr(r.Duration.P90Seconds)},
-	}
+	v := htmlView{R: r, Charts: charts(r), Cards: cards(r)}
 	if a := r.Analytics; a != nil {
 		v.Comparisons = []comparisonTable{{"Ended reason", a.ByEndedReason}, {"Success evaluation", a.BySuccessEvaluation}}
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
+
+	"github.com/campaign-run/campaign/console"
 )
 
 // noDatabaseURL is the database of the tests that must not use one: nothing listens there, so
@@ -415,10 +417,18 @@ func TestServeFlags(t *testing.T) {
 		{"ZeroNotifyTimeout", map[string]string{envAPIKey: "k"}, []string{"--notify-timeout", "0s"}, "--notify-timeout must be above zero"},
 		{"BadNotifyURL", map[string]string{envAPIKey: "k", envNotifyURL: "hooks.example.com/x"}, nil, "--notify-url must be an absolute https://"},
 		{"Argument", map[string]string{envAPIKey: "k"}, []string{"extra"}, "unknown command"},
+		{"ConsoleUserWithoutPassword", map[string]string{envAPIKey: "k", envConsoleOperator: "ops"}, nil,
+			"CAMPAIGN_CONSOLE_OPERATOR: operator credential 1: want user:password"},
+		{"ConsoleShortPassword", map[string]string{envAPIKey: "k", envConsoleViewer: "ann:pw"}, nil,
+			"CAMPAIGN_CONSOLE_VIEWER: viewer credential 1 (user ann): the password is shorter than 8 characters"},
+		{"ConsoleUserInBothRoles", map[string]string{envAPIKey: "k", envConsoleOperator: "ann:long-password",
+			envConsoleViewer: "ann:other-password"}, nil, "console user ann is in both"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b.env = tc.env
 			requireUsage(t, b, newServeCmd, tc.want, append([]string{"serve"}, tc.args...)...)
+			require.NotContains(t, b.stderr.String(), "long-password", "no password in the error")
+			require.NotContains(t, b.stderr.String(), "other-password", "no password in the error")
 		})
 	}
 
@@ -442,6 +452,13 @@ func TestServeFlags(t *testing.T) {
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Equal(t, "https://hooks.slack.com/services/T/B/X", o.NotifyURL, "from the environment")
 	require.Equal(t, 3*time.Second, o.NotifyTimeout, "from the environment")
+	require.Empty(t, o.consoleUsers, "no console without users")
+	b.env[envConsoleOperator], b.env[envConsoleViewer] = "ann:long-password,bob:other-password", "cy:third-password"
+	o, code = parse(t, b, newServeCmd, "serve")
+	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
+	require.Equal(t, []console.User{{Name: "ann", Password: "long-password", Role: console.RoleOperator},
+		{Name: "bob", Password: "other-password", Role: console.RoleOperator}, {Name: "cy", Password: "third-password", Role: console.RoleViewer}},
+		o.consoleUsers)
 }
 
 func TestReportFlags(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -170,19 +169,15 @@ func (p *pacingFlags) changes(f *pflag.FlagSet, now time.Time) (campaign.Pacing,
 }
 
 // noMaxCost is the --max-cost value that means no budget cap.
-const noMaxCost = "none"
+const noMaxCost = campaign.NoMaxCost
 
-// parseMaxCost reads a --max-cost value: an amount in USD above 0, or "none" (nil). 0 is
-// refused rather than taken as "no cap" or "spend nothing": neither reading is obvious.
+// parseMaxCost reads a --max-cost value (campaign.ParseMaxCost); a bad one is a usage error.
 func parseMaxCost(s string) (*float64, error) {
-	if strings.EqualFold(strings.TrimSpace(s), noMaxCost) {
-		return nil, nil
+	usd, err := campaign.ParseMaxCost(s)
+	if err != nil {
+		return nil, usageErrorf("--max-cost %v", err)
 	}
-	usd, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || !(usd > 0) || math.IsInf(usd, 0) {
-		return nil, usageErrorf("--max-cost must be an amount in USD above 0 (e.g. 25 or 12.50), or %s to remove the cap; got %q", noMaxCost, s)
-	}
-	return &usd, nil
+	return usd, nil
 }
 
 // maxCostText is a budget cap for people: "$25.00", or "none".

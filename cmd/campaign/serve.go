@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,8 +16,10 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/console"
 	"github.com/campaign-run/campaign/internal/metrics"
 	"github.com/campaign-run/campaign/jobs"
+	"github.com/campaign-run/campaign/reports/export"
 	"github.com/campaign-run/campaign/vapi"
 )
 
@@ -32,6 +36,9 @@ type serveOptions struct {
 	// NotifyTimeout bounds each delivery.
 	NotifyURL     string
 	NotifyTimeout time.Duration
+
+	// consoleUsers are the console's logins, from the environment (validate).
+	consoleUsers []console.User
 }
 
 // Environment variables read by `campaign serve`.
@@ -41,6 +48,13 @@ const (
 	// is served only when both are set.
 	envRiverUIUser     = "CAMPAIGN_RIVERUI_USER"
 	envRiverUIPassword = "CAMPAIGN_RIVERUI_PASSWORD"
+	// envConsoleOperator and envConsoleViewer are the console's logins ("user:password", several
+	// separated by commas): operators act on campaigns, viewers only read. The console is served
+	// only when one is set.
+	envConsoleOperator = "CAMPAIGN_CONSOLE_OPERATOR"
+	envConsoleViewer   = "CAMPAIGN_CONSOLE_VIEWER"
+	// envMetricsToken, when set, is the bearer token /metrics requires.
+	envMetricsToken = "CAMPAIGN_METRICS_TOKEN"
 )
 
 // serveEnv are the flags of `campaign serve` that default from the environment (flag > env >
@@ -77,8 +91,10 @@ func newServeCmd(a *app, runF func(*serveOptions) error) *cobra.Command {
 		Short: "Run the campaigns handed to the service (run --detach): dialing, webhooks, reconciling, health and metrics",
 		Long: "serve runs every campaign handed to the service (campaign run --detach, campaign resume --detach):\n" +
 			"its dial workers, the hopper that queues due contacts, the reconciler, and an HTTP server on --listen\n" +
-			"with the webhook receiver (" + jobs.WebhookPath + "), /healthz, /readyz, /metrics (Prometheus) and, when\n" +
-			envRiverUIUser + " and " + envRiverUIPassword + " are set, the River UI under " + riverUIPrefix + "/.\n\n" +
+			"with the webhook receiver (" + jobs.WebhookPath + "), /healthz, /readyz, /metrics (Prometheus; with " + envMetricsToken + "\n" +
+			"set it wants that bearer token), the browser console under " + console.Prefix + " when " + envConsoleOperator + " or\n" +
+			envConsoleViewer + " is set, and, when " + envRiverUIUser + " and " + envRiverUIPassword + " are set, the River UI\n" +
+			"under " + riverUIPrefix + "/.\n\n" +
 			"Any number of serve processes on one database share the work and every limit. On SIGTERM, SIGHUP or\n" +
 			"Ctrl-C it takes no new jobs, lets the running ones finish, and keeps receiving results until the calls\n" +
 			"in flight have reported or --grace has passed.\n\n" +
@@ -104,7 +120,7 @@ func newServeCmd(a *app, runF func(*serveOptions) error) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the HTTP server: webhook receiver, health, metrics, River UI (env "+envListen+")")
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address of the HTTP server: webhook receiver, health, metrics, console, River UI (env "+envListen+")")
 	f.StringVar(&opts.VapiBaseURL, "vapi-base-url", vapi.DefaultBaseURL, "Vapi API base URL (env "+envVapiBaseURL+")")
 	f.DurationVar(&opts.Grace, "grace", 2*time.Minute, "after SIGTERM, SIGHUP or Ctrl-C: how long to let running jobs finish and keep receiving results of calls in flight")
 	f.DurationVar(&opts.PredialTimeout, "predial-timeout", jobs.DefaultPredialTimeout, predialTimeoutHelp+" (env "+envPredialTimeout+")")
@@ -129,6 +145,22 @@ func (o *serveOptions) validate(getenv func(string) string) error {
 		return checkHookURL("--notify-url", o.NotifyURL)
 	case (getenv(envRiverUIUser) == "") != (getenv(envRiverUIPassword) == ""):
 		return usageErrorf("set both %s and %s to serve the River UI, or neither", envRiverUIUser, envRiverUIPassword)
+	}
+	operators, err := console.ParseUsers(console.RoleOperator, getenv(envConsoleOperator))
+	if err != nil {
+		return usageErrorf("%s: %v", envConsoleOperator, err)
+	}
+	viewers, err := console.ParseUsers(console.RoleViewer, getenv(envConsoleViewer))
+	if err != nil {
+		return usageErrorf("%s: %v", envConsoleViewer, err)
+	}
+	o.consoleUsers = append(operators, viewers...)
+	for i, u := range o.consoleUsers {
+		for _, v := range o.consoleUsers[:i] {
+			if u.Name == v.Name {
+				return usageErrorf("console user %s is in both %s and %s: give each user one role", u.Name, envConsoleOperator, envConsoleViewer)
+			}
+		}
 	}
 	return nil
 }
@@ -158,7 +190,7 @@ func runServe(ctx context.Context, a *app, opts *serveOptions) error {
 	}
 	rc := proc.runner
 	ready := &readiness{ping: pool.Ping}
-	mux, err := serveMux(work, a, proc, m, ready)
+	mux, err := serveMux(work, a, opts, store, proc, m, ready)
 	if err != nil {
 		return err
 	}
@@ -297,16 +329,32 @@ func waitForCalls(ctx context.Context, a *app, store *campaign.Store, createdBy 
 }
 
 // serveMux routes the HTTP surface of serve: the webhook receiver of proc, /healthz, /readyz,
-// /metrics and, when its credentials are set, the River UI of proc's River client (started on
-// ctx).
-func serveMux(ctx context.Context, a *app, proc *runnerProcess, m *metrics.Metrics, ready *readiness) (*http.ServeMux, error) {
+// /metrics (behind its bearer token when one is set), the console on store when it has users,
+// and, when its credentials are set, the River UI of proc's River client (started on ctx).
+func serveMux(ctx context.Context, a *app, opts *serveOptions, store *campaign.Store, proc *runnerProcess, m *metrics.Metrics,
+	ready *readiness) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle(jobs.WebhookPath, proc.webhook) // every method: the receiver answers 405 itself, and counts it
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /readyz", ready)
-	mux.Handle("GET /metrics", m.Handler(a.logger))
+	mux.Handle("GET /metrics", bearerAuth(a.getenv(envMetricsToken), m.Handler(a.logger)))
+
+	if len(opts.consoleUsers) == 0 {
+		a.logger.Info("console not served: set " + envConsoleOperator + " (or " + envConsoleViewer + ") to user:password to serve it under " + console.Prefix)
+	} else {
+		ui, err := console.New(console.Config{Store: store, Users: opts.consoleUsers, Now: a.now, Logger: a.logger,
+			Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
+				_, err := export.Contacts(ctx, store, c, w, export.Options{})
+				return err
+			}})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle(console.Prefix, ui)
+		mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusSeeOther))
+	}
 
 	user, password := a.getenv(envRiverUIUser), a.getenv(envRiverUIPassword)
 	if user == "" {
@@ -326,6 +374,25 @@ func serveMux(ctx context.Context, a *app, proc *runnerProcess, m *metrics.Metri
 	}
 	mux.Handle(riverUIPrefix+"/", basicAuth("River UI", user, password, ui))
 	return mux, nil
+}
+
+// bearerAuth serves next only to requests with "Authorization: Bearer token" (compared in
+// constant time, of hashes); others get 401. An empty token serves every request.
+func bearerAuth(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // basicAuth serves next only to requests with HTTP basic credentials user and password,

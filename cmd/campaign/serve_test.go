@@ -281,6 +281,63 @@ func TestServeReadinessAndNoRiverUI(t *testing.T) {
 	})
 }
 
+// TestServeConsoleAndMetricsToken checks that serve serves the console only with users: behind
+// its login (the root path leads there), and that /metrics wants its bearer token when one is
+// set; neither a password nor the token reaches the log.
+func TestServeConsoleAndMetricsToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(url, bearer string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		require.NoError(t, err)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := noRedirect.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+
+	p := startServeInProcess(t, b, nil, map[string]string{}, "127.0.0.1:0")
+	require.Contains(t, p.stderr.String(), "console not served: set CAMPAIGN_CONSOLE_OPERATOR (or CAMPAIGN_CONSOLE_VIEWER) to user:password")
+	require.Equal(t, http.StatusNotFound, get("http://"+p.addr+"/console/", "").StatusCode)
+	require.Equal(t, http.StatusOK, get("http://"+p.addr+"/metrics", "").StatusCode, "no token: /metrics is open")
+	p.stop()
+	require.Equal(t, exitOK, p.wait(t, 30*time.Second))
+
+	p = startServeInProcess(t, b, nil, map[string]string{envConsoleOperator: "ops:operator-password",
+		envMetricsToken: "metrics-token-31f"}, "127.0.0.1:0")
+	base := "http://" + p.addr
+	resp := get(base+"/", "")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/", resp.Header.Get("Location"))
+	resp = get(base+"/console/", "")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "the console wants a login")
+	require.Equal(t, "/console/login?next=%2Fconsole%2F", resp.Header.Get("Location"))
+	resp, err := noRedirect.PostForm(base+"/console/login", url.Values{"user": {"ops"}, "password": {"operator-password"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	req, err := http.NewRequest(http.MethodGet, base+"/console/", nil)
+	require.NoError(t, err)
+	req.AddCookie(resp.Cookies()[0])
+	resp, err = noRedirect.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "logged in")
+
+	for _, token := range []string{"", "wrong", "metrics-token-31"} {
+		require.Equal(t, http.StatusUnauthorized, get(base+"/metrics", token).StatusCode, "token %q", token)
+	}
+	require.Equal(t, http.StatusOK, get(base+"/metrics", "metrics-token-31f").StatusCode)
+	require.Equal(t, http.StatusOK, get(base+"/healthz", "").StatusCode, "health stays open")
+	require.NotContains(t, p.stderr.String(), "operator-password")
+	require.NotContains(t, p.stderr.String(), "metrics-token-31f")
+}
+
 // TestServeListenTaken checks that serve fails at once on a listen address already taken (what
 // serve refuses before it touches the database: TestServeFlags).
 func TestServeListenTaken(t *testing.T) {

@@ -400,19 +400,11 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	}
 	r.LiveCalls, r.AttemptsPlaced, r.CostUSD = p.Live, p.Attempts, roundCost(p.Cost)
 	r.RateAchieved, r.RateLastMinute = roundRate(x.RecentRate), roundRate(x.LastMinuteRate)
-	switch {
-	case c.Status == campaign.StatusScheduled && c.StartAt != nil && c.StartAt.After(now):
-		// Nobody is called before the start.
-		due := *c.StartAt
-		r.nextDue = &due
-		r.NextWindow = due.UTC().Format(time.RFC3339)
-	case x.DueNow > 0 || p.ByState[campaign.ContactQueued] > 0:
+	switch due, isNow := campaign.NextDial(c, p, x, now); {
+	case isNow:
 		r.NextWindow = "now"
-	case p.NextDue != nil && !p.NextDue.After(now):
-		r.NextWindow = "now"
-	case p.NextDue != nil:
-		due := *p.NextDue
-		r.nextDue = &due
+	case due != nil:
+		r.nextDue = due
 		r.NextWindow = due.UTC().Format(time.RFC3339)
 	}
 	r.Errors.Attempts = make([]statusError, len(x.Errors))
