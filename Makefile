@@ -4,7 +4,7 @@ BIN      := bin/campaign
 PKGS     := ./...
 
 .PHONY: all build test vet fmt-check demo fuzz bench-import bench-dispatch bench-export clean
-.PHONY: bench bench-webhook bench-rate bench-cap bench-account
+.PHONY: bench bench-webhook bench-rate bench-cap bench-account bench-console
 
 all: build
 
@@ -73,6 +73,11 @@ bench-cap: build
 # account that allows 10, and counts the calls the account refused once the runner could know.
 bench-account: build
 	$(GO) run ./internal/bench/capbench -bin $(BIN) -procs 3 -cap 300 -sim-limit 10 -contacts 300
+
+# Times the console's queries (calls table, call page, campaign page, /metrics reads) on a
+# 1,000,000-contact campaign made in a scratch database: median and p95 of each.
+bench-console: build
+	$(GO) run ./internal/bench/consolebench -bin $(BIN) -contacts 1000000
 
 # Every benchmark above in turn, on this machine (quiet, please), and BENCHMARKS.md written from
 # the figures. BENCH_ARGS=-quick: small sizes, a smoke run; BENCH_ARGS='-only webhook,rate'.
