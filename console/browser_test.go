@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,7 +64,12 @@ func (b *testBundle) played(t *testing.T, c *campaign.Campaign, calls int) {
 		cost, ended := 0.03+float64(i%5)*0.04, at.Add(time.Duration(20+i*13%200)*time.Second)
 		success := []string{"true", "false", ""}[i%3]
 		_, err = b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: callID, EndedReason: reasons[i%len(reasons)], Cost: &cost,
-			StartedAt: &at, EndedAt: &ended, SuccessEvaluation: success}, ended)
+			StartedAt: &at, EndedAt: &ended, SuccessEvaluation: success,
+			Transcript:     fmt.Sprintf("AI: Hello, am I speaking with %s?\nUser: Yes, who is this?\nAI: A reminder of your renewal.\nUser: Thanks, bye.", ct.Name),
+			Summary:        fmt.Sprintf("%s was reminded of the renewal.", ct.Name),
+			StructuredData: json.RawMessage(fmt.Sprintf(`{"will_renew": %t, "callback": "tomorrow %d"}`, i%2 == 0, i)),
+			CostBreakdown:  json.RawMessage(fmt.Sprintf(`{"transport": 0.01, "llm": %.2f, "total": %.2f}`, cost-0.01, cost)),
+			RecordingURL:   "https://storage.vapi.ai/" + callID + "-mono.wav"}, ended)
 		require.NoError(t, err)
 	}
 }
