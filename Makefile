@@ -126,8 +126,8 @@ CHAOS_ARGS ?= -contacts 2000 -kills 10
 chaos: build
 	$(GO) run ./internal/chaos -bin $(BIN) $(CHAOS_ARGS)
 
-# console-screenshots renders the console's pages (login, campaigns, a campaign, the cancel
-# confirmation; 390 and 1280 px wide) to docs/console/*.png: the browser test of package console,
+# console-screenshots renders the console's pages (login, campaigns, a campaign, its calls, a
+# call, the cancel confirmation; 390 and 1280 px wide) to docs/console/*.png: the browser test of package console,
 # on a fresh test database (TEST_DATABASE_URL, else Docker or the managed local Postgres), with
 # Chromium (CHROMIUM, else chromium on PATH).
 CONSOLE_PNG_DIR ?= docs/console
