@@ -229,6 +229,10 @@ func (srv *server) callPage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	c, err := srv.cfg.Store.Campaign(r.Context(), d.Attempt.CampaignID)
+	if errors.Is(err, campaign.ErrNotFound) { // deleted since
+		http.Error(w, "no such call", http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		srv.fail(w, r, err)
 		return

@@ -1,17 +1,23 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/console"
 )
 
 func (f *fakeStore) ListCalls(context.Context, int64, campaign.CallQuery) (campaign.CallPage, error) {
@@ -261,4 +267,28 @@ func TestCallPage(t *testing.T) {
 		res, _ := viewer.get(p)
 		require.Equal(t, want, res.StatusCode, p)
 	}
+}
+
+// TestCallsStoreErrors checks the calls pages when the store fails: 500 with no word of the
+// error, which goes to the log.
+func TestCallsStoreErrors(t *testing.T) {
+	t.Parallel()
+	store := &fakeStore{CampaignFunc: func(_ context.Context, id int64) (*campaign.Campaign, error) {
+		return &campaign.Campaign{ID: id, Name: "nov"}, nil
+	}}
+	var logs bytes.Buffer
+	h, err := console.New(console.Config{Store: store, Users: mustUsers(t, console.RoleViewer, "audit:"+viewerPassword),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return t0 },
+		Export: func(context.Context, *campaign.Campaign, io.Writer) error { return nil }})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c := (&testBundle{srv: srv}).client(t)
+	c.login("audit", viewerPassword)
+	for _, path := range []string{"/console/campaigns/7/calls", "/console/campaigns/7/calls?q=ann&order=cost-asc", "/console/calls/5"} {
+		res, body := c.get(path)
+		require.Equal(t, http.StatusInternalServerError, res.StatusCode, path)
+		require.NotContains(t, body, errNotFaked.Error(), path)
+	}
+	require.Contains(t, logs.String(), errNotFaked.Error(), "the error is logged")
 }
