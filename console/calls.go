@@ -36,6 +36,8 @@ type callsView struct {
 // callsForm is the calls table's query as it travels in the query string.
 type callsForm struct {
 	Search, Outcome, Reason, Success string
+	// Live keeps the calls live now.
+	Live bool
 	// Order is the sort and direction, e.g. "created-desc".
 	Order string
 }
@@ -62,12 +64,12 @@ var callOrders = []filterOption{
 // rows; a value it cannot read is an error that says which.
 func parseCallsForm(q url.Values, size int) (callsForm, campaign.CallQuery, error) {
 	f := callsForm{Search: strings.TrimSpace(q.Get("q")), Outcome: q.Get("outcome"), Reason: strings.TrimSpace(q.Get("reason")),
-		Success: strings.TrimSpace(q.Get("success")), Order: q.Get("order")}
+		Success: strings.TrimSpace(q.Get("success")), Order: q.Get("order"), Live: q.Get("live") != ""}
 	if f.Order == "" {
 		f.Order = callOrders[0].Value
 	}
 	cq := campaign.CallQuery{Search: f.Search, Outcome: campaign.Outcome(f.Outcome), EndedReason: f.Reason, Success: f.Success,
-		Cursor: q.Get("after"), Limit: min(size, campaign.MaxCallPage)}
+		Live: f.Live, Cursor: q.Get("after"), Limit: min(size, campaign.MaxCallPage)}
 	if f.Outcome != "" && !slices.Contains(campaign.ContactOutcomes(), f.Outcome) {
 		return f, cq, fmt.Errorf("unknown outcome %q", f.Outcome)
 	}
@@ -86,6 +88,9 @@ func (f callsForm) values(after string) url.Values {
 		if kv[1] != "" {
 			v.Set(kv[0], kv[1])
 		}
+	}
+	if f.Live {
+		v.Set("live", "1")
 	}
 	if f.Order != callOrders[0].Value {
 		v.Set("order", f.Order)

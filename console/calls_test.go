@@ -28,6 +28,22 @@ func (f *fakeStore) CallDetail(context.Context, int64) (*campaign.CallDetail, er
 	return nil, errNotFaked
 }
 
+// dialing begins an attempt for campaign c's contact at index i (in line order): a call being
+// placed, live, with no result yet.
+func (b *testBundle) dialing(t *testing.T, c *campaign.Campaign, i int) *campaign.Attempt {
+	t.Helper()
+	ct, err := b.store.Contacts(b.ctx, c.ID, i+1)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(b.ctx, `UPDATE contact SET state = $2 WHERE id = $1`, ct[i].ID, campaign.ContactQueued)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(b.ctx, `UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	g, err := b.store.BeginAttempt(b.ctx, ct[i].ID, t0)
+	require.NoError(t, err)
+	require.NotNil(t, g.Attempt, g.Refusal)
+	return g.Attempt
+}
+
 var (
 	attemptRE  = regexp.MustCompile(`<tr data-attempt="(\d+)">`)
 	nextPageRE = regexp.MustCompile(`href="(/console/campaigns/\d+/calls\?[^"]+)" rel="next"`)
@@ -80,7 +96,8 @@ func TestCallsTable(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{pageSize: 4})
 	c := b.newCampaign(t, "nov", 14, campaign.ModeService, campaign.StatusRunning)
-	b.played(t, c, 11)
+	b.played(t, c, 10)
+	live := b.dialing(t, c, 12)
 	other := b.newCampaign(t, "dec", 3, campaign.ModeService, campaign.StatusRunning)
 	b.played(t, other, 2)
 	calls := fmt.Sprintf("/console/campaigns/%d/calls", c.ID)
@@ -102,9 +119,9 @@ func TestCallsTable(t *testing.T) {
 	require.Equal(t, all, viewer.walk(calls, 4))
 	res, body = viewer.get(calls)
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.Contains(t, body, "Customer 10", "the newest call first")
+	require.Contains(t, body, "Customer 12", "the newest call first: the one being placed")
 	require.NotContains(t, body, "First page", "the first page links no first page")
-	require.Contains(t, body, "&#43;14155550110")
+	require.Contains(t, body, "&#43;14155550112")
 
 	// Every order, both ways, and filters kept across pages.
 	for _, order := range []string{"created-asc", "cost-desc", "cost-asc", "duration-desc", "duration-asc"} {
@@ -133,8 +150,9 @@ func TestCallsTable(t *testing.T) {
 		"reason=customer-busy":       {EndedReason: "customer-busy"},
 		"success=false&q=Customer+1": {Success: "false", Search: "Customer 1"},
 		"q=nobody":                   {Search: "nobody"},
+		"live=1&order=cost-asc":      {Live: true, Sort: campaign.SortCost, Desc: false},
 	} {
-		want.Desc = true
+		want.Desc = want.Desc || want.Sort == ""
 		ids := b.storeIDs(t, c.ID, want)
 		require.Equal(t, ids, viewer.walk(calls+"?"+query, 4), query)
 		if query != "q=nobody" {
@@ -143,6 +161,7 @@ func TestCallsTable(t *testing.T) {
 		}
 	}
 	require.Len(t, b.storeIDs(t, c.ID, campaign.CallQuery{Search: "(415) 555-0105"}), 1)
+	require.Equal(t, []string{fmt.Sprint(live.ID)}, b.storeIDs(t, c.ID, campaign.CallQuery{Live: true}), "the call being placed")
 	_, body = viewer.get(calls + "?q=nobody")
 	require.Contains(t, body, "No calls match this search")
 	require.Contains(t, body, `value="nobody"`, "the form keeps the search")
@@ -247,16 +266,8 @@ func TestCallPage(t *testing.T) {
 	}
 
 	// A call with no result yet: its page says so rather than failing.
-	ct, err := b.store.Contacts(b.ctx, c.ID, 3)
-	require.NoError(t, err)
-	_, err = b.pool.Exec(b.ctx, `UPDATE contact SET state = $2 WHERE id = $1`, ct[2].ID, campaign.ContactQueued)
-	require.NoError(t, err)
-	_, err = b.pool.Exec(b.ctx, `UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1`, c.ID)
-	require.NoError(t, err)
-	g, err := b.store.BeginAttempt(b.ctx, ct[2].ID, t0)
-	require.NoError(t, err)
-	require.NotNil(t, g.Attempt)
-	res, body = viewer.get(fmt.Sprintf("/console/calls/%d", g.Attempt.ID))
+	live := b.dialing(t, c, 2)
+	res, body = viewer.get(fmt.Sprintf("/console/calls/%d", live.ID))
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	for _, want := range []string{"No transcript.", "No summary.", `<dd id="cost">–</dd>`, "None received", "not evaluated"} {
 		require.Contains(t, body, want)
