@@ -4,7 +4,7 @@ BIN      := bin/campaign
 PKGS     := ./...
 
 .PHONY: all build test vet fmt-check demo fuzz bench-import bench-dispatch bench-export clean
-.PHONY: bench bench-webhook bench-rate bench-cap bench-account
+.PHONY: bench bench-webhook bench-rate bench-cap bench-account bench-console
 
 all: build
 
@@ -74,6 +74,11 @@ bench-cap: build
 bench-account: build
 	$(GO) run ./internal/bench/capbench -bin $(BIN) -procs 3 -cap 300 -sim-limit 10 -contacts 300
 
+# Times the console's queries (calls table, call page, campaign page, /metrics reads) on a
+# 1,000,000-contact campaign made in a scratch database: median and p95 of each.
+bench-console: build
+	$(GO) run ./internal/bench/consolebench -bin $(BIN) -contacts 1000000
+
 # Every benchmark above in turn, on this machine (quiet, please), and BENCHMARKS.md written from
 # the figures. BENCH_ARGS=-quick: small sizes, a smoke run; BENCH_ARGS='-only webhook,rate'.
 BENCH_ARGS ?=
@@ -121,8 +126,8 @@ CHAOS_ARGS ?= -contacts 2000 -kills 10
 chaos: build
 	$(GO) run ./internal/chaos -bin $(BIN) $(CHAOS_ARGS)
 
-# console-screenshots renders the console's pages (login, campaigns, a campaign, the cancel
-# confirmation; 390 and 1280 px wide) to docs/console/*.png: the browser test of package console,
+# console-screenshots renders the console's pages (login, campaigns, a campaign, its calls, a
+# call, the cancel confirmation; 390 and 1280 px wide) to docs/console/*.png: the browser test of package console,
 # on a fresh test database (TEST_DATABASE_URL, else Docker or the managed local Postgres), with
 # Chromium (CHROMIUM, else chromium on PATH).
 CONSOLE_PNG_DIR ?= docs/console

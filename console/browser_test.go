@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,14 +64,20 @@ func (b *testBundle) played(t *testing.T, c *campaign.Campaign, calls int) {
 		cost, ended := 0.03+float64(i%5)*0.04, at.Add(time.Duration(20+i*13%200)*time.Second)
 		success := []string{"true", "false", ""}[i%3]
 		_, err = b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: callID, EndedReason: reasons[i%len(reasons)], Cost: &cost,
-			StartedAt: &at, EndedAt: &ended, SuccessEvaluation: success}, ended)
+			StartedAt: &at, EndedAt: &ended, SuccessEvaluation: success,
+			Transcript:     fmt.Sprintf("AI: Hello, am I speaking with %s?\nUser: Yes, who is this?\nAI: A reminder of your renewal.\nUser: Thanks, bye.", ct.Name),
+			Summary:        fmt.Sprintf("%s was reminded of the renewal.", ct.Name),
+			StructuredData: json.RawMessage(fmt.Sprintf(`{"will_renew": %t, "callback": "tomorrow %d"}`, i%2 == 0, i)),
+			CostBreakdown:  json.RawMessage(fmt.Sprintf(`{"transport": 0.01, "llm": %.2f, "total": %.2f}`, cost-0.01, cost)),
+			RecordingURL:   "https://storage.vapi.ai/" + callID + "-mono.wav"}, ended)
 		require.NoError(t, err)
 	}
 }
 
 // TestBrowser drives the console in headless Chromium: it logs in, opens the campaigns page
 // and a campaign's page, pauses and resumes the campaign with the buttons, sees the page refresh
-// itself when the campaign changes elsewhere, and checks that no page logs a console error or
+// itself when the campaign changes elsewhere, opens the campaign's calls, searches them and opens
+// a call to read its transcript, and checks that no page logs a console error or
 // fails a request and that none overflows a phone's (390 px) or a desktop's (1280 px) width.
 // With CONSOLE_SCREENSHOTS set it also saves the pages as PNGs there.
 func TestBrowser(t *testing.T) {
@@ -82,6 +89,16 @@ func TestBrowser(t *testing.T) {
 	b.played(t, other, 5)
 	require.NoError(t, b.store.Pause(b.ctx, other.ID, t0))
 	b.newCampaign(t, "jan-survey", 8, campaign.ModeService, campaign.StatusDraft)
+	// The webhook events of Customer 3's call, shown raw on its page.
+	call3 := fmt.Sprintf("call-%d-3", c.ID)
+	for _, ev := range [][2]string{
+		{"status-update", `{"message": {"type": "status-update", "status": "in-progress", "call": {"id": "` + call3 + `"}}}`},
+		{"end-of-call-report", `{"message": {"type": "end-of-call-report", "endedReason": "voicemail", "call": {"id": "` + call3 + `"}}}`},
+	} {
+		_, err := b.pool.Exec(b.ctx, `INSERT INTO webhook_event (type, vapi_call_id, payload, auth, received_at)
+			VALUES ($1, $2, $3, 'campaign_secret', $4)`, ev[0], call3, ev[1], t0)
+		require.NoError(t, err)
+	}
 	shots := os.Getenv(envScreenshots)
 	// A serve process runs the service's campaigns (none would show them orphaned).
 	require.NoError(t, b.store.AcquireLease(b.ctx, campaign.Runner{ID: "serve-1", Mode: campaign.ModeService, Host: "ops-1", PID: 4242}, time.Hour))
@@ -188,6 +205,24 @@ func TestBrowser(t *testing.T) {
 		chromedp.WithPollingInterval(50*time.Millisecond)))
 	require.NoError(t, err, "the live part shows the pause")
 	require.Equal(t, 1, eval(`window.__marker || 0`), "the live part was swapped in place, the page not reloaded")
+
+	// From the campaign page, its calls: searched, then one call opened, its transcript read.
+	run(chromedp.Click(`#calls`), chromedp.WaitVisible(`table.calls`))
+	require.Equal(t, 24, eval(`document.querySelectorAll('tr[data-attempt]').length`), "every call of the campaign (a page holds 50)")
+	fits("calls")
+	// The results page is the one whose search field holds the search as its value attribute
+	// (typing sets the property only).
+	run(chromedp.SendKeys(`#q`, "Customer 3"), chromedp.Submit(`#q`), chromedp.WaitVisible(`#q[value="Customer 3"]`))
+	require.Equal(t, 1, eval(`document.querySelectorAll('tr[data-attempt]').length`), "the search keeps Customer 3's call alone")
+	run(chromedp.Click(`tr[data-attempt] a[href^="/console/calls/"]`), chromedp.WaitVisible(`#transcript`))
+	require.Equal(t, 4, eval(`document.querySelectorAll('#transcript .turn').length`), "the transcript's four turns")
+	require.Equal(t, 2, eval(`document.querySelectorAll('#transcript .turn.customer').length`), "two of them the customer's")
+	turn, err := chromedp.Run(tab, chromedp.Text(`#transcript .turn.assistant p`))
+	require.NoError(t, err)
+	require.Equal(t, "Hello, am I speaking with Customer 3?", turn)
+	require.Equal(t, 1, eval(`document.querySelectorAll('audio#recording').length`), "the recording's player")
+	require.Equal(t, 2, eval(`document.querySelectorAll('#events details').length`), "its webhook events")
+	fits("call")
 
 	// The confirm page of a cancellation, then the campaign cancelled.
 	run(chromedp.Navigate(fmt.Sprintf("%s/console/campaigns/%d/cancel", b.srv.URL, other.ID)), chromedp.WaitVisible(`#confirm-cancel`))

@@ -39,6 +39,8 @@ type Store interface {
 	Resume(ctx context.Context, campaignID int64, opts campaign.ResumeOptions, now time.Time) (int, error)
 	Cancel(ctx context.Context, campaignID int64, now time.Time) (int, error)
 	SetPacing(ctx context.Context, campaignID int64, p campaign.Pacing, now time.Time) error
+	ListCalls(ctx context.Context, campaignID int64, q campaign.CallQuery) (campaign.CallPage, error)
+	CallDetail(ctx context.Context, attemptID int64) (*campaign.CallDetail, error)
 }
 
 // ExportFunc writes campaign c's results as CSV to w (as `campaign export` does), streaming.
@@ -57,7 +59,8 @@ type Config struct {
 	// RefreshInterval is how often a running campaign's page refreshes its live figures
 	// (DefaultRefresh when 0).
 	RefreshInterval time.Duration
-	// PageSize is how many campaigns a page of the list shows (DefaultPageSize when 0).
+	// PageSize is how many campaigns a page of the list shows, and how many calls a page of a
+	// campaign's calls table (DefaultPageSize when 0; at most campaign.MaxCallPage for calls).
 	PageSize int
 }
 
@@ -136,6 +139,8 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("GET "+Prefix+"campaigns/{id}/cancel", s.authed(s.cancelConfirm, false))
 	mux.Handle("GET "+Prefix+"campaigns/{id}/export.csv", s.authed(s.exportCSV, false))
 	mux.Handle("GET "+Prefix+"campaigns/{id}/report.html", s.authed(s.reportHTML, false))
+	mux.Handle("GET "+Prefix+"campaigns/{id}/calls", s.authed(s.callsPage, false))
+	mux.Handle("GET "+Prefix+"calls/{attempt}", s.authed(s.callPage, false))
 	mux.Handle("POST "+Prefix+"campaigns/{id}/pause", s.authed(s.pause, true))
 	mux.Handle("POST "+Prefix+"campaigns/{id}/resume", s.authed(s.resume, true))
 	mux.Handle("POST "+Prefix+"campaigns/{id}/cancel", s.authed(s.cancel, true))
@@ -144,11 +149,12 @@ func New(cfg Config) (http.Handler, error) {
 }
 
 // headers sets the security headers of every response: a strict content security policy (the
-// console loads nothing but its own assets), no framing, no sniffing, no caching of pages.
+// console loads nothing but its own assets, and plays call recordings from https URLs), no
+// framing, no sniffing, no caching of pages.
 func headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src https:; "+
 			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")

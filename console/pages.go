@@ -28,6 +28,8 @@ type view struct {
 	Login    *loginView
 	List     *listView
 	Campaign *campaignView
+	Calls    *callsView
+	Call     *callView
 }
 
 // newView is the view of a page for session s.

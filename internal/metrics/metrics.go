@@ -4,7 +4,7 @@
 // deliveries by kind and result and how long each takes, the webhook
 // requests it answers and, read from the database at every scrape, the live calls of each
 // campaign, whether it is orphaned (running, with no runner) and whether its budget cap paused
-// it.
+// it, and, read at most every TotalsMaxAge, its contacts by state and its cost.
 //
 // [Metrics] implements jobs.Observer and webhook.Observer. Its metrics live on a registry of its
 // own (never Prometheus's global one), served by [Metrics.Handler]. Counters are per process:
@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,8 @@ const (
 	NameBudgetPaused      = "campaign_budget_paused"
 	NameScheduled         = "campaign_scheduled"
 	NameContactsExpired   = "campaign_contacts_expired"
+	NameContacts          = "campaign_contacts"
+	NameCost              = "campaign_cost_usd"
 	NameCallOutcomes      = "campaign_call_outcomes_total"
 	NameWebhookEvents     = "campaign_webhook_events_total"
 	NamePredialChecks     = "campaign_predial_checks_total"
@@ -92,9 +95,16 @@ const (
 // liveCallsTimeout bounds the database read of a scrape.
 const liveCallsTimeout = 5 * time.Second
 
-// LiveCallsSource reads the live calls of every campaign; *campaign.Store implements it.
+// TotalsMaxAge is how long the contacts by state and the cost of the campaigns listed are served
+// from memory before a scrape reads them again: they read every contact and call of a campaign
+// (about 150 ms for a million contacts), too dear for every scrape of every process.
+const TotalsMaxAge = 30 * time.Second
+
+// LiveCallsSource reads the live calls of every campaign, and the totals of some;
+// *campaign.Store implements it.
 type LiveCallsSource interface {
 	LiveCalls(ctx context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error)
+	CampaignTotals(ctx context.Context, campaignIDs []int64) ([]campaign.CampaignTotals, error)
 }
 
 // Metrics is a serve process's metrics. Its methods are safe for concurrent use.
@@ -110,6 +120,7 @@ type Metrics struct {
 	notifications *prometheus.CounterVec
 	notifyTime    prometheus.Histogram
 	callerCalls   *prometheus.CounterVec
+	live          *liveCallsCollector
 }
 
 // New returns the metrics of a process on a registry of their own, with Go runtime and process
@@ -117,6 +128,7 @@ type Metrics struct {
 func New(live LiveCallsSource) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
+		live:     newLiveCallsCollector(live),
 		callsCreated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: NameCallsCreated,
 			Help: "Calls created by POST /call (not counting those refused for concurrency).",
@@ -177,7 +189,7 @@ func New(live LiveCallsSource) *Metrics {
 	}
 	m.registry.MustRegister(m.callsCreated, m.createErrors, m.dialDuration, m.outcomes, m.webhookEvents,
 		m.predialChecks, m.predialTime, m.notifications, m.notifyTime, m.callerCalls,
-		newLiveCallsCollector(live),
+		m.live,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -272,7 +284,8 @@ func webhookType(t vapi.ServerMessageType) string {
 	return WebhookTypeOther
 }
 
-// liveCallsCollector reads the live calls of every campaign from the database at each scrape.
+// liveCallsCollector reads the live calls of every campaign from the database at each scrape,
+// and the totals of those campaigns at most every TotalsMaxAge.
 type liveCallsCollector struct {
 	source       LiveCallsSource
 	desc         *prometheus.Desc
@@ -280,11 +293,19 @@ type liveCallsCollector struct {
 	budgetPaused *prometheus.Desc
 	scheduled    *prometheus.Desc
 	expired      *prometheus.Desc
+	contacts     *prometheus.Desc
+	cost         *prometheus.Desc
+	now          func() time.Time
+
+	mu       sync.Mutex // held while the totals are read or served
+	totals   map[int64]campaign.CampaignTotals
+	totalsAt time.Time // when totals were read
 }
 
 func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 	return &liveCallsCollector{
 		source: source,
+		now:    time.Now,
 		desc: prometheus.NewDesc(NameLiveCalls,
 			"Live calls (created, not yet ended) of each campaign scheduled, running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
@@ -304,6 +325,14 @@ func newLiveCallsCollector(source LiveCallsSource) *liveCallsCollector {
 			"Contacts of the campaign its end (--end-by) came before (outcome expired); "+
 				"for each campaign scheduled, running, paused or with a call live, from the database.",
 			[]string{"campaign_id", "campaign"}, nil),
+		contacts: prometheus.NewDesc(NameContacts,
+			"Contacts of the campaign in each state; for each campaign scheduled, running, paused or with a call live, "+
+				"from the database, read at most every 30 s.",
+			[]string{"campaign_id", "campaign", "state"}, nil),
+		cost: prometheus.NewDesc(NameCost,
+			"Cost of the campaign's calls so far (USD, as Vapi reported it); for each campaign scheduled, running, "+
+				"paused or with a call live, from the database, read at most every 30 s.",
+			[]string{"campaign_id", "campaign"}, nil),
 	}
 }
 
@@ -314,6 +343,8 @@ func (c *liveCallsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.budgetPaused
 	ch <- c.scheduled
 	ch <- c.expired
+	ch <- c.contacts
+	ch <- c.cost
 }
 
 // Collect implements prometheus.Collector.
@@ -329,6 +360,8 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.budgetPaused, err)
 		ch <- prometheus.NewInvalidMetric(c.scheduled, err)
 		ch <- prometheus.NewInvalidMetric(c.expired, err)
+		ch <- prometheus.NewInvalidMetric(c.contacts, err)
+		ch <- prometheus.NewInvalidMetric(c.cost, err)
 		return
 	}
 	for _, l := range list {
@@ -338,6 +371,49 @@ func (c *liveCallsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.budgetPaused, prometheus.GaugeValue, gauge(l.BudgetPaused), id, l.Name)
 		ch <- prometheus.MustNewConstMetric(c.scheduled, prometheus.GaugeValue, gauge(l.Scheduled), id, l.Name)
 		ch <- prometheus.MustNewConstMetric(c.expired, prometheus.GaugeValue, float64(l.Expired), id, l.Name)
+	}
+	c.collectTotals(ctx, ch, list)
+}
+
+// collectTotals serves the contacts by state and the cost of the campaigns listed, read again
+// when they are older than TotalsMaxAge or a campaign listed is not among them.
+func (c *liveCallsCollector) collectTotals(ctx context.Context, ch chan<- prometheus.Metric, list []campaign.CampaignLiveCalls) {
+	if len(list) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	stale := c.totals == nil || now.Sub(c.totalsAt) >= TotalsMaxAge
+	ids := make([]int64, len(list))
+	for i, l := range list {
+		ids[i] = l.ID
+		if _, ok := c.totals[l.ID]; !ok {
+			stale = true
+		}
+	}
+	if stale {
+		totals, err := c.source.CampaignTotals(ctx, ids)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.contacts, err)
+			ch <- prometheus.NewInvalidMetric(c.cost, err)
+			return
+		}
+		c.totals, c.totalsAt = make(map[int64]campaign.CampaignTotals, len(totals)), now
+		for _, t := range totals {
+			c.totals[t.ID] = t
+		}
+	}
+	for _, l := range list {
+		t, ok := c.totals[l.ID]
+		if !ok { // deleted since it was listed
+			continue
+		}
+		id := strconv.FormatInt(l.ID, 10)
+		for _, state := range campaign.ContactStates() {
+			ch <- prometheus.MustNewConstMetric(c.contacts, prometheus.GaugeValue, float64(t.ByState[state]), id, l.Name, string(state))
+		}
+		ch <- prometheus.MustNewConstMetric(c.cost, prometheus.GaugeValue, t.Cost, id, l.Name)
 	}
 }
 

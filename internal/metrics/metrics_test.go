@@ -28,6 +28,98 @@ func (f liveCallsFunc) LiveCalls(ctx context.Context, createdBy time.Time) ([]ca
 	return f(ctx, createdBy)
 }
 
+// CampaignTotals implements metrics.LiveCallsSource: none (no campaign_contacts or
+// campaign_cost_usd is served).
+func (f liveCallsFunc) CampaignTotals(context.Context, []int64) ([]campaign.CampaignTotals, error) {
+	return nil, nil
+}
+
+// source is a metrics.LiveCallsSource of two functions.
+type source struct {
+	LiveCallsFunc      func(ctx context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error)
+	CampaignTotalsFunc func(ctx context.Context, campaignIDs []int64) ([]campaign.CampaignTotals, error)
+}
+
+func (s source) LiveCalls(ctx context.Context, createdBy time.Time) ([]campaign.CampaignLiveCalls, error) {
+	return s.LiveCallsFunc(ctx, createdBy)
+}
+
+func (s source) CampaignTotals(ctx context.Context, campaignIDs []int64) ([]campaign.CampaignTotals, error) {
+	return s.CampaignTotalsFunc(ctx, campaignIDs)
+}
+
+// TestCampaignTotals: the contacts by state (every state, zeros included) and the cost of each
+// campaign listed, read at the first scrape, served from memory until TotalsMaxAge has passed or
+// a campaign appears, then read again; a failed read leaves out these two alone.
+func TestCampaignTotals(t *testing.T) {
+	t.Parallel()
+	listed := []campaign.CampaignLiveCalls{{ID: 3, Name: "nov", Status: campaign.StatusRunning, Live: 2}}
+	var (
+		reads   [][]int64
+		failing error
+		cost    = 12.5
+	)
+	m := metrics.New(source{
+		LiveCallsFunc: func(context.Context, time.Time) ([]campaign.CampaignLiveCalls, error) { return listed, nil },
+		CampaignTotalsFunc: func(_ context.Context, ids []int64) ([]campaign.CampaignTotals, error) {
+			reads = append(reads, ids)
+			if failing != nil {
+				return nil, failing
+			}
+			var out []campaign.CampaignTotals
+			for _, id := range ids {
+				out = append(out, campaign.CampaignTotals{ID: id, Cost: cost * float64(id),
+					ByState: map[campaign.ContactState]int{campaign.ContactPending: int(id) * 100, campaign.ContactCompleted: 7}})
+			}
+			return out, nil
+		},
+	})
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	metrics.SetClock(m, func() time.Time { return now })
+	url := scrape(t, m)
+
+	body := get(t, url)
+	require.Equal(t, `# HELP campaign_contacts Contacts of the campaign in each state; for each campaign scheduled, running, paused or with a call live, from the database, read at most every 30 s.
+# TYPE campaign_contacts gauge
+campaign_contacts{campaign="nov",campaign_id="3",state="cancelled"} 0
+campaign_contacts{campaign="nov",campaign_id="3",state="completed"} 7
+campaign_contacts{campaign="nov",campaign_id="3",state="do_not_call"} 0
+campaign_contacts{campaign="nov",campaign_id="3",state="failed"} 0
+campaign_contacts{campaign="nov",campaign_id="3",state="in_call"} 0
+campaign_contacts{campaign="nov",campaign_id="3",state="pending"} 300
+campaign_contacts{campaign="nov",campaign_id="3",state="queued"} 0
+# HELP campaign_cost_usd Cost of the campaign's calls so far (USD, as Vapi reported it); for each campaign scheduled, running, paused or with a call live, from the database, read at most every 30 s.
+# TYPE campaign_cost_usd gauge
+campaign_cost_usd{campaign="nov",campaign_id="3"} 37.5
+`, family(body, metrics.NameContacts)+family(body, metrics.NameCost))
+	require.Equal(t, [][]int64{{3}}, reads)
+
+	// Within TotalsMaxAge: from memory.
+	cost = 20
+	now = now.Add(metrics.TotalsMaxAge - time.Second)
+	require.Contains(t, get(t, url), `campaign_cost_usd{campaign="nov",campaign_id="3"} 37.5`)
+	require.Len(t, reads, 1)
+	// A campaign appears: read again, for both.
+	listed = append(listed, campaign.CampaignLiveCalls{ID: 5, Name: "dec", Status: campaign.StatusPaused})
+	body = get(t, url)
+	require.Equal(t, []int64{3, 5}, reads[1])
+	require.Contains(t, body, `campaign_cost_usd{campaign="nov",campaign_id="3"} 60`)
+	require.Contains(t, body, `campaign_contacts{campaign="dec",campaign_id="5",state="pending"} 500`)
+	// TotalsMaxAge later: read again; when that fails, these two are left out, the others served.
+	now = now.Add(metrics.TotalsMaxAge)
+	failing = errors.New("connection refused")
+	body = get(t, url)
+	require.Len(t, reads, 3)
+	require.NotContains(t, body, "campaign_contacts{")
+	require.NotContains(t, body, "campaign_cost_usd{")
+	require.Contains(t, body, `campaign_live_calls{campaign="nov",campaign_id="3"} 2`)
+	// A campaign no longer listed is no longer served.
+	failing, listed = nil, listed[1:]
+	body = get(t, url)
+	require.NotContains(t, body, `campaign_id="3"`)
+	require.Contains(t, body, `campaign_cost_usd{campaign="dec",campaign_id="5"} 100`)
+}
+
 // scrape serves m and returns its URL.
 func scrape(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()

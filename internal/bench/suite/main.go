@@ -107,6 +107,12 @@ var benchmarks = []benchmark{
 			"account's limit while contacts were due. Anchor: the account's limit; the target is at most 1% refused.",
 		full:  []string{"-procs", "3", "-cap", "300", "-sim-limit", "10", "-contacts", "300"},
 		quick: []string{"-procs", "3", "-cap", "30", "-sim-limit", "5", "-contacts", "40"}, summary: accountRow},
+	{name: "console", title: "Console queries", prog: "consolebench", json: "console-bench.json",
+		about: "The queries of the console's calls table (`campaign.Store.ListCalls`: pages by keyset, search, filters, " +
+			"orders), call page (`CallDetail`) and campaign page (`Progress`, `StatusExtras`, `ReportFacts`), and the " +
+			"/metrics scrape's reads, on one campaign made in SQL (1.35 calls and 2 stored webhook events a contact), " +
+			"each run through the Store as the console runs it: median and 95th percentile of 30 runs. Target: 100 ms a query.",
+		full: []string{"-contacts", "1000000"}, quick: []string{"-contacts", "20000", "-runs", "5"}, summary: consoleRow},
 }
 
 func main() { prog.Main(run) }
@@ -487,6 +493,42 @@ func accountRow(raw []byte) (row, error) {
 			thousands(f.Account.CreatesAfter), f.Account.MeanLiveShare, f.MaxLive) + warned(f.Warnings),
 		anchor: fmt.Sprintf("the account's limit: %d; target ≤ 1%% refused after the first refusal", f.SimLimit),
 		ratio:  fmt.Sprintf("%.2f%% refused after the first refusal (%s)", 100*f.Account.RefusedAfterShare, verdict),
+	}, nil
+}
+
+func consoleRow(raw []byte) (row, error) {
+	var f struct {
+		Contacts int     `json:"contacts"`
+		TargetMs float64 `json:"target_ms"`
+		Over     int     `json:"over_target"`
+		Queries  []struct {
+			Name  string  `json:"name"`
+			P95Ms float64 `json:"p95_ms"`
+		} `json:"queries"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return row{}, fmt.Errorf("read the console figures: %w", err)
+	}
+	var (
+		worst     string
+		worstMs   float64
+		calls     float64
+		callsName string
+	)
+	for _, q := range f.Queries {
+		if q.P95Ms > worstMs {
+			worst, worstMs = q.Name, q.P95Ms
+		}
+		if strings.HasPrefix(q.Name, "calls:") && q.P95Ms > calls {
+			callsName, calls = q.Name, q.P95Ms
+		}
+	}
+	return row{
+		figure: fmt.Sprintf("console queries on a %s-contact campaign (%d queries)", thousands(f.Contacts), len(f.Queries)),
+		measured: fmt.Sprintf("calls table: slowest p95 %.1f ms (%s); slowest of all: p95 %.1f ms (%s)",
+			calls, callsName, worstMs, worst),
+		anchor: fmt.Sprintf("target: p95 ≤ %.0f ms a query", f.TargetMs),
+		ratio:  fmt.Sprintf("%d of %d over the target", f.Over, len(f.Queries)),
 	}, nil
 }
 
