@@ -248,4 +248,3 @@ func TestBeginAttemptRowPhoneNumberLimits(t *testing.T) {
 	require.Equal(t, campaign.RefuseNumbersBusy, g.Refusal)
 	require.Equal(t, 23*time.Hour, g.Wait)
 }
-
