@@ -248,3 +248,15 @@ func TestBeginAttemptRowPhoneNumberLimits(t *testing.T) {
 	require.Equal(t, campaign.RefuseNumbersBusy, g.Refusal)
 	require.Equal(t, 23*time.Hour, g.Wait)
 }
+
+// TestContinueCommandRowPhoneNumbers: a campaign whose rows name their numbers needs no number
+// of its own to be resumed.
+func TestContinueCommandRowPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	col := 1
+	c := &campaign.Campaign{Name: "nov", Mode: campaign.ModeForeground, Columns: []string{"phone", "phone_number_id"},
+		PhoneNumberColumn: &col, Settings: campaign.Settings{AssistantID: "a"}}
+	require.Equal(t, "campaign resume nov", campaign.ContinueCommand(c, false))
+	c.PhoneNumberColumn = nil
+	require.Equal(t, "campaign resume nov --assistant-id ID --phone-number-id ID (or --simulate)", campaign.ContinueCommand(c, false))
+}
