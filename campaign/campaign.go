@@ -122,6 +122,10 @@ type Campaign struct {
 	// (nil when absent): a non-empty cell places that contact's calls instead of the
 	// campaign's target (see ContactSettings).
 	TargetColumn *int
+	// PhoneNumberColumn is the index of the column naming each contact's own caller number, a
+	// Vapi phone number id (nil when absent): a non-empty cell fixes the number that contact's
+	// calls come from instead of the pool's choice (see RowPhoneNumber).
+	PhoneNumberColumn *int
 
 	Settings
 

@@ -93,6 +93,12 @@ type ReaderOptions struct {
 	// RequireTarget rejects a row whose target cell is empty (RejectBadTarget): the campaign
 	// has no target of its own to place its calls.
 	RequireTarget bool
+	// PhoneNumberColumn names the column of per-contact caller numbers (Vapi phone number ids);
+	// "" means a column named phone_number_id, if any.
+	PhoneNumberColumn string
+	// RequirePhoneNumber rejects a row whose caller number cell is empty
+	// (RejectBadPhoneNumberID): the campaign has no number of its own to call from.
+	RequirePhoneNumber bool
 	// Delimiter separates fields; 0 means auto-detect among ',', ';', '\t' and
 	// '|' from the header line (quotes respected), defaulting to ','.
 	Delimiter rune
@@ -138,12 +144,12 @@ type Row struct {
 type Header struct {
 	Columns   []string // header names exactly as written (BOM stripped)
 	Delimiter rune
-	// Phone, Name, TimeZone, ExternalID, Overrides and Target are column
-	// indexes, -1 when absent (Phone is always ≥ 0).
-	Phone, Name, TimeZone, ExternalID, Overrides, Target int
+	// Phone, Name, TimeZone, ExternalID, Overrides, Target and CallerNumber
+	// are column indexes, -1 when absent (Phone is always ≥ 0).
+	Phone, Name, TimeZone, ExternalID, Overrides, Target, CallerNumber int
 	// Variables are the indexes of columns that become template variables:
-	// every column except the phone column, the overrides and target columns
-	// and columns with an empty header.
+	// every column except the phone column, the overrides, target and caller
+	// number columns and columns with an empty header.
 	Variables []int
 	// Warnings are problems worth telling the operator that do not stop the
 	// import: names that templates cannot use plainly, names differing only
@@ -167,6 +173,7 @@ type Reader struct {
 	maxVarBytes int
 	checkOver   func(json.RawMessage) error
 	needTarget  bool
+	needNumber  bool
 	lastLine    int // start line of the last record read
 	blank       int // blank records skipped
 
@@ -269,6 +276,7 @@ func (rd *Reader) setOptions(opts ReaderOptions) error {
 	rd.maxRecord = max(minRecordBytes, 2*int64(rd.maxVarBytes))
 	rd.checkOver = opts.CheckOverrides
 	rd.needTarget = opts.RequireTarget
+	rd.needNumber = opts.RequirePhoneNumber
 	return nil
 }
 
@@ -409,6 +417,11 @@ func (rd *Reader) check(line int, rec []string) (*Row, *Reject) {
 			return nil, rd.reject(line, rec, RejectBadTarget, fmt.Sprintf("column %s: %s", h.describe(h.Target), detail))
 		}
 	}
+	if h.CallerNumber >= 0 {
+		if detail := rd.callerNumberProblem(rec[h.CallerNumber]); detail != "" {
+			return nil, rd.reject(line, rec, RejectBadPhoneNumberID, fmt.Sprintf("column %s: %s", h.describe(h.CallerNumber), detail))
+		}
+	}
 
 	row := &Row{
 		Line:           line,
@@ -435,6 +448,19 @@ func (rd *Reader) targetProblem(cell string, squadColumn bool) string {
 		return err.Error()
 	case t.Kind == TargetNone && rd.needTarget:
 		return "empty, and the campaign has no assistant or squad of its own (--assistant-id, --squad-id, --workflow-id or --assistant)"
+	}
+	return ""
+}
+
+// callerNumberProblem says what is wrong with a caller number cell ("" when nothing is): see
+// ParseRowPhoneNumber; an empty cell is the pool's choice, when the campaign has a pool.
+func (rd *Reader) callerNumberProblem(cell string) string {
+	id, err := ParseRowPhoneNumber(cell)
+	switch {
+	case err != nil:
+		return err.Error()
+	case id == "" && rd.needNumber:
+		return "empty, and the campaign has no phone number of its own (--phone-number-id or --phone-numbers-file)"
 	}
 	return ""
 }
@@ -647,7 +673,7 @@ func scanHeaderLine(b []byte, visit func(byte)) bool {
 
 // newHeader validates the header names and finds each role's column.
 func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
-	h := Header{Columns: cols, Delimiter: delim, Phone: -1, Name: -1, TimeZone: -1, ExternalID: -1, Overrides: -1, Target: -1}
+	h := Header{Columns: cols, Delimiter: delim, Phone: -1, Name: -1, TimeZone: -1, ExternalID: -1, Overrides: -1, Target: -1, CallerNumber: -1}
 
 	var dups []string
 	seen := make(map[string]int, len(cols))
@@ -681,6 +707,7 @@ func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
 		{"external id", opts.ExternalIDColumn, externalIDColumnNames, &h.ExternalID},
 		{"overrides", opts.OverridesColumn, overridesColumnNames, &h.Overrides},
 		{"target", opts.TargetColumn, targetColumnNames, &h.Target},
+		{"caller number", opts.PhoneNumberColumn, phoneNumberColumnNames, &h.CallerNumber},
 	}
 	taken := map[int]string{}
 	// Columns named in the options first, so auto-detection cannot take them.
@@ -728,7 +755,7 @@ func newHeader(cols []string, delim rune, opts ReaderOptions) (Header, error) {
 
 	for i, name := range cols {
 		switch {
-		case i == h.Phone, i == h.Overrides, i == h.Target:
+		case i == h.Phone, i == h.Overrides, i == h.Target, i == h.CallerNumber:
 		case name == "":
 			h.Warnings = append(h.Warnings, fmt.Sprintf("column %d has no name: its cells are kept in the data but not passed to the assistant as a variable", i+1))
 		default:

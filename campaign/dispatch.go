@@ -30,7 +30,8 @@ import (
 //     which takes the same lock), so foreign-key checks are never blocked; only a deletion
 //     (DeleteCampaign, an import replacing a draft) takes FOR UPDATE, as a DELETE must, after
 //     locking every attempt and contact of that campaign, so nothing can insert under it;
-//  6. the rows of the campaign's caller numbers (caller_number), several of them in id order,
+//  6. the rows of the campaign's caller numbers (caller_number; a contact's own number alone when
+//     its row fixes one), several of them in id order,
 //     FOR NO KEY UPDATE, taken by BeginAttempt alone, after its campaign, to count the live and
 //     today's calls of every campaign from those numbers (the per-number limits). The rows
 //     missing are inserted first, in id order, before any of them is locked: INSERT … ON
@@ -118,9 +119,10 @@ func dialInterval(ratePerSecond float64) time.Duration {
 // is running and its start (StartAt) has come, the contact is queued, the campaign's end (EndBy) has not come (else the contact
 // expires), its number is not suppressed, the budget cap allows one
 // more call (see budgetAllows; else the campaign pauses), the live attempts (creating
-// or created) are fewer than max_concurrent, a number of the campaign's pool is within the
+// or created) are fewer than max_concurrent, a number of the campaign's pool (or the contact's
+// own, from the campaign's caller number column: that one or none) is within the
 // per-number limits (see chooseNumber; the attempt records it, and a round robin's turn
-// advances), the live attempts of every campaign on the campaign's Vapi account are fewer than
+// advances when the pool chose), the live attempts of every campaign on the campaign's Vapi account are fewer than
 // the limit learned for that account (locking the account's row last; see accountAllows), and
 // the rate: GCRA on campaign.next_dial_at with interval T = 1s / rate_per_second (rate 0:
 // unlimited), allowed iff next_dial_at is NULL or <= now, and then next_dial_at =
@@ -164,14 +166,16 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			limits        NumberLimits
 			newOnRetry    bool
 			nextNumber    int64
+			numberColumn  *int
 		)
 		err = tx.QueryRow(ctx, `
 			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8, end_by,
 			       phone_number_ids, number_strategy, coalesce(per_number_max_concurrent, 0),
-			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number, start_at
+			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number, start_at,
+			       phone_number_column
 			FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate,
 			&nextDial, &account, &maxCost, &endBy, &pool, &strategy, &limits.MaxConcurrent, &limits.DailyCap, &newOnRetry, &nextNumber,
-			&startAt)
+			&startAt, &numberColumn)
 		if err != nil {
 			return err
 		}
@@ -240,6 +244,13 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			FROM attempt WHERE contact_id = $1`, contactID).Scan(&number, &previous); err != nil {
 			return err
 		}
+		fixed, err := contactCallerNumber(ctx, tx, contactID, numberColumn)
+		if err != nil {
+			return err
+		}
+		if fixed != "" {
+			pool = []string{fixed} // the row's own number or none: never another of the pool
+		}
 		caller, err := chooseNumber(ctx, tx, pool, strategy, limits, !newOnRetry, previous, phone, nextNumber, now)
 		if err != nil {
 			return err
@@ -248,7 +259,7 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			g.Refusal, g.Wait = RefuseNumbersBusy, caller.Wait
 			return nil
 		}
-		if caller.Position >= 0 {
+		if caller.Position >= 0 && fixed == "" {
 			nextNumber = int64(caller.Position) + 1
 		}
 		if allowed, err := accountAllows(ctx, tx, account, now); err != nil || !allowed {
@@ -297,6 +308,25 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		return DialGrant{}, fmt.Errorf("begin attempt of contact %d: %w", contactID, err)
 	}
 	return g, nil
+}
+
+// contactCallerNumber reads, in BeginAttempt's transaction (the contact already locked), the
+// contact's own caller number from the campaign's caller number column (column; nil without
+// one): "" when it has none or its cell is empty.
+func contactCallerNumber(ctx context.Context, tx pgx.Tx, contactID int64, column *int) (string, error) {
+	if column == nil {
+		return "", nil
+	}
+	var cell string
+	if err := tx.QueryRow(ctx, `SELECT coalesce(fields[$2], '') FROM contact WHERE id = $1`,
+		contactID, *column+1).Scan(&cell); err != nil {
+		return "", fmt.Errorf("read caller number of contact %d: %w", contactID, err)
+	}
+	id, err := ParseRowPhoneNumber(cell)
+	if err != nil {
+		return "", fmt.Errorf("contact %d: phone number column: %w", contactID, err)
+	}
+	return id, nil
 }
 
 // BudgetPrior is the expected cost in USD of a call of a campaign none of whose calls has a cost

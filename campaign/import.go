@@ -251,6 +251,10 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 	if hdr.Target >= 0 {
 		targetCol = &hdr.Target
 	}
+	var numberCol *int // NULL without a caller number column
+	if hdr.CallerNumber >= 0 {
+		numberCol = &hdr.CallerNumber
+	}
 	varCols := make([]int32, len(hdr.Variables))
 	for i, v := range hdr.Variables {
 		varCols[i] = int32(v)
@@ -263,10 +267,11 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 			rate_per_second, max_concurrent, retry_policy, max_attempts, mode, callback_key, do_not_call_key,
 			retry_time_scale, webhooks, max_cost, squad_id, workflow_id, assistant, predial_url,
 			overrides_column, notify_url, notify_spike, target_column, start_at, end_by,
-			phone_number_ids, number_strategy, per_number_max_concurrent, per_number_daily_cap, new_number_on_retry)
+			phone_number_ids, number_strategy, per_number_max_concurrent, per_number_daily_cap, new_number_on_retry,
+			phone_number_column)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
 			$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
-			$38, $39, nullif($40, 0), nullif($41, 0), $42)
+			$38, $39, nullif($40, 0), nullif($41, 0), $42, $43)
 		RETURNING id`,
 		name, nc.SourceFile, hdr.Columns, string(hdr.Delimiter), hdr.Phone, hdr.Name, hdr.TimeZone,
 		hdr.ExternalID, varCols, nc.AssistantID, phoneNumberID, overrides, nc.PublicURL, nc.WebhookSecret,
@@ -275,7 +280,7 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 		cmp.Or(nc.RetryTimeScale, 1), cmp.Or(nc.Webhooks, WebhooksAuto), nc.MaxCostUSD, nc.SquadID, nc.WorkflowID, inline,
 		nc.PredialURL, overridesCol, nc.NotifyURL, cmp.Or(nc.NotifySpike, DefaultNotifySpike), targetCol,
 		nc.StartAt, nc.EndBy, pool, cmp.Or(nc.NumberStrategy, StrategyRoundRobin), nc.PerNumberMaxConcurrent,
-		nc.PerNumberDailyCap, nc.NewNumberOnRetry).Scan(&id)
+		nc.PerNumberDailyCap, nc.NewNumberOnRetry, numberCol).Scan(&id)
 	if isUniqueViolation(err, "campaign_name_key") {
 		return 0, fmt.Errorf("import: campaign %q: %w", nc.Name, ErrNameTaken)
 	}

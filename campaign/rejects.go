@@ -46,6 +46,9 @@ const (
 	// RejectBadTarget is a target cell (see ReaderOptions.TargetColumn) that is not an
 	// assistant or squad id, or an empty one when the campaign has no target of its own.
 	RejectBadTarget RejectReason = "bad_target"
+	// RejectBadPhoneNumberID is a caller number cell (see ReaderOptions.PhoneNumberColumn) that
+	// is not a Vapi phone number id, or an empty one when the campaign has no number of its own.
+	RejectBadPhoneNumberID RejectReason = "bad_phone_number_id"
 )
 
 // RejectReasons lists every reason, in a stable order for reports.
@@ -54,7 +57,7 @@ func RejectReasons() []RejectReason {
 		RejectWrongFieldCount, RejectMalformedCSV, RejectInvalidUTF8,
 		RejectMissingPhone, RejectInvalidPhone, RejectImpossiblePhone,
 		RejectTooLong, RejectInvalidTimeZone, RejectDuplicatePhone, RejectSuppressed,
-		RejectBadOverrides, RejectBadTarget,
+		RejectBadOverrides, RejectBadTarget, RejectBadPhoneNumberID,
 	}
 }
 

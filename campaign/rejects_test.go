@@ -145,7 +145,7 @@ func TestRejectReasons(t *testing.T) {
 			seen[r] = true
 		})
 	}
-	require.Len(t, seen, 12)
+	require.Len(t, seen, 13)
 	require.True(t, seen[RejectDuplicatePhone] && seen[RejectSuppressed])
 }
 

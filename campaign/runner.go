@@ -245,7 +245,7 @@ func ContinueCommand(c *Campaign, orphaned bool) string {
 		return "start campaign serve, or: " + resume
 	case orphaned:
 		return resume + " (or campaign serve --adopt-orphans)"
-	case (!c.HasTarget() && c.TargetColumn == nil) || c.PhoneNumberID == "":
+	case (!c.HasTarget() && c.TargetColumn == nil) || (c.PhoneNumberID == "" && c.PhoneNumberColumn == nil):
 		return resume + " --assistant-id ID --phone-number-id ID (or --simulate)"
 	}
 	return resume

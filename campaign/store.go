@@ -62,7 +62,7 @@ const campaignColumns = `id, name, status, mode, source_file, columns, delimiter
 	webhooks, keep_server, server_messages, max_cost::float8, paused_reason, squad_id, workflow_id, assistant,
 	predial_url, overrides_column, import_stats, created_at, updated_at, notify_url, notify_spike, target_column,
 	start_at, end_by, phone_number_ids, number_strategy, coalesce(per_number_max_concurrent, 0),
-	coalesce(per_number_daily_cap, 0), new_number_on_retry`
+	coalesce(per_number_daily_cap, 0), new_number_on_retry, phone_number_column`
 
 func scanCampaign(row pgx.Row) (*Campaign, error) {
 	var (
@@ -78,7 +78,8 @@ func scanCampaign(row pgx.Row) (*Campaign, error) {
 		&c.RetryTimeScale, &c.Webhooks, &c.KeepServer, &c.ServerMessages, &c.MaxCostUSD, &c.PausedReason,
 		&c.SquadID, &c.WorkflowID, &c.Assistant, &c.PredialURL, &c.OverridesColumn, &stats, &c.CreatedAt, &c.UpdatedAt,
 		&c.NotifyURL, &c.NotifySpike, &c.TargetColumn, &c.StartAt, &c.EndBy,
-		&c.PhoneNumberIDs, &c.NumberStrategy, &c.PerNumberMaxConcurrent, &c.PerNumberDailyCap, &c.NewNumberOnRetry)
+		&c.PhoneNumberIDs, &c.NumberStrategy, &c.PerNumberMaxConcurrent, &c.PerNumberDailyCap, &c.NewNumberOnRetry,
+		&c.PhoneNumberColumn)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package jobs
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,11 +65,16 @@ func serverMessages(overridden []vapi.ServerMessageType, assistant []string) []v
 // variables on top; the campaign, contact and attempt ids in metadata; and, when the campaign
 // has a public URL and does not keep the assistant's server, the webhook routing with the
 // campaign's secret; all of it where Vapi takes it for the contact's target, its row's own or
-// else the campaign's (see setTarget and Campaign.ContactSettings). The dry run shows exactly
+// else the campaign's (see setTarget and Campaign.ContactSettings), from the row's own caller
+// number or else the campaign's first (the dialer sends the one its attempt recorded). The dry run shows exactly
 // this body and the dialer sends exactly this body.
 func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) (*vapi.CreateCallDTO, error) {
 	key := campaign.AttemptKey(c.ID, ct.ID, attempt)
 	settings, err := c.ContactSettings(ct)
+	if err != nil {
+		return nil, err
+	}
+	caller, err := c.RowPhoneNumber(ct) // the row's own number, else the campaign's
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +137,7 @@ func CreateCallRequest(c *campaign.Campaign, ct *campaign.Contact, attempt int) 
 
 	dto := &vapi.CreateCallDTO{
 		Name:          key,
-		PhoneNumberID: c.PhoneNumberID,
+		PhoneNumberID: cmp.Or(caller, c.PhoneNumberID),
 		Customer: &vapi.CreateCustomerDTO{
 			Number:     ct.Phone,
 			Name:       ct.Name,

@@ -202,7 +202,7 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		return river.JobSnooze(jitter(capacityRecheck))
 	case campaign.RefuseNumbersBusy:
 		if grant.Wait > 0 { // daily caps: back to pending until the next day, not a spin
-			w.Logger.Info("every caller number is at its daily cap; contact put back until the next UTC day",
+			w.Logger.Info("every caller number the contact may use (its row's own, or the pool's) is at its daily cap; contact put back until the next UTC day",
 				"campaign_id", c.ID, "contact_id", ct.ID)
 			now := w.Now()
 			return w.Store.RequeueContact(ctx, ct.ID, now.Add(grant.Wait), now)

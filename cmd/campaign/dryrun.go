@@ -65,6 +65,8 @@ type columnRoles struct {
 	Overrides string `json:"overrides,omitempty"`
 	// Target is the column naming each contact's own assistant or squad.
 	Target string `json:"target,omitempty"`
+	// PhoneNumberID is the column naming each contact's own caller number.
+	PhoneNumberID string `json:"phone_number_id,omitempty"`
 }
 
 // zoneReport is one set of time zones shared by some contacts, and when they may first be called.
@@ -120,7 +122,11 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 		return err
 	}
 	if client != nil {
-		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, client, imp.store, imp.campaign, targets, now); err != nil {
+		numbers, err := newNumberReads(ctx, client, imp.store, imp.campaign)
+		if err != nil {
+			return err
+		}
+		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, numbers, imp.store, imp.campaign, targets, now); err != nil {
 			return err
 		}
 	}
@@ -209,6 +215,8 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		Delimiter:        delimiter,
 		DefaultRegion:    opts.DefaultRegion,
 		DefaultTimeZone:  opts.TimeZone,
+		// Without a number of the campaign's own, every row names its own (a simulation has one).
+		PhoneNumberColumn: opts.PhoneNumberColumn, RequirePhoneNumber: opts.PhoneNumberID == "" && !opts.Simulate,
 	}
 
 	source := opts.source()
@@ -225,6 +233,9 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		}
 		if src.TargetColumn != nil {
 			readerOpts.TargetColumn = columnName(src, *src.TargetColumn)
+		}
+		if src.PhoneNumberColumn != nil {
+			readerOpts.PhoneNumberColumn = columnName(src, *src.PhoneNumberColumn)
 		}
 		readerOpts.Delimiter = src.Delimiter
 	case opts.File != stdinFile:
@@ -361,6 +372,9 @@ func buildDryRunReport(ctx context.Context, store *campaign.Store, c *campaign.C
 	if c.TargetColumn != nil {
 		r.Columns.Target = columnName(c, *c.TargetColumn)
 	}
+	if c.PhoneNumberColumn != nil {
+		r.Columns.PhoneNumberID = columnName(c, *c.PhoneNumberColumn)
+	}
 	// The first calls come at the start, when it is ahead.
 	from := now
 	if c.StartAt != nil {
@@ -443,7 +457,7 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 		fmt.Fprintf(tw, "Rejects file\t%s\n", r.RejectsFile)
 	}
 	roles := "phone=" + r.Columns.Phone
-	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}, {"overrides", r.Columns.Overrides}, {"target", r.Columns.Target}} {
+	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}, {"overrides", r.Columns.Overrides}, {"target", r.Columns.Target}, {"caller number", r.Columns.PhoneNumberID}} {
 		if kv[1] != "" {
 			roles += ", " + kv[0] + "=" + kv[1]
 		}

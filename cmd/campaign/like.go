@@ -25,7 +25,7 @@ type likeSource struct {
 
 // fileOnlyFlags are the run flags that describe FILE's columns: a run --like without FILE
 // re-imports the source's contacts in the source's own columns, so they have nothing to say.
-var fileOnlyFlags = []string{"phone-column", "name-column", "timezone-column", "external-id-column", "overrides-column", "target-column", "delimiter"}
+var fileOnlyFlags = []string{"phone-column", "name-column", "timezone-column", "external-id-column", "overrides-column", "target-column", "delimiter", "phone-number-column"}
 
 // checkLikeArgs checks the argument and flags of a run --like before anything is read: without
 // FILE the contacts are the source's, so the flags of FILE's columns do not apply.

@@ -29,41 +29,93 @@ func preflight(ctx context.Context, w io.Writer, client *vapi.Client, store *cam
 	if err != nil {
 		return nil, err
 	}
-	if c, err = preflightWebhooks(ctx, w, client, store, c, targets, now); err != nil {
+	numbers, err := newNumberReads(ctx, client, store, c)
+	if err != nil {
 		return nil, err
 	}
-	if err := preflightNumbers(ctx, w, client, store, c, now); err != nil {
+	if c, err = preflightWebhooks(ctx, w, numbers, store, c, targets, now); err != nil {
+		return nil, err
+	}
+	if err := preflightNumbers(ctx, w, numbers, store, c, now); err != nil {
 		return nil, err
 	}
 	return c, preflightVariables(ctx, w, store, c, targets, allowMissing)
 }
 
-// preflightNumbers reads every number of a pool (more than one number, or local presence) with
-// GET /phone-number/{id}, which also checks that each exists, and stores their E.164 numbers
-// for local presence and the exports. A number without one (SIP) is chosen as "any" number.
-func preflightNumbers(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign, now time.Time) error {
+// numberReads reads the Vapi phone numbers a campaign's calls may come from, each at most once
+// per pre-flight: its pool's and the distinct ones its contacts name in its caller number column
+// (at most campaign.MaxRowPhoneNumbers).
+type numberReads struct {
+	client *vapi.Client
+	// pool are the campaign's own numbers, rows the other numbers its rows name, in file order.
+	pool, rows []string
+	read       map[string]*vapi.PhoneNumber
+}
+
+// newNumberReads lists the numbers of campaign c's calls; none is read yet.
+func newNumberReads(ctx context.Context, client *vapi.Client, store *campaign.Store, c *campaign.Campaign) (*numberReads, error) {
+	rows, err := store.RowPhoneNumbers(ctx, c, campaign.MaxRowPhoneNumbers)
+	if err != nil {
+		return nil, err
+	}
 	pool := c.CallerNumbers()
-	if len(pool) < 2 && c.NumberStrategy != campaign.StrategyLocalPresence {
+	rows = slices.DeleteFunc(rows, func(id string) bool { return slices.Contains(pool, id) })
+	return &numberReads{client: client, pool: pool, rows: rows, read: map[string]*vapi.PhoneNumber{}}, nil
+}
+
+// all is every number the campaign's calls may come from: the pool's, then the rows'.
+func (n *numberReads) all() []string { return slices.Concat(n.pool, n.rows) }
+
+// get reads a number with GET /phone-number/{id}, once.
+func (n *numberReads) get(ctx context.Context, id string) (*vapi.PhoneNumber, error) {
+	if pn, ok := n.read[id]; ok {
+		return pn, nil
+	}
+	pn, err := readVapi(ctx, n.client, "phone number "+id, func(ctx context.Context) (*vapi.PhoneNumber, error) {
+		return n.client.GetPhoneNumber(ctx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.read[id] = pn
+	return pn, nil
+}
+
+// preflightNumbers reads every number of a pool (more than one number, or local presence) and
+// every number the rows name with GET /phone-number/{id}, which also checks that each exists,
+// and stores their E.164 numbers for local presence and the exports. A number without one (SIP)
+// is chosen as "any" number.
+func preflightNumbers(ctx context.Context, w io.Writer, reads *numberReads, store *campaign.Store, c *campaign.Campaign, now time.Time) error {
+	ids := reads.rows
+	pooled := len(reads.pool) >= 2 || c.NumberStrategy == campaign.StrategyLocalPresence
+	if pooled {
+		ids = reads.all()
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	numbers := make(map[string]string, len(pool))
+	numbers := make(map[string]string, len(ids))
 	var unknown []string
-	for _, id := range pool {
-		pn, err := readVapi(ctx, client, "phone number "+id, func(ctx context.Context) (*vapi.PhoneNumber, error) {
-			return client.GetPhoneNumber(ctx, id)
-		})
+	for _, id := range ids {
+		pn, err := reads.get(ctx, id)
 		if err != nil {
 			return err
 		}
 		numbers[id] = pn.Number
-		if pn.Number == "" {
+		if pn.Number == "" && slices.Contains(reads.pool, id) {
 			unknown = append(unknown, id)
 		}
 	}
 	if err := store.NoteCallerNumbers(ctx, numbers, now); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Calling from %d numbers (%s).\n", len(pool), cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
+	if pooled {
+		fmt.Fprintf(w, "Calling from %d numbers (%s).\n", len(reads.pool), cmp.Or(c.NumberStrategy, campaign.StrategyRoundRobin))
+	}
+	if len(reads.rows) > 0 && c.PhoneNumberColumn != nil {
+		fmt.Fprintf(w, "Rows fixed to their own number: %d distinct numbers from column %q.\n",
+			len(reads.rows), columnName(c, *c.PhoneNumberColumn))
+	}
 	if len(unknown) > 0 && c.NumberStrategy == campaign.StrategyLocalPresence {
 		fmt.Fprintf(w, "Local presence: no E.164 number (e.g. SIP) for %s: used only when no local number is free.\n",
 			strings.Join(unknown, ", "))
@@ -198,9 +250,9 @@ func readVapi[T any](ctx context.Context, client *vapi.Client, what string, read
 
 // preflightWebhooks decides the campaign's webhook routing (webhookRouting) and stores the
 // decision with the starting assistants' own serverMessages.
-func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, store *campaign.Store, c *campaign.Campaign,
+func preflightWebhooks(ctx context.Context, w io.Writer, numbers *numberReads, store *campaign.Store, c *campaign.Campaign,
 	targets []targetAssistants, now time.Time) (*campaign.Campaign, error) {
-	keepServer, messages, err := webhookRouting(ctx, w, client, c, targets)
+	keepServer, messages, err := webhookRouting(ctx, w, numbers, c, targets)
 	if err != nil {
 		return nil, err
 	}
@@ -216,10 +268,11 @@ func preflightWebhooks(ctx context.Context, w io.Writer, client *vapi.Client, st
 // in one line when the user's server URL is kept or replaced. The decision is one for all the
 // campaign's targets: when any assistant of any target has a server URL of its own, every call
 // keeps its server (auto) or every call carries the runner's (override). The phone number is
-// read only when no assistant has a server URL of its own. A workflow's calls always keep
+// read only when no assistant has a server URL of its own: every number the calls may come from,
+// the pool's and the rows'. A workflow's calls always keep
 // theirs: Vapi's workflowOverrides takes variables only, so no server of the runner's can go
 // with them.
-func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *campaign.Campaign,
+func webhookRouting(ctx context.Context, w io.Writer, numbers *numberReads, c *campaign.Campaign,
 	targets []targetAssistants) (keepServer bool, messages []string, err error) {
 	mode := cmp.Or(c.Webhooks, campaign.WebhooksAuto)
 	if kind, _ := c.Target(); kind == campaign.TargetWorkflow {
@@ -257,11 +310,10 @@ func webhookRouting(ctx context.Context, w io.Writer, client *vapi.Client, c *ca
 		own.Assistant, ownerName = overrides.Server.URL, "The --overrides file"
 	}
 	if c.PublicURL != "" && mode != campaign.WebhooksPoll && own.Assistant == "" {
-		// Every number of a pool: one with a server URL of its own decides for all the calls.
-		for _, id := range c.CallerNumbers() {
-			pn, err := readVapi(ctx, client, "phone number "+id, func(ctx context.Context) (*vapi.PhoneNumber, error) {
-				return client.GetPhoneNumber(ctx, id)
-			})
+		// Every number of a pool and of the rows: one with a server URL of its own decides for
+		// all the calls.
+		for _, id := range numbers.all() {
+			pn, err := numbers.get(ctx, id)
 			if err != nil {
 				return false, nil, err
 			}

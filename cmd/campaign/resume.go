@@ -129,7 +129,7 @@ func runResume(ctx context.Context, a *app, opts *resumeOptions) error {
 	if !opts.Given.PhoneNumberID {
 		opts.setCallerNumbers(c.CallerNumbers())
 	}
-	if !opts.Simulate && ((!opts.hasTarget() && c.TargetColumn == nil) || opts.PhoneNumberID == "") {
+	if !opts.Simulate && ((!opts.hasTarget() && c.TargetColumn == nil) || (opts.PhoneNumberID == "" && c.PhoneNumberColumn == nil)) {
 		return usageErrorf("campaign %s has no assistant or phone number to call from: %s", c.Name,
 			"campaign resume "+c.Name+" --assistant-id ID --phone-number-id ID")
 	}

@@ -55,18 +55,51 @@ func targetColumn(h campaign.Header) *int {
 	return &i
 }
 
+// phoneNumberColumn is the campaign's caller number column of a header: nil when it has none.
+func phoneNumberColumn(h campaign.Header) *int {
+	if h.CallerNumber < 0 {
+		return nil
+	}
+	i := h.CallerNumber
+	return &i
+}
+
 // fileHasTargetColumn reports whether the CSV file has a per-row target column (named by
 // opts.TargetColumn, or found by its header), reading its header only: a campaign-level target
 // is then optional. False for stdin, and for a file that cannot be read (the import says why).
 func fileHasTargetColumn(file string, opts campaign.ReaderOptions) bool {
+	h, ok := fileHeader(file, opts)
+	if !ok {
+		return opts.TargetColumn != "" && (file == "" || file == stdinFile)
+	}
+	return h.Target >= 0
+}
+
+// fileHasPhoneNumberColumn reports whether the CSV file has a per-row caller number column
+// (named by opts.PhoneNumberColumn, or found by its header), as fileHasTargetColumn does: the
+// campaign's own phone number is then optional.
+func fileHasPhoneNumberColumn(file string, opts campaign.ReaderOptions) bool {
+	h, ok := fileHeader(file, opts)
+	if !ok {
+		return opts.PhoneNumberColumn != "" && (file == "" || file == stdinFile)
+	}
+	return h.CallerNumber >= 0
+}
+
+// fileHeader reads the header of the CSV file; false for stdin (or no file), and for a file that
+// cannot be read.
+func fileHeader(file string, opts campaign.ReaderOptions) (campaign.Header, bool) {
 	if file == "" || file == stdinFile {
-		return opts.TargetColumn != ""
+		return campaign.Header{}, false
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return false
+		return campaign.Header{}, false
 	}
 	defer f.Close()
 	rd, err := campaign.NewReader(f, opts)
-	return err == nil && rd.Header().Target >= 0
+	if err != nil {
+		return campaign.Header{}, false
+	}
+	return rd.Header(), true
 }

@@ -35,10 +35,12 @@ type runOptions struct {
 	ExternalIDColumn string
 	OverridesColumn  string
 	TargetColumn     string
-	Delimiter        string
-	DefaultRegion    string
-	SuppressFile     string
-	RejectsFile      string
+	// PhoneNumberColumn names the column of each contact's own caller number.
+	PhoneNumberColumn string
+	Delimiter         string
+	DefaultRegion     string
+	SuppressFile      string
+	RejectsFile       string
 
 	Window   string
 	TimeZone string
@@ -179,6 +181,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (default: external_id, customer_id, … if present)")
 	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the column of per-contact assistantOverrides JSON objects, merged over --overrides (default: assistant_overrides if present)")
 	f.StringVar(&opts.TargetColumn, "target-column", "", "header of the column naming each contact's own assistant or squad (assistant:ID, squad:ID or a bare ID), used instead of the campaign's (default: assistant_id or squad_id if present)")
+	f.StringVar(&opts.PhoneNumberColumn, "phone-number-column", "", "header of the column naming each contact's own Vapi phone number id to call from, used instead of the pool's choice (default: phone_number_id if present)")
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers written without +country code")
 	f.StringVar(&opts.SuppressFile, "suppress", "", "file of numbers never to call (one per line, or a CSV with a phone column), on top of the stored list")
@@ -280,8 +283,8 @@ func (o *runOptions) checkRouting(getenv func(string) string) error {
 		return usageErrorf("set %s to your Vapi private API key (or use --simulate or --dry-run)", envAPIKey)
 	case !o.hasTarget() && !o.hasTargetColumn():
 		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID), --squad-id, --workflow-id or --assistant FILE is required to place calls, unless the CSV names each row's (an assistant_id or squad_id column, or --target-column)")
-	case o.PhoneNumberID == "":
-		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls (or --phone-numbers-file)")
+	case o.PhoneNumberID == "" && !o.hasPhoneNumberColumn():
+		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place calls (or --phone-numbers-file), unless the CSV names each row's (a phone_number_id column, or --phone-number-column)")
 	}
 	return nil
 }
@@ -292,12 +295,26 @@ func (o *runOptions) hasTargetColumn() bool {
 	if o.File == "" && o.like != nil {
 		return o.like.campaign.TargetColumn != nil
 	}
+	return fileHasTargetColumn(o.File, o.headerOptions())
+}
+
+// hasPhoneNumberColumn reports whether the run's contacts have a caller number column, as
+// hasTargetColumn does for the target column.
+func (o *runOptions) hasPhoneNumberColumn() bool {
+	if o.File == "" && o.like != nil {
+		return o.like.campaign.PhoneNumberColumn != nil
+	}
+	return fileHasPhoneNumberColumn(o.File, o.headerOptions())
+}
+
+// headerOptions are the reader options that find the columns of FILE's header.
+func (o *runOptions) headerOptions() campaign.ReaderOptions {
 	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
-	return fileHasTargetColumn(o.File, campaign.ReaderOptions{
+	return campaign.ReaderOptions{
 		PhoneColumn: o.PhoneColumn, NameColumn: o.NameColumn, TimeZoneColumn: o.TimeZoneColumn,
 		ExternalIDColumn: o.ExternalIDColumn, OverridesColumn: o.OverridesColumn, TargetColumn: o.TargetColumn,
-		Delimiter: delimiter,
-	})
+		PhoneNumberColumn: o.PhoneNumberColumn, Delimiter: delimiter,
+	}
 }
 
 // validate checks everything that can be checked before touching the file or the database.

@@ -219,6 +219,9 @@ type statusReport struct {
 		PerNumberMaxConcurrent int      `json:"per_number_max_concurrent,omitempty"`
 		PerNumberDailyCap      int      `json:"per_number_daily_cap,omitempty"`
 		SameNumberOnRetry      *bool    `json:"same_number_on_retry,omitempty"`
+		// PhoneNumberColumn is the CSV column naming each contact's own caller number; absent
+		// when there is none.
+		PhoneNumberColumn string `json:"phone_number_column,omitempty"`
 	} `json:"settings"`
 	// Notifications counts the campaign's notifications; absent when it has none.
 	Notifications *statusNotifications `json:"notifications,omitempty"`
@@ -432,6 +435,9 @@ func buildStatus(ctx context.Context, store *campaign.Store, id int64, now time.
 	if c.TargetColumn != nil {
 		r.Settings.TargetColumn = columnName(c, *c.TargetColumn)
 	}
+	if c.PhoneNumberColumn != nil {
+		r.Settings.PhoneNumberColumn = columnName(c, *c.PhoneNumberColumn)
+	}
 	if c.MaxCostUSD != nil {
 		r.Settings.MaxCostUSD = c.MaxCostUSD
 		b, err := store.Budget(ctx, c.ID)
@@ -526,9 +532,15 @@ func writeStatusText(w io.Writer, r *statusReport, now time.Time) error {
 	}
 	target := reports.CampaignInfo{AssistantID: r.Settings.AssistantID, SquadID: r.Settings.SquadID,
 		WorkflowID: r.Settings.WorkflowID, InlineAssistant: r.Settings.InlineAssistant, TargetColumn: r.Settings.TargetColumn}.Target()
-	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, phone number %s\n",
-		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target,
-		orNone(r.Settings.PhoneNumberID))
+	number := "phone number " + orNone(r.Settings.PhoneNumberID)
+	if col := r.Settings.PhoneNumberColumn; col != "" {
+		number = fmt.Sprintf("number per row from column %q", col)
+		if r.Settings.PhoneNumberID != "" {
+			number += ", else " + r.Settings.PhoneNumberID
+		}
+	}
+	fmt.Fprintf(tw, "  settings:\trate %s, max concurrent %d%s, window %q, %s, %s\n",
+		rateText(r.Settings.RatePerSecond), r.Settings.MaxConcurrent, account, window, target, number)
 	if r.Settings.NotifyURL != "" || r.Notifications != nil {
 		fmt.Fprintf(tw, "  notifications:\t%s\n", notificationsText(r))
 	}

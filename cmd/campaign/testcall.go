@@ -40,8 +40,10 @@ type testCallOptions struct {
 	ExternalIDColumn string
 	OverridesColumn  string
 	TargetColumn     string
-	Delimiter        string
-	DefaultRegion    string
+	// PhoneNumberColumn names the row's own caller number column, as for run.
+	PhoneNumberColumn string
+	Delimiter         string
+	DefaultRegion     string
 
 	AssistantID   string
 	PhoneNumberID string
@@ -105,6 +107,7 @@ func newTestCallCmd(a *app, runF func(*testCallOptions) error) *cobra.Command {
 	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (as for run)")
 	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the per-contact assistantOverrides column (as for run)")
 	f.StringVar(&opts.TargetColumn, "target-column", "", "header of the per-contact assistant or squad column (as for run)")
+	f.StringVar(&opts.PhoneNumberColumn, "phone-number-column", "", "header of the per-contact caller number column (as for run)")
 	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
 	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers, NUMBER included, written without +country code")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the call")
@@ -161,20 +164,30 @@ func (o *testCallOptions) complete(getenv func(string) string) error {
 		return usageErrorf("set %s to your Vapi private API key (or use --simulate)", envAPIKey)
 	case o.AssistantID == "" && !o.hasTargetColumn():
 		return usageErrorf("--assistant-id (or VAPI_ASSISTANT_ID) is required to place a call, unless the row names its own (an assistant_id or squad_id column, or --target-column)")
-	case o.PhoneNumberID == "":
-		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place a call")
+	case o.PhoneNumberID == "" && !o.hasPhoneNumberColumn():
+		return usageErrorf("--phone-number-id (or VAPI_PHONE_NUMBER_ID) is required to place a call, unless the row names its own (a phone_number_id column, or --phone-number-column)")
 	}
 	return nil
 }
 
 // hasTargetColumn reports whether --from-file has a per-row target column (see run's).
 func (o *testCallOptions) hasTargetColumn() bool {
+	return fileHasTargetColumn(o.File, o.headerOptions())
+}
+
+// hasPhoneNumberColumn reports whether --from-file has a per-row caller number column.
+func (o *testCallOptions) hasPhoneNumberColumn() bool {
+	return fileHasPhoneNumberColumn(o.File, o.headerOptions())
+}
+
+// headerOptions are the reader options that find the columns of --from-file's header.
+func (o *testCallOptions) headerOptions() campaign.ReaderOptions {
 	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
-	return fileHasTargetColumn(o.File, campaign.ReaderOptions{
+	return campaign.ReaderOptions{
 		PhoneColumn: o.PhoneColumn, NameColumn: o.NameColumn, TimeZoneColumn: o.TimeZoneColumn,
 		ExternalIDColumn: o.ExternalIDColumn, OverridesColumn: o.OverridesColumn, TargetColumn: o.TargetColumn,
-		Delimiter: delimiter,
-	})
+		PhoneNumberColumn: o.PhoneNumberColumn, Delimiter: delimiter,
+	}
 }
 
 // testCallResult is what `campaign call` prints; with --format json it is one JSON document (a
@@ -209,6 +222,13 @@ func runTestCall(ctx context.Context, a *app, o *testCallOptions) error {
 	if err != nil {
 		return err
 	}
+	rowNumber, err := c.RowPhoneNumber(ct)
+	if err != nil {
+		return err
+	}
+	if rowNumber != "" { // the row's own caller number, as BeginAttempt would choose
+		c.PhoneNumberID = rowNumber
+	}
 	apiKey, baseURL := a.getenv(envAPIKey), o.VapiBaseURL
 	if o.Simulate {
 		sim := vapitest.New(vapitest.Config{TimeScale: o.SimTimeScale, Seed: o.SimSeed})
@@ -239,7 +259,8 @@ func runTestCall(ctx context.Context, a *app, o *testCallOptions) error {
 		return err
 	}
 	targets := []targetAssistants{{label: c.TargetLabel(), assts: assts}}
-	if c.KeepServer, c.ServerMessages, err = webhookRouting(ctx, a.errOut, client, c, targets); err != nil {
+	numbers := &numberReads{client: client, pool: []string{c.PhoneNumberID}, read: map[string]*vapi.PhoneNumber{}}
+	if c.KeepServer, c.ServerMessages, err = webhookRouting(ctx, a.errOut, numbers, c, targets); err != nil {
 		return err
 	}
 	if !o.Simulate && !c.KeepServer && unreachableURL(c.PublicURL) {
@@ -330,6 +351,8 @@ func testCallContact(a *app, o *testCallOptions) (*campaign.Campaign, *campaign.
 		RequireTarget:    o.AssistantID == "" && !o.Simulate,
 		Delimiter:        delimiter,
 		DefaultRegion:    o.DefaultRegion,
+		// An empty cell without --phone-number-id is a row run would reject.
+		PhoneNumberColumn: o.PhoneNumberColumn, RequirePhoneNumber: o.PhoneNumberID == "" && !o.Simulate,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", o.source(), err)
@@ -395,6 +418,8 @@ func testCallCampaign(a *app, o *testCallOptions, h campaign.Header, overrides j
 		VariableColumns:  h.Variables,
 		OverridesColumn:  overridesColumn(h),
 		TargetColumn:     targetColumn(h),
+		// Calls from the row's own number, when it names one (see runTestCall).
+		PhoneNumberColumn: phoneNumberColumn(h),
 		Settings: campaign.Settings{
 			AssistantID:   o.AssistantID,
 			PhoneNumberID: o.PhoneNumberID,
