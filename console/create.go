@@ -118,7 +118,8 @@ func (srv *server) newPage(w http.ResponseWriter, r *http.Request, s session) {
 }
 
 // create imports the uploaded CSV as a draft campaign of the service and shows its dry run; a
-// bad file or setting shows the form again with the message and the values typed.
+// bad file or setting shows the form again with the message and the values typed (200: a page
+// to correct, as a browser expects, not a failed request).
 func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 	n := NewCampaign{
 		Name: r.PostFormValue("name"), AssistantID: r.PostFormValue("assistant_id"), SquadID: r.PostFormValue("squad_id"),
@@ -134,7 +135,7 @@ func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 		v := srv.newView(w, r, s, "New campaign")
 		n.CSV = nil
 		v.New = &newForm{NewCampaign: n, Error: msg}
-		srv.render(w, r, http.StatusUnprocessableEntity, "new", v)
+		srv.render(w, r, http.StatusOK, "new", v)
 	}
 	if r.PostFormValue("start") == "at" && strings.TrimSpace(n.StartAt) == "" {
 		again("Give the start time, or choose to start now.")

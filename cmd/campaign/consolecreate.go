@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/console"
@@ -68,7 +71,7 @@ func (cc *consoleCreator) Import(ctx context.Context, n console.NewCampaign) (*c
 	cmd.SetErr(io.Discard)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		return nil, &console.InputError{Err: err} // the flags' checks: every error is the form's
+		return nil, &console.InputError{Err: formValueError(err)} // the flags' checks: every error is the form's
 	}
 	opts.uploadName = uploadName(n.FileName)
 	opts.VapiBaseURL = cc.baseURL
@@ -81,6 +84,23 @@ func (cc *consoleCreator) Import(ctx context.Context, n console.NewCampaign) (*c
 	}
 	imp.pool.Close()
 	return imp.campaign, nil
+}
+
+// formValueError says a value of the wrong type for a flag as a form's field: `--rate: "fast"
+// is not a number` rather than the parser's words.
+func formValueError(err error) error {
+	var bad *pflag.InvalidValueError
+	if !errors.As(err, &bad) {
+		return err
+	}
+	kind := "valid value"
+	switch bad.GetFlag().Value.Type() {
+	case "float64":
+		kind = "number"
+	case "int", "int64":
+		kind = "whole number"
+	}
+	return fmt.Errorf("--%s: %q is not a %s", bad.GetFlag().Name, bad.GetValue(), kind)
 }
 
 // uploadName is the base name of an uploaded file, "upload.csv" when the browser sent none.
