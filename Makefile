@@ -122,11 +122,13 @@ chaos: build
 	$(GO) run ./internal/chaos -bin $(BIN) $(CHAOS_ARGS)
 
 # console-screenshots renders the console's pages (login, campaigns, a campaign, the cancel
-# confirmation; 390 and 1280 px wide) to docs/console/*.png: the browser test of package console,
-# on a fresh test database (TEST_DATABASE_URL, else Docker or the managed local Postgres), with
-# Chromium (CHROMIUM, else chromium on PATH).
+# confirmation, the new campaign form, with a refused value, a dry run and the campaign started;
+# 390 and 1280 px wide) to docs/console/*.png: the browser tests of package console and of
+# serve's console (against the simulator), on a fresh test database (TEST_DATABASE_URL, else
+# Docker or the managed local Postgres), with Chromium (CHROMIUM, else chromium on PATH).
 CONSOLE_PNG_DIR ?= docs/console
 .PHONY: console-screenshots
 console-screenshots:
 	CONSOLE_SCREENSHOTS="$(abspath $(CONSOLE_PNG_DIR))" go test ./console -run '^TestBrowser$$' -count=1
+	CONSOLE_SCREENSHOTS="$(abspath $(CONSOLE_PNG_DIR))" go test ./cmd/campaign -run '^TestConsoleCreateBrowser$$' -count=1
 	@echo "Wrote $(CONSOLE_PNG_DIR)/*.png"

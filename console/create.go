@@ -83,6 +83,11 @@ type newForm struct {
 	Error string
 }
 
+// Defaults are the campaign's defaults, shown in the empty fields.
+func (newForm) Defaults() map[string]any {
+	return map[string]any{"Window": campaign.DefaultWindowSpec, "Retry": campaign.DefaultRetrySpec, "MaxAttempts": campaign.DefaultMaxAttempts}
+}
+
 // createView is the dry run page of a draft.
 type createView struct {
 	ID                           int64
