@@ -1,45 +1,17 @@
 package console_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/internal/browsertest"
 )
-
-// envScreenshots names the directory TestBrowser writes the console's screenshots to (make
-// console-screenshots); unset, it writes none.
-const envScreenshots = "CONSOLE_SCREENSHOTS"
-
-// chromium finds Chromium: $CHROMIUM, else the usual names on PATH. Without one the test fails
-// and says how to install it (it never skips).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium found: install it (Debian/Ubuntu: sudo apt-get install -y chromium), or set CHROMIUM")
-	return ""
-}
 
 // played gives campaign c results: of its n contacts, the first ones get calls with a mix of
 // outcomes, costs and durations, so that the page's cards and charts have something to show.
@@ -99,85 +71,11 @@ func TestBrowser(t *testing.T) {
 			VALUES ($1, $2, $3, 'campaign_secret', $4)`, ev[0], call3, ev[1], t0)
 		require.NoError(t, err)
 	}
-	shots := os.Getenv(envScreenshots)
 	// A serve process runs the service's campaigns (none would show them orphaned).
 	require.NoError(t, b.store.AcquireLease(b.ctx, campaign.Runner{ID: "serve-1", Mode: campaign.ModeService, Host: "ops-1", PID: 4242}, time.Hour))
 
-	// A bound for a stuck browser, not a timing assertion.
-	parent, cancelParent := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancelParent()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent,
-		chromedp.ExecPath(chromium(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	note := func(format string, args ...any) {
-		mu.Lock()
-		problems = append(problems, fmt.Sprintf(format, args...))
-		mu.Unlock()
-	}
-	require.NoError(t, chromedp.Listen(tab, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				note("console error: %v", ev.Args)
-			}
-		case *runtime.EventExceptionThrown:
-			note("exception: %s", ev.ExceptionDetails.Text)
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError {
-				note("log error: %s %s", ev.Entry.Text, ev.Entry.URL)
-			}
-		case *network.EventLoadingFailed:
-			note("failed request %s: %s", ev.RequestID, ev.ErrorText)
-		case *network.EventResponseReceived:
-			if ev.Response.Status >= 400 {
-				note("HTTP %d for %s", ev.Response.Status, ev.Response.URL)
-			}
-		case *network.EventRequestWillBeSent:
-			if !strings.HasPrefix(ev.Request.URL, b.srv.URL) && !strings.HasPrefix(ev.Request.URL, "data:") {
-				note("request off the console: %s", ev.Request.URL)
-			}
-		}
-	}))
-	run := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		require.NoError(t, chromedp.Do(tab, steps...))
-	}
-	eval := func(expr string) int {
-		t.Helper()
-		v, err := chromedp.Run(tab, chromedp.Evaluate[int](expr))
-		require.NoError(t, err, expr)
-		return v
-	}
-	// fits checks the page fits widths 390 and 1280 with no horizontal overflow, and saves a
-	// screenshot of each when asked.
-	fits := func(name string) {
-		t.Helper()
-		for _, w := range []int64{390, 1280} {
-			run(chromedp.EmulateViewport(w, 900))
-			scroll, inner := eval(`document.documentElement.scrollWidth`), eval(`window.innerWidth`)
-			require.LessOrEqual(t, scroll, inner, "%s at %d px: no horizontal overflow", name, w)
-			if shots != "" {
-				png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-				require.NoError(t, err)
-				require.NoError(t, os.MkdirAll(shots, 0o755))
-				require.NoError(t, os.WriteFile(filepath.Join(shots, fmt.Sprintf("%s-%d.png", name, w)), png, 0o644))
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		require.Empty(t, problems, name)
-	}
+	tab := browsertest.New(t, b.srv.URL)
+	run, eval, fits := tab.Run, tab.Eval, tab.Fits
 
 	run(chromedp.EmulateViewport(1280, 900), chromedp.Navigate(b.srv.URL+"/console/"),
 		chromedp.WaitVisible(`#password`))
@@ -192,7 +90,7 @@ func TestBrowser(t *testing.T) {
 
 	run(chromedp.Click(`#pause`), chromedp.WaitVisible(`.flash`))
 	require.Equal(t, campaign.StatusPaused, b.status(t, c.ID).Status)
-	flash, err := chromedp.Run(tab, chromedp.Text(`.flash`))
+	flash, err := chromedp.Run(tab.Ctx, chromedp.Text(`.flash`))
 	require.NoError(t, err)
 	require.Contains(t, flash, "paused")
 	run(chromedp.Click(`#resume`), chromedp.WaitVisible(`#pause`))
@@ -201,7 +99,7 @@ func TestBrowser(t *testing.T) {
 	// Paused elsewhere (the CLI): the page shows it without a reload.
 	require.Equal(t, 1, eval(`window.__marker = 1`))
 	require.NoError(t, b.store.Pause(b.ctx, c.ID, t0))
-	_, err = chromedp.Run(tab, chromedp.Poll[bool](`document.querySelector('#status').textContent === 'paused'`,
+	_, err = chromedp.Run(tab.Ctx, chromedp.Poll[bool](`document.querySelector('#status').textContent === 'paused'`,
 		chromedp.WithPollingInterval(50*time.Millisecond)))
 	require.NoError(t, err, "the live part shows the pause")
 	require.Equal(t, 1, eval(`window.__marker || 0`), "the live part was swapped in place, the page not reloaded")
@@ -217,7 +115,7 @@ func TestBrowser(t *testing.T) {
 	run(chromedp.Click(`tr[data-attempt] a[href^="/console/calls/"]`), chromedp.WaitVisible(`#transcript`))
 	require.Equal(t, 4, eval(`document.querySelectorAll('#transcript .turn').length`), "the transcript's four turns")
 	require.Equal(t, 2, eval(`document.querySelectorAll('#transcript .turn.customer').length`), "two of them the customer's")
-	turn, err := chromedp.Run(tab, chromedp.Text(`#transcript .turn.assistant p`))
+	turn, err := chromedp.Run(tab.Ctx, chromedp.Text(`#transcript .turn.assistant p`))
 	require.NoError(t, err)
 	require.Equal(t, "Hello, am I speaking with Customer 3?", turn)
 	require.Equal(t, 1, eval(`document.querySelectorAll('audio#recording').length`), "the recording's player")

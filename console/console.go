@@ -62,6 +62,8 @@ type Config struct {
 	// PageSize is how many campaigns a page of the list shows, and how many calls a page of a
 	// campaign's calls table (DefaultPageSize when 0; at most campaign.MaxCallPage for calls).
 	PageSize int
+	// Creator creates campaigns from uploads (nil: the console creates none).
+	Creator Creator
 }
 
 // DefaultRefresh is how often a campaign's page refreshes its live figures by default.
@@ -145,6 +147,13 @@ func New(cfg Config) (http.Handler, error) {
 	mux.Handle("POST "+Prefix+"campaigns/{id}/resume", s.authed(s.resume, true))
 	mux.Handle("POST "+Prefix+"campaigns/{id}/cancel", s.authed(s.cancel, true))
 	mux.Handle("POST "+Prefix+"campaigns/{id}/set", s.authed(s.set, true))
+	if cfg.Creator != nil {
+		mux.Handle("GET "+Prefix+"new", s.authed(s.newPage, false))
+		mux.Handle("POST "+Prefix+"new", s.authedUpload(s.create))
+		mux.Handle("GET "+Prefix+"new/{id}", s.authed(s.dryRunPage, false))
+		mux.Handle("POST "+Prefix+"new/{id}/start", s.authed(s.start, true))
+		mux.Handle("POST "+Prefix+"new/{id}/discard", s.authed(s.discard, true))
+	}
 	return headers(mux), nil
 }
 
@@ -171,6 +180,17 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, s session)
 // GET) or 401. An action (operator only) also needs the operator role (else 403) and the
 // session's CSRF token (else 403); a logout needs the token too.
 func (srv *server) authed(h handlerFunc, action bool) http.Handler {
+	return srv.authedLimit(h, action, maxFormBytes)
+}
+
+// authedUpload is authed for an operator's multipart form of up to MaxUploadBytes, its files
+// held in memory up to uploadMemory and in temporary files beyond (removed after the request).
+func (srv *server) authedUpload(h handlerFunc) http.Handler {
+	return srv.authedLimit(h, true, MaxUploadBytes)
+}
+
+// authedLimit is authed with the POST body bounded by limit bytes.
+func (srv *server) authedLimit(h handlerFunc, action bool, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := srv.auth.session(r, srv.cfg.Now())
 		if !ok {
@@ -182,7 +202,18 @@ func (srv *server) authed(h handlerFunc, action bool) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			if limit > maxFormBytes {
+				if err := r.ParseMultipartForm(uploadMemory); err != nil {
+					var tooBig *http.MaxBytesError
+					if errors.As(err, &tooBig) {
+						http.Error(w, fmt.Sprintf("the upload is larger than %d MB", limit>>20), http.StatusRequestEntityTooLarge)
+						return
+					}
+					http.Error(w, "not a form with a file: "+err.Error(), http.StatusBadRequest)
+					return
+				}
+			}
 			if !srv.auth.checkCSRF(r, s) {
 				http.Error(w, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
 				return

@@ -48,6 +48,7 @@ type testBundle struct {
 type setupOpts struct {
 	pageSize int
 	refresh  time.Duration
+	creator  console.Creator
 }
 
 // setup serves the console on a fresh database, with one operator (ops) and one viewer (audit).
@@ -59,7 +60,7 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	now := t0
 	users := append(mustUsers(t, console.RoleOperator, "ops:"+operatorPassword), mustUsers(t, console.RoleViewer, "audit:"+viewerPassword)...)
 	cfg := console.Config{Store: store, Users: users, Now: func() time.Time { return now }, PageSize: opts.pageSize,
-		RefreshInterval: opts.refresh,
+		RefreshInterval: opts.refresh, Creator: opts.creator,
 		Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 			_, err := export.Contacts(ctx, store, c, w, export.Options{})
 			return err

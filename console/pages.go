@@ -30,12 +30,17 @@ type view struct {
 	Campaign *campaignView
 	Calls    *callsView
 	Call     *callView
+	// CanCreate: the console creates campaigns (it has a Creator) and the user is an operator.
+	CanCreate bool
+	New       *newForm
+	Create    *createView
 }
 
 // newView is the view of a page for session s.
 func (srv *server) newView(w http.ResponseWriter, r *http.Request, s session, title string) view {
 	return view{Title: title, User: s.User, Role: s.role, Operator: s.role == RoleOperator, CSRF: srv.auth.csrfToken(s),
-		Flash: srv.auth.takeFlash(w, r, secure(r)), Refresh: srv.refresh.Milliseconds()}
+		Flash: srv.auth.takeFlash(w, r, secure(r)), Refresh: srv.refresh.Milliseconds(),
+		CanCreate: srv.cfg.Creator != nil && s.role == RoleOperator}
 }
 
 // render writes template name with v, or a 500 that says nothing of the error (logged).

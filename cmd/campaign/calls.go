@@ -202,11 +202,7 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	defer imp.pool.Close()
 	c := imp.campaign
-	client, err := a.newVapiClient(a.getenv(envAPIKey), opts.VapiBaseURL)
-	if err != nil {
-		return discardDraft(ctx, a, imp.store, c, err)
-	}
-	if _, err := preflight(ctx, a.errOut, client, imp.store, c, opts.AllowMissingVariables, a.now()); err != nil {
+	if err := preflightService(ctx, a, imp.store, c, opts.VapiBaseURL, opts.AllowMissingVariables); err != nil {
 		return discardDraft(ctx, a, imp.store, c, err)
 	}
 	if err := movedMeanwhile(imp.store.Start(ctx, c.ID, a.now())); err != nil {
@@ -220,6 +216,17 @@ func runDetached(ctx context.Context, a *app, opts *runOptions) error {
 	}
 	fmt.Fprintf(a.errOut, "Follow it with: campaign status %s --watch\n", c.Name)
 	return nil
+}
+
+// preflightService is the pre-flight of a draft handed to the service (run --detach, the
+// console's Start), with Vapi at baseURL; what it says goes to a.errOut.
+func preflightService(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, baseURL string, allowMissing bool) error {
+	client, err := a.newVapiClient(a.getenv(envAPIKey), baseURL)
+	if err != nil {
+		return err
+	}
+	_, err = preflight(ctx, a.errOut, client, store, c, allowMissing, a.now())
+	return err
 }
 
 // newVapiClient returns a client of the Vapi API at baseURL, with the app's request timeout.

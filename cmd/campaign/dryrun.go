@@ -115,22 +115,7 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 		return err
 	}
 	defer imp.pool.Close()
-	// The pre-flight checks with Vapi, when it can: the webhook routing first, so that the
-	// bodies shown are the ones the run would send, then the variables, after the report.
-	client, targets, err := dryRunAssistant(ctx, a, opts, imp)
-	if err != nil {
-		return err
-	}
-	if client != nil {
-		numbers, err := newNumberReads(ctx, client, imp.store, imp.campaign)
-		if err != nil {
-			return err
-		}
-		if imp.campaign, err = preflightWebhooks(ctx, a.errOut, numbers, imp.store, imp.campaign, targets, now); err != nil {
-			return err
-		}
-	}
-	report, err := buildDryRunReport(ctx, imp.store, imp.campaign, imp.window, opts.Preview, now)
+	report, c, client, targets, err := dryRunPlan(ctx, a, imp.store, imp.campaign, imp.window, opts.VapiBaseURL, opts.Preview, now)
 	if err != nil {
 		return err
 	}
@@ -144,30 +129,56 @@ func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	if err != nil || client == nil {
 		return err
 	}
-	return preflightVariables(ctx, a.errOut, imp.store, imp.campaign, targets, opts.AllowMissingVariables)
+	return preflightVariables(ctx, a.errOut, imp.store, c, targets, opts.AllowMissingVariables)
 }
 
-// dryRunAssistant connects to Vapi and reads the campaign's targets for the pre-flight checks
-// of a real run; a nil client when the dry run cannot reach Vapi (no target or no key), which
-// it says.
-func dryRunAssistant(ctx context.Context, a *app, opts *runOptions, imp *imported) (*vapi.Client, []targetAssistants, error) {
+// dryRunPlan is the dry run of draft c (run --dry-run, and the console's): the pre-flight
+// checks with Vapi, when it can, of the webhook routing first, so that the bodies shown are the
+// ones the run would send, then the report. The caller checks the variables after (with client
+// and targets, when client is not nil). It returns c with the routing it stored.
+func dryRunPlan(ctx context.Context, a *app, store *campaign.Store, c *campaign.Campaign, window campaign.Window, baseURL string,
+	preview int, now time.Time) (*dryRunReport, *campaign.Campaign, *vapi.Client, []targetAssistants, error) {
+	client, targets, err := dryRunAssistant(ctx, a, baseURL, store, c)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if client != nil {
+		numbers, err := newNumberReads(ctx, client, store, c)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if c, err = preflightWebhooks(ctx, a.errOut, numbers, store, c, targets, now); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	report, err := buildDryRunReport(ctx, store, c, window, preview, now)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return report, c, client, targets, nil
+}
+
+// dryRunAssistant connects to Vapi at baseURL and reads campaign c's targets for the pre-flight
+// checks of a real run; a nil client when the dry run cannot reach Vapi (no target or no key),
+// which it says.
+func dryRunAssistant(ctx context.Context, a *app, baseURL string, store *campaign.Store, c *campaign.Campaign) (*vapi.Client, []targetAssistants, error) {
 	key := a.getenv(envAPIKey)
-	kind, _ := imp.campaign.Target()
+	kind, _ := c.Target()
 	if kind == campaign.TargetWorkflow {
 		fmt.Fprintln(a.errOut, "Note: a workflow's {{variables}} are not checked: Vapi's API documents no read of a workflow.")
 	}
 	switch {
-	case kind == campaign.TargetNone && imp.campaign.TargetColumn == nil:
+	case kind == campaign.TargetNone && c.TargetColumn == nil:
 		return nil, nil, nil
 	case key == "":
 		fmt.Fprintf(a.errOut, "Note: the assistant's {{variables}} and server URL were not checked: set %s to check them.\n", envAPIKey)
 		return nil, nil, nil
 	}
-	client, err := a.newVapiClient(key, opts.VapiBaseURL)
+	client, err := a.newVapiClient(key, baseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	targets, err := fetchTargets(ctx, client, imp.store, imp.campaign)
+	targets, err := fetchTargets(ctx, client, store, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -456,13 +467,7 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 		fmt.Fprintf(tw, "Rejected\t%s\n", strings.Join(parts, ", "))
 		fmt.Fprintf(tw, "Rejects file\t%s\n", r.RejectsFile)
 	}
-	roles := "phone=" + r.Columns.Phone
-	for _, kv := range [][2]string{{"name", r.Columns.Name}, {"time zone", r.Columns.TimeZone}, {"external id", r.Columns.ExternalID}, {"overrides", r.Columns.Overrides}, {"target", r.Columns.Target}, {"caller number", r.Columns.PhoneNumberID}} {
-		if kv[1] != "" {
-			roles += ", " + kv[0] + "=" + kv[1]
-		}
-	}
-	fmt.Fprintf(tw, "Columns\t%s\n", roles)
+	fmt.Fprintf(tw, "Columns\t%s\n", r.Columns.text())
 	fmt.Fprintf(tw, "Variables\t%s\n", strings.Join(r.Variables, ", "))
 	fmt.Fprintf(tw, "Window\t%s, in each contact's local time\n", r.Window)
 	if r.StartAt != "" || r.EndBy != "" {
@@ -476,14 +481,7 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Time zone\tContacts\tFirst callable (local)\n")
 	for _, z := range r.TimeZones {
-		first := z.FirstCallableLocal
-		switch {
-		case first == "":
-			first = "never: the window does not overlap in these zones"
-		case z.CallableNow:
-			first = "now (" + first + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", strings.Join(z.TimeZones, " + "), z.Contacts, first)
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", strings.Join(z.TimeZones, " + "), z.Contacts, z.firstText())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -498,19 +496,50 @@ func writeDryRunText(w io.Writer, r *dryRunReport) error {
 	if len(r.Calls) > 0 {
 		fmt.Fprintf(&b, "\nPOST /call bodies for the first %d of %d contacts (secrets redacted):\n", len(r.Calls), r.Accepted)
 		for _, raw := range r.Calls {
-			var indented strings.Builder
-			var v any
-			_ = json.Unmarshal(raw, &v)
-			enc := json.NewEncoder(&indented)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(v); err != nil {
+			indented, err := indentJSON(raw)
+			if err != nil {
 				return err
 			}
-			b.WriteString(indented.String())
+			b.WriteString(indented)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// text is the columns' roles as the dry run shows them: "phone=phone, name=name".
+func (c columnRoles) text() string {
+	roles := "phone=" + c.Phone
+	for _, kv := range [][2]string{{"name", c.Name}, {"time zone", c.TimeZone}, {"external id", c.ExternalID}, {"overrides", c.Overrides}, {"target", c.Target}, {"caller number", c.PhoneNumberID}} {
+		if kv[1] != "" {
+			roles += ", " + kv[0] + "=" + kv[1]
+		}
+	}
+	return roles
+}
+
+// firstText is when the zones' contacts may first be called, as the dry run shows it.
+func (z zoneReport) firstText() string {
+	switch {
+	case z.FirstCallableLocal == "":
+		return "never: the window does not overlap in these zones"
+	case z.CallableNow:
+		return "now (" + z.FirstCallableLocal + ")"
+	}
+	return z.FirstCallableLocal
+}
+
+// indentJSON is a request body indented for people, with a final newline.
+func indentJSON(raw json.RawMessage) (string, error) {
+	var indented strings.Builder
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	enc := json.NewEncoder(&indented)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return indented.String(), nil
 }
 
 func columnName(c *campaign.Campaign, i int) string {

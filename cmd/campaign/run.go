@@ -81,6 +81,9 @@ type runOptions struct {
 	Preview int
 	Format  string
 
+	// uploadName names the input read from stdin when it is a file uploaded to the console.
+	uploadName string
+
 	// callOptions are the flags of placing the calls (a real run, not --dry-run), shared with
 	// resume.
 	callOptions
@@ -504,6 +507,8 @@ const stdinFile = "-"
 // the file, or "stdin".
 func (o *runOptions) source() string {
 	switch {
+	case o.File == stdinFile && o.uploadName != "":
+		return o.uploadName
 	case o.File == stdinFile:
 		return "stdin"
 	case o.File == "" && o.like != nil:

@@ -348,7 +348,8 @@ func serveMux(ctx context.Context, a *app, opts *serveOptions, store *campaign.S
 			Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 				_, err := export.Contacts(ctx, store, c, w, export.Options{})
 				return err
-			}})
+			},
+			Creator: &consoleCreator{a: a, store: store, baseURL: opts.VapiBaseURL}})
 		if err != nil {
 			return nil, err
 		}
