@@ -96,6 +96,21 @@ func TestBrowser(t *testing.T) {
 	run(chromedp.Click(`#resume`), chromedp.WaitVisible(`#pause`))
 	require.Equal(t, campaign.StatusRunning, b.status(t, c.ID).Status)
 
+	// A new rate, typed into the pacing form.
+	run(chromedp.SetValue(`#rate`, "2.5"), chromedp.Submit(`#rate`), chromedp.WaitVisible(`.flash`))
+	got, err := b.store.Campaign(b.ctx, c.ID)
+	require.NoError(t, err)
+	require.InDelta(t, 2.5, got.RatePerSecond, 1e-9, "the rate set from the page")
+
+	// Its CSV, downloaded with the page's session as the Export CSV link does.
+	require.Equal(t, 1, eval(`document.querySelectorAll('a[href$="/export.csv"]').length`), "the Export CSV link")
+	require.Zero(t, eval(`(fetch(document.querySelector('a[href$="/export.csv"]').href).then(r => r.text().then(body => {
+		window.__csv = r.status === 200 && r.headers.get('content-type').startsWith('text/csv') &&
+			body.split('\n').length > 24 ? 1 : 2 })), 0)`))
+	_, err = chromedp.Run(tab.Ctx, chromedp.Poll[bool](`(window.__csv || 0) > 0`, chromedp.WithPollingInterval(50*time.Millisecond)))
+	require.NoError(t, err)
+	require.Equal(t, 1, eval(`window.__csv`), "the export is a CSV of every contact")
+
 	// Paused elsewhere (the CLI): the page shows it without a reload.
 	require.Equal(t, 1, eval(`window.__marker = 1`))
 	require.NoError(t, b.store.Pause(b.ctx, c.ID, t0))
