@@ -208,7 +208,7 @@ var argNumber = regexp.MustCompile(`\$[0-9]+`)
 
 // maxSearchList is the most contacts a search matches for ListCalls to read the page from their
 // calls; past it, it walks the order's index.
-const maxSearchList = 20000
+const maxSearchList = 10000
 
 // searchContactsSQL selects the ids of campaign campaignID's contacts that search matches (see
 // CallQuery.Search), whose default phone region is region, with its arguments ($1…). Each arm is
@@ -360,12 +360,13 @@ func callsPageSQL(campaignID int64, q CallQuery, region string, contactIDs []int
 		}
 		where.WriteString(fmt.Sprintf(` AND (%s, a.id) %s (%s::%s, %s)`, sortKey.expr, cmp, arg(c.Key), sortKey.typ, arg(c.ID)))
 	}
+	// The page's calls first, then their contacts and numbers: a page's worth of lookups.
+	orderBy := `ORDER BY ` + sortKey.expr + ` ` + order + `, a.id ` + order
 	sql := `SELECT ` + callRowColumns + `, (` + sortKey.expr + `)::text
-		FROM ` + from + ` JOIN contact ct ON ct.id = a.contact_id
+		FROM (SELECT a.* FROM ` + from + ` WHERE ` + where.String() + ` ` + orderBy + ` LIMIT ` + arg(q.Limit+1) + `) a
+		JOIN contact ct ON ct.id = a.contact_id
 		LEFT JOIN caller_number n ON n.id = a.phone_number_id AND a.phone_number_id <> ''
-		WHERE ` + where.String() + `
-		ORDER BY ` + sortKey.expr + ` ` + order + `, a.id ` + order + `
-		LIMIT ` + arg(q.Limit+1)
+		` + orderBy
 	return sql, args, nil
 }
 
