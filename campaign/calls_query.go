@@ -208,7 +208,7 @@ var argNumber = regexp.MustCompile(`\$[0-9]+`)
 
 // maxSearchList is the most contacts a search matches for ListCalls to read the page from their
 // calls; past it, it walks the order's index.
-const maxSearchList = 10000
+const maxSearchList = 2000
 
 // searchContactsSQL selects the ids of campaign campaignID's contacts that search matches (see
 // CallQuery.Search), whose default phone region is region, with its arguments ($1…). Each arm is
