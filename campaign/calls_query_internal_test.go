@@ -21,7 +21,7 @@ func TestCallsQueryPlans(t *testing.T) {
 	ctx := context.Background()
 	pool := testdb.Pool(t)
 	// 30,000 contacts, a third never called; the others with one call each; another campaign
-	// beside it, so the campaign's condition is selective.
+	// beside it, so the campaign's condition is selective; 20,000 webhook events, 4 in trouble.
 	var campaignID int64
 	require.NoError(t, pool.QueryRow(ctx, `
 		INSERT INTO campaign (name, columns, phone_column, window_spec) VALUES ('plans', '{phone}', 0, 'always') RETURNING id`).
@@ -37,7 +37,10 @@ func TestCallsQueryPlans(t *testing.T) {
 		SELECT campaign_id, id, 1, 'k-' || id, '`+string(AttemptEnded)+`', '`+string(OutcomeCompleted)+`',
 		       (id % 100) * 0.01, id % 300, now() - id * interval '1 s'
 		FROM contact WHERE attempts > 0;
-		ANALYZE campaign, contact, attempt`)
+		INSERT INTO webhook_event (type, vapi_call_id, payload, apply_error)
+		SELECT 'status-update', 'call-' || i, '{}', CASE WHEN i % 5000 = 0 THEN 'unknown call' ELSE '' END
+		FROM generate_series(1, 20000) i;
+		ANALYZE campaign, contact, attempt, webhook_event`)
 	require.NoError(t, err)
 
 	conn, err := pool.Acquire(ctx)
@@ -64,6 +67,8 @@ func TestCallsQueryPlans(t *testing.T) {
 			"contact_search_external_id_idx"}},
 		{name: "search a name", index: []string{"contact_search_name_idx", "contact_search_external_id_idx"}},
 		{name: "the calls of the contacts a search matched", index: []string{"attempt_contact_id_number_key"}},
+		{name: "the errors of a campaign (status)", generic: true, index: []string{"attempt_error_idx"}},
+		{name: "the webhook events in trouble (status)", generic: true, index: []string{"webhook_event_problem_idx"}},
 	} {
 		switch tc.name {
 		case "first page", "by cost, desc", "by duration":
@@ -73,6 +78,11 @@ func TestCallsQueryPlans(t *testing.T) {
 			require.NoError(t, err)
 			tc.sql, tc.args, err = callsPageSQL(campaignID, q, "US", nil)
 			require.NoError(t, err)
+		case "the errors of a campaign (status)":
+			tc.sql, tc.args = `SELECT error, count(*) FROM attempt WHERE campaign_id = $1 AND error <> '' GROUP BY error`,
+				[]any{campaignID}
+		case "the webhook events in trouble (status)":
+			tc.sql, tc.args = `SELECT count(*) FROM webhook_event e WHERE e.apply_error <> '' OR e.rejected <> ''`, nil
 		case "search a phone":
 			tc.sql, tc.args = searchContactsSQL(campaignID, "+1415000123", "US")
 		case "search a name":
@@ -92,7 +102,11 @@ func TestCallsQueryPlans(t *testing.T) {
 			for j, a := range tc.args {
 				literals[j] = fmt.Sprint(a)
 			}
-			rows, err = conn.Query(ctx, `EXPLAIN EXECUTE `+name+`(`+strings.Join(literals, ", ")+`)`)
+			call := name
+			if len(literals) > 0 {
+				call += `(` + strings.Join(literals, ", ") + `)`
+			}
+			rows, err = conn.Query(ctx, `EXPLAIN EXECUTE `+call)
 		} else {
 			rows, err = conn.Query(ctx, `EXPLAIN `+tc.sql, append([]any{pgx.QueryExecModeDescribeExec}, tc.args...)...)
 		}

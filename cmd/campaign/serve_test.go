@@ -170,6 +170,10 @@ func TestServeEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	live := httpGet(t, base+"/metrics", http.StatusOK)
 	require.Equal(t, 3.0, metricValue(t, live, fmt.Sprintf(`campaign_live_calls{campaign="endpoints",campaign_id="%d"}`, c.ID)))
+	// Its contacts by state, read from the database: the three in a call.
+	require.Equal(t, 3.0, metricValue(t, live, fmt.Sprintf(`campaign_contacts{campaign="endpoints",campaign_id="%d",state="in_call"}`, c.ID)))
+	require.Equal(t, 0.0, metricValue(t, live, fmt.Sprintf(`campaign_contacts{campaign="endpoints",campaign_id="%d",state="pending"}`, c.ID)))
+	require.Equal(t, 0.0, metricValue(t, live, fmt.Sprintf(`campaign_cost_usd{campaign="endpoints",campaign_id="%d"}`, c.ID)))
 
 	waitUntil(t, 30*time.Second, "the campaign completed", func() bool {
 		pr, err := store.Progress(context.Background(), c.ID)

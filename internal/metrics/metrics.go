@@ -97,7 +97,7 @@ const liveCallsTimeout = 5 * time.Second
 
 // TotalsMaxAge is how long the contacts by state and the cost of the campaigns listed are served
 // from memory before a scrape reads them again: they read every contact and call of a campaign
-// (about 150 ms for a million contacts), too dear for every scrape of every process.
+// (about 0.6 s for a million contacts), too dear for every scrape of every process.
 const TotalsMaxAge = 30 * time.Second
 
 // LiveCallsSource reads the live calls of every campaign, and the totals of some;

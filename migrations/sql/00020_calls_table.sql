@@ -25,7 +25,14 @@ CREATE INDEX contact_search_external_id_idx ON contact (campaign_id, external_id
 -- A call's raw webhook events by attempt key (those by call id use webhook_event_call_idx).
 CREATE INDEX webhook_event_attempt_key_idx ON webhook_event (attempt_key) WHERE attempt_key <> '';
 
+-- The campaign page's errors needing attention (Store.StatusExtras): the attempts with an error
+-- and the webhook events that failed or were refused, few among many.
+CREATE INDEX attempt_error_idx ON attempt (campaign_id, error) WHERE error <> '';
+CREATE INDEX webhook_event_problem_idx ON webhook_event (id) WHERE apply_error <> '' OR rejected <> '';
+
 -- +goose Down
+DROP INDEX webhook_event_problem_idx;
+DROP INDEX attempt_error_idx;
 DROP INDEX webhook_event_attempt_key_idx;
 DROP INDEX contact_search_external_id_idx;
 DROP INDEX contact_search_name_idx;

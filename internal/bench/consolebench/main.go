@@ -311,14 +311,6 @@ func consoleQueries(ctx context.Context, store *campaign.Store, s *setupResult, 
 		{fmt.Sprintf("calls: search a name prefix (%q, 1%% of contacts)", strings.ToLower(namePrefix)),
 			calls(campaign.CallQuery{Search: strings.ToLower(namePrefix)})},
 		{"calls: search a name prefix (\"hana\", 10% of contacts)", calls(campaign.CallQuery{Search: "hana"})},
-		{"calls: search \"hana\", pages 1 and 2 (two queries)", func(ctx context.Context) (int, error) {
-			p, err := store.ListCalls(ctx, id, campaign.CallQuery{Search: "hana"})
-			if err != nil {
-				return 0, err
-			}
-			p, err = store.ListCalls(ctx, id, campaign.CallQuery{Search: "hana", Cursor: p.Next})
-			return len(p.Calls), err
-		}},
 		{"calls: filter outcome no_answer", calls(campaign.CallQuery{Outcome: campaign.OutcomeNoAnswer})},
 		{"calls: filter outcome voicemail (rare)", calls(campaign.CallQuery{Outcome: campaign.OutcomeVoicemail})},
 		{"calls: filter outcome voicemail, by cost", calls(campaign.CallQuery{Outcome: campaign.OutcomeVoicemail, Sort: campaign.SortCost})},
