@@ -344,7 +344,7 @@ func serveMux(ctx context.Context, a *app, opts *serveOptions, store *campaign.S
 	if len(opts.consoleUsers) == 0 {
 		a.logger.Info("console not served: set " + envConsoleOperator + " (or " + envConsoleViewer + ") to user:password to serve it under " + console.Prefix)
 	} else {
-		ui, err := console.New(console.Config{Store: store, Users: opts.consoleUsers, Now: a.now, Logger: a.logger,
+		ui, err := console.New(console.Config{Store: newConsoleStore(store, a.now), Users: opts.consoleUsers, Now: a.now, Logger: a.logger,
 			Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 				_, err := export.Contacts(ctx, store, c, w, export.Options{})
 				return err
@@ -451,4 +451,37 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+// Ages of the console's cached reads: a campaign's progress (refreshed on its page every few
+// seconds) and its report facts (the page's cards and charts, read on load).
+const (
+	consoleProgressAge = 3 * time.Second
+	consoleFactsAge    = 30 * time.Second
+)
+
+// consoleStore is the console's view of the store: the campaign page's dear reads, Progress and
+// ReportFacts, which read every contact or call of a campaign (BENCHMARKS.md, "Console
+// queries"), come through caches, so pages open in several browsers read each campaign's at
+// most once per age however often they refresh.
+type consoleStore struct {
+	*campaign.Store
+	progress, facts *campaign.FactsCache
+}
+
+func newConsoleStore(store *campaign.Store, now func() time.Time) consoleStore {
+	return consoleStore{Store: store, progress: campaign.NewFactsCache(store, consoleProgressAge, now),
+		facts: campaign.NewFactsCache(store, consoleFactsAge, now)}
+}
+
+// Progress returns a campaign's progress, read at most consoleProgressAge ago.
+func (s consoleStore) Progress(ctx context.Context, campaignID int64) (campaign.Progress, error) {
+	p, _, err := s.progress.Progress(ctx, campaignID)
+	return p, err
+}
+
+// ReportFacts returns a campaign's report facts, read at most consoleFactsAge ago.
+func (s consoleStore) ReportFacts(ctx context.Context, campaignID int64) (*campaign.ReportFacts, error) {
+	f, _, err := s.facts.ReportFacts(ctx, campaignID)
+	return f, err
 }
