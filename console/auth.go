@@ -57,6 +57,9 @@ func ParseUsers(role Role, value string) ([]User, error) {
 	return users, nil
 }
 
+// minKeyLen is the shortest signing key (Config.Key) the console accepts.
+const minKeyLen = 32
+
 // minPasswordLen is the shortest password the console accepts in its configuration.
 const minPasswordLen = 8
 
@@ -111,11 +114,16 @@ func (a *auth) failureBucket(name string) *rate.Limiter {
 	return l
 }
 
-// newAuth derives the signing key from the users' credentials, so that every serve process
-// configured alike accepts the others' cookies, and a changed password ends every session.
-func newAuth(users []User) (*auth, error) {
-	if len(users) == 0 {
+// newAuth derives the signing key from secret (shared by every serve process on one database:
+// campaign.Store.ConsoleKey) and the users' credentials, so that every serve process configured
+// alike accepts the others' cookies, a changed password ends every session, and a cookie is no
+// oracle for guessing the passwords offline (the secret is not derived from them).
+func newAuth(users []User, secret []byte) (*auth, error) {
+	switch {
+	case len(users) == 0:
 		return nil, errors.New("console: no users")
+	case len(secret) < minKeyLen:
+		return nil, fmt.Errorf("console: the signing key must have at least %d bytes", minKeyLen)
 	}
 	seen := map[string]bool{}
 	lines := make([]string, 0, len(users))
@@ -127,7 +135,7 @@ func newAuth(users []User) (*auth, error) {
 		lines = append(lines, string(u.Role)+"\x00"+u.Name+"\x00"+u.Password)
 	}
 	slices.Sort(lines)
-	m := hmac.New(sha256.New, []byte("campaign console signing key v1"))
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(strings.Join(lines, "\n")))
 	return &auth{users: users, key: m.Sum(nil), failures: map[string]*rate.Limiter{}}, nil
 }

@@ -288,7 +288,7 @@ func TestCallsStoreErrors(t *testing.T) {
 		return &campaign.Campaign{ID: id, Name: "nov"}, nil
 	}}
 	var logs bytes.Buffer
-	h, err := console.New(console.Config{Store: store, Users: mustUsers(t, console.RoleViewer, "audit:"+viewerPassword),
+	h, err := console.New(console.Config{Store: store, Users: mustUsers(t, console.RoleViewer, "audit:"+viewerPassword), Key: testKey,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return t0 },
 		Export: func(context.Context, *campaign.Campaign, io.Writer) error { return nil }})
 	require.NoError(t, err)

@@ -53,6 +53,10 @@ type Config struct {
 	Export ExportFunc
 	// Users may log in (at least one; see ParseUsers).
 	Users []User
+	// Key signs sessions, CSRF tokens and flash messages with the users' credentials: at least
+	// 32 random bytes, the same in every process that serves the console
+	// (campaign.Store.ConsoleKey).
+	Key []byte
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -107,7 +111,7 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a, err := newAuth(cfg.Users)
+	a, err := newAuth(cfg.Users, cfg.Key)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,9 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	store := campaign.NewStore(pool)
 	now := t0
 	users := append(mustUsers(t, console.RoleOperator, "ops:"+operatorPassword), mustUsers(t, console.RoleViewer, "audit:"+viewerPassword)...)
-	cfg := console.Config{Store: store, Users: users, Now: func() time.Time { return now }, PageSize: opts.pageSize,
+	key, err := store.ConsoleKey(ctx)
+	require.NoError(t, err)
+	cfg := console.Config{Store: store, Users: users, Key: key, Now: func() time.Time { return now }, PageSize: opts.pageSize,
 		RefreshInterval: opts.refresh, Creator: opts.creator,
 		Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 			_, err := export.Contacts(ctx, store, c, w, export.Options{})
@@ -285,6 +287,17 @@ func TestLogin(t *testing.T) {
 	rec = httptest.NewRecorder()
 	stranger.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusSeeOther, rec.Code, "changed credentials end every session")
+	// Nor does one on another database, whose key is another: the cookie is signed with the
+	// database's random key, not with what the credentials alone give.
+	elsewhere := b.cfg
+	elsewhere.Key, err = campaign.NewStore(testdb.Pool(t)).ConsoleKey(context.Background())
+	require.NoError(t, err)
+	require.NotEqual(t, b.cfg.Key, elsewhere.Key)
+	foreign, err := console.New(elsewhere)
+	require.NoError(t, err)
+	rec = httptest.NewRecorder()
+	foreign.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusSeeOther, rec.Code, "another database's key refuses the cookie")
 
 	// Wrong passwords for one name: after a burst, that name may not log in for a while, even
 	// with its password; another name may.
@@ -504,6 +517,9 @@ func TestParseUsers(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, u)
 	_, err = console.New(console.Config{Store: campaign.NewStore(nil), Export: func(context.Context, *campaign.Campaign, io.Writer) error { return nil },
-		Users: append(u, console.User{Name: "x", Password: "12345678", Role: console.RoleViewer}, console.User{Name: "x", Password: "abcdefgh", Role: console.RoleOperator})})
+		Key: testKey, Users: append(u, console.User{Name: "x", Password: "12345678", Role: console.RoleViewer}, console.User{Name: "x", Password: "abcdefgh", Role: console.RoleOperator})})
 	require.ErrorContains(t, err, "configured twice")
+	_, err = console.New(console.Config{Store: campaign.NewStore(nil), Export: func(context.Context, *campaign.Campaign, io.Writer) error { return nil },
+		Key: testKey[:16], Users: []console.User{{Name: "x", Password: "12345678", Role: console.RoleViewer}}})
+	require.ErrorContains(t, err, "signing key")
 }

@@ -82,7 +82,7 @@ func TestStoreErrors(t *testing.T) {
 		},
 	}
 	var logs bytes.Buffer
-	h, err := console.New(console.Config{Store: store, Users: mustUsers(t, console.RoleViewer, "audit:"+viewerPassword),
+	h, err := console.New(console.Config{Store: store, Users: mustUsers(t, console.RoleViewer, "audit:"+viewerPassword), Key: testKey,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return t0 },
 		Export: func(context.Context, *campaign.Campaign, io.Writer) error { return nil }})
 	require.NoError(t, err)
@@ -100,3 +100,6 @@ func TestStoreErrors(t *testing.T) {
 	}
 	require.Contains(t, logs.String(), "db.internal", "the error is logged")
 }
+
+// testKey is the signing key of the consoles of tests with no database.
+var testKey = []byte("0123456789abcdef0123456789abcdef")

@@ -344,7 +344,12 @@ func serveMux(ctx context.Context, a *app, opts *serveOptions, store *campaign.S
 	if len(opts.consoleUsers) == 0 {
 		a.logger.Info("console not served: set " + envConsoleOperator + " (or " + envConsoleViewer + ") to user:password to serve it under " + console.Prefix)
 	} else {
-		ui, err := console.New(console.Config{Store: newConsoleStore(store, a.now), Users: opts.consoleUsers, Now: a.now, Logger: a.logger,
+		key, err := store.ConsoleKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ui, err := console.New(console.Config{Store: newConsoleStore(store, a.now), Users: opts.consoleUsers, Key: key,
+			Now: a.now, Logger: a.logger,
 			Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 				_, err := export.Contacts(ctx, store, c, w, export.Options{})
 				return err
