@@ -20,7 +20,7 @@ import (
 // CallSort is what the calls table is ordered by (then by attempt id, so the order is total).
 type CallSort string
 
-// Orders of the calls table. Each has an index (migration 00019) that reads a page in order.
+// Orders of the calls table. Each has an index (migration 00020) that reads a page in order.
 const (
 	// SortCreated: when the attempt was journaled (the default).
 	SortCreated CallSort = "created"

@@ -13,7 +13,7 @@ import (
 )
 
 // TestCallsQueryPlans checks that the calls table's statements read through their indexes
-// (migration 00019): an order its index, rather than sort every call of the campaign, even under
+// (migration 00020): an order its index, rather than sort every call of the campaign, even under
 // a generic plan; a search the partial search indexes (their predicate, searchableSQL, is written
 // as a literal); the calls of the contacts a search matched, the attempt's contact index.
 func TestCallsQueryPlans(t *testing.T) {
