@@ -61,32 +61,17 @@ func (s *Store) RowPhoneNumbers(ctx context.Context, c *Campaign, limit int) ([]
 		return nil, nil
 	}
 	// The cells were checked at import: without spaces and in lower case, one number is one cell.
-	rows, err := s.pool.Query(ctx, `
-		SELECT cell FROM (
-			SELECT lower(regexp_replace(coalesce(fields[$2], ''), '\s', '', 'g')) AS cell, min(line) AS first
-			FROM contact WHERE campaign_id = $1
-			GROUP BY 1) cells
-		WHERE cell <> ''
-		ORDER BY first LIMIT $3`,
-		c.ID, col+1, limit+1)
+	cells, err := s.distinctCells(ctx, c.ID, col, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("row phone numbers: %w", err)
 	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var cell string
-		if err := rows.Scan(&cell); err != nil {
-			return nil, fmt.Errorf("row phone numbers: %w", err)
-		}
+	for _, cell := range cells {
 		id, err := ParseRowPhoneNumber(cell)
 		if err != nil {
 			return nil, fmt.Errorf("row phone numbers: %w", err)
 		}
 		out = append(out, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("row phone numbers: %w", err)
 	}
 	if len(out) > limit {
 		return nil, fmt.Errorf("%w: the phone number column %q names more than %d distinct numbers; split the file into campaigns",

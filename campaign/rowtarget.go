@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // targetColumnNames are the headers of the per-row target column found without
@@ -112,24 +114,13 @@ func (s *Store) RowTargets(ctx context.Context, c *Campaign, limit int) ([]RowTa
 	}
 	// Cells are compared without spaces or case: a target is written at most two ways then (bare
 	// and with its prefix), so 2×limit+1 distinct cells always hold more than limit targets.
-	rows, err := s.pool.Query(ctx, `
-		SELECT cell FROM (
-			SELECT lower(regexp_replace(fields[$2], '\s', '', 'g')) AS cell, min(line) AS first
-			FROM contact WHERE campaign_id = $1 AND btrim(coalesce(fields[$2], '')) <> ''
-			GROUP BY 1) cells
-		ORDER BY first LIMIT $3`,
-		c.ID, *c.TargetColumn+1, 2*limit+1)
+	cells, err := s.distinctCells(ctx, c.ID, *c.TargetColumn, 2*limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("row targets: %w", err)
 	}
-	defer rows.Close()
 	squadColumn := isSquadColumn(c.Columns[*c.TargetColumn])
 	var out []RowTarget
-	for rows.Next() {
-		var cell string
-		if err := rows.Scan(&cell); err != nil {
-			return nil, fmt.Errorf("row targets: %w", err)
-		}
+	for _, cell := range cells {
 		t, err := ParseRowTarget(cell, squadColumn)
 		if err != nil {
 			return nil, fmt.Errorf("row targets: %w", err)
@@ -138,14 +129,29 @@ func (s *Store) RowTargets(ctx context.Context, c *Campaign, limit int) ([]RowTa
 			out = append(out, t)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("row targets: %w", err)
-	}
 	if len(out) > limit {
 		return nil, fmt.Errorf("%w: the target column %q names more than %d distinct assistants and squads; split the file into campaigns",
 			ErrTooManyTargets, c.Columns[*c.TargetColumn], limit)
 	}
 	return out, nil
+}
+
+// distinctCells returns the distinct non-empty cells of column col (0-based) of a campaign's
+// contacts, without spaces and in lower case, in the order of their first appearance in the
+// file: at most max of them.
+func (s *Store) distinctCells(ctx context.Context, campaignID int64, col, max int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT cell FROM (
+			SELECT lower(regexp_replace(coalesce(fields[$2], ''), '\s', '', 'g')) AS cell, min(line) AS first
+			FROM contact WHERE campaign_id = $1
+			GROUP BY 1) cells
+		WHERE cell <> ''
+		ORDER BY first LIMIT $3`,
+		campaignID, col+1, max)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // ErrTooManyTargets is a target column naming more distinct targets than a campaign takes.
