@@ -29,18 +29,9 @@ type runOptions struct {
 	Like string
 	like *likeSource
 
-	PhoneColumn      string
-	NameColumn       string
-	TimeZoneColumn   string
-	ExternalIDColumn string
-	OverridesColumn  string
-	TargetColumn     string
-	// PhoneNumberColumn names the column of each contact's own caller number.
-	PhoneNumberColumn string
-	Delimiter         string
-	DefaultRegion     string
-	SuppressFile      string
-	RejectsFile       string
+	columnFlags
+	SuppressFile string
+	RejectsFile  string
 
 	Window   string
 	TimeZone string
@@ -178,15 +169,7 @@ func newRunCmd(a *app, runF func(*runOptions) error) *cobra.Command {
 	f.BoolVar(&opts.DryRun, "dry-run", false, "import and show who would be called, when and with what; dial nobody")
 	f.StringVar(&opts.Name, "name", "", "campaign name (default: the file name and the time)")
 	f.StringVar(&opts.Like, "like", "", "copy this campaign's settings (flags given override them) and, without FILE, its contacts")
-	f.StringVar(&opts.PhoneColumn, "phone-column", "", "header of the phone number column (default: found among phone, phone_number, number, mobile, to, …)")
-	f.StringVar(&opts.NameColumn, "name-column", "", "header of the customer name column (default: name, full_name, … if present)")
-	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (default: timezone, time_zone or tz if present)")
-	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (default: external_id, customer_id, … if present)")
-	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the column of per-contact assistantOverrides JSON objects, merged over --overrides (default: assistant_overrides if present)")
-	f.StringVar(&opts.TargetColumn, "target-column", "", "header of the column naming each contact's own assistant or squad (assistant:ID, squad:ID or a bare ID), used instead of the campaign's (default: assistant_id or squad_id if present)")
-	f.StringVar(&opts.PhoneNumberColumn, "phone-number-column", "", "header of the column naming each contact's own Vapi phone number id to call from, used instead of the pool's choice (default: phone_number_id if present)")
-	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
-	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers written without +country code")
+	addColumnFlags(f, &opts.columnFlags, "country (ISO 3166 code) of numbers written without +country code")
 	f.StringVar(&opts.SuppressFile, "suppress", "", "file of numbers never to call (one per line, or a CSV with a phone column), on top of the stored list")
 	f.StringVar(&opts.RejectsFile, "rejects", "", "where to write rejected rows (default: FILE with .rejects.csv; for stdin or an unwritable directory, the user's state directory)")
 	f.StringVar(&opts.Window, "window", campaign.DefaultWindowSpec, `calling hours in each contact's local time, e.g. "mon-fri 09:00-20:00; sat 10:00-14:00", or "always"`)
@@ -308,16 +291,6 @@ func (o *runOptions) hasPhoneNumberColumn() bool {
 		return o.like.campaign.PhoneNumberColumn != nil
 	}
 	return fileHasPhoneNumberColumn(o.File, o.headerOptions())
-}
-
-// headerOptions are the reader options that find the columns of FILE's header.
-func (o *runOptions) headerOptions() campaign.ReaderOptions {
-	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
-	return campaign.ReaderOptions{
-		PhoneColumn: o.PhoneColumn, NameColumn: o.NameColumn, TimeZoneColumn: o.TimeZoneColumn,
-		ExternalIDColumn: o.ExternalIDColumn, OverridesColumn: o.OverridesColumn, TargetColumn: o.TargetColumn,
-		PhoneNumberColumn: o.PhoneNumberColumn, Delimiter: delimiter,
-	}
 }
 
 // validate checks everything that can be checked before touching the file or the database.

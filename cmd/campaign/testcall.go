@@ -34,16 +34,7 @@ type testCallOptions struct {
 	Format   string
 	Simulate bool
 
-	PhoneColumn      string
-	NameColumn       string
-	TimeZoneColumn   string
-	ExternalIDColumn string
-	OverridesColumn  string
-	TargetColumn     string
-	// PhoneNumberColumn names the row's own caller number column, as for run.
-	PhoneNumberColumn string
-	Delimiter         string
-	DefaultRegion     string
+	columnFlags
 
 	AssistantID   string
 	PhoneNumberID string
@@ -101,15 +92,7 @@ func newTestCallCmd(a *app, runF func(*testCallOptions) error) *cobra.Command {
 	f.DurationVar(&opts.Timeout, "timeout", 10*time.Minute, "how long to wait for the call to end")
 	f.StringVar(&opts.Format, "format", "text", "output format, text or json")
 	f.BoolVar(&opts.Simulate, "simulate", false, "place the call on a built-in Vapi simulator (no real call)")
-	f.StringVar(&opts.PhoneColumn, "phone-column", "", "header of the phone number column (as for run)")
-	f.StringVar(&opts.NameColumn, "name-column", "", "header of the customer name column (as for run)")
-	f.StringVar(&opts.TimeZoneColumn, "timezone-column", "", "header of an IANA time zone column (as for run)")
-	f.StringVar(&opts.ExternalIDColumn, "external-id-column", "", "header of your own id column (as for run)")
-	f.StringVar(&opts.OverridesColumn, "overrides-column", "", "header of the per-contact assistantOverrides column (as for run)")
-	f.StringVar(&opts.TargetColumn, "target-column", "", "header of the per-contact assistant or squad column (as for run)")
-	f.StringVar(&opts.PhoneNumberColumn, "phone-number-column", "", "header of the per-contact caller number column (as for run)")
-	f.StringVar(&opts.Delimiter, "delimiter", "", `field separator: ",", ";", "tab" or "|" (default: detected from the header)`)
-	f.StringVar(&opts.DefaultRegion, "default-region", "US", "country (ISO 3166 code) of numbers, NUMBER included, written without +country code")
+	addColumnFlags(f, &opts.columnFlags, "country (ISO 3166 code) of numbers, NUMBER included, written without +country code")
 	f.StringVar(&opts.AssistantID, "assistant-id", "", "Vapi assistant that places the call")
 	f.StringVar(&opts.PhoneNumberID, "phone-number-id", "", "Vapi phone number the call comes from")
 	f.StringVar(&opts.OverridesFile, "overrides", "", "JSON file of assistantOverrides merged into the call (row variables win)")
@@ -178,16 +161,6 @@ func (o *testCallOptions) hasTargetColumn() bool {
 // hasPhoneNumberColumn reports whether --from-file has a per-row caller number column.
 func (o *testCallOptions) hasPhoneNumberColumn() bool {
 	return fileHasPhoneNumberColumn(o.File, o.headerOptions())
-}
-
-// headerOptions are the reader options that find the columns of --from-file's header.
-func (o *testCallOptions) headerOptions() campaign.ReaderOptions {
-	delimiter, _ := parseDelimiter(o.Delimiter) // validated already
-	return campaign.ReaderOptions{
-		PhoneColumn: o.PhoneColumn, NameColumn: o.NameColumn, TimeZoneColumn: o.TimeZoneColumn,
-		ExternalIDColumn: o.ExternalIDColumn, OverridesColumn: o.OverridesColumn, TargetColumn: o.TargetColumn,
-		PhoneNumberColumn: o.PhoneNumberColumn, Delimiter: delimiter,
-	}
 }
 
 // testCallResult is what `campaign call` prints; with --format json it is one JSON document (a
