@@ -4,7 +4,7 @@ BIN      := bin/campaign
 PKGS     := ./...
 
 .PHONY: all build test vet fmt-check demo fuzz bench-import bench-dispatch bench-export clean
-.PHONY: bench bench-webhook bench-rate bench-cap bench-account bench-console
+.PHONY: bench bench-webhook bench-rate bench-cap bench-account bench-console bench-million
 
 all: build
 
@@ -82,6 +82,12 @@ bench-console: build
 # Every benchmark above in turn, on this machine (quiet, please), and BENCHMARKS.md written from
 # the figures. BENCH_ARGS=-quick: small sizes, a smoke run; BENCH_ARGS='-only webhook,rate'.
 BENCH_ARGS ?=
+# Runs one campaign of 1,000,000 contacts end to end on 2 `campaign serve` processes and the
+# simulator (short calls, cap 200): import, dials/s over time, database and river_job growth, and
+# status, report and export times at the end. Long (see BENCHMARKS.md); not part of `make bench`.
+bench-million: build
+	$(GO) run ./internal/bench/millionbench -bin $(BIN) -contacts 1000000
+
 bench: build
 	$(GO) run ./internal/bench/suite -bin $(BIN) -go $(GO) $(BENCH_ARGS)
 

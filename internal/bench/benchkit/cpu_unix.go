@@ -3,6 +3,8 @@
 package benchkit
 
 import (
+	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -14,4 +16,17 @@ func ProcessCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// LoadAverage is the 1, 5 and 15 minute load averages, or "" where /proc/loadavg cannot be
+// read: what else the machine was doing while a benchmark ran.
+func LoadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(raw)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }

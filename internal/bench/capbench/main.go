@@ -63,16 +63,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,9 +90,6 @@ const (
 
 // Timing of the run.
 const (
-	readyTimeout  = time.Minute      // for a serve process to answer /readyz
-	stopTimeout   = 30 * time.Second // for a serve process to exit after SIGTERM
-	serveGrace    = "5s"             // serve --grace: every call has reported by then
 	progressPoll  = 250 * time.Millisecond
 	progressEvery = 5 * time.Second
 )
@@ -182,16 +173,11 @@ func run(ctx context.Context) error {
 	defer sim.Close()
 
 	// The serve processes stop (SIGTERM) before the scratch database is dropped.
-	procs, err := startServes(ctx, &o, ws.Bin, scratchURL, sim)
-	defer stopServes(procs)
+	fleet, err := prog.StartFleet(ctx, o.procs, ws.Bin, scratchURL, sim)
 	if err != nil {
 		return err
 	}
-	proxyURL, closeProxy, err := startProxy(procs)
-	if err != nil {
-		return err
-	}
-	defer closeProxy()
+	defer fleet.Stop()
 
 	pool, err := pgxpool.New(ctx, scratchURL)
 	if err != nil {
@@ -204,14 +190,14 @@ func run(ctx context.Context) error {
 	if o.accountMode() {
 		limitSeen = watchLimit(runCtx, pool)
 	}
-	wall, err := runCampaign(runCtx, &o, ws.Bin, scratchURL, file, proxyURL, sim, pool)
+	wall, err := runCampaign(runCtx, &o, ws.Bin, scratchURL, file, fleet.ProxyURL, sim, pool)
 	if err != nil {
 		if runCtx.Err() != nil && ctx.Err() == nil {
 			return fmt.Errorf("the campaign did not finish within -timeout %s", o.timeout)
 		}
 		return err
 	}
-	stopServes(procs)
+	fleet.Stop()
 	byProcess, err := dialsByProcess(ctx, pool)
 	if err != nil {
 		return err
@@ -233,120 +219,6 @@ func run(ctx context.Context) error {
 	}
 	res.print(os.Stdout)
 	return prog.SaveJSONLine(filepath.Join(ws.Dir, jsonName), res)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The serve processes and the proxy in front of them.
-
-// serveProc is one `campaign serve` process.
-type serveProc struct {
-	label  string
-	addr   string
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit status, once done is closed
-	waited func()        // waits for its stderr to be copied
-}
-
-// startServes starts o.procs serve processes and waits until each answers /readyz. It returns
-// those it started, also on an error, so that they can be stopped.
-func startServes(ctx context.Context, o *options, bin, dbURL string, sim *benchkit.Simulator) ([]*serveProc, error) {
-	var procs []*serveProc
-	for i := range o.procs {
-		addr, err := benchkit.FreeAddr()
-		if err != nil {
-			return procs, err
-		}
-		p := &serveProc{label: fmt.Sprintf("serve %d", i+1), addr: addr, done: make(chan struct{})}
-		env := append(sim.Env(), "CAMPAIGN_LOG_LEVEL=warn")
-		// Not CommandContext: an interrupt stops the processes with SIGTERM, in stopServes.
-		p.cmd, p.waited = prog.Command(context.WithoutCancel(ctx), p.label, bin, dbURL, env,
-			"serve", "--listen", addr, "--vapi-base-url", sim.URL, "--grace", serveGrace)
-		if err := p.cmd.Start(); err != nil {
-			return procs, fmt.Errorf("start %s: %w", p.label, err)
-		}
-		go func() {
-			p.err = p.cmd.Wait()
-			p.waited()
-			close(p.done)
-		}()
-		procs = append(procs, p)
-	}
-	prog.Progress("started %d campaign serve processes; waiting until they are ready …", len(procs))
-	for _, p := range procs {
-		if err := waitReady(ctx, p); err != nil {
-			return procs, err
-		}
-	}
-	return procs, nil
-}
-
-// waitReady polls the process's /readyz until it answers 200.
-func waitReady(ctx context.Context, p *serveProc) error {
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		resp, err := http.Get("http://" + p.addr + "/readyz")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before it was ready: %v (its messages are above)", p.label, p.err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s was not ready within %s", p.label, readyTimeout)
-		}
-	}
-}
-
-// stopServes sends SIGTERM to every serve process still running and waits for them to exit,
-// killing those that outlast stopTimeout.
-func stopServes(procs []*serveProc) {
-	for _, p := range procs {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-	}
-	for _, p := range procs {
-		select {
-		case <-p.done:
-		case <-time.After(stopTimeout):
-			prog.Progress("warning: %s did not stop within %s; killing it", p.label, stopTimeout)
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	}
-}
-
-// startProxy serves, on a loopback port, a reverse proxy that sends each request to the next
-// serve process in turn.
-func startProxy(procs []*serveProc) (string, func(), error) {
-	targets := make([]*url.URL, len(procs))
-	for i, p := range procs {
-		targets[i] = &url.URL{Scheme: "http", Host: p.addr}
-	}
-	var next atomic.Uint64
-	transport := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(targets[(next.Add(1)-1)%uint64(len(targets))])
-		},
-		Transport: transport,
-	}
-	proxyURL, closeFn, err := benchkit.Serve(proxy)
-	if err != nil {
-		return "", nil, fmt.Errorf("start the proxy: %w", err)
-	}
-	return proxyURL, func() { closeFn(); transport.CloseIdleConnections() }, nil
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,7 +336,7 @@ func newResult(o *options, db string, wall time.Duration, sim *benchkit.Simulato
 	r := &result{
 		Time: time.Now().UTC().Format(time.RFC3339), Mode: mode, Procs: o.procs, Contacts: o.contacts, SimLimit: o.simLimit,
 		TimeScale: o.timeScale, Cores: runtime.NumCPU(), GoVersion: runtime.Version(),
-		Platform: runtime.GOOS + "/" + runtime.GOARCH, Database: db, LoadAvg: loadAvg(),
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Database: db, LoadAvg: benchkit.LoadAverage(),
 		Cap: o.cap, Limit: o.limit(), Seconds: wall.Seconds(), DialsByProcess: byProcess, Warnings: []string{},
 	}
 	samples, maxLive := sim.Concurrency()
@@ -509,19 +381,6 @@ func newResult(o *options, db string, wall time.Duration, sim *benchkit.Simulato
 		warn("dial jobs were completed by %d of the %d processes", len(byProcess), o.procs)
 	}
 	return r
-}
-
-// loadAvg is the 1, 5 and 15 minute load averages, or "" where /proc/loadavg cannot be read: a
-// loaded machine delays the runner's answers, and so its learning.
-func loadAvg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	if f := strings.Fields(string(raw)); len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return ""
 }
 
 // print writes the human report.
