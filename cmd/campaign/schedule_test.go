@@ -91,7 +91,7 @@ func TestRunStartAtWaitsThenRuns(t *testing.T) {
 	dir := t.TempDir()
 	file := copyFile(t, "../../examples/customers.csv", dir)
 	code := b.run(t, "run", file, "--simulate", "--sim-time-scale", "600", "--rate", "0", "--name", "later",
-		"--start-at", "+2s")
+		"--start-at", "+6s")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Contains(t, b.stderr.String(), "scheduled: starts at ")
 	require.Contains(t, b.stderr.String(), "Ctrl-C leaves it scheduled; continue with: campaign resume later --simulate")
@@ -121,7 +121,7 @@ func TestRunDetachStartAtServeStarts(t *testing.T) {
 	csv := writeFile(t, t.TempDir(), "later.csv", serveContacts(4))
 	code := b.run(t, "run", csv, "--detach", "--name", "detached-later", "--vapi-base-url", sim.url, "--public-url", "http://"+addr,
 		"--assistant-id", vapitest.AssistantCollections, "--phone-number-id", "pn-serve", "--allow-missing-variables",
-		"--window", "always", "--rate", "0", "--retry", "none", "--max-attempts", "1", "--start-at", "+3s")
+		"--window", "always", "--rate", "0", "--retry", "none", "--max-attempts", "1", "--start-at", "+6s")
 	require.Equal(t, exitOK, code, "stderr: %s", b.stderr)
 	require.Contains(t, b.stderr.String(), "scheduled: campaign serve starts it at ")
 
