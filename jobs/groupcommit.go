@@ -14,6 +14,9 @@ const (
 	// maxSaveBatch bounds the events one transaction records: 64 reports of 10-30 KB are 1-2 MB,
 	// one round trip to store them and one WAL flush.
 	maxSaveBatch = 64
+	// batchTimeout bounds the recording of one batch, which runs detached from the
+	// cancellation of the request that records it, as it carries the others' events too.
+	batchTimeout = 30 * time.Second
 	// maxSavers bounds the transactions recording events at once: while one waits for its
 	// commit's WAL flush, the next batch is sent, and requests arriving meanwhile wait for one
 	// of them to finish and form the batch after.
@@ -53,8 +56,9 @@ type EventBatchRecorder interface {
 }
 
 // record stores and applies e through store, at the time now tells, and returns what became of
-// it once it is committed; ctx bounds the batch this request records, if it records one. An
-// error fails the whole batch, and nothing of it is stored.
+// it once it is committed. It waits for its batch whatever becomes of ctx, whose values only
+// the batch this request records, if it records one, keeps: a request cut short must not fail
+// the others' events. An error fails the whole batch, and nothing of it is stored.
 func (g *groupCommit) record(ctx context.Context, store EventBatchRecorder, now func() time.Time, e campaign.RecordedEvent) (campaign.EventRecord, error) {
 	p := &pendingSave{event: e, saved: make(chan struct{}), lead: make(chan []*pendingSave, 1)}
 	g.mu.Lock()
@@ -105,6 +109,8 @@ func (g *groupCommit) saveBatch(ctx context.Context, store EventBatchRecorder, n
 	for i, p := range batch {
 		events[i] = p.event
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
 	records, err := store.RecordEvents(ctx, events, now())
 	for i, p := range batch {
 		if err != nil {
