@@ -45,7 +45,7 @@ func (b *testBundle) statusEvent(i int) campaign.RecordedEvent {
 
 // storedEvent is what the database holds of event id.
 type storedEvent struct {
-	applied             bool
+	applied              bool
 	applyError, rejected string
 }
 
