@@ -168,3 +168,23 @@ func TestRecordEventsRefusedTogether(t *testing.T) {
 	require.Zero(t, events)
 	require.Nil(t, b.attempt(t, as[0].ID).ReportAt)
 }
+
+// TestRecordEventsInLockOrder: a batch locks every attempt its events name before any contact.
+// A transaction that follows the lock order holds the second event's attempt and then wants the
+// first event's contact: the batch must wait for that attempt holding no contact (applying the
+// first event whole before locking the second one's attempt would close a cycle: 40P01).
+func TestRecordEventsInLockOrder(t *testing.T) {
+	b, as := liveCalls(t, setupOpts{contacts: 2, maxConcurrent: 2})
+	tx, pid := b.lockingTx(t)
+	lock(t, b, tx, `SELECT 1 FROM attempt WHERE id = $1 FOR NO KEY UPDATE`, as[1].ID)
+	recorded := b.whileBlocked(t, pid, func() error {
+		_, err := b.store.RecordEvents(b.ctx, []campaign.RecordedEvent{b.reportEvent(0, "customer-busy"),
+			b.reportEvent(1, "customer-busy")}, t0)
+		return err
+	})
+	lock(t, b, tx, `SELECT 1 FROM contact WHERE id = $1 FOR NO KEY UPDATE`, as[0].ContactID)
+	require.NoError(t, tx.Commit(b.ctx))
+	require.NoError(t, <-recorded)
+	require.NotNil(t, b.attempt(t, as[0].ID).ReportAt)
+	require.NotNil(t, b.attempt(t, as[1].ID).ReportAt)
+}
