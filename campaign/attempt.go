@@ -331,66 +331,76 @@ func jsonArg(b json.RawMessage) any {
 // recorded on the attempt, which stays not_created; its contact has moved on and is left alone.
 func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (applied bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		applied = false
-		a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID)
+		var touched map[int64]int
+		applied, touched, err = applyResult(ctx, tx, r, now, true)
 		if err != nil {
 			return err
 		}
-		if a.reportAt != nil {
-			return nil
-		}
-		reason := r.EndedReason
-		if reason == "" {
-			reason = a.endedReason
-		}
-		outcome := ClassifyEndedReason(reason)
-		state := AttemptEnded
-		if a.state == AttemptNotCreated {
-			state = AttemptNotCreated
-		}
-		_, err = tx.Exec(ctx, `
-			UPDATE attempt SET state = $2, report_at = $3, updated_at = $3, outcome = $4, ended_reason = $5,
-				vapi_call_id = coalesce(vapi_call_id, nullif($6, '')),
-				started_at = coalesce($7, started_at), ended_at = coalesce($8, ended_at),
-				duration_seconds = coalesce($9, duration_seconds,
-					$19 * (SELECT retry_time_scale FROM campaign WHERE id = attempt.campaign_id)),
-				cost = coalesce($10, cost),
-				cost_breakdown = coalesce($11::jsonb, cost_breakdown), costs = coalesce($12::jsonb, costs),
-				structured_data = coalesce($13::jsonb, structured_data),
-				summary = $14, success_evaluation = $15, transcript = $16, recording_url = $17,
-				stereo_recording_url = $18
-			WHERE id = $1`,
-			a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
-			jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
-			r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds())
-		if err != nil {
-			return err
-		}
-		applied = true
-		switch {
-		case a.state == AttemptNotCreated:
-			return nil
-		case outcome == OutcomeCapacity:
-			retry := now.Add(CapacityRetryDelay)
-			return uncountAttempt(ctx, tx, a.contactID, &retry, now)
-		}
-		decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE attempt SET decision = $2 WHERE id = $1`, a.id, decision); err != nil {
-			return err
-		}
-		if touched == nil {
-			touched = map[int64]int{}
-		}
-		touched[a.campaignID] += 0 // its own campaign, with the others in id order
 		return settleCampaigns(ctx, tx, touched, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("apply result of call %q: %w", r.CallID, err)
 	}
 	return applied, nil
+}
+
+// applyResult is ApplyResult in tx, but for the campaigns to settle (settleCampaigns), which it
+// returns: the attempt's own, and any whose contacts a do-not-call answer finished. applied is
+// false when the attempt had its result already. alone: see settleContact.
+func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, alone bool) (applied bool, touched map[int64]int, err error) {
+	a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID)
+	if err != nil {
+		return false, nil, err
+	}
+	if a.reportAt != nil {
+		return false, nil, nil
+	}
+	reason := r.EndedReason
+	if reason == "" {
+		reason = a.endedReason
+	}
+	outcome := ClassifyEndedReason(reason)
+	state := AttemptEnded
+	if a.state == AttemptNotCreated {
+		state = AttemptNotCreated
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE attempt SET state = $2, report_at = $3, updated_at = $3, outcome = $4, ended_reason = $5,
+			vapi_call_id = coalesce(vapi_call_id, nullif($6, '')),
+			started_at = coalesce($7, started_at), ended_at = coalesce($8, ended_at),
+			duration_seconds = coalesce($9, duration_seconds,
+				$19 * (SELECT retry_time_scale FROM campaign WHERE id = attempt.campaign_id)),
+			cost = coalesce($10, cost),
+			cost_breakdown = coalesce($11::jsonb, cost_breakdown), costs = coalesce($12::jsonb, costs),
+			structured_data = coalesce($13::jsonb, structured_data),
+			summary = $14, success_evaluation = $15, transcript = $16, recording_url = $17,
+			stereo_recording_url = $18
+		WHERE id = $1`,
+		a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
+		jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
+		r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds())
+	if err != nil {
+		return false, nil, err
+	}
+	switch {
+	case a.state == AttemptNotCreated:
+		return true, nil, nil
+	case outcome == OutcomeCapacity:
+		retry := now.Add(CapacityRetryDelay)
+		return true, nil, uncountAttempt(ctx, tx, a.contactID, &retry, now)
+	}
+	decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, alone)
+	if err != nil {
+		return false, nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE attempt SET decision = $2 WHERE id = $1`, a.id, decision); err != nil {
+		return false, nil, err
+	}
+	if touched == nil {
+		touched = map[int64]int{}
+	}
+	touched[a.campaignID] += 0 // its own campaign, with the others in id order
+	return true, touched, nil
 }
 
 // ApplyStatus notes a status-update of a call, found by call id else by attempt key, which must
@@ -402,25 +412,39 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 // has none, without setting report_at: the full result comes from the report or the
 // reconciler. Unknown calls → ErrUnknownCall.
 func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		a, err := lockAttemptOfCall(ctx, tx, callID, attemptKey, campaignID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `
-			UPDATE attempt SET
-				last_status = CASE WHEN last_status = $6 THEN last_status ELSE $3 END,
-				state = CASE WHEN $3 = $6 AND state = ANY($7) THEN $8 ELSE state END,
-				ended_reason = CASE WHEN $3 = $6 AND ended_reason = '' THEN $4 ELSE ended_reason END,
-				vapi_call_id = coalesce(vapi_call_id, nullif($2, '')),
-				updated_at = $5
-			WHERE id = $1`, a.id, callID, status, endedReason, now, callStatusEnded, liveAttemptStates(), AttemptEnded)
-		return err
-	})
+	st := CallStatus{CampaignID: campaignID, CallID: callID, AttemptKey: attemptKey, Status: status, EndedReason: endedReason}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return applyStatus(ctx, tx, st, now) })
 	if err != nil {
 		return fmt.Errorf("apply status %q of call %q: %w", status, callID, err)
 	}
 	return nil
+}
+
+// CallStatus is a status-update of a call, as ApplyStatus takes it.
+type CallStatus struct {
+	// CampaignID is the campaign the status is for; 0: any.
+	CampaignID int64
+	// CallID and AttemptKey name the call ("" when absent).
+	CallID, AttemptKey string
+	// Status is the call's status; EndedReason why it ended, with status "ended".
+	Status, EndedReason string
+}
+
+// applyStatus is ApplyStatus in tx.
+func applyStatus(ctx context.Context, tx pgx.Tx, st CallStatus, now time.Time) error {
+	a, err := lockAttemptOfCall(ctx, tx, st.CallID, st.AttemptKey, st.CampaignID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE attempt SET
+			last_status = CASE WHEN last_status = $6 THEN last_status ELSE $3 END,
+			state = CASE WHEN $3 = $6 AND state = ANY($7) THEN $8 ELSE state END,
+			ended_reason = CASE WHEN $3 = $6 AND ended_reason = '' THEN $4 ELSE ended_reason END,
+			vapi_call_id = coalesce(vapi_call_id, nullif($2, '')),
+			updated_at = $5
+		WHERE id = $1`, a.id, st.CallID, st.Status, st.EndedReason, now, callStatusEnded, liveAttemptStates(), AttemptEnded)
+	return err
 }
 
 // staleAttemptsSQL is the query of StaleAttempts: attempts of campaign $4 (0: of every service
@@ -474,64 +498,4 @@ func (s *Store) NoteLookup(ctx context.Context, attemptID int64, now time.Time) 
 		return 0, fmt.Errorf("note lookup of attempt %d: %w", attemptID, err)
 	}
 	return lookups, nil
-}
-
-// ErrEventNotFound is returned (wrapped) when a webhook event looked up by id does not exist.
-var ErrEventNotFound = errors.New("webhook event not found")
-
-// WebhookEvent is a webhook request as it is stored, before it is applied.
-type WebhookEvent struct {
-	// Type is the message type; Status a status-update's status.
-	Type, Status string
-	// CallID and AttemptKey name the call ("" when absent).
-	CallID, AttemptKey string
-	// Auth is how the request was authenticated: campaign_secret, global_secret or hmac.
-	Auth string
-	// CampaignID is the campaign the event is for: the one whose secret authenticated it, or the
-	// campaign_id of its metadata with the global secret or HMAC; 0: none.
-	CampaignID int64
-	// Payload is the request body, a JSON document.
-	Payload []byte
-	// ReceivedAt is when the request arrived.
-	ReceivedAt time.Time
-}
-
-// SaveEvent stores a webhook event raw, before it is applied, and returns its id.
-func (s *Store) SaveEvent(ctx context.Context, e WebhookEvent) (int64, error) {
-	var id int64
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO webhook_event (received_at, type, vapi_call_id, attempt_key, status, auth, auth_campaign_id, payload)
-		VALUES ($1, $2, $3, $4, $5, $6, nullif($7, 0), $8::jsonb) RETURNING id`,
-		e.ReceivedAt, e.Type, e.CallID, e.AttemptKey, e.Status, e.Auth, e.CampaignID, string(e.Payload)).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("save webhook event %q: %w", e.Type, err)
-	}
-	return id, nil
-}
-
-// MarkEventRejected records why a stored webhook event is never applied (see
-// EventRejectedError); its applied_at stays NULL.
-func (s *Store) MarkEventRejected(ctx context.Context, id int64, reason string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE webhook_event SET rejected = $2 WHERE id = $1`, id, reason)
-	if err != nil {
-		return fmt.Errorf("mark webhook event %d rejected: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("mark webhook event %d rejected: %w", id, ErrEventNotFound)
-	}
-	return nil
-}
-
-// MarkEventApplied records that a stored webhook event was applied at now; applyErr is the
-// error it met ("" if none).
-func (s *Store) MarkEventApplied(ctx context.Context, id int64, applyErr string, now time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE webhook_event SET applied_at = $2, apply_error = $3 WHERE id = $1`,
-		id, now, applyErr)
-	if err != nil {
-		return fmt.Errorf("mark webhook event %d applied: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("mark webhook event %d applied: %w", id, ErrEventNotFound)
-	}
-	return nil
 }

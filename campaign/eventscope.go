@@ -80,19 +80,13 @@ func matchEventAttempt(candidates []lockedAttempt, callID, key string, campaignI
 // for (0: any). The candidates (at most two: call ids and keys are unique) are locked in id
 // order, so two events never deadlock each other.
 func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string, campaignID int64) (*lockedAttempt, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT id, contact_id, campaign_id, state, report_at, ended_reason, coalesce(vapi_call_id, ''), key
-		FROM attempt
+	rows, err := tx.Query(ctx, lockedAttemptSQL+`
 		WHERE ($1 <> '' AND vapi_call_id = $1) OR ($2 <> '' AND key = $2)
 		ORDER BY id FOR NO KEY UPDATE`, callID, key)
 	if err != nil {
 		return nil, err
 	}
-	locked, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (lockedAttempt, error) {
-		var a lockedAttempt
-		err := row.Scan(&a.id, &a.contactID, &a.campaignID, &a.state, &a.reportAt, &a.endedReason, &a.callID, &a.key)
-		return a, err
-	})
+	locked, err := collectLockedAttempts(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -101,4 +95,19 @@ func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string, campa
 		return nil, err
 	}
 	return &locked[i], nil
+}
+
+// lockedAttemptSQL selects the columns of a lockedAttempt from attempt; the caller adds WHERE
+// and the locking clause.
+const lockedAttemptSQL = `
+	SELECT id, contact_id, campaign_id, state, report_at, ended_reason, coalesce(vapi_call_id, ''), key
+	FROM attempt`
+
+// collectLockedAttempts reads the rows of a lockedAttemptSQL query.
+func collectLockedAttempts(rows pgx.Rows) ([]lockedAttempt, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (lockedAttempt, error) {
+		var a lockedAttempt
+		err := row.Scan(&a.id, &a.contactID, &a.campaignID, &a.state, &a.reportAt, &a.endedReason, &a.callID, &a.key)
+		return a, err
+	})
 }

@@ -58,8 +58,13 @@ const DoNotCallReason = "asked not to be called"
 // take: the decision is taken at the call's end time (endedAt, a real time) and its distance
 // from it, a simulated delay (a retry delay, or a callback asked for "in two hours"), is divided
 // by the scale, so callbacks and retries come as soon, relatively, as the calls end.
+//
+// alone is false when the result is applied with others in one transaction (see
+// Store.RecordEvents): a result that would add its number to the suppression list or note the
+// campaign's deadline, which lock rows out of such a transaction's lock order, then returns
+// errApplyAlone, and the caller rolls it back and applies it in a transaction of its own.
 func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID string, outcome Outcome,
-	structured json.RawMessage, simEndedAt *time.Time, now time.Time) (decision string, touched map[int64]int, err error) {
+	structured json.RawMessage, simEndedAt *time.Time, now time.Time, alone bool) (decision string, touched map[int64]int, err error) {
 	// The contact's lock first, then the campaign's settings and status: a Cancel, which locks
 	// the contacts in a call too, has committed by the time this lock is granted, so a
 	// cancelled campaign gives no retry.
@@ -124,6 +129,9 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 			// in the shared list.
 			return step.Reason + " (simulated: not added to the suppression list)", nil, nil
 		}
+		if !alone {
+			return "", nil, errApplyAlone
+		}
 		_, touched, err := addSuppressionsTx(ctx, tx, []string{ct.phone}, []string{DoNotCallReason},
 			[]string{SourceCall}, []string{callID}, []int64{a.campaignID},
 			[]pgtype.Timestamptz{{Time: now, Valid: true}}, now)
@@ -149,6 +157,9 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 		reason := step.Reason + "; not retried: the campaign ends first (" + string(OutcomeExpired) + ")"
 		if err := finishContact(ctx, tx, a.contactID, ContactFailed, OutcomeExpired, now); err != nil || !Expired(set.endBy, now) {
 			return reason, nil, err
+		}
+		if !alone {
+			return "", nil, errApplyAlone
 		}
 		return reason, nil, noteDeadline(ctx, tx, a.campaignID, *set.endBy, now)
 	}

@@ -28,11 +28,10 @@ type fakeStore struct {
 	StaleAttemptsFunc     func(ctx context.Context, campaignID int64, reportCutoff, creatingCutoff time.Time, limit int) ([]campaign.Attempt, error)
 	NoteLookupFunc        func(ctx context.Context, attemptID int64, now time.Time) (int, error)
 	ApplyResultFunc       func(ctx context.Context, r campaign.CallResult, now time.Time) (bool, error)
-	ApplyStatusFunc       func(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error
 	CampaignSecretFunc    func(ctx context.Context, campaignID int64) (string, error)
+	RecordEventsFunc      func(ctx context.Context, events []campaign.RecordedEvent, now time.Time) ([]campaign.EventRecord, error)
 	SaveEventFunc         func(ctx context.Context, e campaign.WebhookEvent) (int64, error)
-	MarkEventRejectedFunc func(ctx context.Context, id int64, reason string) error
-	MarkEventAppliedFunc  func(ctx context.Context, id int64, applyErr string, now time.Time) error
+	ApplyEventFunc        func(ctx context.Context, id int64, ch campaign.EventChange, now time.Time) (bool, error)
 }
 
 // compile-time checks that the fake is the store of the dial worker, the reconciler and the
@@ -103,24 +102,20 @@ func (s *fakeStore) ApplyResult(ctx context.Context, r campaign.CallResult, now 
 	return s.ApplyResultFunc(ctx, r, now)
 }
 
-func (s *fakeStore) ApplyStatus(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error {
-	return s.ApplyStatusFunc(ctx, campaignID, callID, attemptKey, status, endedReason, now)
-}
-
 func (s *fakeStore) CampaignSecret(ctx context.Context, campaignID int64) (string, error) {
 	return s.CampaignSecretFunc(ctx, campaignID)
+}
+
+func (s *fakeStore) RecordEvents(ctx context.Context, events []campaign.RecordedEvent, now time.Time) ([]campaign.EventRecord, error) {
+	return s.RecordEventsFunc(ctx, events, now)
 }
 
 func (s *fakeStore) SaveEvent(ctx context.Context, e campaign.WebhookEvent) (int64, error) {
 	return s.SaveEventFunc(ctx, e)
 }
 
-func (s *fakeStore) MarkEventRejected(ctx context.Context, id int64, reason string) error {
-	return s.MarkEventRejectedFunc(ctx, id, reason)
-}
-
-func (s *fakeStore) MarkEventApplied(ctx context.Context, id int64, applyErr string, now time.Time) error {
-	return s.MarkEventAppliedFunc(ctx, id, applyErr, now)
+func (s *fakeStore) ApplyEvent(ctx context.Context, id int64, ch campaign.EventChange, now time.Time) (bool, error) {
+	return s.ApplyEventFunc(ctx, id, ch, now)
 }
 
 // fakeVapi is a hand-written fake of jobs.VapiClient; each method calls its …Func field.

@@ -19,6 +19,8 @@ type Recorder struct {
 	Logger *slog.Logger
 	// Observer, when set, is told of every end-of-call report applied (not of one applied before).
 	Observer Observer
+
+	batches groupCommit
 }
 
 // CampaignSecret implements webhook.Secrets: a campaign that does not exist has no secret ("",
@@ -31,8 +33,14 @@ func (r *Recorder) CampaignSecret(ctx context.Context, campaignID int64) (string
 	return secret, err
 }
 
-// Record implements webhook.Recorder. An event for a call we do not know is kept and not an
-// error; a failure to apply is returned (after the raw event is saved) so that Vapi retries.
+// Record implements webhook.Recorder. The event is stored raw and applied with group commit
+// (see groupCommit and campaign.Store.RecordEvents): with the events of the requests waiting at
+// the same time, in one transaction, and Record returns only once it is committed. An event the
+// batch leaves to be applied alone, and every event of a batch that fails as a whole (one event
+// the database refuses fails them all), is stored and applied on its own: saved, then applied and
+// marked in one transaction (campaign.Store.ApplyEvent). An event for a call we do not know is
+// kept and not an error; a failure to apply is returned (after the raw event is saved) so that
+// Vapi retries.
 //
 // An event is applied only to an attempt of the campaign it is for (e.CampaignID: the campaign
 // whose secret authenticated it, or the campaign its metadata names when the global secret or
@@ -40,48 +48,48 @@ func (r *Recorder) CampaignSecret(ctx context.Context, campaignID int64) (string
 // same attempt (see campaign.Store.ApplyResult). Anything else is kept raw, marked rejected with
 // the reason, never applied, and answered with webhook.ErrRejected.
 func (r *Recorder) Record(ctx context.Context, e *webhook.Event) error {
-	id, err := r.Store.SaveEvent(ctx, campaign.WebhookEvent{Type: string(e.Type), Status: e.Status,
+	ev := campaign.RecordedEvent{Change: eventChange(e), Event: campaign.WebhookEvent{Type: string(e.Type), Status: e.Status,
 		CallID: e.CallID, AttemptKey: e.AttemptKey, Auth: string(e.Auth), CampaignID: e.CampaignID,
-		Payload: e.Body, ReceivedAt: e.ReceivedAt})
-	if err != nil {
-		return err
-	}
-	applyErr := r.apply(ctx, e)
-	if rejected, ok := errors.AsType[*campaign.EventRejectedError](applyErr); ok {
-		if err := r.Store.MarkEventRejected(ctx, id, rejected.Reason); err != nil {
+		Payload: e.Body, ReceivedAt: e.ReceivedAt}}
+	rec, err := r.batches.record(ctx, r.Store, r.Now, ev)
+	var applyErr error
+	switch {
+	case err != nil:
+		id, err := r.Store.SaveEvent(ctx, ev.Event)
+		if err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: %s", webhook.ErrRejected, rejected.Reason)
+		rec = campaign.EventRecord{ID: id}
+		fallthrough
+	case rec.Alone:
+		rec.Applied, applyErr = r.Store.ApplyEvent(ctx, rec.ID, ev.Change, r.Now())
+		if rejected, ok := errors.AsType[*campaign.EventRejectedError](applyErr); ok {
+			rec.Rejected, applyErr = rejected, nil
+		}
 	}
-	note := ""
-	switch {
-	case errors.Is(applyErr, campaign.ErrUnknownCall):
-		note, applyErr = "unknown call", nil
-	case applyErr != nil:
-		note = applyErr.Error()
+	if rec.Applied && r.Observer != nil {
+		r.Observer.ObserveResult(campaign.ClassifyEndedReason(ev.Change.Result.EndedReason))
 	}
-	if err := r.Store.MarkEventApplied(ctx, id, note, r.Now()); err != nil {
-		return errors.Join(applyErr, err)
+	if rec.Rejected != nil {
+		return fmt.Errorf("%w: %s", webhook.ErrRejected, rec.Rejected.Reason)
 	}
 	return applyErr
 }
 
-func (r *Recorder) apply(ctx context.Context, e *webhook.Event) error {
+// eventChange is what e asks of its call's attempt: the result of an end-of-call report, the
+// status of a status-update, nothing for another type (kept, not applied).
+func eventChange(e *webhook.Event) campaign.EventChange {
 	switch {
 	case e.Message.EndOfCallReport != nil:
 		res := ResultFromReport(e.Message.EndOfCallReport)
 		res.CallID, res.AttemptKey, res.CampaignID = e.CallID, e.AttemptKey, e.CampaignID
-		applied, err := r.Store.ApplyResult(ctx, res, r.Now())
-		if applied && r.Observer != nil {
-			r.Observer.ObserveResult(campaign.ClassifyEndedReason(res.EndedReason))
-		}
-		return err
+		return campaign.EventChange{Result: &res}
 	case e.Message.StatusUpdate != nil:
 		su := e.Message.StatusUpdate
-		return r.Store.ApplyStatus(ctx, e.CampaignID, e.CallID, e.AttemptKey, string(su.Status), su.EndedReason, r.Now())
-	default:
-		return nil // other message types are kept, not applied
+		return campaign.EventChange{Status: &campaign.CallStatus{CampaignID: e.CampaignID, CallID: e.CallID,
+			AttemptKey: e.AttemptKey, Status: string(su.Status), EndedReason: su.EndedReason}}
 	}
+	return campaign.EventChange{}
 }
 
 // compile-time checks that Recorder fits the receiver.

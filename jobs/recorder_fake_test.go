@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,25 +44,22 @@ func setupRecorder(t *testing.T) *recorderBundle {
 			}
 			return "", fmt.Errorf("campaign %d secret: %w", campaignID, campaign.ErrNotFound)
 		},
+		RecordEventsFunc: func(_ context.Context, events []campaign.RecordedEvent, _ time.Time) ([]campaign.EventRecord, error) {
+			records := make([]campaign.EventRecord, len(events))
+			for i, e := range events {
+				b.record("RecordEvents(%s, call %s, key %s, campaign %d, received %s: %s)", e.Event.Type, e.Event.CallID,
+					e.Event.AttemptKey, e.Event.CampaignID, at(e.Event.ReceivedAt), describeChange(e.Change))
+				records[i] = campaign.EventRecord{ID: 5, Applied: e.Change.Result != nil}
+			}
+			return records, nil
+		},
 		SaveEventFunc: func(_ context.Context, e campaign.WebhookEvent) (int64, error) {
-			b.record("SaveEvent(%s, call %s, key %s, campaign %d, received %s)", e.Type, e.CallID, e.AttemptKey, e.CampaignID, at(e.ReceivedAt))
-			return 5, nil
+			b.record("SaveEvent(%s)", e.Type)
+			return 6, nil
 		},
-		ApplyResultFunc: func(_ context.Context, r campaign.CallResult, _ time.Time) (bool, error) {
-			b.record("ApplyResult(call %s, key %s, campaign %d, %s)", r.CallID, r.AttemptKey, r.CampaignID, r.EndedReason)
-			return true, nil
-		},
-		ApplyStatusFunc: func(_ context.Context, campaignID int64, callID, attemptKey, status, endedReason string, _ time.Time) error {
-			b.record("ApplyStatus(campaign %d, call %s, key %s, %s, %s)", campaignID, callID, attemptKey, status, endedReason)
-			return nil
-		},
-		MarkEventAppliedFunc: func(_ context.Context, id int64, applyErr string, _ time.Time) error {
-			b.record("MarkEventApplied(%d, %q)", id, applyErr)
-			return nil
-		},
-		MarkEventRejectedFunc: func(_ context.Context, id int64, reason string) error {
-			b.record("MarkEventRejected(%d, %q)", id, reason)
-			return nil
+		ApplyEventFunc: func(_ context.Context, id int64, ch campaign.EventChange, _ time.Time) (bool, error) {
+			b.record("ApplyEvent(%d, %s)", id, describeChange(ch))
+			return ch.Result != nil, nil
 		},
 	}
 	b.recorder = &jobs.Recorder{Store: b.store, Now: func() time.Time { return fakeNow },
@@ -69,12 +67,37 @@ func setupRecorder(t *testing.T) *recorderBundle {
 	return b
 }
 
-// failApply makes ApplyResult fail with err.
-func (b *recorderBundle) failApply(err error) {
-	b.store.ApplyResultFunc = func(_ context.Context, r campaign.CallResult, _ time.Time) (bool, error) {
-		b.record("ApplyResult(call %s)", r.CallID)
-		return false, err
+// batchRecord makes RecordEvents return rec (with id 5) for every event, or fail with err.
+func (b *recorderBundle) batchRecord(rec campaign.EventRecord, err error) {
+	b.store.RecordEventsFunc = func(_ context.Context, events []campaign.RecordedEvent, _ time.Time) ([]campaign.EventRecord, error) {
+		b.record("RecordEvents")
+		if err != nil {
+			return nil, err
+		}
+		rec.ID = 5
+		return slices.Repeat([]campaign.EventRecord{rec}, len(events)), nil
 	}
+}
+
+// failApply makes ApplyEvent return applied and err.
+func (b *recorderBundle) failApply(applied bool, err error) {
+	b.store.ApplyEventFunc = func(_ context.Context, id int64, _ campaign.EventChange, _ time.Time) (bool, error) {
+		b.record("ApplyEvent(%d)", id)
+		return applied, err
+	}
+}
+
+// describeChange names what an EventChange asks for.
+func describeChange(ch campaign.EventChange) string {
+	switch {
+	case ch.Result != nil:
+		r := ch.Result
+		return fmt.Sprintf("result of call %s, key %s, campaign %d, %s", r.CallID, r.AttemptKey, r.CampaignID, r.EndedReason)
+	case ch.Status != nil:
+		st := ch.Status
+		return fmt.Sprintf("status of call %s, key %s, campaign %d, %s, %s", st.CallID, st.AttemptKey, st.CampaignID, st.Status, st.EndedReason)
+	}
+	return "nothing"
 }
 
 // recorderEvent is an authenticated webhook event of campaign 42 about call-1: an
@@ -94,16 +117,19 @@ func recorderEvent(typ vapi.ServerMessageType) *webhook.Event {
 	return e
 }
 
-// TestRecorderOnFakes covers the recorder with no database: every event is saved raw before
-// anything else, then applied, then marked; an unknown call is kept and not an error; a failure
-// to apply is returned, so that Vapi delivers the event again; a rejected event is marked so and
-// answered with webhook.ErrRejected.
+// TestRecorderOnFakes covers the recorder with no database: every event is recorded (stored
+// raw and applied) with the others waiting at the same time (campaign.Store.RecordEvents); one
+// the batch leaves to be applied alone is applied then (campaign.Store.ApplyEvent), and so is
+// every event of a batch that failed, after it is saved alone; a failure to apply is returned,
+// so that Vapi delivers the event again; a rejected event is answered with webhook.ErrRejected;
+// a result applied now, and only then, is counted.
 func TestRecorderOnFakes(t *testing.T) {
 	t.Parallel()
 	key := campaign.AttemptKey(42, 7, 1)
-	saveReport := "SaveEvent(end-of-call-report, call call-1, key " + key + ", campaign 42, received +0s)"
-	saveStatus := "SaveEvent(status-update, call call-1, key " + key + ", campaign 42, received +0s)"
-	applied := `MarkEventApplied(5, "")`
+	recordReport := "RecordEvents(end-of-call-report, call call-1, key " + key + ", campaign 42, received +0s: " +
+		"result of call call-1, key " + key + ", campaign 42, customer-busy)"
+	applyReport := "ApplyEvent(5, result of call call-1, key " + key + ", campaign 42, customer-busy)"
+	rejected := &campaign.EventRejectedError{Reason: "call call-1 is not of campaign 42"}
 	cases := []struct {
 		name  string
 		typ   vapi.ServerMessageType
@@ -115,54 +141,54 @@ func TestRecorderOnFakes(t *testing.T) {
 		rejected bool
 		results  []campaign.Outcome
 	}{
-		{name: "end-of-call report: saved, applied, marked", typ: vapi.ServerMessageTypeEndOfCallReport,
-			want:    []string{saveReport, "ApplyResult(call call-1, key " + key + ", campaign 42, customer-busy)", applied},
-			results: []campaign.Outcome{campaign.OutcomeBusy}},
+		{name: "end-of-call report: recorded", typ: vapi.ServerMessageTypeEndOfCallReport,
+			want: []string{recordReport}, results: []campaign.Outcome{campaign.OutcomeBusy}},
 		{name: "a report applied before: nobody told twice", typ: vapi.ServerMessageTypeEndOfCallReport,
-			tweak: func(b *recorderBundle) { b.failApply(nil) },
-			want:  []string{saveReport, "ApplyResult(call call-1)", applied}},
-		{name: "status update: saved, applied, marked", typ: vapi.ServerMessageTypeStatusUpdate,
-			want: []string{saveStatus, "ApplyStatus(campaign 42, call call-1, key " + key + ", ended, customer-busy)", applied}},
-		{name: "another type: saved and marked, not applied", typ: "transcript",
-			want: []string{"SaveEvent(transcript, call call-1, key " + key + ", campaign 42, received +0s)", applied}},
-		{name: "unknown call: kept, not an error", typ: vapi.ServerMessageTypeEndOfCallReport,
-			tweak: func(b *recorderBundle) { b.failApply(fmt.Errorf("call call-1: %w", campaign.ErrUnknownCall)) },
-			want:  []string{saveReport, "ApplyResult(call call-1)", `MarkEventApplied(5, "unknown call")`}},
-		{name: "applying fails: marked with the error, which is returned so that Vapi retries",
-			typ:     vapi.ServerMessageTypeEndOfCallReport,
-			tweak:   func(b *recorderBundle) { b.failApply(errors.New("database down")) },
-			want:    []string{saveReport, "ApplyResult(call call-1)", `MarkEventApplied(5, "database down")`},
-			wantErr: "database down"},
-		{name: "applying and marking fail: both returned", typ: vapi.ServerMessageTypeStatusUpdate,
-			tweak: func(b *recorderBundle) {
-				b.store.ApplyStatusFunc = func(context.Context, int64, string, string, string, string, time.Time) error {
-					b.record("ApplyStatus")
-					return errors.New("database down")
-				}
-				b.store.MarkEventAppliedFunc = func(_ context.Context, id int64, applyErr string, _ time.Time) error {
-					b.record("MarkEventApplied(%d, %q)", id, applyErr)
-					return errors.New("database still down")
-				}
-			},
-			want:    []string{saveStatus, "ApplyStatus", `MarkEventApplied(5, "database down")`},
-			wantErr: "database down\ndatabase still down"},
-		{name: "rejected: marked so, never applied, answered with ErrRejected", typ: vapi.ServerMessageTypeEndOfCallReport,
-			tweak: func(b *recorderBundle) {
-				b.failApply(&campaign.EventRejectedError{Reason: "call call-1 is not of campaign 42"})
-			},
-			want:     []string{saveReport, "ApplyResult(call call-1)", `MarkEventRejected(5, "call call-1 is not of campaign 42")`},
-			wantErr:  "call call-1 is not of campaign 42",
-			rejected: true},
-		{name: "saving fails: nothing applied, the error returned so that Vapi retries",
+			tweak: func(b *recorderBundle) { b.batchRecord(campaign.EventRecord{}, nil) },
+			want:  []string{"RecordEvents"}},
+		{name: "status update: recorded", typ: vapi.ServerMessageTypeStatusUpdate,
+			want: []string{"RecordEvents(status-update, call call-1, key " + key + ", campaign 42, received +0s: " +
+				"status of call call-1, key " + key + ", campaign 42, ended, customer-busy)"}},
+		{name: "another type: recorded with nothing to apply", typ: "transcript",
+			want: []string{"RecordEvents(transcript, call call-1, key " + key + ", campaign 42, received +0s: nothing)"}},
+		{name: "rejected in the batch: answered with ErrRejected", typ: vapi.ServerMessageTypeEndOfCallReport,
+			tweak:   func(b *recorderBundle) { b.batchRecord(campaign.EventRecord{Rejected: rejected}, nil) },
+			want:    []string{"RecordEvents"},
+			wantErr: rejected.Reason, rejected: true},
+		{name: "left to be applied alone: applied then", typ: vapi.ServerMessageTypeEndOfCallReport,
+			tweak:   func(b *recorderBundle) { b.batchRecord(campaign.EventRecord{Alone: true}, nil) },
+			want:    []string{"RecordEvents", applyReport},
+			results: []campaign.Outcome{campaign.OutcomeBusy}},
+		{name: "applying alone fails: the error is returned so that Vapi retries",
 			typ: vapi.ServerMessageTypeEndOfCallReport,
 			tweak: func(b *recorderBundle) {
+				b.batchRecord(campaign.EventRecord{Alone: true}, nil)
+				b.failApply(false, errors.New("database down"))
+			},
+			want:    []string{"RecordEvents", "ApplyEvent(5)"},
+			wantErr: "database down"},
+		{name: "rejected when applied alone: answered with ErrRejected", typ: vapi.ServerMessageTypeEndOfCallReport,
+			tweak: func(b *recorderBundle) {
+				b.batchRecord(campaign.EventRecord{Alone: true}, nil)
+				b.failApply(false, rejected)
+			},
+			want:    []string{"RecordEvents", "ApplyEvent(5)"},
+			wantErr: rejected.Reason, rejected: true},
+		{name: "the batch fails: saved alone, then applied", typ: vapi.ServerMessageTypeEndOfCallReport,
+			tweak:   func(b *recorderBundle) { b.batchRecord(campaign.EventRecord{}, errors.New("invalid jsonb")) },
+			want:    []string{"RecordEvents", "SaveEvent(end-of-call-report)", "ApplyEvent(6, result of call call-1, key " + key + ", campaign 42, customer-busy)"},
+			results: []campaign.Outcome{campaign.OutcomeBusy}},
+		{name: "the batch fails and so does saving alone: nothing applied, the error returned so that Vapi retries",
+			typ: vapi.ServerMessageTypeEndOfCallReport,
+			tweak: func(b *recorderBundle) {
+				b.batchRecord(campaign.EventRecord{}, errors.New("database down"))
 				b.store.SaveEventFunc = func(context.Context, campaign.WebhookEvent) (int64, error) {
 					b.record("SaveEvent")
-					return 0, errors.New("database down")
+					return 0, errors.New("database still down")
 				}
 			},
-			want:    []string{"SaveEvent"},
-			wantErr: "database down"},
+			want:    []string{"RecordEvents", "SaveEvent"},
+			wantErr: "database still down"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,8 +228,8 @@ func TestRecorderSecretsOnFakes(t *testing.T) {
 }
 
 // TestRecorderBehindTheReceiverOnFakes: through the webhook receiver, a result the store fails
-// to apply is answered 500, so that Vapi delivers it again; an unknown call and a rejected event
-// are answered 200, so that it does not.
+// to apply is answered 500, so that Vapi delivers it again; a rejected event is answered 200, so
+// that it does not.
 func TestRecorderBehindTheReceiverOnFakes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -213,7 +239,6 @@ func TestRecorderBehindTheReceiverOnFakes(t *testing.T) {
 	}{
 		{"applied", nil, http.StatusOK},
 		{"apply error: Vapi retries", errors.New("database down"), http.StatusInternalServerError},
-		{"unknown call", campaign.ErrUnknownCall, http.StatusOK},
 		{"rejected", &campaign.EventRejectedError{Reason: "not this campaign's call"}, http.StatusOK},
 	}
 	body, err := json.Marshal(map[string]any{"message": map[string]any{
@@ -226,8 +251,9 @@ func TestRecorderBehindTheReceiverOnFakes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setupRecorder(t)
-			b.store.ApplyResultFunc = func(_ context.Context, r campaign.CallResult, _ time.Time) (bool, error) {
-				b.record("ApplyResult(call %s, campaign %d)", r.CallID, r.CampaignID)
+			b.batchRecord(campaign.EventRecord{Alone: true}, nil)
+			b.store.ApplyEventFunc = func(_ context.Context, _ int64, ch campaign.EventChange, _ time.Time) (bool, error) {
+				b.record("ApplyEvent(call %s, campaign %d)", ch.Result.CallID, ch.Result.CampaignID)
 				return tc.applyErr == nil, tc.applyErr
 			}
 			handler, err := webhook.NewHandler(webhook.Config{Recorder: b.recorder, Secrets: b.recorder,
@@ -239,7 +265,7 @@ func TestRecorderBehindTheReceiverOnFakes(t *testing.T) {
 			resp := httptest.NewRecorder()
 			handler.ServeHTTP(resp, req)
 			require.Equal(t, tc.want, resp.Code, resp.Body.String())
-			require.Contains(t, b.calls, "ApplyResult(call call-1, campaign 42)")
+			require.Contains(t, b.calls, "ApplyEvent(call call-1, campaign 42)")
 		})
 	}
 }

@@ -41,11 +41,9 @@ type ReconcileStore interface {
 // RecordStore is what Recorder needs of the store.
 type RecordStore interface {
 	CampaignSecret(ctx context.Context, campaignID int64) (string, error)
+	EventBatchRecorder
 	SaveEvent(ctx context.Context, e campaign.WebhookEvent) (int64, error)
-	MarkEventRejected(ctx context.Context, id int64, reason string) error
-	MarkEventApplied(ctx context.Context, id int64, applyErr string, now time.Time) error
-	ApplyResult(ctx context.Context, r campaign.CallResult, now time.Time) (applied bool, err error)
-	ApplyStatus(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error
+	ApplyEvent(ctx context.Context, id int64, ch campaign.EventChange, now time.Time) (applied bool, err error)
 }
 
 // HopperStore is what HopperWorker needs of the store.

@@ -36,7 +36,11 @@
 // The server is the one the CLI uses: DATABASE_URL when it is set, else the CLI's managed local
 // Postgres, whose URL `BIN db url` prints (starting it if needed, before anything is timed).
 // The load generator runs on the same machine as the receiver and Postgres, and its CPU time is
-// counted in the process CPU reported. Progress goes to stderr, the report to stdout.
+// counted in the process CPU reported. The CPU time of the scratch database's server processes
+// (read from /proc when the server runs on this machine) is reported too, with the sum per
+// report and the load average: on a machine shared with other work the throughput says how much
+// CPU the run got, the CPU per report what ingest costs. Progress goes to stderr, the report to
+// stdout.
 package main
 
 import (
@@ -167,7 +171,7 @@ func run(ctx context.Context) error {
 		benchkit.Thousands(int64(bodies.max)), benchkit.Thousands(int64(bodies.mean)))
 
 	prog.Progress("storage on: %s reports from %d clients …", benchkit.Thousands(int64(o.reports)), o.clients)
-	on, err := load(ctx, receiver+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
+	on, err := load(ctx, pool, receiver+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
 	if err != nil {
 		return err
 	}
@@ -195,7 +199,7 @@ func run(ctx context.Context) error {
 	}
 	defer closeBare()
 	prog.Progress("storage off: %s reports from %d clients …", benchkit.Thousands(int64(o.reports)), o.clients)
-	off, err := load(ctx, bareURL+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
+	off, err := load(ctx, pool, bareURL+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
 	if err != nil {
 		return err
 	}
@@ -538,17 +542,22 @@ func ptr(f float64) *float64 { return &f }
 
 // loadResult is what one run of the load generator measured.
 type loadResult struct {
-	Wall      time.Duration
-	CPU       time.Duration // this process: receiver and load generator
-	Latencies []time.Duration
-	Bytes     int64
-	Non200    int
-	FirstErr  string
+	Wall time.Duration
+	CPU  time.Duration // this process: receiver and load generator
+	// PostgresCPU is the CPU time of the scratch database's server processes (0 when their
+	// /proc entries cannot be read, e.g. a remote server).
+	PostgresCPU time.Duration
+	Latencies   []time.Duration
+	Bytes       int64
+	Non200      int
+	FirstErr    string
+	// LoadAverage is the machine's 1-minute load average when the run ended.
+	LoadAverage float64
 }
 
 // load posts the reports of calls [0, warm) untimed, then of calls [warm, warm+n) timed, from
 // clients concurrent clients over keep-alive connections, each request with secret.
-func load(ctx context.Context, url, secret string, b *bodies, warm, n, clients int) (*loadResult, error) {
+func load(ctx context.Context, pool *pgxpool.Pool, url, secret string, b *bodies, warm, n, clients int) (*loadResult, error) {
 	transport := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients,
 		IdleConnTimeout: time.Minute, DisableCompression: true}
 	defer transport.CloseIdleConnections()
@@ -619,15 +628,73 @@ func load(ctx context.Context, url, secret string, b *bodies, warm, n, clients i
 	if res.Non200 > 0 {
 		return nil, fmt.Errorf("%d of %d warm-up requests failed; the first: %s", res.Non200, warm, res.FirstErr)
 	}
+	pg0, err := backendCPU(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
 	cpu0, start := benchkit.ProcessCPU(), time.Now()
 	phase(warm, warm+n, true)
 	res.Wall, res.CPU = time.Since(start), benchkit.ProcessCPU()-cpu0
+	pg1, err := backendCPU(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	for pid, cpu := range pg1 {
+		res.PostgresCPU += cpu - pg0[pid] // a connection opened meanwhile counts from 0
+	}
 	res.Bytes = bytesIn.Load()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	res.LoadAverage = loadAverage()
 	prog.Progress("  done in %.1f s", res.Wall.Seconds())
 	return res, nil
+}
+
+// clockTick is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// backendCPU returns the CPU time so far of each server process connected to the scratch
+// database, read from /proc; none when the server is not on this machine or not readable.
+func backendCPU(ctx context.Context, pool *pgxpool.Pool) (map[int]time.Duration, error) {
+	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return nil, fmt.Errorf("list the server processes: %w", err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("list the server processes: %w", err)
+	}
+	cpu := map[int]time.Duration{}
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name (which may hold spaces), from field 3 (state) on:
+		// utime and stime are fields 14 and 15.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 13 {
+			continue
+		}
+		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+		if err1 == nil && err2 == nil {
+			cpu[int(pid)] = time.Duration(utime+stime) * clockTick
+		}
+	}
+	return cpu, nil
+}
+
+// loadAverage is the machine's 1-minute load average, from /proc/loadavg; 0 when unreadable.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	l, _ := strconv.ParseFloat(first, 64)
+	return l
 }
 
 // stored is what the run with storage left in the database.
@@ -655,8 +722,12 @@ func checkStored(ctx context.Context, pool *pgxpool.Pool, campaignID int64) (*st
 
 // runFigures are one run's figures.
 type runFigures struct {
-	Seconds          float64 `json:"seconds"`
-	CPUSeconds       float64 `json:"cpu_seconds"` // this process: receiver and load generator
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"` // this process: receiver and load generator
+	// PostgresCPUSeconds is the CPU time of the scratch database's server processes.
+	PostgresCPUSeconds float64 `json:"postgres_cpu_seconds"`
+	// LoadAverage is the machine's 1-minute load average at the end of the run.
+	LoadAverage      float64 `json:"load_average"`
 	ReportsPerSecond float64 `json:"reports_per_second"`
 	MBPerSecond      float64 `json:"mb_per_second"`
 	P50Ms            float64 `json:"p50_ms"`
@@ -675,7 +746,8 @@ func figures(r *loadResult) runFigures {
 		return float64(lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)].Microseconds()) / 1000
 	}
 	return runFigures{
-		Seconds: r.Wall.Seconds(), CPUSeconds: r.CPU.Seconds(),
+		Seconds: r.Wall.Seconds(), CPUSeconds: r.CPU.Seconds(), PostgresCPUSeconds: r.PostgresCPU.Seconds(),
+		LoadAverage:      r.LoadAverage,
 		ReportsPerSecond: float64(len(r.Latencies)) / r.Wall.Seconds(),
 		MBPerSecond:      float64(r.Bytes) / 1e6 / r.Wall.Seconds(),
 		P50Ms:            q(0.50), P99Ms: q(0.99), MaxMs: q(1),
@@ -743,8 +815,9 @@ func (r *result) print(w io.Writer) {
 		benchkit.Thousands(int64(r.Reports)), float64(r.BodyMin)/1024, float64(r.BodyMax)/1024, float64(r.BodyMean)/1024,
 		r.Clients, r.Cores, r.GoVersion)
 	line := func(label string, f runFigures) {
-		fmt.Fprintf(w, "%-28s: %s %s reports/s  p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms  (%.0f MB/s; CPU %.1f s here)\n",
-			label, benchkit.Seconds(f.Seconds), benchkit.Rate(f.ReportsPerSecond, 6), f.P50Ms, f.P99Ms, f.MaxMs, f.MBPerSecond, f.CPUSeconds)
+		fmt.Fprintf(w, "%-28s: %s %s reports/s  p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms  (%.0f MB/s; CPU %.1f s here, %.1f s Postgres: %.2f ms a report; load %.1f)\n",
+			label, benchkit.Seconds(f.Seconds), benchkit.Rate(f.ReportsPerSecond, 6), f.P50Ms, f.P99Ms, f.MaxMs, f.MBPerSecond,
+			f.CPUSeconds, f.PostgresCPUSeconds, 1000*(f.CPUSeconds+f.PostgresCPUSeconds)/float64(r.Reports), f.LoadAverage)
 	}
 	line("receiver, stored and applied", r.StorageOn)
 	line("same handler, storage off", r.StorageOff)
