@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -82,6 +83,9 @@ type zoneReport struct {
 }
 
 const redacted = "[redacted]"
+
+// importGCPercent is the Go collector's heap growth (GOGC) while a file is imported.
+const importGCPercent = 30
 
 // redactedRequest is a POST /call body as JSON with the header values of the server it carries
 // (the webhook secret), in assistantOverrides or squadOverrides, redacted.
@@ -301,6 +305,10 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	settings.PhoneNumberIDs, settings.NumberStrategy = opts.PhoneNumberIDs, campaign.NumberStrategy(opts.NumberStrategy)
 	settings.PerNumberMaxConcurrent, settings.PerNumberDailyCap = opts.PerNumberMaxConcurrent, opts.PerNumberDailyCap
 	settings.NewNumberOnRetry = !opts.SameNumberOnRetry
+	// The import keeps a set of every number it stored (some 37 MB for a million contacts, none
+	// of it pointers, so a collection costs little): collecting at 30% heap growth instead of
+	// 100% keeps a million-row import under 100 MB of RSS for a few percent more CPU.
+	defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
 	c, err := imp.store.ImportFile(ctx, campaign.FileImport{
 		Reader:      reader,
 		Source:      source,
