@@ -23,27 +23,41 @@ type pgCost struct {
 	WALBytes int64   `json:"wal_bytes"`
 }
 
-// pgVariants are the shapes of the contact table profilePostgres fills, each a copy of contact's
-// columns (profile_contact) with what its SQL adds: the first has nothing, each next one thing
-// contact has, the last all of contact's indexes and constraints.
-var pgVariants = []struct{ name, sql string }{
-	{"contact's columns, no index or constraint", ``},
-	{"+ primary key (id)", `ALTER TABLE profile_contact ADD PRIMARY KEY (id)`},
-	{"+ unique (campaign_id, phone)", `ALTER TABLE profile_contact ADD UNIQUE (campaign_id, phone)`},
-	{"+ contact_due_idx (every new row is pending)",
-		`CREATE INDEX ON profile_contact (campaign_id, next_attempt_at) WHERE state = 'pending'`},
-	{"+ the 4 partial indexes empty at import", `
-		CREATE INDEX ON profile_contact (campaign_id) WHERE outcome = 'expired';
-		CREATE INDEX ON profile_contact (campaign_id, phone COLLATE "C") WHERE attempts > 0 OR state <> 'pending';
-		CREATE INDEX ON profile_contact (campaign_id, (lower(name) COLLATE "C")) WHERE attempts > 0 OR state <> 'pending';
-		CREATE INDEX ON profile_contact (campaign_id, external_id)
-			WHERE (attempts > 0 OR state <> 'pending') AND external_id <> ''`},
-	{"+ foreign key to campaign (a check a row)",
-		`ALTER TABLE profile_contact ADD FOREIGN KEY (campaign_id) REFERENCES campaign (id)`},
-	{"contact as it is (all of the above)", `
-		DROP TABLE profile_contact;
-		CREATE TABLE profile_contact (LIKE contact INCLUDING ALL);
-		ALTER TABLE profile_contact ADD FOREIGN KEY (campaign_id) REFERENCES campaign (id)`},
+// pgVariant is a shape of the contact table profilePostgres fills: a copy of contact's columns
+// (profile_contact) with what sql adds.
+type pgVariant struct{ name, sql string }
+
+// pgVariants reads contact's indexes and foreign keys from the catalog, so that the profile
+// follows the schema: the first variant has none of them, each next one of them alone, the last
+// all of them.
+func pgVariants(ctx context.Context, pool *pgxpool.Pool) ([]pgVariant, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT '+ index ' || indexname,
+		       regexp_replace(indexdef, '^(CREATE (UNIQUE )?INDEX) \S+ ON \S+', '\1 ON profile_contact')
+		FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'contact'
+		UNION ALL
+		SELECT '+ foreign key ' || conname || ' (checked a row at a time)',
+		       'ALTER TABLE profile_contact ADD ' || pg_get_constraintdef(oid)
+		FROM pg_constraint WHERE conrelid = 'contact'::regclass AND contype = 'f'
+		ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("read contact's indexes and keys: %w", err)
+	}
+	added, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pgVariant, error) {
+		var v pgVariant
+		return v, r.Scan(&v.name, &v.sql)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read contact's indexes and keys: %w", err)
+	}
+	all := []string{`DROP TABLE profile_contact`, `CREATE TABLE profile_contact (LIKE contact INCLUDING ALL)`}
+	for _, v := range added {
+		if strings.HasPrefix(v.sql, "ALTER TABLE") {
+			all = append(all, v.sql)
+		}
+	}
+	variants := append([]pgVariant{{"contact's columns, no index or constraint", ""}}, added...)
+	return append(variants, pgVariant{"contact as it is (all of the above)", strings.Join(all, ";\n")}), nil
 }
 
 // profilePostgres shows where Postgres spends an import's time: it writes the contacts the CLI
@@ -53,7 +67,7 @@ var pgVariants = []struct{ name, sql string }{
 // every variant, so the differences between variants are what each index or constraint costs a
 // row, on this server, in this run.
 func profilePostgres(ctx context.Context, dbURL, name string) ([]pgCost, error) {
-	prog.Progress("profiling Postgres: the imported contacts into %d variants of the table …", len(pgVariants))
+	prog.Progress("profiling Postgres: the imported contacts into copies of the contact table …")
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -70,8 +84,12 @@ func profilePostgres(ctx context.Context, dbURL, name string) ([]pgCost, error) 
 		FROM contact WHERE campaign_id = $1 ORDER BY id`, id); err != nil {
 		return nil, fmt.Errorf("copy the imported contacts: %w", err)
 	}
+	variants, err := pgVariants(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
 	var costs []pgCost
-	for _, v := range pgVariants {
+	for _, v := range variants {
 		c, err := fillVariant(ctx, pool, v.sql)
 		if err != nil {
 			return nil, fmt.Errorf("profile %q: %w", v.name, err)
@@ -125,7 +143,7 @@ var errRollBack = errors.New("roll back")
 
 // printPGProfile prints costs: each variant's time and WAL, and what it adds to the one before.
 func printPGProfile(w io.Writer, costs []pgCost, rows int) {
-	fmt.Fprintf(w, "postgres profile       : the %s imported contacts into a copy of contact, one index or constraint at a time\n",
+	fmt.Fprintf(w, "postgres profile       : the %s imported contacts into a copy of contact, one index or constraint at a time (WAL: the whole server's meanwhile)\n",
 		benchkit.Thousands(int64(rows)))
 	width := 0
 	for _, c := range costs {
