@@ -311,18 +311,28 @@ func importRow(raw []byte) (row, error) {
 		} `json:"river_insert_many_fast"`
 		Ratio      float64 `json:"ratio"`
 		RiverRatio float64 `json:"river_ratio"`
+		// The last variant of the Postgres profile is the contact table as it is.
+		PostgresProfile []struct {
+			Seconds float64 `json:"seconds"`
+		} `json:"postgres_profile"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return row{}, fmt.Errorf("read the import figures: %w", err)
 	}
-	return row{
+	r := row{
 		figure: fmt.Sprintf("import of a %s-row CSV (`campaign run --dry-run`)", thousands(f.Rows)),
 		measured: fmt.Sprintf("%s rows/s, peak RSS %s (%.1f s)", rate(f.Campaign.RowsPerSecond),
 			benchkit.Megabytes(f.Campaign.PeakRSSBytes), f.Campaign.Seconds),
 		anchor: fmt.Sprintf("`psql \\copy` of the same file: %s rows/s; River `InsertManyFast` of %s id-only jobs: %s jobs/s",
 			rate(f.Copy.RowsPerSecond), thousands(f.River.Jobs), rate(f.River.JobsPerSecond)),
 		ratio: fmt.Sprintf("%.1fx the time of `\\copy`; %.1fx the time of `InsertManyFast`", f.Ratio, f.RiverRatio),
-	}, nil
+	}
+	if n := len(f.PostgresProfile); n > 0 {
+		pg := f.PostgresProfile[n-1].Seconds
+		r.anchor += fmt.Sprintf("; the same contacts inserted into a copy of the contact table by Postgres alone: %.1f s", pg)
+		r.ratio += fmt.Sprintf("; %.2fx the time Postgres alone takes to write the rows", f.Campaign.Seconds/pg)
+	}
+	return r, nil
 }
 
 func dispatchRow(raw []byte) (row, error) {
