@@ -39,9 +39,10 @@ type ImportInput struct {
 // pre-flight failed) is replaced, in the same transaction: stats.ReplacedDraft says so. Any
 // other campaign of that name makes Import fail with a *NameTakenError.
 //
-// The rows go to Postgres in one COPY while the file is parsed (see loadContacts). Memory grows
-// with the file only by the set of numbers kept (some 37 MB of heap for a million contacts);
-// the batches in flight are bounded.
+// The rows go to Postgres in one COPY while the file is parsed (see loadContacts), which holds
+// two of the pool's connections at once: the transaction's and one for suppression lookups.
+// Memory grows with the file only by the set of numbers kept (some 37 MB of heap for a million
+// contacts); the batches in flight are bounded.
 func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Campaign, error) {
 	if err := CheckSchedule(nc.StartAt, nc.EndBy); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
