@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -32,17 +30,6 @@ type ImportInput struct {
 	RejectsPath string
 }
 
-// importBatchSize is how many rows go to Postgres at once: large enough that COPY dominates,
-// small enough that memory stays flat.
-const importBatchSize = 10_000
-
-// importBatch is a run of consecutive records: the rows the reader accepted and the rows it
-// rejected, in file order within each slice.
-type importBatch struct {
-	rows    []Row
-	rejects []Reject
-}
-
 // Import creates a campaign from a CSV in one transaction: every accepted row becomes a contact,
 // every rejected row goes to in.Rejects with its line number and reason, and the figures are
 // stored with the campaign. Rows whose number appears earlier in the file (first wins) or on a
@@ -52,8 +39,10 @@ type importBatch struct {
 // pre-flight failed) is replaced, in the same transaction: stats.ReplacedDraft says so. Any
 // other campaign of that name makes Import fail with a *NameTakenError.
 //
-// Memory stays flat in the file size: the reader streams, batches are bounded, and duplicates
-// are found by the database's unique index rather than an in-memory set.
+// The rows go to Postgres in one COPY while the file is parsed (see loadContacts), which holds
+// two of the pool's connections at once: the transaction's and one for suppression lookups.
+// Memory grows with the file only by the set of numbers kept (some 37 MB of heap for a million
+// contacts); the batches in flight are bounded.
 func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Campaign, error) {
 	if err := CheckSchedule(nc.StartAt, nc.EndBy); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -65,8 +54,8 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	// The import's statements are many small ones over a growing table: JIT compilation costs
-	// more than it saves.
+	// The import's statements are few and simple, though some touch many rows (deleting a
+	// replaced draft): JIT compilation costs more than it saves.
 	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
@@ -83,41 +72,9 @@ func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Ca
 	if err != nil {
 		return nil, err
 	}
-	if err := createStaging(ctx, tx, in.Suppress); err != nil {
-		return nil, err
-	}
-
 	stats := ImportStats{Rejected: map[RejectReason]int{}, Warnings: append([]string(nil), hdr.Warnings...)}
-	batches := make(chan importBatch, 2)
-	readErr := make(chan error, 1)
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
-	go func() { readErr <- readBatches(readCtx, in.Reader, batches) }()
-
-	for n := 0; ; n++ {
-		b, ok := <-batches
-		if !ok {
-			break
-		}
-		err := s.importBatch(ctx, tx, id, b, in.Rejects, &stats)
-		if err == nil && n == 0 {
-			// Statistics left by small imports or deleted campaigns can make the planner look up
-			// duplicates by a scan of the whole campaign, one scan per refused row: refresh them
-			// once this import's first rows are in (ANALYZE sees the transaction's own rows).
-			if _, aerr := tx.Exec(ctx, `ANALYZE contact`); aerr != nil {
-				err = fmt.Errorf("import: analyze: %w", aerr)
-			}
-		}
-		if err != nil {
-			stopReading()
-			for range batches { // let the reader finish
-			}
-			<-readErr
-			return nil, err
-		}
-	}
-	if err := <-readErr; err != nil {
-		return nil, fmt.Errorf("import: read: %w", err)
+	if err := s.loadContacts(ctx, tx, id, in, &stats); err != nil {
+		return nil, err
 	}
 	if stats.RowsRead == 0 {
 		return nil, ErrNoDataRows
@@ -288,198 +245,4 @@ func insertCampaign(ctx context.Context, tx pgx.Tx, nc NewCampaign, name string,
 		return 0, fmt.Errorf("import: create campaign: %w", err)
 	}
 	return id, nil
-}
-
-// createStaging creates the transaction's temporary tables: import_stage receives each batch by
-// COPY, import_suppress holds the extra numbers not to import.
-func createStaging(ctx context.Context, tx pgx.Tx, suppress []string) error {
-	_, err := tx.Exec(ctx, `
-		CREATE TEMP TABLE import_stage (
-			line int NOT NULL, phone text NOT NULL, name text NOT NULL, external_id text NOT NULL,
-			time_zones text[] NOT NULL, time_zone_source text NOT NULL, fields text[] NOT NULL
-		) ON COMMIT DROP;
-		CREATE TEMP TABLE import_suppress (phone text PRIMARY KEY) ON COMMIT DROP`)
-	if err != nil {
-		return fmt.Errorf("import: create staging tables: %w", err)
-	}
-	seen := make(map[string]bool, len(suppress))
-	var rows [][]any
-	for _, p := range suppress {
-		if !seen[p] {
-			seen[p] = true
-			rows = append(rows, []any{p})
-		}
-	}
-	if len(rows) == 0 {
-		return nil
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_suppress"}, []string{"phone"}, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("import: load suppression file: %w", err)
-	}
-	return nil
-}
-
-// readBatches reads the whole file into batches of at most importBatchSize records and closes out.
-func readBatches(ctx context.Context, r *Reader, out chan<- importBatch) error {
-	defer close(out)
-	var b importBatch
-	send := func() error {
-		select {
-		case out <- b:
-			b = importBatch{}
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	for {
-		row, rej, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			if len(b.rows)+len(b.rejects) > 0 {
-				return send()
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if row != nil {
-			b.rows = append(b.rows, *row)
-		} else {
-			b.rejects = append(b.rejects, *rej)
-		}
-		if len(b.rows)+len(b.rejects) >= importBatchSize {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// importBatch stores one batch: COPY into the stage, then insert the rows whose number is new to
-// the campaign and not suppressed (the first line wins within the batch), and reject the rest.
-func (s *Store) importBatch(ctx context.Context, tx pgx.Tx, campaignID int64, b importBatch, sink RejectSink, stats *ImportStats) error {
-	stats.RowsRead += len(b.rows) + len(b.rejects)
-	rejects := b.rejects
-	if len(b.rows) > 0 {
-		if _, err := tx.Exec(ctx, `TRUNCATE import_stage`); err != nil {
-			return fmt.Errorf("import: clear stage: %w", err)
-		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"},
-			[]string{"line", "phone", "name", "external_id", "time_zones", "time_zone_source", "fields"},
-			pgx.CopyFromSlice(len(b.rows), func(i int) ([]any, error) {
-				r := &b.rows[i]
-				return []any{r.Line, r.Phone, r.Name, r.ExternalID, r.TimeZones, string(r.TimeZoneSource), r.Fields}, nil
-			}))
-		if err != nil {
-			return fmt.Errorf("import: copy rows: %w", err)
-		}
-		dbRejects, err := insertStaged(ctx, tx, campaignID, b.rows)
-		if err != nil {
-			return err
-		}
-		rejectedLines := make(map[int]bool, len(dbRejects))
-		for _, r := range dbRejects {
-			rejectedLines[r.Line] = true
-		}
-		for i := range b.rows {
-			r := &b.rows[i]
-			if rejectedLines[r.Line] {
-				continue
-			}
-			stats.Accepted++
-			if r.NameCut {
-				stats.NamesCut++
-			}
-			if r.TimeZoneSource == TimeZoneDefault {
-				stats.DefaultTimeZoneRows++
-			}
-		}
-		if len(dbRejects) > 0 {
-			rejects = append(append([]Reject(nil), b.rejects...), dbRejects...)
-			sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
-		}
-	}
-	for _, rej := range rejects {
-		stats.Rejected[rej.Reason]++
-		if sink != nil {
-			if err := sink.Write(rej); err != nil {
-				return fmt.Errorf("import: write reject: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// insertStaged moves the staged rows into contact and returns the rows it refused: numbers on a
-// suppression list, and numbers already in the campaign (an earlier line of the file). The
-// refused lines are found from what the insert returns, and only they are looked up again, so
-// a batch costs one pass over the stage whatever its size.
-func insertStaged(ctx context.Context, tx pgx.Tx, campaignID int64, batch []Row) ([]Reject, error) {
-	rows, err := tx.Query(ctx, `
-		INSERT INTO contact (campaign_id, line, phone, name, external_id, time_zones, time_zone_source, fields)
-		SELECT $1, s.line, s.phone, s.name, s.external_id, s.time_zones, s.time_zone_source, s.fields
-		FROM import_stage s
-		WHERE NOT EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
-		  AND NOT EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone)
-		-- Rows go in in file order, so of two lines with one number the first is kept and the
-		-- later one hits the conflict (DO NOTHING applies within one statement too).
-		ORDER BY s.line
-		ON CONFLICT (campaign_id, phone) DO NOTHING
-		RETURNING line`, campaignID)
-	if err != nil {
-		return nil, fmt.Errorf("import: insert contacts: %w", err)
-	}
-	insertedLines, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return nil, fmt.Errorf("import: insert contacts: %w", err)
-	}
-	inserted := make(map[int]bool, len(insertedLines))
-	for _, l := range insertedLines {
-		inserted[l] = true
-	}
-	var refused []int
-	for i := range batch {
-		if !inserted[batch[i].Line] {
-			refused = append(refused, batch[i].Line)
-		}
-	}
-	if len(refused) == 0 {
-		return nil, nil
-	}
-
-	rows, err = tx.Query(ctx, `
-		SELECT s.line, s.fields,
-		       EXISTS (SELECT 1 FROM suppression x WHERE x.phone = s.phone)
-		           OR EXISTS (SELECT 1 FROM import_suppress x WHERE x.phone = s.phone) AS suppressed,
-		       (SELECT c.line FROM contact c WHERE c.campaign_id = $1 AND c.phone = s.phone) AS kept_line
-		FROM import_stage s
-		WHERE s.line = ANY($2)
-		ORDER BY s.line`, campaignID, refused)
-	if err != nil {
-		return nil, fmt.Errorf("import: find refused rows: %w", err)
-	}
-	rejects, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Reject, error) {
-		var (
-			r          Reject
-			suppressed bool
-			keptLine   *int
-		)
-		if err := row.Scan(&r.Line, &r.Fields, &suppressed, &keptLine); err != nil {
-			return r, err
-		}
-		switch {
-		case suppressed:
-			r.Reason, r.Detail = RejectSuppressed, "the number is on the suppression (do-not-call) list"
-		case keptLine != nil:
-			r.Reason, r.Detail = RejectDuplicatePhone, fmt.Sprintf("same number as line %d", *keptLine)
-		default:
-			return r, fmt.Errorf("line %d was neither inserted, suppressed nor a duplicate", r.Line)
-		}
-		return r, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("import: find refused rows: %w", err)
-	}
-	return rejects, nil
 }

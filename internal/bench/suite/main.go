@@ -73,8 +73,10 @@ var benchmarks = []benchmark{
 	{name: "import", title: "Import of a CSV", prog: "importbench", json: "import-bench.json",
 		about: "`campaign run --dry-run` of a generated CSV of 10 columns (1% bad numbers, 0.5% duplicates) into a scratch " +
 			"database: rows/s and the CLI's peak RSS. Anchors: `psql \\copy` of the same file into a table of text columns, " +
-			"and River's `InsertManyFast` of as many id-only jobs in one transaction, as the import inserts its rows.",
-		full: []string{"-rows", "1000000"}, quick: []string{"-rows", "20000"}, summary: importRow},
+			"and River's `InsertManyFast` of as many id-only jobs in one transaction, as the import inserts its rows. " +
+			"Then where Postgres spends the time: the imported contacts written again into a copy of the contact table, " +
+			"one index or constraint at a time (`-profile-postgres`).",
+		full: []string{"-rows", "1000000", "-profile-postgres"}, quick: []string{"-rows", "20000"}, summary: importRow},
 	{name: "dispatch", title: "Dispatch", prog: "dispatchbench", json: "dispatch-bench.json",
 		about: "A campaign run end to end by one runner (the journal row, `POST /call`, the status-update and end-of-call " +
 			"webhooks stored and applied) against the in-process simulator at zero latency, with no rate limit: contacts " +
@@ -309,18 +311,28 @@ func importRow(raw []byte) (row, error) {
 		} `json:"river_insert_many_fast"`
 		Ratio      float64 `json:"ratio"`
 		RiverRatio float64 `json:"river_ratio"`
+		// The last variant of the Postgres profile is the contact table as it is.
+		PostgresProfile []struct {
+			Seconds float64 `json:"seconds"`
+		} `json:"postgres_profile"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return row{}, fmt.Errorf("read the import figures: %w", err)
 	}
-	return row{
+	r := row{
 		figure: fmt.Sprintf("import of a %s-row CSV (`campaign run --dry-run`)", thousands(f.Rows)),
 		measured: fmt.Sprintf("%s rows/s, peak RSS %s (%.1f s)", rate(f.Campaign.RowsPerSecond),
 			benchkit.Megabytes(f.Campaign.PeakRSSBytes), f.Campaign.Seconds),
 		anchor: fmt.Sprintf("`psql \\copy` of the same file: %s rows/s; River `InsertManyFast` of %s id-only jobs: %s jobs/s",
 			rate(f.Copy.RowsPerSecond), thousands(f.River.Jobs), rate(f.River.JobsPerSecond)),
 		ratio: fmt.Sprintf("%.1fx the time of `\\copy`; %.1fx the time of `InsertManyFast`", f.Ratio, f.RiverRatio),
-	}, nil
+	}
+	if n := len(f.PostgresProfile); n > 0 {
+		pg := f.PostgresProfile[n-1].Seconds
+		r.anchor += fmt.Sprintf("; the same contacts inserted into a copy of the contact table by Postgres alone: %.1f s", pg)
+		r.ratio += fmt.Sprintf("; %.2fx the time Postgres alone takes to write the rows", f.Campaign.Seconds/pg)
+	}
+	return r, nil
 }
 
 func dispatchRow(raw []byte) (row, error) {
