@@ -136,7 +136,7 @@ func TestConsoleBrowser(t *testing.T) {
 	require.Equal(t, 1, tab.Eval(`window.__marker = 1`))
 	tab.Await(`document.querySelector('#live progress').value >= 1`)
 	require.Equal(t, 1, tab.Eval(`window.__marker || 0`), "the live part was swapped in place, the page not reloaded")
-	tab.Fits("campaign")
+	tab.Fits("campaign-running")
 
 	tab.Load(chromedp.Click(`#pause`))
 	require.Equal(t, campaign.StatusPaused, status("nov-reminders"))
@@ -154,12 +154,17 @@ func TestConsoleBrowser(t *testing.T) {
 	require.Zero(t, rate, "the rate set from the page")
 	tab.Await(`document.querySelector('#status').textContent === 'completed'`)
 	require.Len(t, sim.posts(), 12, "every contact accepted was called once")
+	tab.Run(chromedp.Reload(), chromedp.WaitVisible(`svg[data-chart="funnel"]`))
+	require.Positive(t, tab.Eval(`document.querySelectorAll('[data-mark]').length`), "the report's charts have bars")
+	tab.Fits("campaign")
 
-	// Its calls, searched, and a call that connected, its transcript read.
+	// Its calls, searched, filtered, and a call that connected, its transcript read.
 	tab.Run(chromedp.Click(`#calls`), chromedp.WaitVisible(`table.calls`))
 	require.Equal(t, 12, tab.Eval(`document.querySelectorAll('tr[data-attempt]').length`), "every call of the campaign")
 	tab.Fits("calls")
-	tab.Load(chromedp.SetValue(`#outcome`, string(campaign.OutcomeCompleted)), chromedp.Submit(`#q`))
+	tab.Load(chromedp.SendKeys(`#q`, "+1 415 555 0107"), chromedp.Submit(`#q`))
+	require.Equal(t, 1, tab.Eval(`document.querySelectorAll('tr[data-attempt]').length`), "the search keeps that number's call alone")
+	tab.Load(chromedp.SetValue(`#q`, ""), chromedp.SetValue(`#outcome`, string(campaign.OutcomeCompleted)), chromedp.Submit(`#q`))
 	connected := tab.Eval(`document.querySelectorAll('tr[data-attempt]').length`)
 	require.Positive(t, connected, "some calls connected")
 	require.Equal(t, connected, tab.Eval(`document.querySelectorAll('tr[data-attempt] .o-completed').length`), "the filter keeps them alone")
