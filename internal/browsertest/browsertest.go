@@ -53,6 +53,8 @@ type Tab struct {
 	problems []string
 	// expected are the refusals the test provokes (Expect): URL → status, each taken once.
 	expected map[string]int
+	// requests are the URLs of the requests sent, by id.
+	requests map[network.RequestID]string
 }
 
 // New opens a tab of a new headless Chromium whose requests must all go to origin (or be
@@ -84,11 +86,13 @@ func (tab *Tab) Fresh() *Tab {
 	return watch(tab.t, ctx, tab.origin)
 }
 
-// watch notes what goes wrong in tab context ctx: console errors, exceptions, failed requests,
-// HTTP errors (but those Expect announced) and requests off origin.
+// watch notes what goes wrong in tab context ctx: console errors, exceptions, failed requests
+// (but a page's fetch cancelled as the page was left), HTTP errors (but those Expect announced)
+// and requests off origin.
 func watch(t *testing.T, ctx context.Context, origin string) *Tab {
 	t.Helper()
-	tab := &Tab{Ctx: ctx, t: t, shots: os.Getenv(EnvScreenshots), origin: origin, expected: map[string]int{}}
+	tab := &Tab{Ctx: ctx, t: t, shots: os.Getenv(EnvScreenshots), origin: origin, expected: map[string]int{},
+		requests: map[network.RequestID]string{}}
 	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -104,12 +108,18 @@ func watch(t *testing.T, ctx context.Context, origin string) *Tab {
 				tab.note("log error: %s %s", ev.Entry.Text, ev.Entry.URL)
 			}
 		case *network.EventLoadingFailed:
-			tab.note("failed request %s: %s", ev.RequestID, ev.ErrorText)
+			if ev.Canceled && ev.Type == network.ResourceTypeFetch {
+				break // a page's background fetch, dropped as the page was left
+			}
+			tab.note("failed request %s (%s, %s, canceled %v): %s", ev.RequestID, tab.urlOf(ev.RequestID), ev.Type, ev.Canceled, ev.ErrorText)
 		case *network.EventResponseReceived:
 			if ev.Response.Status >= 400 && !tab.take(ev.Response.URL, int(ev.Response.Status)) {
 				tab.note("HTTP %d for %s", ev.Response.Status, ev.Response.URL)
 			}
 		case *network.EventRequestWillBeSent:
+			tab.mu.Lock()
+			tab.requests[ev.RequestID] = ev.Request.URL
+			tab.mu.Unlock()
 			if !strings.HasPrefix(ev.Request.URL, origin) && !strings.HasPrefix(ev.Request.URL, "data:") {
 				tab.note("request off the console: %s", ev.Request.URL)
 			}
@@ -124,6 +134,13 @@ func (tab *Tab) Expect(status int, path string) {
 	tab.mu.Lock()
 	defer tab.mu.Unlock()
 	tab.expected[tab.origin+path] = status
+}
+
+// urlOf is the URL of request id.
+func (tab *Tab) urlOf(id network.RequestID) string {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	return tab.requests[id]
 }
 
 // take reports whether a response of url with status was expected, and consumes the
