@@ -155,6 +155,9 @@ func TestConsoleBrowser(t *testing.T) {
 	require.Len(t, sim.posts(), 12, "every contact accepted was called once")
 	tab.Run(chromedp.Reload(), chromedp.WaitVisible(`svg[data-chart="funnel"]`))
 	require.Positive(t, tab.Eval(`document.querySelectorAll('[data-mark]').length`), "the report's charts have bars")
+	cards, err := chromedp.Run(tab.Ctx, chromedp.Text(`.cards`))
+	require.NoError(t, err)
+	require.Regexp(t, `Dialed\s+12\b`, cards, "the report's cards count every call, not those of a read while it ran")
 	tab.Fits("campaign")
 
 	// Its calls, searched, filtered, and a call that connected, its transcript read.
