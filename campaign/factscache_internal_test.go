@@ -115,7 +115,10 @@ func TestFactsCacheForget(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	reads := map[int64]int{}
 	c := &FactsCache{maxAge: time.Hour, now: func() time.Time { return now }, entries: map[factsKey]*factsEntry{},
-		progress: func(_ context.Context, id int64) (Progress, error) { reads[id]++; return Progress{Total: reads[id]}, nil },
+		progress: func(_ context.Context, id int64) (Progress, error) {
+			reads[id]++
+			return Progress{Total: reads[id]}, nil
+		},
 		facts: func(_ context.Context, id int64) (*ReportFacts, error) {
 			reads[-id]++
 			return &ReportFacts{}, nil
