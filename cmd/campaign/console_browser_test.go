@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,15 +27,7 @@ import (
 // pages as PNGs there (make console-screenshots).
 func TestConsoleBrowser(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.realClock = true
-	sim := newServeSim(t, vapitest.Config{Seed: 8, TimeScale: 120})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	p := startServeInProcess(t, b, sim, map[string]string{envConsoleOperator: "ops:operator-password",
-		envPublicURL: "http://" + addr, "XDG_STATE_HOME": t.TempDir()}, addr)
+	b, sim, p := serveConsole(t, 8, map[string]string{})
 	base := "http://" + p.addr
 	accountKnown(t, b, sim)
 	pool := b.pool(t)
