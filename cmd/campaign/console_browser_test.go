@@ -86,7 +86,7 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// The campaign to run: its dry run, then a reload of it, which asks Vapi nothing again.
 	tab.Run(chromedp.Navigate(base + "/console/new"))
-	fill(csv, "nov-reminders", "0.2")
+	fill(csv, "nov-reminders", "0.1")
 	reads := sim.assistantGets()
 	tab.Load(chromedp.Click(`#dry-run`))
 	require.Greater(t, sim.assistantGets(), reads, "the dry run's pre-flight reads the assistant")

@@ -58,10 +58,11 @@ type Tab struct {
 }
 
 // New opens a tab of a new headless Chromium whose requests must all go to origin (or be
-// data: URLs); the test's end closes it. A bound of two minutes stops a stuck browser.
+// data: URLs); the test's end closes it. A bound of four minutes (a whole
+// flow on a loaded machine) stops a stuck browser.
 func New(t *testing.T, origin string) *Tab {
 	t.Helper()
-	parent, cancelParent := context.WithTimeout(context.Background(), 2*time.Minute)
+	parent, cancelParent := context.WithTimeout(context.Background(), 4*time.Minute)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent,
 		chromedp.ExecPath(Chromium(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
