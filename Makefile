@@ -132,15 +132,15 @@ CHAOS_ARGS ?= -contacts 2000 -kills 10
 chaos: build
 	$(GO) run ./internal/chaos -bin $(BIN) $(CHAOS_ARGS)
 
-# console-screenshots renders the console's pages (login, campaigns, a campaign, its calls, a
-# call, the cancel confirmation, the new campaign form, with a refused value, a dry run and the
-# campaign started; 390 and 1280 px wide) to docs/console/*.png: the browser tests of package
-# console and of serve's console (against the simulator), on a fresh test database
+# console-screenshots renders the console's pages (login, the new campaign form, with a refused
+# value, a dry run, a campaign running and completed, its calls, a call, the campaigns, the
+# cancel confirmation, a cancelled campaign, the login page a visitor gets; 390 and 1280 px
+# wide) to docs/console/*.png: the browser test of serve's console (TestConsoleBrowser, against
+# the simulator), on a fresh test database
 # (TEST_DATABASE_URL, else Docker or the managed local Postgres), with Chromium (CHROMIUM, else
 # chromium on PATH).
 CONSOLE_PNG_DIR ?= docs/console
 .PHONY: console-screenshots
 console-screenshots:
-	CONSOLE_SCREENSHOTS="$(abspath $(CONSOLE_PNG_DIR))" go test ./console -run '^TestBrowser$$' -count=1
-	CONSOLE_SCREENSHOTS="$(abspath $(CONSOLE_PNG_DIR))" go test ./cmd/campaign -run '^TestConsoleCreateBrowser$$' -count=1
+	CONSOLE_SCREENSHOTS="$(abspath $(CONSOLE_PNG_DIR))" go test ./cmd/campaign -run '^TestConsoleBrowser$$' -count=1
 	@echo "Wrote $(CONSOLE_PNG_DIR)/*.png"

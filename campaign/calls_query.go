@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,8 +76,8 @@ type CallQuery struct {
 	Desc bool
 	// Limit is the rows of a page (0: DefaultCallPage; at most MaxCallPage).
 	Limit int
-	// Cursor continues after the last row of an earlier page of the same query (CallPage.Next);
-	// "": the first page.
+	// Cursor continues from an earlier page of the same query: after its last row
+	// (CallPage.Next) or before its first (CallPage.Prev). "": the first page.
 	Cursor string
 }
 
@@ -106,26 +107,30 @@ type CallPage struct {
 	Calls []CallRow
 	// Next is the cursor of the next page (CallQuery.Cursor); "" when this page is the last.
 	Next string
+	// Prev is the cursor of the page before; "" on the first page (and on an empty page past
+	// the last).
+	Prev string
 }
 
-// pageCursor is where a page ended: the sort key and id of its last row, and a fingerprint of
-// the query it belongs to.
+// pageCursor is where a page ended (the sort key and id of its last row) or, Back, where the
+// page after it began (of its first row), and a fingerprint of the query it belongs to.
 type pageCursor struct {
-	Key string `json:"k"`
-	ID  int64  `json:"i"`
-	Sum string `json:"s"`
+	Key  string `json:"k"`
+	ID   int64  `json:"i"`
+	Back bool   `json:"b,omitempty"`
+	Sum  string `json:"s"`
 }
 
 // fingerprint binds a cursor to its campaign, query and position, so an altered cursor, or one
 // given to another query, is refused rather than read as a position it never was.
-func (q CallQuery) fingerprint(campaignID int64, key string, id int64) string {
+func (q CallQuery) fingerprint(campaignID int64, key string, id int64, back bool) string {
 	h := sha256.New()
 	var b [8]byte
 	for _, n := range []int64{campaignID, id} {
 		binary.BigEndian.PutUint64(b[:], uint64(n))
 		h.Write(b[:])
 	}
-	for _, s := range []string{key, string(q.Sort), strconv.FormatBool(q.Desc), strconv.FormatBool(q.Live),
+	for _, s := range []string{key, strconv.FormatBool(back), string(q.Sort), strconv.FormatBool(q.Desc), strconv.FormatBool(q.Live),
 		q.Search, string(q.Outcome), q.EndedReason, q.Success} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
@@ -133,8 +138,8 @@ func (q CallQuery) fingerprint(campaignID int64, key string, id int64) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
-func (q CallQuery) encodeCursor(campaignID int64, key string, id int64) string {
-	raw, _ := json.Marshal(pageCursor{Key: key, ID: id, Sum: q.fingerprint(campaignID, key, id)})
+func (q CallQuery) encodeCursor(campaignID int64, key string, id int64, back bool) string {
+	raw, _ := json.Marshal(pageCursor{Key: key, ID: id, Back: back, Sum: q.fingerprint(campaignID, key, id, back)})
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
@@ -147,7 +152,7 @@ func (q CallQuery) decodeCursor(campaignID int64) (pageCursor, error) {
 	if err := json.Unmarshal(raw, &c); err != nil || c.ID <= 0 {
 		return pageCursor{}, fmt.Errorf("%w: not a cursor this program made", ErrBadCursor)
 	}
-	if c.Sum != q.fingerprint(campaignID, c.Key, c.ID) {
+	if c.Sum != q.fingerprint(campaignID, c.Key, c.ID, c.Back) {
 		return pageCursor{}, fmt.Errorf("%w: altered, or made for another campaign, order or filter", ErrBadCursor)
 	}
 	return c, nil
@@ -236,13 +241,21 @@ const callRowColumns = `a.id, a.contact_id, a.number, ct.line, ct.name, ct.phone
 
 // ListCalls returns one page of a campaign's calls (attempts, including those that placed no
 // call) as q selects and orders them. Pages are read by keyset (the sort key and id of the last
-// row), never by offset, so every page costs about the same however deep, and a call journaled
-// while someone pages is seen once or not at all, never twice. ErrNotFound for an unknown
+// row, or of the first going back), never by offset, so every page costs about the same however
+// deep, and a call journaled while someone pages is seen once or not at all, never twice. ErrNotFound for an unknown
 // campaign, ErrBadCallQuery or ErrBadCursor for a query that cannot be run.
 func (s *Store) ListCalls(ctx context.Context, campaignID int64, q CallQuery) (CallPage, error) {
 	q, err := q.normalize()
 	if err != nil {
 		return CallPage{}, err
+	}
+	var at *pageCursor
+	if q.Cursor != "" {
+		c, err := q.decodeCursor(campaignID)
+		if err != nil {
+			return CallPage{}, err
+		}
+		at = &c
 	}
 	var region string
 	err = s.pool.QueryRow(ctx, `SELECT default_region FROM campaign WHERE id = $1`, campaignID).Scan(&region)
@@ -274,10 +287,7 @@ func (s *Store) ListCalls(ctx context.Context, campaignID int64, q CallQuery) (C
 			matched = []int64{}
 		}
 	}
-	sql, args, err := callsPageSQL(campaignID, q, region, matched)
-	if err != nil {
-		return CallPage{}, err
-	}
+	sql, args := callsPageSQL(campaignID, q, region, matched, at)
 	// Planned with its values at every call (the unnamed statement), never with a generic plan:
 	// only the values say whether a search is narrow (read from the contacts it matches, through
 	// the search indexes) or broad (walk the order's index and keep the matches).
@@ -300,21 +310,37 @@ func (s *Store) ListCalls(ctx context.Context, campaignID int64, q CallQuery) (C
 	if err != nil {
 		return CallPage{}, fmt.Errorf("list calls of campaign %d: %w", campaignID, err)
 	}
+	back := at != nil && at.Back
+	more := len(calls) > q.Limit // a page beyond this one, in the direction read
+	if more {
+		calls, keys = calls[:q.Limit], keys[:q.Limit]
+	}
+	if back { // read backwards: the page in the query's order
+		slices.Reverse(calls)
+		slices.Reverse(keys)
+	}
 	page := CallPage{Calls: calls}
-	if len(calls) > q.Limit {
-		page.Calls = calls[:q.Limit]
-		last := page.Calls[q.Limit-1]
-		page.Next = q.encodeCursor(campaignID, keys[q.Limit-1], last.AttemptID)
+	if len(calls) == 0 {
+		return page, nil
+	}
+	// Going back, the rows after this page are those it came from; going forward from a
+	// cursor, those before it are.
+	if last := len(calls) - 1; back || more {
+		page.Next = q.encodeCursor(campaignID, keys[last], calls[last].AttemptID, false)
+	}
+	if back && more || !back && at != nil {
+		page.Prev = q.encodeCursor(campaignID, keys[0], calls[0].AttemptID, true)
 	}
 	return page, nil
 }
 
 // callsPageSQL is ListCalls's statement for query q (normalized) of campaign campaignID, whose
-// default phone region is region, and its arguments: with contactIDs not nil, a search reads the
-// calls of those contacts alone (those it matched), else those of the contacts it matches. It
-// reads one more row than a page, to know whether another page follows; the last column is the
-// row's sort key as text, for the cursor.
-func callsPageSQL(campaignID int64, q CallQuery, region string, contactIDs []int64) (string, []any, error) {
+// default phone region is region, from cursor at (nil: the first page), and its arguments: with
+// contactIDs not nil, a search reads the calls of those contacts alone (those it matched), else
+// those of the contacts it matches. It reads one more row than a page, to know whether another
+// page follows; the last column is the row's sort key as text, for the cursor. Going back (a
+// Back cursor) it reads in the reverse order, nearest the cursor first.
+func callsPageSQL(campaignID int64, q CallQuery, region string, contactIDs []int64, at *pageCursor) (string, []any) {
 	sortKey := callSortKey[q.Sort]
 	args := []any{campaignID}
 	arg := func(v any) string {
@@ -353,15 +379,11 @@ func callsPageSQL(campaignID int64, q CallQuery, region string, contactIDs []int
 		where.WriteString(` AND a.contact_id IN (` + sub + `)`)
 	}
 	order, cmp := "ASC", ">"
-	if q.Desc {
+	if q.Desc != (at != nil && at.Back) {
 		order, cmp = "DESC", "<"
 	}
-	if q.Cursor != "" {
-		c, err := q.decodeCursor(campaignID)
-		if err != nil {
-			return "", nil, err
-		}
-		where.WriteString(fmt.Sprintf(` AND (%s, a.id) %s (%s::%s, %s)`, sortKey.expr, cmp, arg(c.Key), sortKey.typ, arg(c.ID)))
+	if at != nil {
+		where.WriteString(fmt.Sprintf(` AND (%s, a.id) %s (%s::%s, %s)`, sortKey.expr, cmp, arg(at.Key), sortKey.typ, arg(at.ID)))
 	}
 	// The page's calls first, then their contacts and numbers: a page's worth of lookups.
 	orderBy := `ORDER BY ` + sortKey.expr + ` ` + order + `, a.id ` + order
@@ -370,7 +392,7 @@ func callsPageSQL(campaignID int64, q CallQuery, region string, contactIDs []int
 		JOIN contact ct ON ct.id = a.contact_id
 		LEFT JOIN caller_number n ON n.id = a.phone_number_id AND a.phone_number_id <> ''
 		` + orderBy
-	return sql, args, nil
+	return sql, args
 }
 
 // Turn is one turn of a call's conversation.

@@ -63,6 +63,7 @@ func TestCallsQueryPlans(t *testing.T) {
 		{name: "first page", generic: true, index: []string{"attempt_calls_created_idx"}},
 		{name: "by cost, desc", generic: true, index: []string{"attempt_calls_cost_idx"}},
 		{name: "by duration", generic: true, index: []string{"attempt_calls_duration_idx"}},
+		{name: "back a page, by cost", generic: true, index: []string{"attempt_calls_cost_idx"}},
 		{name: "search a phone", index: []string{"contact_search_phone_idx", "contact_search_name_idx",
 			"contact_search_external_id_idx"}},
 		{name: "search a name", index: []string{"contact_search_name_idx", "contact_search_external_id_idx"}},
@@ -76,8 +77,11 @@ func TestCallsQueryPlans(t *testing.T) {
 				Desc: tc.name == "by cost, desc"}
 			q, err := q.normalize()
 			require.NoError(t, err)
-			tc.sql, tc.args, err = callsPageSQL(campaignID, q, "US", nil)
+			tc.sql, tc.args = callsPageSQL(campaignID, q, "US", nil, nil)
+		case "back a page, by cost":
+			q, err := CallQuery{Sort: SortCost}.normalize()
 			require.NoError(t, err)
+			tc.sql, tc.args = callsPageSQL(campaignID, q, "US", nil, &pageCursor{Key: "0.05", ID: 1000, Back: true})
 		case "the errors of a campaign (status)":
 			tc.sql, tc.args = `SELECT error, count(*) FROM attempt WHERE campaign_id = $1 AND error <> '' GROUP BY error`,
 				[]any{campaignID}
@@ -90,8 +94,7 @@ func TestCallsQueryPlans(t *testing.T) {
 		default:
 			q, err := CallQuery{Search: "name 1"}.normalize()
 			require.NoError(t, err)
-			tc.sql, tc.args, err = callsPageSQL(campaignID, q, "US", someContacts)
-			require.NoError(t, err)
+			tc.sql, tc.args = callsPageSQL(campaignID, q, "US", someContacts, nil)
 		}
 		var rows pgx.Rows
 		if tc.generic {
@@ -169,10 +172,8 @@ func TestSearchPathsAgree(t *testing.T) {
 		require.NoError(t, err)
 		matchSQL, matchArgs := searchContactsSQL(campaignID, q.Search, "US")
 		matched := read(matchSQL, matchArgs)
-		walk, walkArgs, err := callsPageSQL(campaignID, q, "US", nil)
-		require.NoError(t, err)
-		listed, listedArgs, err := callsPageSQL(campaignID, q, "US", append([]int64{}, matched...))
-		require.NoError(t, err)
+		walk, walkArgs := callsPageSQL(campaignID, q, "US", nil, nil)
+		listed, listedArgs := callsPageSQL(campaignID, q, "US", append([]int64{}, matched...), nil)
 		want := read(walk, walkArgs)
 		require.NotEmpty(t, want, q.Search)
 		require.Equal(t, want, read(listed, listedArgs), q.Search)

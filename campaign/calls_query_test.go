@@ -171,6 +171,50 @@ func TestListCallsSorts(t *testing.T) {
 	require.True(t, slices.ContainsFunc(got, func(c campaign.CallRow) bool { return c.CallerNumber == "+14155550002" }))
 }
 
+// TestListCallsPagesBack pages forward to the last page, then back by each page's Prev to the
+// first: every page going back is the one read going forward (rows, order, and a Next that
+// leads on), and the first has no Prev; with each order, a filter and a search.
+func TestListCallsPagesBack(t *testing.T) {
+	t.Parallel()
+	b := setupCalls(t)
+	for name, q := range map[string]campaign.CallQuery{
+		"created":             {Limit: 7},
+		"cost desc":           {Sort: campaign.SortCost, Desc: true, Limit: 7},
+		"duration, completed": {Sort: campaign.SortDuration, Outcome: campaign.OutcomeCompleted, Limit: 4},
+		"search ann":          {Search: "ann", Limit: 5},
+		"one page":            {Limit: campaign.MaxCallPage},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var forward []campaign.CallPage
+			for fq := q; ; {
+				p, err := b.store.ListCalls(b.ctx, b.campaignID, fq)
+				require.NoError(t, err)
+				require.NotEmpty(t, p.Calls)
+				forward = append(forward, p)
+				if p.Next == "" {
+					break
+				}
+				fq.Cursor = p.Next
+			}
+			require.Empty(t, forward[0].Prev, "the first page has no page before it")
+			for i := len(forward) - 1; i > 0; i-- {
+				bq := q
+				bq.Cursor = forward[i].Prev
+				require.NotEmpty(t, bq.Cursor, "page %d has a page before it", i)
+				back, err := b.store.ListCalls(b.ctx, b.campaignID, bq)
+				require.NoError(t, err)
+				require.Equal(t, ids(forward[i-1].Calls), ids(back.Calls), "page %d, read going back", i-1)
+				require.Equal(t, i-1 > 0, back.Prev != "", "page %d: a Prev when a page comes before it", i-1)
+				nq := q
+				nq.Cursor = back.Next
+				next, err := b.store.ListCalls(b.ctx, b.campaignID, nq)
+				require.NoError(t, err)
+				require.Equal(t, ids(forward[i].Calls), ids(next.Calls), "page %d's Next leads to page %d", i-1, i)
+			}
+		})
+	}
+}
+
 func TestListCallsFiltersAndSearch(t *testing.T) {
 	t.Parallel()
 	b := setupCalls(t)

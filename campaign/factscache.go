@@ -115,3 +115,13 @@ func (c *FactsCache) get(ctx context.Context, k factsKey, load func(context.Cont
 		return nil, ctx.Err()
 	}
 }
+
+// Forget drops what the cache holds of a campaign: the next reads of it go to the store (a read
+// under way still serves those already waiting for it).
+func (c *FactsCache) Forget(campaignID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, report := range []bool{false, true} {
+		delete(c.entries, factsKey{campaignID: campaignID, report: report})
+	}
+}

@@ -107,3 +107,37 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestFactsCacheForget: a campaign forgotten is read again at once; another campaign's reads
+// stay cached.
+func TestFactsCacheForget(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	reads := map[int64]int{}
+	c := &FactsCache{maxAge: time.Hour, now: func() time.Time { return now }, entries: map[factsKey]*factsEntry{},
+		progress: func(_ context.Context, id int64) (Progress, error) {
+			reads[id]++
+			return Progress{Total: reads[id]}, nil
+		},
+		facts: func(_ context.Context, id int64) (*ReportFacts, error) {
+			reads[-id]++
+			return &ReportFacts{}, nil
+		},
+	}
+	ctx := context.Background()
+	for _, id := range []int64{1, 2} {
+		_, _, err := c.Progress(ctx, id)
+		require.NoError(t, err)
+		_, _, err = c.ReportFacts(ctx, id)
+		require.NoError(t, err)
+	}
+	c.Forget(1)
+	for _, id := range []int64{1, 2} {
+		p, _, err := c.Progress(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, 3-int(id), p.Total, "campaign %d's progress", id)
+		_, _, err = c.ReportFacts(ctx, id)
+		require.NoError(t, err)
+	}
+	require.Equal(t, map[int64]int{1: 2, -1: 2, 2: 1, -2: 1}, reads, "campaign 1 read again, campaign 2 not")
+}

@@ -1,6 +1,10 @@
 package campaign
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
 // Outcome is what a call attempt came to, reduced from Vapi's several hundred endedReasons
 // to the few that decide what happens next.
@@ -146,4 +150,12 @@ func ClassifyEndedReason(reason string) Outcome {
 		}
 	}
 	return OutcomeFailedPermanent
+}
+
+// KnownEndedReasons lists, sorted, the Vapi ended reasons this version classifies by name (the
+// others go by their family's prefix): what a filter on the ended reason suggests.
+func KnownEndedReasons() []string {
+	reasons := slices.Collect(maps.Keys(exactOutcomes))
+	slices.Sort(reasons)
+	return reasons
 }

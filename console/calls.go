@@ -25,10 +25,14 @@ type callsView struct {
 	Form     callsForm
 	Outcomes []filterOption
 	Orders   []filterOption
-	Rows     []callRow
-	// Next is the address of the next page ("" on the last); First the first page of the same
-	// query, set past the first page.
-	Next, First template.URL
+	// Successes are the success filter's choices; Reasons the ended reasons the reason filter
+	// suggests.
+	Successes []filterOption
+	Reasons   []string
+	Rows      []callRow
+	// Next is the address of the next page ("" on the last), Prev of the page before ("" on the
+	// first); First the first page of the same query, set past the first page.
+	Next, Prev, First template.URL
 	// Problem says why the query could not be run (the page then answers 400).
 	Problem string
 }
@@ -69,7 +73,7 @@ func parseCallsForm(q url.Values, size int) (callsForm, campaign.CallQuery, erro
 		f.Order = callOrders[0].Value
 	}
 	cq := campaign.CallQuery{Search: f.Search, Outcome: campaign.Outcome(f.Outcome), EndedReason: f.Reason, Success: f.Success,
-		Live: f.Live, Cursor: q.Get("after"), Limit: min(size, campaign.MaxCallPage)}
+		Live: f.Live, Cursor: cmp.Or(q.Get("after"), q.Get("before")), Limit: min(size, campaign.MaxCallPage)}
 	if f.Outcome != "" && !slices.Contains(campaign.ContactOutcomes(), f.Outcome) {
 		return f, cq, fmt.Errorf("unknown outcome %q", f.Outcome)
 	}
@@ -81,8 +85,9 @@ func parseCallsForm(q url.Values, size int) (callsForm, campaign.CallQuery, erro
 	return f, cq, nil
 }
 
-// values is the query string of form f (defaults left out), with cursor after when not "".
-func (f callsForm) values(after string) url.Values {
+// values is the query string of form f (defaults left out), with cursor (when not "") in
+// parameter param: after for the next page, before for the page before.
+func (f callsForm) values(param, cursor string) url.Values {
 	v := url.Values{}
 	for _, kv := range [][2]string{{"q", f.Search}, {"outcome", f.Outcome}, {"reason", f.Reason}, {"success", f.Success}} {
 		if kv[1] != "" {
@@ -95,8 +100,8 @@ func (f callsForm) values(after string) url.Values {
 	if f.Order != callOrders[0].Value {
 		v.Set("order", f.Order)
 	}
-	if after != "" {
-		v.Set("after", after)
+	if cursor != "" {
+		v.Set(param, cursor)
 	}
 	return v
 }
@@ -121,6 +126,8 @@ func (srv *server) callsPage(w http.ResponseWriter, r *http.Request, s session) 
 		o.Selected = o.Value == form.Order
 		cv.Orders = append(cv.Orders, o)
 	}
+	cv.Successes = successOptions(form.Success)
+	cv.Reasons = campaign.KnownEndedReasons()
 	v := srv.newView(w, r, s, "Calls of "+c.Name)
 	v.Calls = cv
 	var page campaign.CallPage
@@ -148,11 +155,15 @@ func (srv *server) callsPage(w http.ResponseWriter, r *http.Request, s session) 
 		return
 	}
 	base := fmt.Sprintf("%scampaigns/%d/calls", Prefix, c.ID)
+	// Built here from escaped values.
 	if q.Cursor != "" {
-		cv.First = template.URL(withQuery(base, form.values(""))) // built here from escaped values
+		cv.First = template.URL(withQuery(base, form.values("", "")))
+	}
+	if page.Prev != "" {
+		cv.Prev = template.URL(withQuery(base, form.values("before", page.Prev)))
 	}
 	if page.Next != "" {
-		cv.Next = template.URL(withQuery(base, form.values(page.Next)))
+		cv.Next = template.URL(withQuery(base, form.values("after", page.Next)))
 	}
 	for _, x := range page.Calls {
 		cv.Rows = append(cv.Rows, callRow{AttemptID: x.AttemptID, Number: x.Number, Name: x.Name, Phone: x.Phone,
@@ -162,6 +173,19 @@ func (srv *server) callsPage(w http.ResponseWriter, r *http.Request, s session) 
 			Placed: fmtTime(&x.CreatedAt)})
 	}
 	srv.render(w, r, http.StatusOK, "calls", v)
+}
+
+// successOptions are the success filter's choices, value selected: any, true, false, and
+// selected itself when it is another evaluation (a score, from a link).
+func successOptions(selected string) []filterOption {
+	opts := []filterOption{{Value: "", Label: "Any"}, {Value: "true", Label: "true"}, {Value: "false", Label: "false"}}
+	if !slices.ContainsFunc(opts, func(o filterOption) bool { return o.Value == selected }) {
+		opts = append(opts, filterOption{Value: selected, Label: selected})
+	}
+	for i := range opts {
+		opts[i].Selected = opts[i].Value == selected
+	}
+	return opts
 }
 
 // withQuery is path with query string v (none when v is empty).

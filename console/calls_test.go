@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,39 @@ import (
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/console"
 )
+
+// played gives campaign c results: of its n contacts, the first ones get calls with a mix of
+// outcomes, costs and durations, so that the page's cards and charts have something to show.
+func (b *testBundle) played(t *testing.T, c *campaign.Campaign, calls int) {
+	t.Helper()
+	pool := b.pool
+	cs, err := b.store.Contacts(b.ctx, c.ID, calls)
+	require.NoError(t, err)
+	reasons := []string{"customer-ended-call", "assistant-ended-call", "customer-did-not-answer", "voicemail", "customer-busy",
+		"customer-ended-call", "call.start.error-get-transport"}
+	for i, ct := range cs {
+		_, err := pool.Exec(b.ctx, `UPDATE contact SET state = $2 WHERE id = $1`, ct.ID, campaign.ContactQueued)
+		require.NoError(t, err)
+		_, err = pool.Exec(b.ctx, `UPDATE campaign SET queued_contacts = queued_contacts + 1 WHERE id = $1`, c.ID)
+		require.NoError(t, err)
+		at := t0.Add(-time.Duration(calls-i) * 7 * time.Minute)
+		g, err := b.store.BeginAttempt(b.ctx, ct.ID, at)
+		require.NoError(t, err)
+		require.NotNil(t, g.Attempt, "attempt %d: %s", i, g.Refusal)
+		callID := fmt.Sprintf("call-%d-%d", c.ID, i)
+		require.NoError(t, b.store.CallCreated(b.ctx, g.Attempt.ID, callID, at, at))
+		cost, ended := 0.03+float64(i%5)*0.04, at.Add(time.Duration(20+i*13%200)*time.Second)
+		success := []string{"true", "false", ""}[i%3]
+		_, err = b.store.ApplyResult(b.ctx, campaign.CallResult{CallID: callID, EndedReason: reasons[i%len(reasons)], Cost: &cost,
+			StartedAt: &at, EndedAt: &ended, SuccessEvaluation: success,
+			Transcript:     fmt.Sprintf("AI: Hello, am I speaking with %s?\nUser: Yes, who is this?\nAI: A reminder of your renewal.\nUser: Thanks, bye.", ct.Name),
+			Summary:        fmt.Sprintf("%s was reminded of the renewal.", ct.Name),
+			StructuredData: json.RawMessage(fmt.Sprintf(`{"will_renew": %t, "callback": "tomorrow %d"}`, i%2 == 0, i)),
+			CostBreakdown:  json.RawMessage(fmt.Sprintf(`{"transport": 0.01, "llm": %.2f, "total": %.2f}`, cost-0.01, cost)),
+			RecordingURL:   "https://storage.vapi.ai/" + callID + "-mono.wav"}, ended)
+		require.NoError(t, err)
+	}
+}
 
 func (f *fakeStore) ListCalls(context.Context, int64, campaign.CallQuery) (campaign.CallPage, error) {
 	return campaign.CallPage{}, errNotFaked
@@ -47,6 +81,7 @@ func (b *testBundle) dialing(t *testing.T, c *campaign.Campaign, i int) *campaig
 var (
 	attemptRE  = regexp.MustCompile(`<tr data-attempt="(\d+)">`)
 	nextPageRE = regexp.MustCompile(`href="(/console/campaigns/\d+/calls\?[^"]+)" rel="next"`)
+	prevPageRE = regexp.MustCompile(`href="(/console/campaigns/\d+/calls\?[^"]+)" rel="prev"`)
 )
 
 // attemptIDs are the attempts a calls page lists, in order.
@@ -70,6 +105,32 @@ func (b *testBundle) storeIDs(t *testing.T, id int64, q campaign.CallQuery) []st
 		out = append(out, fmt.Sprint(c.AttemptID))
 	}
 	return out
+}
+
+// walkBack follows a calls table's "Next page" links from path to the last page, then its
+// "Previous page" links back to the first, and returns every attempt listed going back, in
+// the table's order; every page has a Previous page link but the first.
+func (c *client) walkBack(path string) []string {
+	c.t.Helper()
+	for {
+		_, body := c.get(path)
+		m := nextPageRE.FindStringSubmatch(body)
+		if m == nil {
+			break
+		}
+		path = strings.ReplaceAll(m[1], "&amp;", "&")
+	}
+	var seen []string
+	for path != "" {
+		res, body := c.get(path)
+		require.Equal(c.t, http.StatusOK, res.StatusCode, path)
+		seen = append(attemptIDs(body), seen...)
+		path = ""
+		if m := prevPageRE.FindStringSubmatch(body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	return seen
 }
 
 // walk follows a calls table's "Next page" links from path to the last page and returns every
@@ -131,7 +192,13 @@ func TestCallsTable(t *testing.T) {
 		want = b.storeIDs(t, c.ID, campaign.CallQuery{Sort: campaign.CallSort(sort), Desc: dir == "desc", Success: "true"})
 		require.Len(t, want, 4, "calls 0, 3, 6, 9 were successful")
 		require.Equal(t, want, viewer.walk(calls+"?success=true&order="+order, 4), order)
+		require.Equal(t, want, viewer.walkBack(calls+"?success=true&order="+order), order+", paged back")
 	}
+	require.Equal(t, all, viewer.walkBack(calls), "paged back")
+	_, body = viewer.get(calls + "?success=true")
+	require.Contains(t, body, `<option value="true" selected>`, "the success filter is a choice")
+	require.Contains(t, body, `<option value="call.start.error-subscription-concurrency-limit-reached">`,
+		"the ended reasons known are suggested")
 	_, body = viewer.get(calls + "?order=cost-desc")
 	m := nextPageRE.FindStringSubmatch(body)
 	require.NotNil(t, m)

@@ -95,6 +95,7 @@ type server struct {
 	auth    *auth
 	pages   *template.Template
 	refresh time.Duration
+	dryRuns dryRuns
 }
 
 // New returns the console's handler, serving paths under Prefix.
@@ -155,6 +156,8 @@ func New(cfg Config) (http.Handler, error) {
 		mux.Handle("GET "+Prefix+"new", s.authed(s.newPage, false))
 		mux.Handle("POST "+Prefix+"new", s.authedUpload(s.create))
 		mux.Handle("GET "+Prefix+"new/{id}", s.authed(s.dryRunPage, false))
+		mux.Handle("GET "+Prefix+"new/{id}/rejects.csv", s.authed(s.rejectsCSV, false))
+		mux.Handle("POST "+Prefix+"new/{id}/check", s.authed(s.check, true))
 		mux.Handle("POST "+Prefix+"new/{id}/start", s.authed(s.start, true))
 		mux.Handle("POST "+Prefix+"new/{id}/discard", s.authed(s.discard, true))
 	}

@@ -47,7 +47,6 @@ type testBundle struct {
 
 type setupOpts struct {
 	pageSize int
-	refresh  time.Duration
 	creator  console.Creator
 }
 
@@ -62,7 +61,7 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	key, err := store.ConsoleKey(ctx)
 	require.NoError(t, err)
 	cfg := console.Config{Store: store, Users: users, Key: key, Now: func() time.Time { return now }, PageSize: opts.pageSize,
-		RefreshInterval: opts.refresh, Creator: opts.creator,
+		Creator: opts.creator,
 		Export: func(ctx context.Context, c *campaign.Campaign, w io.Writer) error {
 			_, err := export.Contacts(ctx, store, c, w, export.Options{})
 			return err

@@ -5,22 +5,71 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/campaign-run/campaign/campaign"
 )
 
 // Creator creates campaigns the way `campaign run` does (cmd/campaign implements it with the
 // code of run --dry-run and run --detach): Import makes a draft campaign of the service from an
-// upload, DryRun shows what it would send, Start hands it to the service, Discard deletes it.
-// Errors the user can fix are *InputError; others are the server's (logged, never shown).
+// upload, DryRun shows what it would send (asking Vapi: the pre-flight), Rejects opens the file
+// of its rejected rows (as `run --rejects` writes it; an error wrapping fs.ErrNotExist when
+// there is none here), Start hands it to the service, Discard deletes it. Errors the user can
+// fix are *InputError; others are the server's (logged, never shown).
 type Creator interface {
 	Import(ctx context.Context, n NewCampaign) (*campaign.Campaign, error)
 	DryRun(ctx context.Context, c *campaign.Campaign) (*DryRun, error)
+	Rejects(c *campaign.Campaign) (io.ReadCloser, error)
 	Start(ctx context.Context, c *campaign.Campaign) error
 	Discard(ctx context.Context, c *campaign.Campaign) error
+}
+
+// dryRuns keeps the dry runs of the drafts this process imported, so that the dry-run page
+// (a GET, reloaded at will) shows them without asking Vapi again: the pre-flight runs on a POST
+// (the upload, or Check again). Bounded: past maxDryRuns, the oldest is forgotten, and its page
+// offers Check again.
+type dryRuns struct {
+	mu    sync.Mutex
+	byID  map[int64]*DryRun
+	order []int64
+}
+
+// maxDryRuns is how many drafts' dry runs a console keeps.
+const maxDryRuns = 64
+
+func (d *dryRuns) put(id int64, run *DryRun) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.byID == nil {
+		d.byID = map[int64]*DryRun{}
+	}
+	if _, ok := d.byID[id]; !ok {
+		d.order = append(d.order, id)
+	}
+	d.byID[id] = run
+	for len(d.order) > maxDryRuns {
+		delete(d.byID, d.order[0])
+		d.order = d.order[1:]
+	}
+}
+
+func (d *dryRuns) get(id int64) *DryRun {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.byID[id]
+}
+
+func (d *dryRuns) forget(id int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.byID, id)
+	d.order = slices.DeleteFunc(d.order, func(o int64) bool { return o == id })
 }
 
 // NewCampaign is the new-campaign form: the uploaded CSV and the settings as typed, which the
@@ -122,9 +171,10 @@ func (srv *server) newPage(w http.ResponseWriter, r *http.Request, s session) {
 	srv.render(w, r, http.StatusOK, "new", v)
 }
 
-// create imports the uploaded CSV as a draft campaign of the service and shows its dry run; a
-// bad file or setting shows the form again with the message and the values typed (200: a page
-// to correct, as a browser expects, not a failed request).
+// create imports the uploaded CSV as a draft campaign of the service, runs its dry run and leads
+// to the dry-run page (post/redirect/get: a reload asks Vapi nothing); a bad file or setting
+// shows the form again with the reason and the values typed, answered 422 (refused, and nothing
+// was made).
 func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 	n := NewCampaign{
 		Name: r.PostFormValue("name"), AssistantID: r.PostFormValue("assistant_id"), SquadID: r.PostFormValue("squad_id"),
@@ -140,7 +190,7 @@ func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 		v := srv.newView(w, r, s, "New campaign")
 		n.CSV = nil
 		v.New = &newForm{NewCampaign: n, Error: msg}
-		srv.render(w, r, http.StatusOK, "new", v)
+		srv.render(w, r, http.StatusUnprocessableEntity, "new", v)
 	}
 	if r.PostFormValue("start") == "at" && strings.TrimSpace(n.StartAt) == "" {
 		again("Give the start time, or choose to start now.")
@@ -164,7 +214,50 @@ func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	srv.audit(s, c, "import", "contacts", c.ImportStats.Accepted, "rejected", c.ImportStats.RejectedTotal())
+	srv.dryRun(w, r, c)
+}
+
+// dryRun runs draft c's dry run (the pre-flight with Vapi), keeps it and leads to its page.
+func (srv *server) dryRun(w http.ResponseWriter, r *http.Request, c *campaign.Campaign) {
+	d, err := srv.cfg.Creator.DryRun(r.Context(), c)
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	srv.dryRuns.put(c.ID, d)
 	http.Redirect(w, r, fmt.Sprintf("%snew/%d", Prefix, c.ID), http.StatusSeeOther)
+}
+
+// check runs a draft's dry run again (after a fix in Vapi, or on a console that has not kept
+// it).
+func (srv *server) check(w http.ResponseWriter, r *http.Request, s session) {
+	if c, ok := srv.loadDraft(w, r, s); ok {
+		srv.dryRun(w, r, c)
+	}
+}
+
+// rejectsCSV downloads a draft's rejected rows, the file `run --rejects` writes: the file's
+// columns, then line, reason and detail.
+func (srv *server) rejectsCSV(w http.ResponseWriter, r *http.Request, s session) {
+	c, ok := srv.loadDraft(w, r, s)
+	if !ok {
+		return
+	}
+	f, err := srv.cfg.Creator.Rejects(c)
+	if errors.Is(err, fs.ErrNotExist) {
+		http.Error(w, "no rejected rows of this draft here", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		srv.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": c.Name + ".rejects.csv"}))
+	if _, err := io.Copy(w, f); err != nil {
+		srv.cfg.Logger.Warn("console: rejects download cut short", "campaign_id", c.ID, "error", err)
+	}
 }
 
 // loadDraft loads the {id} of the path, a draft of the service; another campaign leads to its
@@ -184,17 +277,14 @@ func (srv *server) loadDraft(w http.ResponseWriter, r *http.Request, s session) 
 	return c, true
 }
 
-// dryRunPage shows a draft's dry run, with Start (or Schedule) and Discard.
+// dryRunPage shows a draft's dry run as kept at its upload or last check, with Start (or
+// Schedule), Discard and Check again; it asks Vapi nothing.
 func (srv *server) dryRunPage(w http.ResponseWriter, r *http.Request, s session) {
 	c, ok := srv.loadDraft(w, r, s)
 	if !ok {
 		return
 	}
-	d, err := srv.cfg.Creator.DryRun(r.Context(), c)
-	if err != nil {
-		srv.fail(w, r, err)
-		return
-	}
+	d := srv.dryRuns.get(c.ID)
 	st := c.ImportStats
 	cv := &createView{ID: c.ID, Name: c.Name, File: c.SourceFile, Status: string(c.Status), RowsRead: st.RowsRead,
 		Accepted: st.Accepted, Rejected: st.RejectedTotal(), DryRun: d,
@@ -233,6 +323,7 @@ func (srv *server) start(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	srv.audit(s, c, "start")
+	srv.dryRuns.forget(c.ID)
 	text := fmt.Sprintf("Campaign %s handed to campaign serve: %d contacts to call.", c.Name, c.ImportStats.Accepted)
 	if c.StartAt != nil && c.StartAt.After(srv.cfg.Now()) {
 		text = fmt.Sprintf("Campaign %s scheduled: campaign serve starts it at %s.", c.Name, fmtTime(c.StartAt))
@@ -251,6 +342,7 @@ func (srv *server) discard(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	srv.audit(s, c, "discard")
+	srv.dryRuns.forget(c.ID)
 	http.SetCookie(w, srv.auth.flashCookie(flash{Text: fmt.Sprintf("Draft campaign %s discarded: nobody was called.", c.Name)}, secure(r)))
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -48,6 +49,11 @@ func (r *recordingCreator) Import(_ context.Context, n console.NewCampaign) (*ca
 func (r *recordingCreator) DryRun(_ context.Context, c *campaign.Campaign) (*console.DryRun, error) {
 	r.note("dry run " + c.Name)
 	return &console.DryRun{}, nil
+}
+
+func (r *recordingCreator) Rejects(c *campaign.Campaign) (io.ReadCloser, error) {
+	r.note("rejects " + c.Name)
+	return nil, fmt.Errorf("no rejects here: %w", fs.ErrNotExist)
 }
 
 func (r *recordingCreator) Start(_ context.Context, c *campaign.Campaign) error {
@@ -101,9 +107,10 @@ func (r repeatReader) Read(p []byte) (int, error) {
 
 // TestCreateForm checks the console's side of creating a campaign: no form without a Creator;
 // the form for operators only; an upload past MaxUploadBytes refused (413) before the Creator
-// sees it, and one without a file or refused by the Creator shown again with the message and
-// the values typed; a campaign that is no draft of the service neither dry-run, started nor
-// discarded.
+// sees it, and one without a file or refused by the Creator shown again, answered 422, with the
+// message and the values typed; a campaign that is no draft of the service neither dry-run,
+// started nor discarded; a draft's dry-run page run by Check again and kept (a reload asks the
+// Creator nothing); a rejects download the Creator has not, 404.
 func TestCreateForm(t *testing.T) {
 	t.Parallel()
 	without := setup(t, setupOpts{})
@@ -140,12 +147,12 @@ func TestCreateForm(t *testing.T) {
 	require.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 	require.Contains(t, page, "larger than 50 MB")
 	res, page = ops.upload(csrf, -1)
-	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
 	require.Contains(t, page, "Choose the CSV file")
 	require.Contains(t, page, `value="2"`, "the values typed stay")
 	require.Empty(t, creator.asked())
 	res, page = ops.upload(csrf, 3<<20)
-	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
 	require.Contains(t, page, "refused big.csv with rate &#34;2&#34;")
 	require.Equal(t, []string{fmt.Sprintf("import big.csv %d bytes", 3<<20)}, creator.asked(), "the whole file, past the memory held")
 
@@ -163,8 +170,27 @@ func TestCreateForm(t *testing.T) {
 	}
 	require.Len(t, creator.asked(), 1, "nothing but the import reached the Creator")
 	draft := b.newCampaign(t, "service-draft", 3, campaign.ModeService, campaign.StatusDraft)
+	dryRunPage := fmt.Sprintf("/console/new/%d", draft.ID)
+	res, page = ops.get(dryRunPage)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, page, `id="no-dry-run"`, "a draft this console has no dry run of offers to run it")
+	require.NotContains(t, page, `id="start"`, "and no Start before it ran")
+	require.Len(t, creator.asked(), 1, "a GET runs no dry run")
+	res, _ = ops.do(http.MethodPost, dryRunPage+"/check", map[string][]string{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, dryRunPage, res.Header.Get("Location"))
+	require.Equal(t, "dry run service-draft", creator.asked()[1])
+	for range 2 {
+		res, page = ops.get(dryRunPage)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Contains(t, page, `id="start"`, "the dry run kept: Start offered")
+	}
+	require.Len(t, creator.asked(), 2, "reloads run no dry run")
+	res, _ = ops.get(dryRunPage + "/rejects.csv")
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	require.Equal(t, "rejects service-draft", creator.asked()[2])
 	res, _ = ops.do(http.MethodPost, fmt.Sprintf("/console/new/%d/discard", draft.ID), map[string][]string{"csrf": {csrf}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	require.Equal(t, "/console/", res.Header.Get("Location"))
-	require.Equal(t, "discard service-draft", creator.asked()[1])
+	require.Equal(t, "discard service-draft", creator.asked()[3])
 }

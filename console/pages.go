@@ -352,7 +352,9 @@ func (srv *server) live(r *http.Request, c *campaign.Campaign) (*liveView, campa
 	if err != nil {
 		return nil, campaign.RunnerState{}, err
 	}
-	c.Status, c.PausedReason = p.Status, p.PausedReason
+	// The status is the campaign row's, read for this request: the progress may come from a
+	// cache (campaign serve's), and the page after a pause must show the campaign paused.
+	p.Status, p.PausedReason = c.Status, c.PausedReason
 	final := p.FinalCount()
 	lv := &liveView{ID: c.ID, Status: statusText(p.Status, p.PausedReason), StatusClass: string(p.Status),
 		Refreshing: !p.Status.Ended() && p.Status != campaign.StatusDraft,

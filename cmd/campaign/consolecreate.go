@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,24 +171,31 @@ func (cc *consoleCreator) DryRun(ctx context.Context, c *campaign.Campaign) (*co
 		}
 		d.Calls = append(d.Calls, body)
 	}
-	if d.Rejects, err = cc.rejectLines(c.ImportStats.RejectsFile); err != nil {
+	if d.Rejects, err = cc.rejectLines(c); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// rejectLines are the first lines of a rejects file the console's imports wrote (the user's
-// state directory's rejects/, where run puts those of stdin); none of a file elsewhere.
-func (cc *consoleCreator) rejectLines(path string) ([]string, error) {
+// Rejects opens the rejected rows' file of draft c, which the console's import wrote (the user's
+// state directory's rejects/, where run puts those of stdin); fs.ErrNotExist for none, or for a
+// file elsewhere (never served).
+func (cc *consoleCreator) Rejects(c *campaign.Campaign) (io.ReadCloser, error) {
+	path := c.ImportStats.RejectsFile
 	if path == "" {
-		return nil, nil
+		return nil, fmt.Errorf("campaign %s rejected no row: %w", c.Name, fs.ErrNotExist)
 	}
 	state, err := localpg.StateDir(cc.a.getenv)
 	if err != nil || filepath.Dir(path) != filepath.Join(state, "rejects") {
-		return nil, nil
+		return nil, fmt.Errorf("rejects of campaign %s: not the console's: %w", c.Name, fs.ErrNotExist)
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	return os.Open(path)
+}
+
+// rejectLines are the first lines of draft c's rejects file (Rejects); none when it has none.
+func (cc *consoleCreator) rejectLines(c *campaign.Campaign) ([]string, error) {
+	f, err := cc.Rejects(c)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {

@@ -119,6 +119,22 @@ func draftID(t *testing.T, location string) int64 {
 	return id
 }
 
+// serveConsole starts campaign serve in this process, with its console (user ops, password
+// operator-password, an operator) and env, on a free loopback port that is also its public URL,
+// against a new simulator of seed whose calls last a 120th of their length, on the real clock.
+func serveConsole(t *testing.T, seed int64, env map[string]string) (*testBundle, *serveSim, *serveProc) {
+	t.Helper()
+	b := setup(t)
+	b.realClock = true
+	sim := newServeSim(t, vapitest.Config{Seed: seed, TimeScale: 120})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	env[envConsoleOperator], env[envPublicURL], env["XDG_STATE_HOME"] = "ops:operator-password", "http://"+addr, t.TempDir()
+	return b, sim, startServeInProcess(t, b, sim, env, addr)
+}
+
 // TestConsoleCreate creates campaigns from the console of a serve process, against the
 // simulator: viewers and requests without the CSRF token are refused; a bad file or setting
 // shows the form again with the message and the values typed, and leaves no campaign; a good
@@ -127,18 +143,8 @@ func draftID(t *testing.T, location string) int64 {
 // schedules it; Discard deletes it; a failed pre-flight offers no Start.
 func TestConsoleCreate(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.realClock = true
-	sim := newServeSim(t, vapitest.Config{Seed: 5, TimeScale: 120})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	const secret = "whsec-console-7c1d9e"
-	p := startServeInProcess(t, b, sim, map[string]string{
-		envConsoleOperator: "ops:operator-password", envConsoleViewer: "eve:viewer-password",
-		envWebhookSecret: secret, envPublicURL: "http://" + addr, "XDG_STATE_HOME": t.TempDir(),
-	}, addr)
+	b, sim, p := serveConsole(t, 5, map[string]string{envConsoleViewer: "eve:viewer-password", envWebhookSecret: secret})
 	base := "http://" + p.addr
 	store := campaign.NewStore(b.pool(t))
 	ctx := context.Background()
@@ -181,18 +187,19 @@ func TestConsoleCreate(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, code, "the CSRF token is required")
 	require.Zero(t, campaigns())
 
-	// A bad file and a bad setting: the form again, with the message and the values typed.
+	// A bad file and a bad setting: the form again, refused (422), with the message and the
+	// values typed.
 	code, page = ops.upload(with(map[string]string{"name": "no-phones"}), "c.csv", "name,amount\nAnn,1\n", true)
-	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Contains(t, page, `id="form-error"`)
 	require.Contains(t, page, "no phone column")
 	require.Contains(t, page, `value="no-phones"`)
 	code, page = ops.upload(with(map[string]string{"rate": "-1"}), "c.csv", contacts, true)
-	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Contains(t, page, "--rate must be zero (no limit) or more")
 	require.Contains(t, page, `value="-1"`)
 	code, page = ops.upload(with(map[string]string{"start": "at", "start_at": "yesterday at noon"}), "c.csv", contacts, true)
-	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Contains(t, page, "--start-at")
 	require.Zero(t, campaigns(), "a refused form leaves no campaign")
 
@@ -213,6 +220,11 @@ func TestConsoleCreate(t *testing.T) {
 	}
 	require.NotContains(t, page, secret, "no secret on the page")
 	require.Empty(t, sim.posts(), "a dry run calls nobody")
+	code, rejects := ops.get(loc + "/rejects.csv")
+	require.Equal(t, http.StatusOK, code)
+	require.True(t, strings.HasPrefix(rejects, "phone,first_name,amount_due,line,reason,detail\n"), "run --rejects's columns: %s", rejects)
+	require.Contains(t, rejects, ",invalid_phone,")
+	require.Contains(t, rejects, ",duplicate_phone,")
 
 	// Start: the service's runner calls the three contacts accepted.
 	code, loc = ops.post(loc+"/start", url.Values{}, true)

@@ -485,8 +485,22 @@ func (s consoleStore) Progress(ctx context.Context, campaignID int64) (campaign.
 	return p, err
 }
 
-// ReportFacts returns a campaign's report facts, read at most consoleFactsAge ago.
+// ReportFacts returns a campaign's report facts, read at most consoleFactsAge ago, and after
+// the campaign ended when it has: an ended campaign's page never shows the figures of while it
+// ran.
 func (s consoleStore) ReportFacts(ctx context.Context, campaignID int64) (*campaign.ReportFacts, error) {
-	f, _, err := s.facts.ReportFacts(ctx, campaignID)
+	f, at, err := s.facts.ReportFacts(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Store.Campaign(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Status.Ended() || !at.Before(c.UpdatedAt) { // an ended campaign was last updated as it ended
+		return f, nil
+	}
+	s.facts.Forget(campaignID)
+	f, _, err = s.facts.ReportFacts(ctx, campaignID)
 	return f, err
 }

@@ -448,13 +448,14 @@ func TestRunDetach(t *testing.T) {
 }
 
 // serveSim is the simulated Vapi of the serve tests, on loopback, noting the real time at which
-// each POST /call arrived.
+// each POST /call arrived and how many times an assistant was read.
 type serveSim struct {
 	*vapitest.Server
 	url string
 
-	mu    sync.Mutex
-	times []time.Time
+	mu             sync.Mutex
+	times          []time.Time
+	assistantReads int
 }
 
 // accountKnown records the simulated account's concurrency limit as learned, as an earlier
@@ -480,6 +481,11 @@ func newServeSim(t *testing.T, cfg vapitest.Config) *serveSim {
 			s.times = append(s.times, time.Now())
 			s.mu.Unlock()
 		}
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/assistant/") {
+			s.mu.Lock()
+			s.assistantReads++
+			s.mu.Unlock()
+		}
 		s.Server.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -492,6 +498,14 @@ func (s *serveSim) posts() []time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]time.Time(nil), s.times...)
+}
+
+// assistantGets returns how many times an assistant was read (GET /assistant/{id}): each
+// pre-flight reads one.
+func (s *serveSim) assistantGets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.assistantReads
 }
 
 // serveProc is a `campaign serve`, in this test process or as the built binary.
