@@ -313,6 +313,29 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 	return g, nil
 }
 
+// RoomUnbounded is what DialRoom answers for a campaign whose dials the cap does not hold back.
+const RoomUnbounded = 1 << 30
+
+// DialRoom is how many more calls campaign id's cap (max_concurrent) allows now: the cap less
+// its live attempts (creating or created), at least 0. It is a read that locks nothing, for a
+// dial refused with RefuseAtCapacity to learn when a slot is free before it asks BeginAttempt,
+// which decides under the lock. A campaign that is not running, or no longer exists, has
+// RoomUnbounded: a dial waiting for room then asks BeginAttempt at once, and learns what to do.
+func (s *Store) DialRoom(ctx context.Context, id int64) (int, error) {
+	var room int
+	err := s.pool.QueryRow(ctx, `
+		SELECT CASE WHEN c.status <> $2 THEN $4::int
+		       ELSE greatest(c.max_concurrent - (SELECT count(*) FROM attempt WHERE campaign_id = c.id AND state = ANY($3)), 0)::int END
+		FROM campaign c WHERE c.id = $1`, id, StatusRunning, liveAttemptStates(), RoomUnbounded).Scan(&room)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RoomUnbounded, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("room to dial of campaign %d: %w", id, err)
+	}
+	return room, nil
+}
+
 // contactCallerNumber is a contact's own caller number, from its cell of the campaign's caller
 // number column (cell; nil when the campaign has no such column): "" when it has none or its
 // cell is empty.
