@@ -43,6 +43,17 @@ func startWaiting(ctx context.Context, t *testing.T, w *roomWatch, store roomRea
 	return done
 }
 
+// requirePollerStopped waits until the poller of campaign id has stopped.
+func requirePollerStopped(t *testing.T, w *roomWatch, id int64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		_, polling := w.waiting[id]
+		return !polling
+	}, 10*time.Second, time.Millisecond)
+}
+
 // TestRoomWatchWakesAsManyAsThereIsRoom: each read of the room wakes that many of the waiting
 // dials, oldest first, and no more; a dial whose context ends stops waiting, unwoken; the poller
 // stops when none waits.
@@ -82,12 +93,7 @@ func TestRoomWatchWakesAsManyAsThereIsRoom(t *testing.T) {
 	require.Equal(t, waitResult{woken: false, err: context.Canceled}, <-third)
 
 	rooms <- 1 // the poller's last read: nobody waits, so it stops
-	require.Eventually(t, func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		_, polling := w.waiting[5]
-		return !polling
-	}, 10*time.Second, time.Millisecond)
+	requirePollerStopped(t, &w, 5)
 }
 
 // TestRoomWatchBoundsWaitersAndWakesAllOnError: beyond maxRoomWaiters of one campaign a dial does
@@ -133,11 +139,6 @@ func TestRoomWatchGivesUpAfterItsWait(t *testing.T) {
 	woken, err := w.wait(context.Background(), store, 3, 10*roomPoll)
 	require.NoError(t, err)
 	require.False(t, woken)
-	require.Eventually(t, func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		_, polling := w.waiting[3]
-		return !polling
-	}, 10*time.Second, time.Millisecond)
+	requirePollerStopped(t, &w, 3)
 	require.Positive(t, reads)
 }
