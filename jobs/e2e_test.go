@@ -306,6 +306,40 @@ func TestPauseHoldsAcrossProcesses(t *testing.T) {
 	b.checkGuarantees(t, 10)
 }
 
+// TestPauseWhileDialsWaitAtTheCap pauses a campaign whose cap of 2 two runner processes keep
+// full, its other queued dials waiting in their jobs for a slot (the room watch): no attempt
+// starts after the pause is committed, the waiting dials put their contacts back to pending, and
+// the cap held across both processes.
+func TestPauseWhileDialsWaitAtTheCap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const cap = 2
+	b := setupE2E(t, 40, cap, vapitest.Faults{})
+	b.startRunner(t)
+	b.startRunner(t)
+	require.Eventually(t, func() bool {
+		p, err := b.store.Progress(ctx, b.c.ID)
+		require.NoError(t, err)
+		return p.Attempts >= 6 && p.ByState[campaign.ContactQueued] > 0
+	}, 30*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, b.store.Pause(ctx, b.c.ID, time.Now()))
+	pausedAt := time.Now()
+
+	require.Eventually(t, func() bool {
+		p, err := b.store.Progress(ctx, b.c.ID)
+		require.NoError(t, err)
+		return p.Live == 0 && p.ByState[campaign.ContactInCall] == 0 && p.ByState[campaign.ContactQueued] == 0
+	}, time.Minute, 50*time.Millisecond)
+	p, err := b.store.Progress(ctx, b.c.ID)
+	require.NoError(t, err)
+	require.Positive(t, p.ByState[campaign.ContactPending], "the pause left contacts to call")
+	var lastStart time.Time
+	require.NoError(t, b.pool(t).QueryRow(ctx, `SELECT max(created_at) FROM attempt WHERE campaign_id = $1`, b.c.ID).Scan(&lastStart))
+	require.False(t, lastStart.After(pausedAt), "an attempt started %s after the pause", lastStart.Sub(pausedAt))
+	b.checkGuarantees(t, cap)
+}
+
 func (b *e2eBundle) pool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), b.dbURL)
