@@ -112,8 +112,8 @@ func dialInterval(ratePerSecond float64) time.Duration {
 	return time.Duration(float64(time.Second) / ratePerSecond)
 }
 
-// BeginAttempt commits the journal row of a queued contact's next attempt, before any call is
-// placed, in one transaction that serializes with every other process dialing the same
+// BeginAttempt commits the journal row of a queued contact's next attempt, and returns it only
+// once it is durable (see flushJournal), before any call is placed, in one transaction that serializes with every other process dialing the same
 // campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
 // is running and its start (StartAt) has come, the contact is queued, the campaign's end (EndBy) has not come (else the contact
@@ -284,6 +284,12 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		if err := checkContactMove(ContactInCall, ContactQueued); err != nil {
 			return err
 		}
+		// The grant commits without waiting for its WAL to reach the disk, so that the campaign
+		// row's lock is not held through that flush; BeginAttempt waits for it after the commit
+		// (flushJournal), before it returns the attempt to be called.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
 		// One statement (one round trip under the campaign row's lock): the journal row, the
 		// contact in its call, the campaign's schedule. The join reads the contact's phone
 		// from the statement's snapshot, which the update does not change.
@@ -307,10 +313,30 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		g.Attempt = a
 		return nil
 	})
+	if err == nil && g.Attempt != nil {
+		err = s.flushJournal(ctx)
+	}
 	if err != nil {
 		return DialGrant{}, fmt.Errorf("begin attempt of contact %d: %w", contactID, err)
 	}
 	return g, nil
+}
+
+// flushJournal returns once every transaction committed before it is on disk (and on the
+// synchronous standbys the server's synchronous_commit asks for): it commits a transaction of
+// its own with the server's synchronous_commit, one that writes a record to the write-ahead log
+// (a transactional logical message, which any role may emit, and which logical decoding alone
+// reads; a transaction that writes no record, e.g. SELECT txid_current(), commits without a
+// flush), and Postgres flushes the log in order, up to that commit record, so an earlier commit
+// made with synchronous_commit off (BeginAttempt's grant) is durable when it returns.
+// An error leaves the grant's durability unknown: the attempt is then never called (its dial
+// job fails and is retried, finding its contact in a call; the reconciler settles the attempt,
+// which has no call, as it settles one whose runner died before POST /call).
+func (s *Store) flushJournal(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `SELECT pg_logical_emit_message(true, 'campaign.journal', '')`); err != nil {
+		return fmt.Errorf("flush the journal to disk: %w", err)
+	}
+	return nil
 }
 
 // RoomUnbounded is what DialRoom answers for a campaign whose dials the cap does not hold back.
