@@ -113,8 +113,8 @@ func dialInterval(ratePerSecond float64) time.Duration {
 }
 
 // BeginAttempt commits the journal row of a queued contact's next attempt, and returns it only
-// once it is durable (see flushJournal), before any call is placed, in one transaction that serializes with every other process dialing the same
-// campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
+// once it is durable (see flushJournal), before any call is placed, in one transaction that
+// serializes with every other process dialing the same campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
 // is running and its start (StartAt) has come, the contact is queued, the campaign's end (EndBy) has not come (else the contact
 // expires), its number is not suppressed, the budget cap allows one
@@ -314,7 +314,7 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		return nil
 	})
 	if err == nil && g.Attempt != nil {
-		err = s.flushJournal(ctx)
+		err = s.flushJournal(ctx, g.Attempt.ID)
 	}
 	if err != nil {
 		return DialGrant{}, fmt.Errorf("begin attempt of contact %d: %w", contactID, err)
@@ -323,17 +323,17 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 }
 
 // flushJournal returns once every transaction committed before it is on disk (and on the
-// synchronous standbys the server's synchronous_commit asks for): it commits a transaction of
-// its own with the server's synchronous_commit, one that writes a record to the write-ahead log
-// (a transactional logical message, which any role may emit, and which logical decoding alone
-// reads; a transaction that writes no record, e.g. SELECT txid_current(), commits without a
-// flush), and Postgres flushes the log in order, up to that commit record, so an earlier commit
-// made with synchronous_commit off (BeginAttempt's grant) is durable when it returns.
-// An error leaves the grant's durability unknown: the attempt is then never called (its dial
-// job fails and is retried, finding its contact in a call; the reconciler settles the attempt,
-// which has no call, as it settles one whose runner died before POST /call).
-func (s *Store) flushJournal(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `SELECT pg_logical_emit_message(true, 'campaign.journal', '')`); err != nil {
+// synchronous standbys the server's synchronous_commit asks for): it commits, with the server's
+// synchronous_commit, a transaction of its own that writes a record to the write-ahead log (a
+// share lock of the attempt's row, which nothing else waits for: only a deletion conflicts with
+// it, and a transaction that writes no record, e.g. SELECT txid_current(), commits without a
+// flush). Postgres flushes the log in order, up to that commit record, so an earlier commit
+// made with synchronous_commit off (BeginAttempt's grant) is durable when it returns. An error
+// leaves the grant's durability unknown: the attempt is then never called (its dial job fails
+// and is retried, finding its contact in a call; the reconciler settles the attempt, which has
+// no call, as it settles one whose runner died before POST /call).
+func (s *Store) flushJournal(ctx context.Context, attemptID int64) error {
+	if _, err := s.pool.Exec(ctx, `SELECT 1 FROM attempt WHERE id = $1 FOR KEY SHARE`, attemptID); err != nil {
 		return fmt.Errorf("flush the journal to disk: %w", err)
 	}
 	return nil
