@@ -17,7 +17,8 @@ import (
 // so none can deadlock another:
 //
 //  1. the hopper's advisory lock of a campaign (QueueDue only);
-//  2. attempt rows (a result locks its attempt first);
+//  2. attempt rows (a result locks its attempt first; flushJournal share-locks one attempt, the
+//     only lock of its transaction, after BeginAttempt's commit);
 //  3. suppression entries it adds (INSERT … ON CONFLICT waits for a concurrent insert of the
 //     same number);
 //  4. contact rows, several of them in id order: a statement that changes many contacts first
