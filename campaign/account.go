@@ -69,12 +69,26 @@ func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID
 	switch {
 	case l.Limit > 0:
 		external := max(0, l.Limit-max(l.Remaining, 0)-others)
+		limit := max(1, l.Limit-external)
+		// Nearly every answer repeats what is known: a read then, not an upsert, which would
+		// lock the account's row (ON CONFLICT DO UPDATE locks it even when its WHERE changes
+		// nothing) that every dial on the account locks in BeginAttempt.
+		var known bool
+		if err := s.pool.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM vapi_account
+			               WHERE id = $1 AND concurrency_limit = $2 AND reported_limit = $3 AND learned_at IS NOT NULL)`,
+			account, limit, l.Limit).Scan(&known); err != nil || known {
+			if err != nil {
+				return fmt.Errorf("learn the limit of vapi account: %w", err)
+			}
+			return nil
+		}
 		_, err = s.pool.Exec(ctx, `
 			INSERT INTO vapi_account AS a (id, concurrency_limit, reported_limit, probe_at, learned_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5)
 			ON CONFLICT (id) DO UPDATE SET concurrency_limit = $2, reported_limit = $3, learned_at = $5, updated_at = $5
 			WHERE a.concurrency_limit IS DISTINCT FROM $2 OR a.reported_limit IS DISTINCT FROM $3`,
-			account, max(1, l.Limit-external), l.Limit, now.Add(AccountProbeInterval), now)
+			account, limit, l.Limit, now.Add(AccountProbeInterval), now)
 	case l.Refused:
 		_, err = s.pool.Exec(ctx, `
 			INSERT INTO vapi_account AS a (id, concurrency_limit, probe_at, learned_at, updated_at)

@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +143,37 @@ func TestAccountLimitScoutsFirst(t *testing.T) {
 		refused(t, b, b.contacts[1], t0.Add(campaign.AccountScoutTimeout-time.Second), "the first call may still be answered")
 		b.grant(t, b.contacts[1], t0.Add(campaign.AccountScoutTimeout))
 	})
+}
+
+// TestLearnAccountLimitRepeatedLocksNothing: an answer that teaches what is known already (nearly
+// every answer) does not lock the account's row, which every dial on the account locks: it returns
+// while another transaction holds that row.
+func TestLearnAccountLimitRepeatedLocksNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 1, maxConcurrent: 5})
+	require.NoError(t, b.store.UseAccount(b.ctx, b.camp.ID, "acct"))
+	b.queueAll(t)
+	a := b.grant(t, b.contacts[0], t0)
+	answer := campaign.AccountLimits{Limit: 10, Remaining: 10} // nothing else live on the account
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", a.ID, answer, t0))
+
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(b.ctx) }()
+	_, err = tx.Exec(b.ctx, `SELECT 1 FROM vapi_account WHERE id = 'acct' FOR UPDATE`)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second) // a bound on a hang, not a timing
+	defer cancel()
+	require.NoError(t, b.store.LearnAccountLimit(ctx, "acct", a.ID, answer, t0.Add(time.Second)),
+		"the same answer waited for the account's row")
+	require.NoError(t, tx.Rollback(b.ctx))
+
+	limit, err := b.store.AccountLimit(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 10, *limit)
+	// A different answer is still learned.
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", a.ID, campaign.AccountLimits{Limit: 4, Remaining: 4}, t0.Add(time.Second)))
+	limit, err = b.store.AccountLimit(b.ctx, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 4, *limit)
 }

@@ -17,7 +17,8 @@ import (
 // so none can deadlock another:
 //
 //  1. the hopper's advisory lock of a campaign (QueueDue only);
-//  2. attempt rows (a result locks its attempt first);
+//  2. attempt rows (a result locks its attempt first; flushJournal share-locks one attempt, the
+//     only lock of its transaction, after BeginAttempt's commit);
 //  3. suppression entries it adds (INSERT … ON CONFLICT waits for a concurrent insert of the
 //     same number);
 //  4. contact rows, several of them in id order: a statement that changes many contacts first
@@ -112,9 +113,9 @@ func dialInterval(ratePerSecond float64) time.Duration {
 	return time.Duration(float64(time.Second) / ratePerSecond)
 }
 
-// BeginAttempt commits the journal row of a queued contact's next attempt, before any call is
-// placed, in one transaction that serializes with every other process dialing the same
-// campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
+// BeginAttempt commits the journal row of a queued contact's next attempt, and returns it only
+// once it is durable (see flushJournal), before any call is placed, in one transaction that
+// serializes with every other process dialing the same campaign: it locks the contact, then the campaign row (FOR NO KEY UPDATE: writers serialize
 // as with FOR UPDATE, foreign-key checks are not blocked). In order it checks that the campaign
 // is running and its start (StartAt) has come, the contact is queued, the campaign's end (EndBy) has not come (else the contact
 // expires), its number is not suppressed, the budget cap allows one
@@ -142,13 +143,39 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			campaignID int64
 			state      ContactState
 			phone      string
+			cell       *string
 		)
-		err := tx.QueryRow(ctx, `SELECT campaign_id, state, phone FROM contact WHERE id = $1 FOR NO KEY UPDATE`,
-			contactID).Scan(&campaignID, &state, &phone)
+		// The caller number column is set when the campaign is made and never changes, so its
+		// cell is read with the contact, without the campaign row's lock.
+		err := tx.QueryRow(ctx, `
+			SELECT ct.campaign_id, ct.state, ct.phone,
+			       CASE WHEN c.phone_number_column IS NOT NULL THEN coalesce(ct.fields[c.phone_number_column + 1], '') END
+			FROM contact ct JOIN campaign c ON c.id = ct.campaign_id
+			WHERE ct.id = $1 FOR NO KEY UPDATE OF ct`,
+			contactID).Scan(&campaignID, &state, &phone, &cell)
 		if errors.Is(err, pgx.ErrNoRows) {
 			g.Refusal = RefuseNotQueued
 			return nil
 		}
+		if err != nil {
+			return err
+		}
+		// What depends on the contact alone is read under its lock, before the campaign row is
+		// locked, so that the dials of the campaign hold that lock for less.
+		var (
+			suppressed bool
+			number     int
+			previous   string
+		)
+		if err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM suppression WHERE phone = $2),
+			       coalesce((SELECT max(number) FROM attempt WHERE contact_id = $1), 0) + 1,
+			       coalesce((SELECT phone_number_id FROM attempt WHERE contact_id = $1 AND phone_number_id <> ''
+			                 ORDER BY number DESC LIMIT 1), '')`,
+			contactID, phone).Scan(&suppressed, &number, &previous); err != nil {
+			return err
+		}
+		fixed, err := contactCallerNumber(contactID, cell)
 		if err != nil {
 			return err
 		}
@@ -166,16 +193,14 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			limits        NumberLimits
 			newOnRetry    bool
 			nextNumber    int64
-			numberColumn  *int
 		)
 		err = tx.QueryRow(ctx, `
 			SELECT status, max_concurrent, rate_per_second, next_dial_at, vapi_account, max_cost::float8, end_by,
 			       phone_number_ids, number_strategy, coalesce(per_number_max_concurrent, 0),
-			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number, start_at,
-			       phone_number_column
+			       coalesce(per_number_daily_cap, 0), new_number_on_retry, next_number, start_at
 			FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, campaignID).Scan(&status, &maxConcurrent, &rate,
 			&nextDial, &account, &maxCost, &endBy, &pool, &strategy, &limits.MaxConcurrent, &limits.DailyCap, &newOnRetry, &nextNumber,
-			&startAt, &numberColumn)
+			&startAt)
 		if err != nil {
 			return err
 		}
@@ -196,11 +221,6 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		if Expired(endBy, now) {
 			g.Refusal = RefuseExpired
 			return expireQueued(ctx, tx, campaignID, contactID, *endBy, now)
-		}
-		var suppressed bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression WHERE phone = $1)`, phone).
-			Scan(&suppressed); err != nil {
-			return err
 		}
 		if suppressed {
 			g.Refusal = RefuseSuppressed
@@ -233,21 +253,6 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			g.Refusal = RefuseAtCapacity
 			return nil
 		}
-		var (
-			number   int
-			previous string
-		)
-		if err := tx.QueryRow(ctx, `
-			SELECT coalesce(max(number), 0) + 1,
-			       coalesce((SELECT phone_number_id FROM attempt WHERE contact_id = $1 AND phone_number_id <> ''
-			                 ORDER BY number DESC LIMIT 1), '')
-			FROM attempt WHERE contact_id = $1`, contactID).Scan(&number, &previous); err != nil {
-			return err
-		}
-		fixed, err := contactCallerNumber(ctx, tx, contactID, numberColumn)
-		if err != nil {
-			return err
-		}
 		if fixed != "" {
 			pool = []string{fixed} // the row's own number or none: never another of the pool
 		}
@@ -277,52 +282,95 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 			nextDial = &next
 		}
 
+		if err := checkContactMove(ContactInCall, ContactQueued); err != nil {
+			return err
+		}
+		// The grant commits without waiting for its WAL to reach the disk, so that the campaign
+		// row's lock is not held through that flush; BeginAttempt waits for it after the commit
+		// (flushJournal), before it returns the attempt to be called.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		// One statement (one round trip under the campaign row's lock): the journal row, the
+		// contact in its call, the campaign's schedule. The join reads the contact's phone
+		// from the statement's snapshot, which the update does not change.
 		a, err := scanAttempt(tx.QueryRow(ctx, `
 			WITH a AS (
 				INSERT INTO attempt (campaign_id, contact_id, number, key, state, created_at, updated_at, phone_number_id)
 				VALUES ($1, $2, $3, $4, $6, $5, $5, $7)
 				RETURNING *
+			), ct_moved AS (
+				UPDATE contact SET state = $8, attempts = attempts + 1, updated_at = $5 WHERE id = $2
+			), c_paced AS (
+				UPDATE campaign SET next_dial_at = $9, queued_contacts = greatest(queued_contacts - 1, 0), next_number = $10
+				WHERE id = $1
 			)
 			SELECT `+attemptColumns+` FROM a JOIN contact ct ON ct.id = a.contact_id`,
-			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now, AttemptCreating, caller.ID))
+			campaignID, contactID, number, AttemptKey(campaignID, contactID, number), now, AttemptCreating, caller.ID,
+			ContactInCall, nextDial, nextNumber))
 		if err != nil {
-			return err
-		}
-		if err := checkContactMove(ContactInCall, ContactQueued); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE contact SET state = $3, attempts = attempts + 1, updated_at = $2 WHERE id = $1`,
-			contactID, now, ContactInCall); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE campaign SET next_dial_at = $2, queued_contacts = greatest(queued_contacts - 1, 0), next_number = $3
-			WHERE id = $1`, campaignID, nextDial, nextNumber); err != nil {
 			return err
 		}
 		g.Attempt = a
 		return nil
 	})
+	if err == nil && g.Attempt != nil {
+		err = s.flushJournal(ctx, g.Attempt.ID)
+	}
 	if err != nil {
 		return DialGrant{}, fmt.Errorf("begin attempt of contact %d: %w", contactID, err)
 	}
 	return g, nil
 }
 
-// contactCallerNumber reads, in BeginAttempt's transaction (the contact already locked), the
-// contact's own caller number from the campaign's caller number column (column; nil without
-// one): "" when it has none or its cell is empty.
-func contactCallerNumber(ctx context.Context, tx pgx.Tx, contactID int64, column *int) (string, error) {
-	if column == nil {
+// flushJournal returns once every transaction committed before it is on disk (and on the
+// synchronous standbys the server's synchronous_commit asks for): it commits, with the server's
+// synchronous_commit, a transaction of its own that writes a record to the write-ahead log (a
+// share lock of the attempt's row, which nothing else waits for: only a deletion conflicts with
+// it, and a transaction that writes no record, e.g. SELECT txid_current(), commits without a
+// flush). Postgres flushes the log in order, up to that commit record, so an earlier commit
+// made with synchronous_commit off (BeginAttempt's grant) is durable when it returns. An error
+// leaves the grant's durability unknown: the attempt is then never called (its dial job fails
+// and is retried, finding its contact in a call; the reconciler settles the attempt, which has
+// no call, as it settles one whose runner died before POST /call).
+func (s *Store) flushJournal(ctx context.Context, attemptID int64) error {
+	if _, err := s.pool.Exec(ctx, `SELECT 1 FROM attempt WHERE id = $1 FOR KEY SHARE`, attemptID); err != nil {
+		return fmt.Errorf("flush the journal to disk: %w", err)
+	}
+	return nil
+}
+
+// RoomUnbounded is what DialRoom answers for a campaign whose dials the cap does not hold back.
+const RoomUnbounded = 1 << 30
+
+// DialRoom is how many more calls campaign id's cap (max_concurrent) allows now: the cap less
+// its live attempts (creating or created), at least 0. It is a read that locks nothing, for a
+// dial refused with RefuseAtCapacity to learn when a slot is free before it asks BeginAttempt,
+// which decides under the lock. A campaign that is not running, or no longer exists, has
+// RoomUnbounded: a dial waiting for room then asks BeginAttempt at once, and learns what to do.
+func (s *Store) DialRoom(ctx context.Context, id int64) (int, error) {
+	var room int
+	err := s.pool.QueryRow(ctx, `
+		SELECT CASE WHEN c.status <> $2 THEN $4::int
+		       ELSE greatest(c.max_concurrent - (SELECT count(*) FROM attempt WHERE campaign_id = c.id AND state = ANY($3)), 0)::int END
+		FROM campaign c WHERE c.id = $1`, id, StatusRunning, liveAttemptStates(), RoomUnbounded).Scan(&room)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RoomUnbounded, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("room to dial of campaign %d: %w", id, err)
+	}
+	return room, nil
+}
+
+// contactCallerNumber is a contact's own caller number, from its cell of the campaign's caller
+// number column (cell; nil when the campaign has no such column): "" when it has none or its
+// cell is empty.
+func contactCallerNumber(contactID int64, cell *string) (string, error) {
+	if cell == nil {
 		return "", nil
 	}
-	var cell string
-	if err := tx.QueryRow(ctx, `SELECT coalesce(fields[$2], '') FROM contact WHERE id = $1`,
-		contactID, *column+1).Scan(&cell); err != nil {
-		return "", fmt.Errorf("read caller number of contact %d: %w", contactID, err)
-	}
-	id, err := ParseRowPhoneNumber(cell)
+	id, err := ParseRowPhoneNumber(*cell)
 	if err != nil {
 		return "", fmt.Errorf("contact %d: phone number column: %w", contactID, err)
 	}

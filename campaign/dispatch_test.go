@@ -201,6 +201,39 @@ func TestBeginAttemptGrantsThenRefusesAtCapacity(t *testing.T) {
 	require.Equal(t, 2, b.live(t))
 }
 
+// TestDialRoom: the room of a running campaign is its cap less its live attempts, never below 0;
+// a paused or unknown campaign has RoomUnbounded, so that a dial waiting for room asks
+// BeginAttempt at once and learns what to do.
+func TestDialRoom(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 3, maxConcurrent: 2})
+	b.queue(t, b.contacts...)
+	room := func() int {
+		t.Helper()
+		n, err := b.store.DialRoom(b.ctx, b.camp.ID)
+		require.NoError(t, err)
+		return n
+	}
+	require.Equal(t, 2, room())
+	a := b.grant(t, b.contacts[0], t0)
+	require.Equal(t, 1, room())
+	b.grant(t, b.contacts[1], t0)
+	require.Equal(t, 0, room())
+	_, err := b.pool.Exec(b.ctx, `UPDATE campaign SET max_concurrent = 1 WHERE id = $1`, b.camp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 0, room(), "a cap lowered below the live calls leaves no room, not less")
+	_, err = b.pool.Exec(b.ctx, `UPDATE campaign SET max_concurrent = 2 WHERE id = $1`, b.camp.ID)
+	require.NoError(t, err)
+	require.NoError(t, b.store.ApplyStatus(b.ctx, 0, "", a.Key, "ended", "customer-ended-call", t0.Add(time.Minute)))
+	require.Equal(t, 1, room(), "an ended call frees its slot")
+
+	require.NoError(t, b.store.Pause(b.ctx, b.camp.ID, t0.Add(time.Minute)))
+	require.Equal(t, campaign.RoomUnbounded, room(), "paused")
+	n, err := b.store.DialRoom(b.ctx, b.camp.ID+1_000_000)
+	require.NoError(t, err)
+	require.Equal(t, campaign.RoomUnbounded, n, "unknown campaign")
+}
+
 func TestBeginAttemptRateLimited(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{contacts: 6, maxConcurrent: 10, rate: 2})

@@ -65,7 +65,9 @@ const (
 	// maxInlineWait is the longest wait for the rate limiter spent inside the job; longer waits
 	// snooze the job and free the worker.
 	maxInlineWait = 2 * time.Second
-	// capacityRecheck is how soon a contact blocked by the live-call cap is tried again.
+	// capacityRecheck is how soon a contact blocked by the live-call cap is tried again once
+	// it stopped waiting for a slot in its job (see roomWatch), or by the account's limit or
+	// the numbers' live-call limits.
 	capacityRecheck = 2 * time.Second
 	// capacityRetry is how long Vapi's own concurrency refusal puts a contact back.
 	capacityRetry = 10 * time.Second
@@ -96,6 +98,7 @@ type DialWorker struct {
 
 	predialOnce sync.Once
 	limiters    localLimiters
+	room        roomWatch
 	accounts    sync.Map // campaign id → struct{}: campaigns noted as dialing on Account
 }
 
@@ -182,10 +185,22 @@ func (w *DialWorker) Work(ctx context.Context, job *river.Job[DialArgs]) error {
 		}
 	}
 	var grant campaign.DialGrant
+	roomDeadline := time.Now().Add(maxInlineWait) // real time: the wait is a real timer's
 	for {
 		grant, err = w.Store.BeginAttempt(ctx, ct.ID, w.Now())
 		if err != nil {
 			return err
+		}
+		if grant.Refusal == campaign.RefuseAtCapacity {
+			// Wait in the job for a slot the campaign's cap frees, up to maxInlineWait.
+			woken, err := w.room.wait(ctx, w.Store, c.ID, time.Until(roomDeadline))
+			if err != nil {
+				return err
+			}
+			if woken {
+				continue
+			}
+			break
 		}
 		if grant.Refusal != campaign.RefuseRateLimited || grant.Wait > maxInlineWait {
 			break

@@ -177,6 +177,19 @@ func TestDialSettleOnFakes(t *testing.T) {
 			}
 		}
 	}
+	// atCapacity is refuse(grants…), the campaign's room (Store.DialRoom) being room at every read.
+	atCapacity := func(room int, grants ...campaign.DialGrant) func(*dialBundle) {
+		refusing := refuse(grants...)
+		return func(b *dialBundle) {
+			refusing(b)
+			b.store.DialRoomFunc = func(_ context.Context, campaignID int64) (int, error) {
+				if campaignID != b.campaign.ID {
+					return 0, fmt.Errorf("room of campaign %d asked, want %d", campaignID, b.campaign.ID)
+				}
+				return room, nil
+			}
+		}
+	}
 	rateLimited := &vapi.APIError{Op: vapi.OperationCreateCall, Method: http.MethodPost, Path: "/call",
 		StatusCode: http.StatusTooManyRequests, RetryAfter: 7 * time.Second}
 	rateLimitedBare := &vapi.APIError{Op: vapi.OperationCreateCall, Method: http.MethodPost, Path: "/call",
@@ -302,10 +315,15 @@ func TestDialSettleOnFakes(t *testing.T) {
 				campaign.DialGrant{}),
 			want:    after(begin, "BeginAttempt(7)", "vapi CreateCall("+key+")", "CallCreated(9, call-1, created +1s)", "LearnAccountLimit(acct, 9, limit 0, remaining 0, refused false)"),
 			outcome: outcomeComplete},
-		{name: "at the campaign's capacity: snoozed 2-3 s",
-			tweak:   refuse(campaign.DialGrant{Refusal: campaign.RefuseAtCapacity}),
+		{name: "at the campaign's capacity with no slot freed while it waits in the job: snoozed 2-3 s",
+			tweak:   atCapacity(0, campaign.DialGrant{Refusal: campaign.RefuseAtCapacity}),
 			want:    begin,
 			outcome: outcomeSnooze, snoozeMin: 2 * time.Second, snoozeMax: 3 * time.Second},
+		{name: "at the campaign's capacity, then a slot freed: waits in the job and asks again",
+			tweak: atCapacity(1, campaign.DialGrant{Refusal: campaign.RefuseAtCapacity},
+				campaign.DialGrant{}),
+			want:    after(begin, "BeginAttempt(7)", "vapi CreateCall("+key+")", "CallCreated(9, call-1, created +1s)", "LearnAccountLimit(acct, 9, limit 0, remaining 0, refused false)"),
+			outcome: outcomeComplete},
 		{name: "at the account's limit: snoozed 2-3 s",
 			tweak:   refuse(campaign.DialGrant{Refusal: campaign.RefuseAccountLimit}),
 			want:    begin,

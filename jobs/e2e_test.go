@@ -281,29 +281,68 @@ func TestPauseHoldsAcrossProcesses(t *testing.T) {
 	b.dropReports.Store(true)
 	b.startRunner(t)
 	b.startRunner(t)
-	require.Eventually(t, func() bool {
-		p, err := b.store.Progress(ctx, b.c.ID)
-		require.NoError(t, err)
-		return p.Attempts >= 5
-	}, 30*time.Second, 50*time.Millisecond)
+	b.waitProgress(t, 30*time.Second, func(p campaign.Progress) bool { return p.Attempts >= 5 })
 
 	require.NoError(t, b.store.Pause(ctx, b.c.ID, time.Now()))
 	pausedAt := time.Now()
 
 	// Calls in flight end and their results are in; nothing new starts. A call ends (is no
 	// longer live) at its status-update "ended"; its contact stays in_call until the result.
-	require.Eventually(t, func() bool {
-		p, err := b.store.Progress(ctx, b.c.ID)
-		require.NoError(t, err)
+	b.waitProgress(t, time.Minute, func(p campaign.Progress) bool {
 		return p.Live == 0 && p.ByState[campaign.ContactInCall] == 0
-	}, time.Minute, 100*time.Millisecond)
+	})
 	p, err := b.store.Progress(ctx, b.c.ID)
 	require.NoError(t, err)
 	require.Less(t, p.Attempts, 30, "the pause stopped the campaign before the end")
-	var lastStart time.Time
-	require.NoError(t, b.pool(t).QueryRow(ctx, `SELECT max(created_at) FROM attempt WHERE campaign_id = $1`, b.c.ID).Scan(&lastStart))
-	require.False(t, lastStart.After(pausedAt), "an attempt started %s after the pause", lastStart.Sub(pausedAt))
+	b.requireNoAttemptAfter(t, pausedAt)
 	b.checkGuarantees(t, 10)
+}
+
+// TestPauseWhileDialsWaitAtTheCap pauses a campaign whose cap of 2 two runner processes keep
+// full, its other queued dials waiting in their jobs for a slot (the room watch): no attempt
+// starts after the pause is committed, the waiting dials put their contacts back to pending, and
+// the cap held across both processes.
+func TestPauseWhileDialsWaitAtTheCap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const cap = 2
+	b := setupE2E(t, 40, cap, vapitest.Faults{})
+	b.startRunner(t)
+	b.startRunner(t)
+	b.waitProgress(t, 30*time.Second, func(p campaign.Progress) bool {
+		return p.Attempts >= 6 && p.ByState[campaign.ContactQueued] > 0
+	})
+
+	require.NoError(t, b.store.Pause(ctx, b.c.ID, time.Now()))
+	pausedAt := time.Now()
+
+	b.waitProgress(t, time.Minute, func(p campaign.Progress) bool {
+		return p.Live == 0 && p.ByState[campaign.ContactInCall] == 0 && p.ByState[campaign.ContactQueued] == 0
+	})
+	p, err := b.store.Progress(ctx, b.c.ID)
+	require.NoError(t, err)
+	require.Positive(t, p.ByState[campaign.ContactPending], "the pause left contacts to call")
+	b.requireNoAttemptAfter(t, pausedAt)
+	b.checkGuarantees(t, cap)
+}
+
+// waitProgress waits until cond holds of the campaign's progress.
+func (b *e2eBundle) waitProgress(t *testing.T, within time.Duration, cond func(campaign.Progress) bool) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		p, err := b.store.Progress(context.Background(), b.c.ID)
+		require.NoError(t, err)
+		return cond(p)
+	}, within, 20*time.Millisecond)
+}
+
+// requireNoAttemptAfter asserts that no attempt of the campaign started after at (a pause).
+func (b *e2eBundle) requireNoAttemptAfter(t *testing.T, at time.Time) {
+	t.Helper()
+	var lastStart time.Time
+	require.NoError(t, b.pool(t).QueryRow(context.Background(), `SELECT max(created_at) FROM attempt WHERE campaign_id = $1`,
+		b.c.ID).Scan(&lastStart))
+	require.False(t, lastStart.After(at), "an attempt started %s after the pause", lastStart.Sub(at))
 }
 
 func (b *e2eBundle) pool(t *testing.T) *pgxpool.Pool {

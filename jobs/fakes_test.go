@@ -18,6 +18,7 @@ type fakeStore struct {
 	RequeueContactFunc    func(ctx context.Context, contactID int64, at, now time.Time) error
 	UseAccountFunc        func(ctx context.Context, campaignID int64, account string) error
 	BeginAttemptFunc      func(ctx context.Context, contactID int64, now time.Time) (campaign.DialGrant, error)
+	DialRoomFunc          func(ctx context.Context, campaignID int64) (int, error)
 	CallCreatedFunc       func(ctx context.Context, attemptID int64, callID string, callCreatedAt, now time.Time) error
 	CallNotCreatedFunc    func(ctx context.Context, attemptID int64, kind campaign.NotCreatedKind, callID, detail string, retryAt, now time.Time) error
 	DelayDialsFunc        func(ctx context.Context, campaignID int64, until time.Time) error
@@ -60,6 +61,10 @@ func (s *fakeStore) UseAccount(ctx context.Context, campaignID int64, account st
 
 func (s *fakeStore) BeginAttempt(ctx context.Context, contactID int64, now time.Time) (campaign.DialGrant, error) {
 	return s.BeginAttemptFunc(ctx, contactID, now)
+}
+
+func (s *fakeStore) DialRoom(ctx context.Context, campaignID int64) (int, error) {
+	return s.DialRoomFunc(ctx, campaignID)
 }
 
 func (s *fakeStore) CallCreated(ctx context.Context, attemptID int64, callID string, callCreatedAt, now time.Time) error {

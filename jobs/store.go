@@ -19,6 +19,7 @@ type DialStore interface {
 	RequeueContact(ctx context.Context, contactID int64, at, now time.Time) error
 	UseAccount(ctx context.Context, campaignID int64, account string) error
 	BeginAttempt(ctx context.Context, contactID int64, now time.Time) (campaign.DialGrant, error)
+	DialRoom(ctx context.Context, campaignID int64) (int, error)
 	CallCreated(ctx context.Context, attemptID int64, callID string, callCreatedAt, now time.Time) error
 	CallNotCreated(ctx context.Context, attemptID int64, kind campaign.NotCreatedKind, callID, detail string, retryAt, now time.Time) error
 	DelayDials(ctx context.Context, campaignID int64, until time.Time) error

@@ -313,6 +313,9 @@ type result struct {
 	// AtCapShare is the share of the time calls were live during which the binding limit's
 	// number were.
 	AtCapShare float64 `json:"at_cap_share"`
+	// MeanLiveShare is the time-weighted mean of the live calls over the binding limit while
+	// contacts were due (see meanLiveWhileDue): the cap's utilization, target ≥ 0.97.
+	MeanLiveShare float64 `json:"mean_live_share"`
 	// Ratio is MaxLive over Limit.
 	Ratio float64 `json:"ratio"`
 	Held  bool    `json:"held"` // MaxLive <= Limit
@@ -356,6 +359,7 @@ func newResult(o *options, db string, wall time.Duration, sim *benchkit.Simulato
 	if live > 0 {
 		r.AtCapShare = float64(atLimit) / float64(live)
 	}
+	r.MeanLiveShare = meanLiveWhileDue(sim) / float64(r.Limit)
 	for _, c := range sim.Calls() {
 		if c.EndedReason == vapi.EndedReasonConcurrencyLimitReached {
 			r.CallsRefused++
@@ -399,6 +403,8 @@ func (r *result) print(w io.Writer) {
 			r.Procs, r.Cap, benchkit.Thousands(int64(r.Contacts)), r.SimLimit, r.TimeScale, r.Cores, r.GoVersion)
 		fmt.Fprintf(w, "highest concurrency seen : %4d live calls at the simulator (the cap's number live %.0f%% of the time calls were)\n",
 			r.MaxLive, 100*r.AtCapShare)
+		fmt.Fprintf(w, "live while contacts due  : %.2f of the cap on average (time-weighted; target ≥ %.2f)\n",
+			r.MeanLiveShare, utilizationTarget)
 		fmt.Fprintf(w, "cap                      : %4d\n", r.Cap)
 		verdict := "held"
 		if !r.Held {
@@ -419,6 +425,10 @@ func (r *result) print(w io.Writer) {
 
 // ---------------------------------------------------------------------------------------------
 // The account mode.
+
+// utilizationTarget is the issue's target for the cap mode: the live calls at least 97% of the
+// cap on average while contacts are due.
+const utilizationTarget = 0.97
 
 // refusedShareTarget is the issue's target: refused creates at most 1% of the creates after
 // the first refusal.
@@ -490,12 +500,8 @@ func watchLimit(ctx context.Context, pool *pgxpool.Pool) <-chan time.Time {
 func newAccountFigures(ctx context.Context, o *options, sim *benchkit.Simulator, pool *pgxpool.Pool, limitSeen time.Time) (*accountFigures, error) {
 	f := &accountFigures{}
 	calls := map[string]vapitest.CallRecord{}
-	var lastPlaced time.Time
 	for _, c := range sim.Calls() {
 		calls[c.ID] = c
-		if c.EndedReason != vapi.EndedReasonConcurrencyLimitReached && c.CreatedAt.After(lastPlaced) {
-			lastPlaced = c.CreatedAt
-		}
 	}
 	reqs := sim.CreateRequests()
 	f.Creates = len(reqs)
@@ -518,10 +524,7 @@ func newAccountFigures(ctx context.Context, o *options, sim *benchkit.Simulator,
 		f.RefusedAfterShare = float64(f.RefusedAfter) / float64(f.CreatesAfter)
 	}
 	f.MeetsTarget = f.RefusedAfterShare <= refusedShareTarget
-	if len(reqs) > 0 {
-		samples, _ := sim.Concurrency()
-		f.MeanLiveShare = meanLive(samples, reqs[0].At, lastPlaced) / float64(o.simLimit)
-	}
+	f.MeanLiveShare = meanLiveWhileDue(sim) / float64(o.simLimit)
 
 	// The runner's clock is the wall clock, as is BeginAttempt's created_at, taken before the
 	// transaction that reads the account's row: an attempt begun after the limit was seen was
@@ -545,6 +548,23 @@ func newAccountFigures(ctx context.Context, o *options, sim *benchkit.Simulator,
 		f.LearnedAfterMs = float64(seen.Sub(*first)) / float64(time.Millisecond)
 	}
 	return f, nil
+}
+
+// meanLiveWhileDue is the time-weighted mean of the live calls the simulator saw while contacts
+// were due: from the first POST /call to the last call placed (simulated time); 0 without one.
+func meanLiveWhileDue(sim *benchkit.Simulator) float64 {
+	reqs := sim.CreateRequests()
+	if len(reqs) == 0 {
+		return 0
+	}
+	var lastPlaced time.Time
+	for _, c := range sim.Calls() {
+		if c.EndedReason != vapi.EndedReasonConcurrencyLimitReached && c.CreatedAt.After(lastPlaced) {
+			lastPlaced = c.CreatedAt
+		}
+	}
+	samples, _ := sim.Concurrency()
+	return meanLive(samples, reqs[0].At, lastPlaced)
 }
 
 // meanLive is the time-weighted mean of the live-call count from `from` to `to`, the count

@@ -453,6 +453,7 @@ func capRow(raw []byte) (row, error) {
 		Cap        int      `json:"cap"`
 		MaxLive    int      `json:"max_live"`
 		AtCapShare float64  `json:"at_cap_share"`
+		MeanLive   float64  `json:"mean_live_share"`
 		Ratio      float64  `json:"ratio"`
 		Held       bool     `json:"held"`
 		Warnings   []string `json:"warnings"`
@@ -466,8 +467,8 @@ func capRow(raw []byte) (row, error) {
 	}
 	return row{
 		figure: fmt.Sprintf("live-call cap with %d `campaign serve` processes", f.Procs),
-		measured: fmt.Sprintf("highest concurrency the simulator saw: %d (at it %.0f%% of the time calls were live)",
-			f.MaxLive, 100*f.AtCapShare) + warned(f.Warnings),
+		measured: fmt.Sprintf("highest concurrency the simulator saw: %d (at it %.0f%% of the time calls were live); live calls while contacts were due: %.2f of the cap on average (target ≥ 0.97)",
+			f.MaxLive, 100*f.AtCapShare, f.MeanLive) + warned(f.Warnings),
 		anchor: fmt.Sprintf("the cap: %d", f.Cap),
 		ratio:  fmt.Sprintf("%.2f of the cap (%s)", f.Ratio, verdict),
 	}, nil
