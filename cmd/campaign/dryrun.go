@@ -91,9 +91,9 @@ const redacted = "[redacted]"
 // million-row import under 100 MB of RSS for a few percent more CPU.
 const importGCPercent = 30
 
-// importGC holds the collector at importGCPercent while any import of the process runs (serve
-// imports a campaign per console request, maybe several at once) and puts back the setting it
-// found when the last one ends.
+// importGC holds the collector at importGCPercent (unless GOGC is off or lower: the user's choice
+// stands) while any import of the process runs (serve imports a campaign per console request,
+// maybe several at once) and puts back the setting it found when the last one ends.
 var importGC gcLowering
 
 // gcLowering counts the imports running, under its mutex, and keeps the setting to put back.
@@ -110,6 +110,10 @@ func (g *gcLowering) lower() (restore func()) {
 	defer g.mu.Unlock()
 	if g.running == 0 {
 		g.saved = debug.SetGCPercent(importGCPercent)
+		if g.saved < importGCPercent {
+			// GOGC off (often with GOMEMLIMIT) or already lower: the user's choice stands.
+			debug.SetGCPercent(g.saved)
+		}
 	}
 	g.running++
 	return func() {

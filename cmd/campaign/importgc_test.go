@@ -23,3 +23,18 @@ func TestImportGCOverlapping(t *testing.T) {
 	endSecond()
 	require.Equal(t, 77, debug.SetGCPercent(77), "the setting found before the first is back")
 }
+
+// TestImportGCKeepsLowerSettings: a user who set GOGC off, or at or below importGCPercent, keeps
+// it during an import: the import only ever makes the collector run more often.
+func TestImportGCKeepsLowerSettings(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	for _, setting := range []int{-1, 10, importGCPercent} {
+		debug.SetGCPercent(setting)
+		var g gcLowering
+		end := g.lower()
+		require.Equal(t, setting, debug.SetGCPercent(setting), "GOGC %d during the import", setting)
+		end()
+		require.Equal(t, setting, debug.SetGCPercent(setting), "GOGC %d after the import", setting)
+	}
+}
