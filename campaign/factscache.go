@@ -10,7 +10,10 @@ import (
 // at most a given age each, and reads each of a campaign at most once at a time however many
 // pages ask. On a million contacts Progress reads every contact and ReportFacts every call
 // (BENCHMARKS.md, "Console queries"): far over what a page refreshing itself every few seconds,
-// in several browsers, may cost the database. Its methods are safe for concurrent use.
+// in several browsers, may cost the database. A read is served for the cache's age, or for
+// readCostFactor times what it took if that is longer, so that however long a read takes, the
+// cache spends at most 1/readCostFactor of one database connection's time on a campaign's
+// reads of each kind. Its methods are safe for concurrent use.
 type FactsCache struct {
 	maxAge   time.Duration
 	now      func() time.Time
@@ -24,6 +27,10 @@ type FactsCache struct {
 // factsLoadTimeout bounds one read of FactsCache.
 const factsLoadTimeout = time.Minute
 
+// readCostFactor: a read that took d is served for at least readCostFactor × d (5% of a
+// connection's time at most; a 15 s read of a million-contact report is served for 5 minutes).
+const readCostFactor = 20
+
 // factsKey names one read of one campaign.
 type factsKey struct {
 	campaignID int64
@@ -34,6 +41,7 @@ type factsKey struct {
 type factsEntry struct {
 	done     chan struct{}
 	at       time.Time
+	took     time.Duration // how long the read took, once done
 	progress Progress
 	facts    *ReportFacts
 	err      error
@@ -46,8 +54,8 @@ func NewFactsCache(store *Store, maxAge time.Duration, now func() time.Time) *Fa
 		entries: map[factsKey]*factsEntry{}}
 }
 
-// Progress returns the campaign's Progress as read at most the cache's age ago, and when it was
-// read (the time the read began).
+// Progress returns the campaign's Progress as read at most the cache's age ago (longer for a
+// read that took long: see FactsCache), and when it was read (the time the read began).
 func (c *FactsCache) Progress(ctx context.Context, campaignID int64) (Progress, time.Time, error) {
 	e, err := c.get(ctx, factsKey{campaignID: campaignID}, func(ctx context.Context, e *factsEntry) error {
 		p, err := c.progress(ctx, campaignID)
@@ -60,9 +68,9 @@ func (c *FactsCache) Progress(ctx context.Context, campaignID int64) (Progress, 
 	return e.progress, e.at, nil
 }
 
-// ReportFacts returns the campaign's ReportFacts as read at most the cache's age ago, and when
-// they were read (the time the read began). The facts are shared: the caller must not change
-// them.
+// ReportFacts returns the campaign's ReportFacts as read at most the cache's age ago (longer for
+// a read that took long: see FactsCache), and when they were read (the time the read began).
+// The facts are shared: the caller must not change them.
 func (c *FactsCache) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts, time.Time, error) {
 	e, err := c.get(ctx, factsKey{campaignID: campaignID, report: true}, func(ctx context.Context, e *factsEntry) error {
 		f, err := c.facts(ctx, campaignID)
@@ -84,7 +92,7 @@ func (c *FactsCache) get(ctx context.Context, k factsKey, load func(context.Cont
 	for key, e := range c.entries {
 		select {
 		case <-e.done:
-			if now.Sub(e.at) >= c.maxAge {
+			if now.Sub(e.at) >= max(c.maxAge, readCostFactor*e.took) {
 				delete(c.entries, key)
 			}
 		default:
@@ -100,6 +108,7 @@ func (c *FactsCache) get(ctx context.Context, k factsKey, load func(context.Cont
 		e.err = load(loadCtx, e)
 		cancel()
 		c.mu.Lock()
+		e.took = c.now().Sub(e.at)
 		if e.err != nil && c.entries[k] == e {
 			delete(c.entries, k)
 		}

@@ -141,3 +141,47 @@ func TestFactsCacheForget(t *testing.T) {
 	}
 	require.Equal(t, map[int64]int{1: 2, -1: 2, 2: 1, -2: 1}, reads, "campaign 1 read again, campaign 2 not")
 }
+
+// TestFactsCacheServesSlowReadsLonger: a read that took long is served for readCostFactor times
+// what it took when that is longer than the cache's age, so slow reads take a bounded share of
+// the database's time; a quick read is served for the cache's age alone.
+func TestFactsCacheServesSlowReadsLonger(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	var reads atomic.Int32
+	readTakes := 2 * time.Second
+	c := &FactsCache{maxAge: 10 * time.Second, now: clock, entries: map[factsKey]*factsEntry{},
+		facts: func(context.Context, int64) (*ReportFacts, error) {
+			reads.Add(1)
+			advance(readTakes)
+			return &ReportFacts{}, nil
+		},
+	}
+	ctx := context.Background()
+	read := func() {
+		_, _, err := c.ReportFacts(ctx, 1)
+		require.NoError(t, err)
+	}
+
+	read() // took 2 s: served for 40 s from its start
+	advance(36 * time.Second)
+	read()
+	require.EqualValues(t, 1, reads.Load(), "38 s after a 2 s read began, it is still served")
+	advance(2 * time.Second)
+	read()
+	require.EqualValues(t, 2, reads.Load(), "40 s after it began, it is read again")
+
+	readTakes = 100 * time.Millisecond // quick: served for the cache's age, 10 s
+	c.Forget(1)
+	read()
+	require.EqualValues(t, 3, reads.Load())
+	advance(9 * time.Second)
+	read()
+	require.EqualValues(t, 3, reads.Load(), "9.1 s after a quick read began, it is still served")
+	advance(time.Second)
+	read()
+	require.EqualValues(t, 4, reads.Load(), "10.1 s after it began, it is read again")
+}
