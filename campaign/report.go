@@ -27,6 +27,8 @@ var DurationBucketEdges = []float64{30, 60, 120, 180, 300, 600}
 // evaluation is one of SuccessValues.
 type ReportFacts struct {
 	Campaign *Campaign
+	// ReadAt is when the facts were read: the start of the snapshot they come from.
+	ReadAt time.Time
 	// StartedAt is when the campaign first ran, FinishedAt when it ended (nil: not yet).
 	StartedAt, FinishedAt *time.Time
 
@@ -211,12 +213,12 @@ func (s *Store) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts
 	return f, nil
 }
 
-// readReportTimes reads the campaign's run times, the pending contacts' due times, and the
+// readReportTimes reads the snapshot's time, the campaign's run times, the pending contacts' due times, and the
 // attempts' times, live count and cost.
 func readReportTimes(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	id := f.Campaign.ID
-	err := tx.QueryRow(ctx, `SELECT started_at, finished_at FROM campaign WHERE id = $1`, id).
-		Scan(&f.StartedAt, &f.FinishedAt)
+	err := tx.QueryRow(ctx, `SELECT started_at, finished_at, now() FROM campaign WHERE id = $1`, id).
+		Scan(&f.StartedAt, &f.FinishedAt, &f.ReadAt)
 	if err != nil {
 		return err
 	}

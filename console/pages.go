@@ -243,12 +243,29 @@ type campaignView struct {
 	Live *liveView
 	// Cards and Charts are the report's, drawn by package reports.
 	Cards, Charts template.HTML
-	Settings      []setting
+	// FiguresNote says when the report's figures were read, when that is a while ago ("" when not).
+	FiguresNote string
+	Settings    []setting
 	// Form holds the pacing form's current values.
 	Form                           pacingForm
 	CanPause, CanResume, CanCancel bool
 	// ResumeNote says why the console cannot resume the campaign, when it cannot.
 	ResumeNote string
+}
+
+// staleFigures is how old the report's figures may be before the page says when they were read.
+// The live part refreshes every few seconds; the report's figures are read less often, the less
+// often the larger the campaign (campaign.FactsCache).
+const staleFigures = 10 * time.Second
+
+// figuresNote says when report figures read at readAt were read, if that is staleFigures or
+// more before now; "" when not.
+func figuresNote(readAt, now time.Time) string {
+	if readAt.IsZero() || now.Sub(readAt) < staleFigures {
+		return ""
+	}
+	return fmt.Sprintf("Report figures as of %s UTC (%s ago): a large campaign's figures are read every few minutes.",
+		readAt.UTC().Format("15:04:05"), now.Sub(readAt).Round(time.Second))
 }
 
 // setting is one line of the settings table.
@@ -300,6 +317,7 @@ func (srv *server) campaignPage(w http.ResponseWriter, r *http.Request, s sessio
 		return
 	}
 	cv := &campaignView{ID: c.ID, Name: c.Name, Live: live, Cards: cards, Charts: charts, Settings: settings(c),
+		FiguresNote: figuresNote(facts.ReadAt, srv.cfg.Now()),
 		Form: pacingForm{Rate: strconv.FormatFloat(c.RatePerSecond, 'f', -1, 64), MaxConcurrent: strconv.Itoa(c.MaxConcurrent),
 			Window: c.WindowSpec, MaxCost: maxCostValue(c.MaxCostUSD)},
 		CanPause: c.Status == campaign.StatusRunning, CanCancel: campaign.CanMoveStatus(c.Status, campaign.StatusCancelled),
