@@ -21,8 +21,8 @@
 //     `BIN run FILE --rate R` on the simulator (--max-concurrent -max-concurrent, the window
 //     "always", one attempt per contact, its webhook receiver on a loopback port) until every
 //     contact is final;
-//  4. reads the simulator's record of every POST /call (its arrival time, converted from the
-//     simulator's clock to real time) and computes the calls per second received over the first
+//  4. reads the simulator's record of every POST /call (its arrival time on the simulator's
+//     Clock, real time) and computes the calls per second received over the first
 //     -duration from the first call, over the whole run, the most calls in any one-second window
 //     (sliding, from every call), and the smallest gap between two calls;
 //  5. prints a short report to stdout and writes the same figures as one JSON line to
@@ -223,8 +223,8 @@ func newResult(o *options, db string, contacts int, wall time.Duration, sim *ben
 	r.Configured.Rate, r.Configured.Burst = o.rate, burst
 	r.Configured.MaxPerSecond = int(math.Floor(o.rate)) + burst
 
-	// The simulator stamps requests on its clock, TimeScale times faster than real time;
-	// concurrent requests may be recorded slightly out of order.
+	// The simulator stamps requests with its Clock, real time (TimeScale shortens its calls, not
+	// its clock); concurrent requests may be recorded slightly out of order.
 	first := reqs[0].At
 	for _, q := range reqs {
 		if q.At.Before(first) {
@@ -233,7 +233,7 @@ func newResult(o *options, db string, contacts int, wall time.Duration, sim *ben
 	}
 	at := make([]time.Duration, len(reqs))
 	for i, q := range reqs {
-		at[i] = time.Duration(float64(q.At.Sub(first)) / o.timeScale)
+		at[i] = q.At.Sub(first)
 		if q.Status != 201 {
 			r.Achieved.Refused++
 		}
