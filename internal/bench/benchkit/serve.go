@@ -83,6 +83,15 @@ func (p Program) StartFleet(ctx context.Context, n int, bin, dbURL string, sim *
 	return f, nil
 }
 
+// DetachArgs are the arguments of `campaign run FILE --detach` that hand the fleet a campaign
+// named name on sim: no rate limit (the cap and the account are the only limits), a live-call
+// cap of maxConcurrent, one attempt a contact, the window "always", the proxy as its public URL.
+func (f *Fleet) DetachArgs(file, name string, maxConcurrent int, sim *Simulator) []string {
+	return append([]string{"run", file, "--detach", "--name", name, "--rate", "0",
+		"--max-concurrent", fmt.Sprint(maxConcurrent), "--window", "always", "--retry", "none", "--max-attempts", "1",
+		"--public-url", f.ProxyURL}, sim.RunFlags()...)
+}
+
 // waitReady polls the process's /readyz until it answers 200.
 func (sp *serveProc) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(serveReadyTimeout)

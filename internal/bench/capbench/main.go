@@ -190,7 +190,7 @@ func run(ctx context.Context) error {
 	if o.accountMode() {
 		limitSeen = watchLimit(runCtx, pool)
 	}
-	wall, err := runCampaign(runCtx, &o, ws.Bin, scratchURL, file, fleet.ProxyURL, sim, pool)
+	wall, err := runCampaign(runCtx, &o, ws.Bin, scratchURL, file, fleet, sim, pool)
 	if err != nil {
 		if runCtx.Err() != nil && ctx.Err() == nil {
 			return fmt.Errorf("the campaign did not finish within -timeout %s", o.timeout)
@@ -226,10 +226,8 @@ func run(ctx context.Context) error {
 
 // runCampaign hands the campaign to the serve processes with `campaign run --detach` and waits
 // until every contact is final; it returns the time from the hand-over to then.
-func runCampaign(ctx context.Context, o *options, bin, dbURL, file, proxyURL string, sim *benchkit.Simulator, pool *pgxpool.Pool) (time.Duration, error) {
-	args := append([]string{"run", file, "--detach", "--name", campaignName, "--rate", "0",
-		"--max-concurrent", fmt.Sprint(o.cap), "--window", "always", "--retry", "none", "--max-attempts", "1",
-		"--public-url", proxyURL}, sim.RunFlags()...)
+func runCampaign(ctx context.Context, o *options, bin, dbURL, file string, fleet *benchkit.Fleet, sim *benchkit.Simulator, pool *pgxpool.Pool) (time.Duration, error) {
+	args := fleet.DetachArgs(file, campaignName, o.cap, sim)
 	prog.Progress("handing %s contacts to them with %s run --detach --max-concurrent %d …",
 		benchkit.Thousands(int64(o.contacts)), o.Bin, o.cap)
 	cmd, wait := prog.Command(ctx, "campaign run", bin, dbURL, sim.Env(), args...)

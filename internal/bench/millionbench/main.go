@@ -146,9 +146,7 @@ func run(ctx context.Context) error {
 		Cores: runtime.NumCPU(), LoadAvg: benchkit.LoadAverage()}
 	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	args := append([]string{"run", file, "--detach", "--name", campaignName, "--rate", "0",
-		"--max-concurrent", fmt.Sprint(o.cap), "--window", "always", "--retry", "none", "--max-attempts", "1",
-		"--public-url", fleet.ProxyURL}, sim.RunFlags()...)
+	args := fleet.DetachArgs(file, campaignName, o.cap, sim)
 	prog.Progress("importing and handing over with %s run --detach …", o.Bin)
 	if res.ImportSeconds, err = timeCommand(runCtx, "campaign run --detach", ws.Bin, scratchURL, sim.Env(), args...); err != nil {
 		return err
