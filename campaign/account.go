@@ -31,11 +31,13 @@ type AccountLimits struct {
 }
 
 // accountLiveSQL counts the live attempts (state one of $3: liveAttemptStates) of every
-// campaign on account $1, except attempt $2.
+// campaign on account $1, except attempt $2, up to $4 of them (NULL: all).
 const accountLiveSQL = `
-	SELECT count(*) FROM attempt
-	WHERE state = ANY($3) AND id <> $2
-	  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1)`
+	SELECT count(*) FROM (
+		SELECT 1 FROM attempt
+		WHERE state = ANY($3) AND id <> $2
+		  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1)
+		LIMIT $4) AS live`
 
 // otherCampaignsLiveSQL counts the live attempts (state one of $3: liveAttemptStates) of every
 // campaign on account $1 but campaign $2: nothing to read when the campaign is the account's
@@ -65,12 +67,21 @@ func (s *Store) UseAccount(ctx context.Context, campaignID int64, account string
 // AccountProbeInterval) raises it. A refusal also puts the next probe AccountProbeInterval
 // away. Every answer sets learned_at, which ends the account's scouting (see accountAllows),
 // also when it taught no limit.
+//
+// With a reported limit, the account's other live attempts are counted only up to the L-R calls
+// Vapi had live: from there on no call is someone else's, so more change nothing learned, and a
+// campaign with many live calls is not read in full on every answer.
 func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID int64, l AccountLimits, now time.Time) error {
 	if account == "" {
 		return nil
 	}
+	var upTo *int // all
+	if l.Limit > 0 {
+		vapiLive := max(0, l.Limit-max(l.Remaining, 0))
+		upTo = &vapiLive
+	}
 	var others int
-	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID, liveAttemptStates()).Scan(&others); err != nil {
+	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID, liveAttemptStates(), upTo).Scan(&others); err != nil {
 		return fmt.Errorf("learn the limit of vapi account: %w", err)
 	}
 	var err error
