@@ -31,11 +31,21 @@ type AccountLimits struct {
 }
 
 // accountLiveSQL counts the live attempts (state one of $3: liveAttemptStates) of every
-// campaign on account $1, except attempt $2.
+// campaign on account $1, except attempt $2, up to $4 of them (NULL: all).
 const accountLiveSQL = `
+	SELECT count(*) FROM (
+		SELECT 1 FROM attempt
+		WHERE state = ANY($3) AND id <> $2
+		  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1)
+		LIMIT $4) AS live`
+
+// otherCampaignsLiveSQL counts the live attempts (state one of $3: liveAttemptStates) of every
+// campaign on account $1 but campaign $2: nothing to read when the campaign is the account's
+// only one.
+const otherCampaignsLiveSQL = `
 	SELECT count(*) FROM attempt
-	WHERE state = ANY($3) AND id <> $2
-	  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1)`
+	WHERE state = ANY($3)
+	  AND campaign_id IN (SELECT id FROM campaign WHERE vapi_account = $1 AND id <> $2)`
 
 // UseAccount notes that campaign's calls are placed on the Vapi account (vapi.Client.Account),
 // so that its live calls count against that account's limit, with every other campaign's on the
@@ -57,12 +67,21 @@ func (s *Store) UseAccount(ctx context.Context, campaignID int64, account string
 // AccountProbeInterval) raises it. A refusal also puts the next probe AccountProbeInterval
 // away. Every answer sets learned_at, which ends the account's scouting (see accountAllows),
 // also when it taught no limit.
+//
+// With a reported limit, the account's other live attempts are counted only up to the L-R calls
+// Vapi had live: from there on no call is someone else's, so more change nothing learned, and a
+// campaign with many live calls is not read in full on every answer.
 func (s *Store) LearnAccountLimit(ctx context.Context, account string, attemptID int64, l AccountLimits, now time.Time) error {
 	if account == "" {
 		return nil
 	}
+	var upTo *int // all
+	if l.Limit > 0 {
+		vapiLive := max(0, l.Limit-max(l.Remaining, 0))
+		upTo = &vapiLive
+	}
 	var others int
-	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID, liveAttemptStates()).Scan(&others); err != nil {
+	if err := s.pool.QueryRow(ctx, accountLiveSQL, account, attemptID, liveAttemptStates(), upTo).Scan(&others); err != nil {
 		return fmt.Errorf("learn the limit of vapi account: %w", err)
 	}
 	var err error
@@ -136,7 +155,14 @@ func (s *Store) AccountLimit(ctx context.Context, campaignID int64) (*int, error
 // AccountScoutTimeout no longer counts. After an answer that taught no limit, the campaign's own
 // cap applies. At the limit, a probe is allowed when the limit was learned without a reported
 // one and the probe time has come (the next is then AccountProbeInterval away).
-func accountAllows(ctx context.Context, tx pgx.Tx, account string, now time.Time) (bool, error) {
+//
+// campaignLive is the live attempts of the campaign (campaignID, on account), counted in tx
+// under the campaign row's lock: the account's live attempts are those and the other
+// campaigns', so the campaign's, which may be many, are not read twice. The sum holds the limit:
+// an attempt is made live only by BeginAttempt, under the campaign row's lock that tx holds, so
+// the campaign's live attempts can only have fallen since they were counted, and the sum is at
+// least what one count of the account now would be.
+func accountAllows(ctx context.Context, tx pgx.Tx, account string, campaignID int64, campaignLive int, now time.Time) (bool, error) {
 	if account == "" {
 		return true, nil
 	}
@@ -175,11 +201,11 @@ func accountAllows(ctx context.Context, tx pgx.Tx, account string, now time.Time
 		}
 		return !scouting, nil
 	}
-	var live int
-	if err := tx.QueryRow(ctx, accountLiveSQL, account, 0, liveAttemptStates()).Scan(&live); err != nil {
+	var others int
+	if err := tx.QueryRow(ctx, otherCampaignsLiveSQL, account, campaignID, liveAttemptStates()).Scan(&others); err != nil {
 		return false, fmt.Errorf("count live calls of vapi account: %w", err)
 	}
-	if live < *limit {
+	if campaignLive+others < *limit {
 		return true, nil
 	}
 	if reported != nil || (probeAt != nil && probeAt.After(now)) {

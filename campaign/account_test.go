@@ -177,3 +177,33 @@ func TestLearnAccountLimitRepeatedLocksNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, *limit)
 }
+
+// TestLearnAccountLimitLeavesOthersCalls: with a reported limit L and remaining R, the calls Vapi
+// had live (L-R) beyond the account's own other live attempts are someone else's, and the limit
+// learned leaves them out; when Vapi had no more live than the runner (the count stops there),
+// the whole reported limit is the runner's.
+func TestLearnAccountLimitLeavesOthersCalls(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 3, maxConcurrent: 50})
+	require.NoError(t, b.store.UseAccount(b.ctx, b.camp.ID, "acct"))
+	b.queueAll(t)
+	scout := b.grant(t, b.contacts[0], t0)
+	require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", scout.ID, campaign.AccountLimits{Limit: 10, Remaining: 10}, t0))
+	b.grant(t, b.contacts[1], t0)
+	last := b.grant(t, b.contacts[2], t0) // the answer is last's: the account's other live attempts are 2
+
+	for _, tc := range []struct {
+		remaining, want int
+	}{
+		{remaining: 5, want: 7},  // Vapi had 5 live, 2 of them the runner's: 3 someone else's
+		{remaining: 9, want: 10}, // Vapi had 1 live, fewer than the runner's 2: none someone else's
+		{remaining: 3, want: 5},  // 7 live, 5 someone else's
+		{remaining: 8, want: 10}, // 2 live, both the runner's
+	} {
+		require.NoError(t, b.store.LearnAccountLimit(b.ctx, "acct", last.ID,
+			campaign.AccountLimits{Limit: 10, Remaining: tc.remaining}, t0.Add(time.Second)))
+		limit, err := b.store.AccountLimit(b.ctx, b.camp.ID)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, *limit, "remaining %d", tc.remaining)
+	}
+}

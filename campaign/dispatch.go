@@ -267,7 +267,7 @@ func (s *Store) BeginAttempt(ctx context.Context, contactID int64, now time.Time
 		if caller.Position >= 0 && fixed == "" {
 			nextNumber = int64(caller.Position) + 1
 		}
-		if allowed, err := accountAllows(ctx, tx, account, now); err != nil || !allowed {
+		if allowed, err := accountAllows(ctx, tx, account, campaignID, live, now); err != nil || !allowed {
 			if err == nil {
 				g.Refusal = RefuseAccountLimit
 			}

@@ -31,8 +31,11 @@
 //     no-op worker (MaxWorkers 200, FetchCooldown 2 ms, as River's own benchmark): -noop-jobs
 //     jobs are inserted with InsertManyFast (timed apart), then the client is started and timed
 //     until the last job's completion event;
-//  6. prints a short report to stdout and writes the same figures as one JSON line to
-//     DIR/dispatch-bench.json.
+//  6. prints a short report to stdout, with the CPU time per lifecycle of this process and of
+//     the scratch database's server processes (read from /proc, see benchkit.ReadBackendCPU) and
+//     the ceiling it implies: the machine's cores over that CPU time, the most lifecycles a
+//     second the machine could carry if nothing but CPU held them back; and writes the same
+//     figures as one JSON line to DIR/dispatch-bench.json.
 //
 // The ratio is the runner's time per contact over River's time per no-op job: how many bare
 // River jobs one call lifecycle costs.
@@ -224,10 +227,13 @@ func newPool(ctx context.Context, dbURL string, conns int) (*pgxpool.Pool, error
 
 // campaignResult is what the end-to-end run did and cost.
 type campaignResult struct {
-	Wall       time.Duration
-	CPU        time.Duration // this process: runner, receiver and simulator together
-	MachineCPU float64       // busy fraction of all the machine's cores over the run (-1: unknown)
-	PoolConns  int
+	Wall time.Duration
+	CPU  time.Duration // this process: runner, receiver and simulator together
+	// PostgresCPU is the CPU time of the scratch database's server processes (0 when their
+	// /proc entries cannot be read, e.g. a remote server).
+	PostgresCPU time.Duration
+	MachineCPU  float64 // busy fraction of all the machine's cores over the run (-1: unknown)
+	PoolConns   int
 
 	Contacts        int
 	Final           int
@@ -339,6 +345,11 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	if err != nil {
 		return nil, err
 	}
+	pg0, err := benchkit.ReadBackendCPU(ctx, pool)
+	if err != nil {
+		stopProfile()
+		return nil, err
+	}
 	cpu0, machine0 := benchkit.ProcessCPU(), readMachineCPU()
 	start := time.Now()
 	if err := rc.Start(runCtx); err != nil {
@@ -356,8 +367,12 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	wall := time.Since(start)
 	cpu := benchkit.ProcessCPU() - cpu0
 	machine := machineBusy(machine0, readMachineCPU())
+	pg1, pgErr := benchkit.ReadBackendCPU(ctx, pool)
 	stopProfile()
 	stopRunner()
+	if err == nil {
+		err = pgErr
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return nil, fmt.Errorf("the campaign did not finish within -timeout %s: %d of %d contacts final", o.timeout, p.FinalCount(), p.Total)
@@ -367,7 +382,7 @@ func runCampaign(ctx context.Context, o *options, dbURL string, csv []byte, logs
 	prog.Progress("campaign finished in %.1f s", wall.Seconds())
 
 	r := &campaignResult{
-		Wall: wall, CPU: cpu, MachineCPU: machine, PoolConns: int(pool.Config().MaxConns),
+		Wall: wall, CPU: cpu, PostgresCPU: pg1.Since(pg0), MachineCPU: machine, PoolConns: int(pool.Config().MaxConns),
 		Contacts: p.Total, Final: p.FinalCount(), ByOutcome: map[string]int{},
 	}
 	for o, n := range p.ByOutcome {
@@ -800,26 +815,33 @@ type result struct {
 	Database    string  `json:"database"`
 
 	Campaign struct {
-		Seconds             float64        `json:"seconds"`
-		CPUSeconds          float64        `json:"cpu_seconds"`      // this process: runner, receiver and simulator
-		MachineCPUBusy      float64        `json:"machine_cpu_busy"` // fraction of all cores, Postgres included (-1: unknown)
-		LifecyclesPerSecond float64        `json:"lifecycles_per_second"`
-		PoolConns           int            `json:"pool_conns"`
-		Results             int            `json:"results"` // contacts with a recorded result
-		ContactsFinal       int            `json:"contacts_final"`
-		ByOutcome           map[string]int `json:"by_outcome"`
-		Reports             int            `json:"reports"`  // attempts with report_at set
-		Attempts            int            `json:"attempts"` // attempts journaled
-		AttemptsNotCreated  int            `json:"attempts_not_created"`
-		WebhookEvents       int            `json:"webhook_events"`
-		WebhookApplyErrors  int            `json:"webhook_apply_errors"`
-		CallsPlaced         int            `json:"calls_placed"`
-		ConcurrencyRefused  int            `json:"concurrency_refused"`
-		MaxLive             int            `json:"max_live"`
-		Deliveries          int            `json:"webhook_deliveries"`
-		DeliveriesFailed    int            `json:"webhook_deliveries_failed"`
-		DialJobs            map[string]int `json:"dial_jobs"`
-		DialJobsWithErrors  int            `json:"dial_jobs_with_errors"`
+		Seconds            float64 `json:"seconds"`
+		CPUSeconds         float64 `json:"cpu_seconds"`          // this process: runner, receiver and simulator
+		PostgresCPUSeconds float64 `json:"postgres_cpu_seconds"` // the scratch database's server processes (0: unknown)
+		// CPUMsPerLifecycle is the CPU of this process and of Postgres's backends per
+		// lifecycle; CeilingPerSecond is the lifecycles a second the machine's cores could
+		// carry at that cost if nothing else ran and no lock held them back.
+		CPUMsPerLifecycle         float64        `json:"cpu_ms_per_lifecycle"`
+		PostgresCPUMsPerLifecycle float64        `json:"postgres_cpu_ms_per_lifecycle"`
+		CeilingPerSecond          float64        `json:"ceiling_lifecycles_per_second"`
+		MachineCPUBusy            float64        `json:"machine_cpu_busy"` // fraction of all cores, Postgres included (-1: unknown)
+		LifecyclesPerSecond       float64        `json:"lifecycles_per_second"`
+		PoolConns                 int            `json:"pool_conns"`
+		Results                   int            `json:"results"` // contacts with a recorded result
+		ContactsFinal             int            `json:"contacts_final"`
+		ByOutcome                 map[string]int `json:"by_outcome"`
+		Reports                   int            `json:"reports"`  // attempts with report_at set
+		Attempts                  int            `json:"attempts"` // attempts journaled
+		AttemptsNotCreated        int            `json:"attempts_not_created"`
+		WebhookEvents             int            `json:"webhook_events"`
+		WebhookApplyErrors        int            `json:"webhook_apply_errors"`
+		CallsPlaced               int            `json:"calls_placed"`
+		ConcurrencyRefused        int            `json:"concurrency_refused"`
+		MaxLive                   int            `json:"max_live"`
+		Deliveries                int            `json:"webhook_deliveries"`
+		DeliveriesFailed          int            `json:"webhook_deliveries_failed"`
+		DialJobs                  map[string]int `json:"dial_jobs"`
+		DialJobsWithErrors        int            `json:"dial_jobs_with_errors"`
 	} `json:"campaign_run"`
 
 	River struct {
@@ -856,6 +878,14 @@ func newResult(o *options, db string, cr *campaignResult, rr *noopResult, logs *
 	c := &r.Campaign
 	c.Seconds = cr.Wall.Seconds()
 	c.CPUSeconds = cr.CPU.Seconds()
+	c.PostgresCPUSeconds = cr.PostgresCPU.Seconds()
+	if cr.Results > 0 {
+		c.CPUMsPerLifecycle = 1000 * c.CPUSeconds / float64(cr.Results)
+		c.PostgresCPUMsPerLifecycle = 1000 * c.PostgresCPUSeconds / float64(cr.Results)
+		if all := c.CPUMsPerLifecycle + c.PostgresCPUMsPerLifecycle; c.PostgresCPUSeconds > 0 {
+			c.CeilingPerSecond = float64(r.Cores) * 1000 / all
+		}
+	}
 	c.MachineCPUBusy = cr.MachineCPU
 	c.LifecyclesPerSecond = float64(cr.Results) / c.Seconds
 	c.PoolConns = cr.PoolConns
@@ -918,6 +948,13 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "campaign run (end to end)   : %s %s call lifecycles/s  (%s results, %s webhook events; CPU %.1f s here, machine %s busy)\n",
 		benchkit.Seconds(c.Seconds), benchkit.Rate(c.LifecyclesPerSecond, 6), benchkit.Thousands(int64(c.Results)), benchkit.Thousands(int64(c.WebhookEvents)),
 		c.CPUSeconds, benchkit.Percent(c.MachineCPUBusy))
+	if c.CeilingPerSecond > 0 {
+		fmt.Fprintf(w, "CPU per lifecycle           : %6.2f ms here + %.2f ms Postgres = %.2f ms: %d cores carry at most %s lifecycles/s (reached %.0f%% of it)\n",
+			c.CPUMsPerLifecycle, c.PostgresCPUMsPerLifecycle, c.CPUMsPerLifecycle+c.PostgresCPUMsPerLifecycle, r.Cores,
+			benchkit.Thousands(int64(c.CeilingPerSecond)), 100*c.LifecyclesPerSecond/c.CeilingPerSecond)
+	} else {
+		fmt.Fprintf(w, "CPU per lifecycle           : %6.2f ms here; Postgres's not readable (a server on another machine?)\n", c.CPUMsPerLifecycle)
+	}
 	fmt.Fprintf(w, "river no-op jobs            : %s %s jobs/s  (%d workers; inserted beforehand in %.1f s)\n",
 		benchkit.Seconds(rv.Seconds), benchkit.Rate(rv.JobsPerSecond, 6), rv.MaxWorkers, rv.InsertSeconds)
 	fmt.Fprintf(w, "ratio                       : %5.1fx the time of River's bare throughput per job\n", r.Ratio)

@@ -57,8 +57,11 @@ type benchmark struct {
 	prog  string // its package under internal/bench
 	json  string // the file its figures are saved to, in the work directory
 	about string // what it measures, for its section
-	full  []string
-	quick []string
+	// profile, when set, is a profile of the benchmark measured apart from the suite (how and
+	// when are in its text), kept in its section below the figures of each run.
+	profile string
+	full    []string
+	quick   []string
 	// summary reads the saved figures into the summary table's row.
 	summary func(raw []byte) (row, error)
 }
@@ -81,7 +84,8 @@ var benchmarks = []benchmark{
 		about: "A campaign run end to end by one runner (the journal row, `POST /call`, the status-update and end-of-call " +
 			"webhooks stored and applied) against the in-process simulator at zero latency, with no rate limit: contacts " +
 			"with a recorded result per second. Anchor: River working no-op jobs on the same database.",
-		full: []string{"-contacts", "20000", "-noop-jobs", "20000"}, quick: []string{"-contacts", "1000", "-noop-jobs", "2000"}, summary: dispatchRow},
+		full: []string{"-contacts", "20000", "-noop-jobs", "20000"}, quick: []string{"-contacts", "1000", "-noop-jobs", "2000"}, summary: dispatchRow,
+		profile: dispatchProfile},
 	{name: "webhook", title: "Webhook ingest", prog: "webhookbench", json: "webhook-bench.json",
 		about: "End-of-call reports with transcripts, posted by a load generator on loopback to the receiver as " +
 			"`campaign serve` mounts it, for calls that exist in the database: each is stored raw and applied before the " +
@@ -685,6 +689,9 @@ func writeReport(path string, o *options, m *machine, done []outcome, start time
 		}
 		if oc.block != "" {
 			fmt.Fprintf(&b, "```text\n%s\n```\n", oc.block)
+		}
+		if oc.b.profile != "" {
+			fmt.Fprintf(&b, "\n%s", oc.b.profile)
 		}
 	}
 

@@ -628,20 +628,18 @@ func load(ctx context.Context, pool *pgxpool.Pool, url, secret string, b *bodies
 	if res.Non200 > 0 {
 		return nil, fmt.Errorf("%d of %d warm-up requests failed; the first: %s", res.Non200, warm, res.FirstErr)
 	}
-	pg0, err := backendCPU(ctx, pool)
+	pg0, err := benchkit.ReadBackendCPU(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
 	cpu0, start := benchkit.ProcessCPU(), time.Now()
 	phase(warm, warm+n, true)
 	res.Wall, res.CPU = time.Since(start), benchkit.ProcessCPU()-cpu0
-	pg1, err := backendCPU(ctx, pool)
+	pg1, err := benchkit.ReadBackendCPU(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	for pid, cpu := range pg1 {
-		res.PostgresCPU += cpu - pg0[pid] // a connection opened meanwhile counts from 0
-	}
+	res.PostgresCPU = pg1.Since(pg0)
 	res.Bytes = bytesIn.Load()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -649,41 +647,6 @@ func load(ctx context.Context, pool *pgxpool.Pool, url, secret string, b *bodies
 	res.LoadAverage = loadAverage()
 	prog.Progress("  done in %.1f s", res.Wall.Seconds())
 	return res, nil
-}
-
-// clockTick is the unit of the CPU times in /proc/PID/stat (USER_HZ, 100 on Linux).
-const clockTick = 10 * time.Millisecond
-
-// backendCPU returns the CPU time so far of each server process connected to the scratch
-// database, read from /proc; none when the server is not on this machine or not readable.
-func backendCPU(ctx context.Context, pool *pgxpool.Pool) (map[int]time.Duration, error) {
-	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		return nil, fmt.Errorf("list the server processes: %w", err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return nil, fmt.Errorf("list the server processes: %w", err)
-	}
-	cpu := map[int]time.Duration{}
-	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name (which may hold spaces), from field 3 (state) on:
-		// utime and stime are fields 14 and 15.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) < 13 {
-			continue
-		}
-		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-		if err1 == nil && err2 == nil {
-			cpu[int(pid)] = time.Duration(utime+stime) * clockTick
-		}
-	}
-	return cpu, nil
 }
 
 // loadAverage is the machine's 1-minute load average, from /proc/loadavg; 0 when unreadable.
