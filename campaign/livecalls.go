@@ -97,12 +97,7 @@ func (s *Store) CampaignTotals(ctx context.Context, campaignIDs []int64) ([]Camp
 			list = nil
 			index := map[int64]int{}
 			rows, err := tx.Query(ctx, `
-				SELECT c.id, coalesce((
-					SELECT sum(t.v[1]) FROM (
-						SELECT v FROM tally WHERE campaign_id = c.id AND kind = '`+tallyAttempts+`'
-						UNION ALL
-						SELECT v FROM tally_delta WHERE campaign_id = c.id AND kind = '`+tallyAttempts+`'
-					) t), 0)::float8
+				SELECT c.id, coalesce((SELECT sum(t.v[1]) FROM `+tallyRowsSQL("= c.id", tallyAttempts)+` t), 0)::float8
 				FROM campaign c WHERE c.id = ANY($1) ORDER BY c.id`, campaignIDs)
 			if err != nil {
 				return err
@@ -116,11 +111,7 @@ func (s *Store) CampaignTotals(ctx context.Context, campaignIDs []int64) ([]Camp
 				return err
 			}
 			rows, err = tx.Query(ctx, `
-				SELECT campaign_id, key[1], sum(n)::int FROM (
-					SELECT campaign_id, key, n FROM tally WHERE campaign_id = ANY($1) AND kind = '`+tallyContacts+`'
-					UNION ALL
-					SELECT campaign_id, key, n FROM tally_delta WHERE campaign_id = ANY($1) AND kind = '`+tallyContacts+`'
-				) t
+				SELECT campaign_id, key[1], sum(n)::int FROM `+tallyRowsSQL("= ANY ($1)", tallyContacts)+` t
 				GROUP BY 1, 2 HAVING sum(n) <> 0`, campaignIDs)
 			if err != nil {
 				return err

@@ -19,14 +19,20 @@ const (
 	tallyZones    = "z" // key: first zone of the contacts with a call
 )
 
+// tallyRowsSQL is a table expression of the tally rows of kind kind, totals and pending deltas
+// alike (campaign_id, key, n, v), of the campaigns whose id meets campaignCond (e.g. "= $1",
+// "= c.id", "= ANY ($1)").
+func tallyRowsSQL(campaignCond, kind string) string {
+	return `(SELECT campaign_id, key, n, v FROM tally WHERE campaign_id ` + campaignCond + ` AND kind = '` + kind + `'
+		UNION ALL
+		SELECT campaign_id, key, n, v FROM tally_delta WHERE campaign_id ` + campaignCond + ` AND kind = '` + kind + `')`
+}
+
 // tallySQL is a table expression of the summed tallies of kind kind of campaign $1: key, n and
 // v (the sums; v[1] is the first), without the keys that came to nothing.
 func tallySQL(kind string) string {
-	return `(SELECT key, sum(n)::bigint AS n, tally_sum(v) AS v FROM (
-			SELECT key, n, v FROM tally WHERE campaign_id = $1 AND kind = '` + kind + `'
-			UNION ALL
-			SELECT key, n, v FROM tally_delta WHERE campaign_id = $1 AND kind = '` + kind + `'
-		) x GROUP BY key HAVING sum(n) <> 0)`
+	return `(SELECT key, sum(n)::bigint AS n, tally_sum(v) AS v FROM ` + tallyRowsSQL("= $1", kind) + ` x
+		GROUP BY key HAVING sum(n) <> 0)`
 }
 
 // compactTalliesLockSQL takes, without waiting, the advisory lock of the compactor: one at a time

@@ -32,8 +32,8 @@ func roundFacts(f *campaign.ReportFacts) {
 	f.ReadAt = time.Time{}
 }
 
-// requireTallies checks every figure Progress, CampaignTotals and ReportFacts read from the
-// tallies against the scans of the oracle, with the deltas pending, then compacted.
+// requireTallies checks every figure Progress, CampaignTotals, ReportFacts and the campaign
+// list read from the tallies against the scans of the oracle, with the deltas pending, then compacted.
 func (b *testBundle) requireTallies(t *testing.T, step string) {
 	t.Helper()
 	for _, compacted := range []bool{false, true} {
@@ -64,8 +64,21 @@ func (b *testBundle) requireTallies(t *testing.T, step string) {
 		require.NoError(t, err, msg...)
 		require.Len(t, gotT, 1, msg...)
 		require.InDelta(t, wantT.Cost, gotT[0].Cost, 1e-9, msg...)
+		cost := wantT.Cost
 		wantT.Cost, gotT[0].Cost = 0, 0
 		require.Equal(t, wantT, gotT[0], msg...)
+
+		list, err := b.store.ListCampaignsPage(b.ctx, campaign.ListPage{})
+		require.NoError(t, err, msg...)
+		found := false
+		for _, c := range list {
+			if c.ID == b.camp.ID {
+				found = true
+				require.Equal(t, []int{wantP.Total, wantP.FinalCount(), wantP.Live}, []int{c.Contacts, c.Final, c.Live}, msg...)
+				require.InDelta(t, cost, c.Cost, 1e-9, msg...)
+			}
+		}
+		require.True(t, found, msg...)
 	}
 }
 

@@ -167,10 +167,11 @@ RETURNS TABLE (campaign_id bigint, kind text, key text[], n bigint, v numeric[])
 LANGUAGE sql STABLE AS $$
     WITH s AS (
         SELECT a.campaign_id, a.contact_id, a.number, a.state, a.outcome, a.success_evaluation
-        FROM attempt a WHERE a.contact_id = ANY (ids) AND NOT a.id = ANY (skip)
+        FROM attempt a
+        WHERE a.contact_id IN (SELECT unnest(ids)) AND NOT EXISTS (SELECT FROM unnest(skip) AS k (id) WHERE k.id = a.id)
         UNION ALL
         SELECT e.campaign_id, e.contact_id, e.number, e.state, e.outcome, e.success_evaluation
-        FROM unnest(extra) AS e WHERE e.contact_id = ANY (ids)
+        FROM unnest(extra) AS e WHERE e.contact_id IN (SELECT unnest(ids))
     ), calls AS (
         SELECT s.campaign_id, s.contact_id, s.outcome = 'completed' AS connected,
                tally_success(s.success_evaluation) AS successful,
@@ -218,7 +219,7 @@ BEGIN
         -- Wait for every other transaction changing calls of these contacts, so the facts
         -- below are computed from their committed rows (READ COMMITTED: each statement
         -- reads a new snapshot).
-        PERFORM FROM contact WHERE id = ANY (ids) ORDER BY id FOR NO KEY UPDATE;
+        PERFORM FROM contact WHERE id IN (SELECT unnest(ids)) ORDER BY id FOR NO KEY UPDATE;
     END IF;
     INSERT INTO tally_delta (campaign_id, kind, key, n, v)
     SELECT d.campaign_id, d.kind, d.key, sum(d.n), tally_sum(d.v)
@@ -269,8 +270,8 @@ BEGIN
            a.vapi_call_id, a.phone_number_id, a.duration_seconds, a.cost, a.cost_breakdown,
            a.created_at, a.call_created_at, a.started_at);
     IF changed IS NOT NULL THEN
-        PERFORM tally_attempt_change(ARRAY(SELECT a::attempt FROM old_rows AS a WHERE a.id = ANY (changed)),
-                                     ARRAY(SELECT a::attempt FROM new_rows AS a WHERE a.id = ANY (changed)));
+        PERFORM tally_attempt_change(ARRAY(SELECT a::attempt FROM old_rows AS a WHERE a.id IN (SELECT unnest(changed))),
+                                     ARRAY(SELECT a::attempt FROM new_rows AS a WHERE a.id IN (SELECT unnest(changed))));
     END IF;
     RETURN NULL;
 END
