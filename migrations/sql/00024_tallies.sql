@@ -64,9 +64,15 @@ CREATE INDEX attempt_vapi_to_idx ON attempt (campaign_id, (greatest(created_at, 
 -- tally_add adds two arrays of sums element by element (a missing element counts as 0).
 -- +goose StatementBegin
 CREATE FUNCTION tally_add(a numeric[], b numeric[]) RETURNS numeric[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i), '{}')
-    FROM unnest(a, b) WITH ORDINALITY AS u (x, y, i)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    r numeric[] := '{}';
+BEGIN
+    FOR i IN 1 .. greatest(coalesce(cardinality(a), 0), coalesce(cardinality(b), 0)) LOOP
+        r[i] := coalesce(a[i], 0) + coalesce(b[i], 0);
+    END LOOP;
+    RETURN r;
+END
 $$;
 -- +goose StatementEnd
 
@@ -75,19 +81,11 @@ $$;
 CREATE AGGREGATE tally_sum (numeric[]) (SFUNC = tally_add, STYPE = numeric[], INITCOND = '{}');
 -- +goose StatementEnd
 
--- tally_scale multiplies every sum of the array by s.
--- +goose StatementBegin
-CREATE FUNCTION tally_scale(v numeric[], s int) RETURNS numeric[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(x * s ORDER BY i), '{}') FROM unnest(v) WITH ORDINALITY AS u (x, i)
-$$;
--- +goose StatementEnd
-
 -- tally_nonzero: the array holds a sum other than 0.
 -- +goose StatementBegin
 CREATE FUNCTION tally_nonzero(v numeric[]) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT EXISTS (SELECT FROM unnest(v) AS x WHERE x <> 0)
+    SELECT coalesce(0 <> ANY (v), false)
 $$;
 -- +goose StatementEnd
 
@@ -123,31 +121,51 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 -- +goose StatementEnd
 
+-- tally_attempt is what the tallies read of an attempt row. The triggers pass rows of this type,
+-- not of attempt: a composite value of attempt would carry its transcript and summary, read out
+-- of TOAST and copied at every change.
+CREATE TYPE tally_attempt AS (
+    id bigint, campaign_id bigint, contact_id bigint, number int, state text, outcome text, ended_reason text,
+    success_evaluation text, at_vapi boolean, phone_number_id text, duration_seconds float8, cost numeric,
+    cost_breakdown jsonb, created_at timestamptz, call_created_at timestamptz, started_at timestamptz
+);
+
+-- tally_attempt_of is the tally_attempt of an attempt row (inlined: it reads the columns only).
+-- +goose StatementBegin
+CREATE FUNCTION tally_attempt_of(a attempt) RETURNS tally_attempt
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ROW(a.id, a.campaign_id, a.contact_id, a.number, a.state, a.outcome, a.ended_reason, a.success_evaluation,
+               a.vapi_call_id IS NOT NULL, a.phone_number_id, a.duration_seconds, a.cost, a.cost_breakdown,
+               a.created_at, a.call_created_at, a.started_at)::tally_attempt
+$$;
+-- +goose StatementEnd
+
 -- tally_attempt_facts are one attempt's facts of kinds a and h, times sign; zone is its
 -- contact's first zone (NULL: the contact is gone, no h). (One VALUES list, not a UNION: the
 -- function is inlined into the triggers' statements, and Postgres 15 cannot plan an inlined
 -- UNION over a whole-row argument in an INSERT.)
 -- +goose StatementBegin
-CREATE FUNCTION tally_attempt_facts(a attempt, zone text, sign int)
+CREATE FUNCTION tally_attempt_facts(a tally_attempt, zone text, sign int)
 RETURNS TABLE (kind text, key text[], n bigint, v numeric[])
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT f.kind, f.key, f.n, f.v
     FROM (VALUES
         ('a',
          ARRAY[a.state, a.outcome, a.ended_reason, a.success_evaluation, tally_is_call(a.state, a.outcome)::text,
-               (a.vapi_call_id IS NOT NULL)::text, a.phone_number_id,
+               a.at_vapi::text, a.phone_number_id,
                CASE WHEN tally_is_call(a.state, a.outcome) AND a.outcome = 'completed' AND a.duration_seconds IS NOT NULL
                     THEN width_bucket(a.duration_seconds, '{30,60,120,180,300,600}'::float8[])::text
                     ELSE '' END],
          sign::bigint,
-         tally_scale(ARRAY[coalesce(a.cost, 0), (a.duration_seconds IS NOT NULL)::int, coalesce(a.duration_seconds::numeric, 0),
-               tally_breakdown(a.cost_breakdown -> 'transport'), tally_breakdown(a.cost_breakdown -> 'stt'),
-               tally_breakdown(a.cost_breakdown -> 'llm'), tally_breakdown(a.cost_breakdown -> 'tts'),
-               tally_breakdown(a.cost_breakdown -> 'vapi'),
-               tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'summary')
-               + tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'structuredData')
-               + tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'successEvaluation')
-               + tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'structuredOutput')], sign)),
+         ARRAY[sign * coalesce(a.cost, 0), sign * (a.duration_seconds IS NOT NULL)::int,
+               sign * coalesce(a.duration_seconds::numeric, 0),
+               sign * tally_breakdown(a.cost_breakdown -> 'transport'), sign * tally_breakdown(a.cost_breakdown -> 'stt'),
+               sign * tally_breakdown(a.cost_breakdown -> 'llm'), sign * tally_breakdown(a.cost_breakdown -> 'tts'),
+               sign * tally_breakdown(a.cost_breakdown -> 'vapi'),
+               sign * (tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'summary')
+                       + tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'structuredData')
+                       + tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'successEvaluation')
+                       + tally_breakdown(a.cost_breakdown -> 'analysisCostBreakdown' -> 'structuredOutput'))]),
         ('h',
          CASE WHEN zone IS NOT NULL AND tally_is_call(a.state, a.outcome) THEN
               ARRAY[zone, (floor(extract(epoch FROM coalesce(a.started_at, a.call_created_at, a.created_at)) / 900) * 900)::bigint::text]
@@ -160,15 +178,21 @@ $$;
 
 -- tally_call_facts are the facts of kinds r and z of the contacts given (ids), times sign, from
 -- their attempts: those in the table but for the ids in skip, plus the rows in extra of those
--- contacts (the attempts as a statement found them, when it is undone).
+-- contacts (the attempts as a statement found them, when it is undone). (PL/pgSQL with a generic
+-- plan, made once a session: planning this query at every call cost ten times the update it
+-- follows; the lateral lookups, by index, suit a statement of one contact or of a million.)
 -- +goose StatementBegin
-CREATE FUNCTION tally_call_facts(ids bigint[], skip bigint[], extra attempt[], sign int)
+CREATE FUNCTION tally_call_facts(ids bigint[], skip bigint[], extra tally_attempt[], sign int)
 RETURNS TABLE (campaign_id bigint, kind text, key text[], n bigint, v numeric[])
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH s AS (
         SELECT a.campaign_id, a.contact_id, a.number, a.state, a.outcome, a.success_evaluation
-        FROM attempt a
-        WHERE a.contact_id IN (SELECT unnest(ids)) AND NOT EXISTS (SELECT FROM unnest(skip) AS k (id) WHERE k.id = a.id)
+        FROM unnest(ids) AS i (id)
+        CROSS JOIN LATERAL (SELECT * FROM attempt a WHERE a.contact_id = i.id OFFSET 0) AS a
+        WHERE NOT EXISTS (SELECT FROM unnest(skip) AS k (id) WHERE k.id = a.id)
         UNION ALL
         SELECT e.campaign_id, e.contact_id, e.number, e.state, e.outcome, e.success_evaluation
         FROM unnest(extra) AS e WHERE e.contact_id IN (SELECT unnest(ids))
@@ -191,17 +215,19 @@ LANGUAGE sql STABLE AS $$
     SELECT r.campaign_id, 'z', ARRAY[coalesce(ct.time_zones[1], '')], sign * count(*),
            ARRAY[sign * count(*) FILTER (WHERE r.first_connected IS NOT NULL),
                  sign * count(*) FILTER (WHERE r.first_successful IS NOT NULL)]::numeric[]
-    FROM ranked r JOIN contact ct ON ct.id = r.contact_id
+    FROM ranked r CROSS JOIN LATERAL (SELECT c.time_zones FROM contact c WHERE c.id = r.contact_id OFFSET 0) AS ct
     WHERE r.rank = 1
-    GROUP BY r.campaign_id, ct.time_zones[1]
+    GROUP BY r.campaign_id, ct.time_zones[1];
+END
 $$;
 -- +goose StatementEnd
 
 -- tally_attempt_change appends the deltas of a statement that turned the attempt rows olds
--- into news (olds empty: an insert; news empty: a delete).
+-- into news (olds empty: an insert; news empty: a delete). Its plans are generic, made once a
+-- session (see tally_call_facts).
 -- +goose StatementBegin
-CREATE FUNCTION tally_attempt_change(olds attempt[], news attempt[]) RETURNS void
-LANGUAGE plpgsql AS $$
+CREATE FUNCTION tally_attempt_change(olds tally_attempt[], news tally_attempt[]) RETURNS void
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     ids bigint[];
 BEGIN
@@ -219,19 +245,19 @@ BEGIN
         -- Wait for every other transaction changing calls of these contacts, so the facts
         -- below are computed from their committed rows (READ COMMITTED: each statement
         -- reads a new snapshot).
-        PERFORM FROM contact WHERE id IN (SELECT unnest(ids)) ORDER BY id FOR NO KEY UPDATE;
+        PERFORM FROM contact WHERE id = ANY (ids) ORDER BY id FOR NO KEY UPDATE;
     END IF;
     INSERT INTO tally_delta (campaign_id, kind, key, n, v)
     SELECT d.campaign_id, d.kind, d.key, sum(d.n), tally_sum(d.v)
     FROM (
         SELECT a.campaign_id, f.*
         FROM unnest(olds) AS a
-        LEFT JOIN contact ct ON ct.id = a.contact_id
+        LEFT JOIN LATERAL (SELECT c.id, c.time_zones FROM contact c WHERE c.id = a.contact_id OFFSET 0) AS ct ON true
         CROSS JOIN LATERAL tally_attempt_facts(a, CASE WHEN ct.id IS NOT NULL THEN coalesce(ct.time_zones[1], '') END, -1) AS f
         UNION ALL
         SELECT a.campaign_id, f.*
         FROM unnest(news) AS a
-        LEFT JOIN contact ct ON ct.id = a.contact_id
+        LEFT JOIN LATERAL (SELECT c.id, c.time_zones FROM contact c WHERE c.id = a.contact_id OFFSET 0) AS ct ON true
         CROSS JOIN LATERAL tally_attempt_facts(a, CASE WHEN ct.id IS NOT NULL THEN coalesce(ct.time_zones[1], '') END, 1) AS f
         UNION ALL
         SELECT * FROM tally_call_facts(ids, ARRAY(SELECT a.id FROM unnest(news) AS a), olds, -1)
@@ -247,7 +273,7 @@ $$;
 -- +goose StatementBegin
 CREATE FUNCTION tally_attempt_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM tally_attempt_change('{}'::attempt[], ARRAY(SELECT a::attempt FROM new_rows AS a));
+    PERFORM tally_attempt_change('{}', ARRAY(SELECT tally_attempt_of(a) FROM new_rows AS a));
     RETURN NULL;
 END
 $$;
@@ -270,8 +296,8 @@ BEGIN
            a.vapi_call_id, a.phone_number_id, a.duration_seconds, a.cost, a.cost_breakdown,
            a.created_at, a.call_created_at, a.started_at);
     IF changed IS NOT NULL THEN
-        PERFORM tally_attempt_change(ARRAY(SELECT a::attempt FROM old_rows AS a WHERE a.id IN (SELECT unnest(changed))),
-                                     ARRAY(SELECT a::attempt FROM new_rows AS a WHERE a.id IN (SELECT unnest(changed))));
+        PERFORM tally_attempt_change(ARRAY(SELECT tally_attempt_of(a) FROM old_rows AS a WHERE a.id IN (SELECT unnest(changed))),
+                                     ARRAY(SELECT tally_attempt_of(a) FROM new_rows AS a WHERE a.id IN (SELECT unnest(changed))));
     END IF;
     RETURN NULL;
 END
@@ -282,7 +308,7 @@ $$;
 CREATE FUNCTION tally_attempt_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT FROM old_rows) THEN
-        PERFORM tally_attempt_change(ARRAY(SELECT a::attempt FROM old_rows AS a), '{}'::attempt[]);
+        PERFORM tally_attempt_change(ARRAY(SELECT tally_attempt_of(a) FROM old_rows AS a), '{}');
     END IF;
     RETURN NULL;
 END
@@ -365,7 +391,7 @@ INSERT INTO tally (campaign_id, kind, key, n, v)
 SELECT a.campaign_id, f.kind, f.key, sum(f.n), tally_sum(f.v)
 FROM attempt AS a
 JOIN contact AS ct ON ct.id = a.contact_id
-CROSS JOIN LATERAL tally_attempt_facts(a, coalesce(ct.time_zones[1], ''), 1) AS f
+CROSS JOIN LATERAL tally_attempt_facts(tally_attempt_of(a), coalesce(ct.time_zones[1], ''), 1) AS f
 GROUP BY 1, 2, 3;
 
 -- +goose StatementBegin
@@ -398,15 +424,16 @@ DROP FUNCTION tally_contact_insert();
 DROP FUNCTION tally_attempt_delete();
 DROP FUNCTION tally_attempt_update();
 DROP FUNCTION tally_attempt_insert();
-DROP FUNCTION tally_attempt_change(attempt[], attempt[]);
-DROP FUNCTION tally_call_facts(bigint[], bigint[], attempt[], int);
-DROP FUNCTION tally_attempt_facts(attempt, text, int);
+DROP FUNCTION tally_attempt_change(tally_attempt[], tally_attempt[]);
+DROP FUNCTION tally_call_facts(bigint[], bigint[], tally_attempt[], int);
+DROP FUNCTION tally_attempt_facts(tally_attempt, text, int);
+DROP FUNCTION tally_attempt_of(attempt);
+DROP TYPE tally_attempt;
 DROP FUNCTION tally_contact_key(contact);
 DROP FUNCTION tally_breakdown(jsonb);
 DROP FUNCTION tally_is_call(text, text);
 DROP FUNCTION tally_success(text);
 DROP FUNCTION tally_nonzero(numeric[]);
-DROP FUNCTION tally_scale(numeric[], int);
 DROP AGGREGATE tally_sum(numeric[]);
 DROP FUNCTION tally_add(numeric[], numeric[]);
 DROP INDEX attempt_vapi_to_idx;
