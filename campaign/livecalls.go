@@ -75,8 +75,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	return list, nil
 }
 
-// CampaignTotals are figures of a campaign that read all its rows: its contacts by state and
-// its cost so far.
+// CampaignTotals are a campaign's contacts by state and its cost so far (from the tallies).
 type CampaignTotals struct {
 	ID int64
 	// ByState counts the contacts in each state (states with none are absent).
