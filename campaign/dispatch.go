@@ -26,7 +26,13 @@ import (
 //     in whatever order its plan scans them. Two exceptions cannot close a cycle: the contact of
 //     a result (in a call) comes before 3, as no statement locking many contacts waits for a
 //     contact in a call that it does not also change; and SELECT … FOR UPDATE SKIP LOCKED
-//     (the hopper) never waits;
+//     (the hopper) never waits. The tally trigger of attempt (migration 00024) takes this lock
+//     too: a statement that changes the calls of contacts (a call added, ended, connected …)
+//     locks those contacts, in id order, FOR NO KEY UPDATE, after the attempt rows it changed,
+//     so two transactions changing calls of one contact recompute its tallies one after the
+//     other. Only BeginAttempt's insert (its contact already held), CallNotCreated and results
+//     (attempt first, then that contact, which RecordEvents locks up front with the others)
+//     change calls; a status-update, CallCreated and a lookup change none and lock no contact;
 //  5. campaign rows, several of them in id order, always FOR NO KEY UPDATE (or an UPDATE,
 //     which takes the same lock), so foreign-key checks are never blocked; only a deletion
 //     (DeleteCampaign, an import replacing a draft) takes FOR UPDATE, as a DELETE must, after
@@ -868,8 +874,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error
 				return err
 			}
 			rows, err := tx.Query(ctx, `
-				SELECT state, outcome, count(*) FROM contact WHERE campaign_id = $1 GROUP BY state, outcome`,
-				campaignID)
+				SELECT key[1], key[2], sum(n)::int FROM `+tallySQL(tallyContacts)+` t GROUP BY 1, 2`, campaignID)
 			if err != nil {
 				return err
 			}
@@ -890,17 +895,15 @@ func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error
 				return err
 			}
 			err = tx.QueryRow(ctx, `
-				SELECT count(*) FILTER (WHERE state = ANY($2)),
-				       count(*) FILTER (WHERE state <> $3),
-				       coalesce(sum(cost), 0)::float8
-				FROM attempt WHERE campaign_id = $1`, campaignID, liveAttemptStates(), AttemptNotCreated).
+				SELECT coalesce(sum(n) FILTER (WHERE key[1] = ANY($2)), 0)::int,
+				       coalesce(sum(n) FILTER (WHERE key[1] <> $3), 0)::int,
+				       coalesce(sum(v[1]), 0)::float8
+				FROM `+tallySQL(tallyAttempts)+` t`, campaignID, liveAttemptStates(), AttemptNotCreated).
 				Scan(&p.Live, &p.Attempts, &p.Cost)
 			if err != nil {
 				return err
 			}
-			return tx.QueryRow(ctx, `
-				SELECT min(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = `+pendingSQL,
-				campaignID).Scan(&p.NextDue)
+			return tx.QueryRow(ctx, nextDueSQL, campaignID).Scan(&p.NextDue)
 		})
 	if err != nil {
 		return Progress{}, fmt.Errorf("progress of campaign %d: %w", campaignID, err)

@@ -75,8 +75,7 @@ func (s *Store) LiveCalls(ctx context.Context, createdBy time.Time) ([]CampaignL
 	return list, nil
 }
 
-// CampaignTotals are figures of a campaign that read all its rows: its contacts by state and
-// its cost so far.
+// CampaignTotals are a campaign's contacts by state and its cost so far (from the tallies).
 type CampaignTotals struct {
 	ID int64
 	// ByState counts the contacts in each state (states with none are absent).
@@ -86,9 +85,7 @@ type CampaignTotals struct {
 }
 
 // CampaignTotals returns the totals of the campaigns given, in id order (an unknown id is left
-// out). Each reads every contact and attempt of its campaign, so a caller at every scrape
-// should cache them (internal/metrics reads them at most every 30 s): about 0.6 s for a
-// campaign of a million contacts on a busy 2-core machine (BENCHMARKS.md, "Console queries").
+// out). They are read from the tallies (see tallySQL): a few rows a campaign, whatever its size.
 func (s *Store) CampaignTotals(ctx context.Context, campaignIDs []int64) ([]CampaignTotals, error) {
 	if len(campaignIDs) == 0 {
 		return nil, nil
@@ -99,7 +96,7 @@ func (s *Store) CampaignTotals(ctx context.Context, campaignIDs []int64) ([]Camp
 			list = nil
 			index := map[int64]int{}
 			rows, err := tx.Query(ctx, `
-				SELECT c.id, coalesce((SELECT sum(a.cost) FROM attempt a WHERE a.campaign_id = c.id), 0)::float8
+				SELECT c.id, coalesce((SELECT sum(t.v[1]) FROM `+tallyRowsSQL("= c.id", tallyAttempts)+` t), 0)::float8
 				FROM campaign c WHERE c.id = ANY($1) ORDER BY c.id`, campaignIDs)
 			if err != nil {
 				return err
@@ -113,8 +110,8 @@ func (s *Store) CampaignTotals(ctx context.Context, campaignIDs []int64) ([]Camp
 				return err
 			}
 			rows, err = tx.Query(ctx, `
-				SELECT campaign_id, state, count(*)::int FROM contact WHERE campaign_id = ANY($1)
-				GROUP BY campaign_id, state`, campaignIDs)
+				SELECT campaign_id, key[1], sum(n)::int FROM `+tallyRowsSQL("= ANY ($1)", tallyContacts)+` t
+				GROUP BY 1, 2 HAVING sum(n) <> 0`, campaignIDs)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -166,19 +166,25 @@ func callsArgs(args ...any) []any {
 	return append(args, AttemptNotCreated, OutcomeCapacity)
 }
 
-// successSQL is true for an attempt whose success evaluation counts as a success.
-func successSQL() string {
-	return `lower(btrim(a.success_evaluation)) IN ('` + strings.Join(SuccessValues, `', '`) + `')`
-}
-
 // ReportFacts reads the figures of a campaign's report in one consistent snapshot. A campaign
 // that does not exist is ErrNotFound.
 func (s *Store) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts, error) {
+	return s.reportFacts(ctx, campaignID, []reportRead{
+		readReportTimes, readContactCounts, readZoneFacts, readAttemptGroups, readCallNumbers, readDurations, readHours,
+		readCallerNumbers,
+	})
+}
+
+// reportRead reads some of a report's figures into f (whose Campaign is set) in tx.
+type reportRead func(ctx context.Context, tx pgx.Tx, f *ReportFacts) error
+
+// reportFacts reads a campaign's report figures with reads, in one REPEATABLE READ snapshot.
+func (s *Store) reportFacts(ctx context.Context, campaignID int64, reads []reportRead) (*ReportFacts, error) {
 	var f *ReportFacts
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			f = &ReportFacts{}
-			// A few aggregate scans: JIT compilation would cost more than it saves.
+			// A few small aggregates: JIT compilation would cost more than it saves.
 			if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 				return err
 			}
@@ -194,10 +200,7 @@ func (s *Store) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts
 				Scan(&f.Runner.Live, &f.Runner.LastSeen); err != nil {
 				return err
 			}
-			for _, read := range []func(context.Context, pgx.Tx, *ReportFacts) error{
-				readReportTimes, readContactCounts, readZoneFacts, readAttemptGroups, readCallNumbers, readDurations, readHours,
-				readCallerNumbers,
-			} {
+			for _, read := range reads {
 				if err := read(ctx, tx, f); err != nil {
 					return err
 				}
@@ -213,8 +216,8 @@ func (s *Store) ReportFacts(ctx context.Context, campaignID int64) (*ReportFacts
 	return f, nil
 }
 
-// readReportTimes reads the snapshot's time, the campaign's run times, the pending contacts' due times, and the
-// attempts' times, live count and cost.
+// readReportTimes reads the snapshot's time, the campaign's run times, the pending contacts' due
+// times, the attempts' time bounds (index probes), and the live count and cost (tallies).
 func readReportTimes(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	id := f.Campaign.ID
 	err := tx.QueryRow(ctx, `SELECT started_at, finished_at, now() FROM campaign WHERE id = $1`, id).
@@ -222,36 +225,30 @@ func readReportTimes(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	err = tx.QueryRow(ctx, `
-		SELECT min(next_attempt_at), max(next_attempt_at) FROM contact WHERE campaign_id = $1 AND state = `+pendingSQL, id).
-		Scan(&f.NextDue, &f.LastDue)
-	if err != nil {
+	if err := tx.QueryRow(ctx, nextDueSQL, id).Scan(&f.NextDue); err != nil {
 		return err
 	}
-	var analysis []string
-	for _, k := range []string{"summary", "structuredData", "successEvaluation", "structuredOutput"} {
-		analysis = append(analysis, "coalesce("+breakdownNumber("analysisCostBreakdown", k)+", 0)")
+	if err := tx.QueryRow(ctx, lastDueSQL, id).Scan(&f.LastDue); err != nil {
+		return err
 	}
-	sum := func(expr string) string { return `coalesce(sum(` + expr + `), 0)::float8` }
+	if err := tx.QueryRow(ctx, attemptBoundsSQL, id).Scan(&f.FirstAttemptAt, &f.LastAttemptAt, &f.VapiFrom, &f.VapiTo); err != nil {
+		return err
+	}
+	sum := func(i int) string { return fmt.Sprintf(`coalesce(sum(v[%d]), 0)::float8`, i) }
 	c := &f.Cost
+	// v: cost, with a duration, duration, transport, stt, llm, tts, vapi, analysis.
 	return tx.QueryRow(ctx, `
-		SELECT min(a.created_at), max(a.created_at),
-		       count(*) FILTER (WHERE a.state = ANY($2)),
-		       min(least(a.created_at, a.call_created_at)) FILTER (WHERE a.vapi_call_id IS NOT NULL),
-		       max(greatest(a.created_at, a.call_created_at, a.ended_at)) FILTER (WHERE a.vapi_call_id IS NOT NULL),
-		       `+sum(`a.cost`)+`, `+sum(breakdownNumber("transport"))+`, `+sum(breakdownNumber("stt"))+`,
-		       `+sum(breakdownNumber("llm"))+`, `+sum(breakdownNumber("tts"))+`, `+sum(breakdownNumber("vapi"))+`,
-		       `+sum(strings.Join(analysis, " + "))+`
-		FROM attempt a WHERE a.campaign_id = $1`, id, liveAttemptStates()).
-		Scan(&f.FirstAttemptAt, &f.LastAttemptAt, &f.LiveCalls, &f.VapiFrom, &f.VapiTo,
-			&c.TotalUSD, &c.TransportUSD, &c.STTUSD, &c.LLMUSD, &c.TTSUSD, &c.VapiUSD, &c.AnalysisUSD)
+		SELECT coalesce(sum(n) FILTER (WHERE key[1] = ANY($2)), 0)::int,
+		       `+sum(1)+`, `+sum(4)+`, `+sum(5)+`, `+sum(6)+`, `+sum(7)+`, `+sum(8)+`, `+sum(9)+`
+		FROM `+tallySQL(tallyAttempts)+` t`, id, liveAttemptStates()).
+		Scan(&f.LiveCalls, &c.TotalUSD, &c.TransportUSD, &c.STTUSD, &c.LLMUSD, &c.TTSUSD, &c.VapiUSD, &c.AnalysisUSD)
 }
 
 // readContactCounts counts the contacts by state and outcome.
 func readContactCounts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
-		SELECT state, outcome, count(*), count(*) FILTER (WHERE attempts > 0) FROM contact WHERE campaign_id = $1
-		GROUP BY state, outcome ORDER BY state, outcome`, f.Campaign.ID)
+		SELECT key[1], key[2], sum(n)::int, coalesce(sum(n) FILTER (WHERE key[4] = 'true'), 0)::int
+		FROM `+tallySQL(tallyContacts)+` t GROUP BY 1, 2 ORDER BY 1, 2`, f.Campaign.ID)
 	if err != nil {
 		return err
 	}
@@ -266,19 +263,18 @@ func readContactCounts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 // readZoneFacts counts contacts and their calls by time zone: the funnel, zone by zone.
 func readZoneFacts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
-		SELECT coalesce(ct.time_zones[1], '') AS zone, count(*),
-		       count(*) FILTER (WHERE x.calls > 0), count(*) FILTER (WHERE x.connected > 0),
-		       count(*) FILTER (WHERE x.successful > 0),
-		       coalesce(sum(x.calls), 0)::int, coalesce(sum(x.connected), 0)::int
-		FROM contact ct
-		LEFT JOIN (
-			SELECT a.contact_id, count(*) AS calls, count(*) FILTER (WHERE a.outcome = $2) AS connected,
-			       count(*) FILTER (WHERE `+successSQL()+`) AS successful
-			FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
-			GROUP BY a.contact_id
-		) x ON x.contact_id = ct.id
-		WHERE ct.campaign_id = $1
-		GROUP BY zone ORDER BY count(*) DESC, zone`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
+		WITH contacts AS (
+			SELECT key[3] AS zone, sum(n) AS n FROM `+tallySQL(tallyContacts)+` t GROUP BY 1
+		), calls AS (
+			SELECT key[1] AS zone, sum(n) AS n, sum(v[1]) AS connected FROM `+tallySQL(tallyHours)+` t GROUP BY 1
+		), dialed AS (
+			SELECT key[1] AS zone, n, v FROM `+tallySQL(tallyZones)+` t
+		)
+		SELECT c.zone, c.n::int, coalesce(d.n, 0)::int, coalesce(d.v[1], 0)::int, coalesce(d.v[2], 0)::int,
+		       coalesce(x.n, 0)::int, coalesce(x.connected, 0)::int
+		FROM contacts c LEFT JOIN dialed d USING (zone) LEFT JOIN calls x USING (zone)
+		WHERE c.n <> 0
+		ORDER BY c.n DESC, c.zone`, f.Campaign.ID)
 	if err != nil {
 		return err
 	}
@@ -293,11 +289,10 @@ func readZoneFacts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 // readAttemptGroups counts the attempts by ended reason, outcome, evaluation, call and call id.
 func readAttemptGroups(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
-		SELECT a.ended_reason, a.outcome, a.success_evaluation, (`+callsSQL(2)+`), a.vapi_call_id IS NOT NULL,
-		       count(*), coalesce(sum(a.cost), 0)::float8, count(a.duration_seconds),
-		       coalesce(sum(a.duration_seconds), 0)::float8
-		FROM attempt a WHERE a.campaign_id = $1
-		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, callsArgs(f.Campaign.ID)...)
+		SELECT key[3], key[2], key[4], key[5]::boolean, key[6]::boolean, sum(n)::int, coalesce(sum(v[1]), 0)::float8,
+		       coalesce(sum(v[2]), 0)::int, coalesce(sum(v[3]), 0)::float8
+		FROM `+tallySQL(tallyAttempts)+` t
+		GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, f.Campaign.ID)
 	if err != nil {
 		return err
 	}
@@ -314,26 +309,9 @@ func readAttemptGroups(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 // connected and first successful call.
 func readCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
-		WITH c AS (
-			SELECT a.contact_id, a.outcome = $2 AS connected, `+successSQL()+` AS successful,
-			       row_number() OVER (PARTITION BY a.contact_id ORDER BY a.number) AS n
-			FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
-		), firsts AS (
-			SELECT min(n) FILTER (WHERE connected) AS connected, min(n) FILTER (WHERE successful) AS successful
-			FROM c GROUP BY contact_id
-		)
-		SELECT n, sum(calls)::int, sum(connected)::int, sum(successful)::int, sum(first_connected)::int,
-		       sum(first_successful)::int
-		FROM (
-			SELECT n, count(*) AS calls, count(*) FILTER (WHERE connected) AS connected,
-			       count(*) FILTER (WHERE successful) AS successful, 0 AS first_connected, 0 AS first_successful
-			FROM c GROUP BY n
-			UNION ALL
-			SELECT connected, 0, 0, 0, count(*), 0 FROM firsts WHERE connected IS NOT NULL GROUP BY connected
-			UNION ALL
-			SELECT successful, 0, 0, 0, 0, count(*) FROM firsts WHERE successful IS NOT NULL GROUP BY successful
-		) x
-		GROUP BY n ORDER BY n`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
+		SELECT key[1]::int, n::int, coalesce(v[1], 0)::int, coalesce(v[2], 0)::int, coalesce(v[3], 0)::int,
+		       coalesce(v[4], 0)::int
+		FROM `+tallySQL(tallyRanks)+` t ORDER BY 1`, f.Campaign.ID)
 	if err != nil {
 		return err
 	}
@@ -349,11 +327,15 @@ func readCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 // they came from.
 func readCallerNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
-		SELECT a.phone_number_id, coalesce((SELECT number FROM caller_number WHERE id = a.phone_number_id), ''),
-		       count(*), count(*) FILTER (WHERE a.outcome = $2), count(*) FILTER (WHERE `+successSQL()+`),
-		       coalesce(sum(a.cost), 0)::float8
-		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
-		GROUP BY a.phone_number_id ORDER BY a.phone_number_id`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
+		SELECT x.id, coalesce((SELECT number FROM caller_number WHERE id = x.id), ''), x.calls, x.connected,
+		       x.successful, x.cost
+		FROM (
+			SELECT key[7] AS id, sum(n)::int AS calls, coalesce(sum(n) FILTER (WHERE key[2] = $2), 0)::int AS connected,
+			       coalesce(sum(n) FILTER (WHERE tally_success(key[4])), 0)::int AS successful,
+			       coalesce(sum(v[1]), 0)::float8 AS cost
+			FROM `+tallySQL(tallyAttempts)+` t WHERE key[5] = 'true'
+			GROUP BY 1 HAVING sum(n) <> 0
+		) x ORDER BY x.id`, f.Campaign.ID, OutcomeCompleted)
 	if err != nil {
 		return err
 	}
@@ -365,29 +347,34 @@ func readCallerNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	return err
 }
 
-// readDurations reads the connected calls' duration figures and every call's total duration.
+// readDurations reads the connected calls' duration figures and every call's total duration: the
+// counts and sums from the tallies, the percentiles by position in
+// attempt_connected_duration_idx.
 func readDurations(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	d := &f.Duration
 	d.Buckets = make([]int, len(DurationBucketEdges)+1)
 	id := f.Campaign.ID
+	var seconds float64
 	err := tx.QueryRow(ctx, `
-		SELECT count(*) FILTER (WHERE a.outcome = $2 AND a.duration_seconds IS NOT NULL),
-		       coalesce(avg(a.duration_seconds) FILTER (WHERE a.outcome = $2), 0)::float8,
-		       coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_seconds)
-		                FILTER (WHERE a.outcome = $2), 0)::float8,
-		       coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY a.duration_seconds)
-		                FILTER (WHERE a.outcome = $2), 0)::float8,
-		       coalesce(sum(a.duration_seconds), 0)::float8
-		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(3), callsArgs(id, OutcomeCompleted)...).
-		Scan(&d.Calls, &d.Mean, &d.P50, &d.P90, &d.TotalSeconds)
+		SELECT coalesce(sum(v[2]) FILTER (WHERE key[2] = $2), 0)::int,
+		       coalesce(sum(v[3]) FILTER (WHERE key[2] = $2), 0)::float8,
+		       coalesce(sum(v[3]), 0)::float8
+		FROM `+tallySQL(tallyAttempts)+` t WHERE key[5] = 'true'`, id, OutcomeCompleted).
+		Scan(&d.Calls, &seconds, &d.TotalSeconds)
 	if err != nil {
 		return err
 	}
+	if d.Calls > 0 {
+		d.Mean = seconds / float64(d.Calls)
+		if d.P50, err = durationPercentile(ctx, tx, id, d.Calls, 0.5); err != nil {
+			return err
+		}
+		if d.P90, err = durationPercentile(ctx, tx, id, d.Calls, 0.9); err != nil {
+			return err
+		}
+	}
 	rows, err := tx.Query(ctx, `
-		SELECT width_bucket(a.duration_seconds, $2::float8[]), count(*)
-		FROM attempt a WHERE a.campaign_id = $1 AND `+callsSQL(4)+` AND a.outcome = $3
-		  AND a.duration_seconds IS NOT NULL
-		GROUP BY 1`, callsArgs(id, DurationBucketEdges, OutcomeCompleted)...)
+		SELECT key[8]::int, sum(n)::int FROM `+tallySQL(tallyAttempts)+` t WHERE key[8] <> '' GROUP BY 1`, id)
 	if err != nil {
 		return err
 	}
@@ -401,21 +388,42 @@ func readDurations(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	return err
 }
 
+// durationPercentile is the percentile p of the n connected calls' durations, interpolated as
+// Postgres's percentile_cont does, read by position in attempt_connected_duration_idx.
+func durationPercentile(ctx context.Context, tx pgx.Tx, campaignID int64, n int, p float64) (float64, error) {
+	pos := p * float64(n-1)
+	first := math.Floor(pos)
+	rows, err := tx.Query(ctx, connectedDurationsSQL, campaignID, int64(first))
+	if err != nil {
+		return 0, err
+	}
+	values, err := pgx.CollectRows(rows, pgx.RowTo[float64])
+	if err != nil {
+		return 0, err
+	}
+	if len(values) == 0 {
+		return 0, fmt.Errorf("connected call %d of %d: %w", int64(first), n, ErrNotFound)
+	}
+	if pos == first || len(values) == 1 {
+		return values[0], nil
+	}
+	return values[0] + (values[1]-values[0])*(pos-first), nil
+}
+
 // readHours counts the calls by the contact's local hour at the call's start (its creation
-// for calls that never started), in the contact's first zone, as Postgres knows the zone.
+// for calls that never started), in the contact's first zone, as Postgres knows the zone: the
+// tallies keep them by zone and UTC quarter hour, which has one local hour in every zone.
 func readHours(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	rows, err := tx.Query(ctx, `
 		WITH calls AS (
-			SELECT coalesce(a.started_at, a.call_created_at, a.created_at) AS at, a.outcome,
-			       coalesce(ct.time_zones[1], '') AS zone
-			FROM attempt a JOIN contact ct ON ct.id = a.contact_id
-			WHERE a.campaign_id = $1 AND `+callsSQL(3)+`
+			SELECT key[1] AS zone, to_timestamp(key[2]::bigint) AS at, n, v[1] AS connected
+			FROM `+tallySQL(tallyHours)+` t
 		), known AS (
 			SELECT name FROM pg_timezone_names WHERE name IN (SELECT DISTINCT zone FROM calls)
 		)
 		SELECT CASE WHEN zone IN (SELECT name FROM known) THEN extract(hour FROM at AT TIME ZONE zone)::int ELSE -1 END,
-		       count(*), count(*) FILTER (WHERE outcome = $2)
-		FROM calls GROUP BY 1`, callsArgs(f.Campaign.ID, OutcomeCompleted)...)
+		       sum(n)::int, coalesce(sum(connected), 0)::int
+		FROM calls GROUP BY 1`, f.Campaign.ID)
 	if err != nil {
 		return err
 	}

@@ -111,12 +111,13 @@ func (s *Store) ListCampaignsPage(ctx context.Context, p ListPage) ([]CampaignSu
 				FROM campaign c
 				CROSS JOIN LATERAL (SELECT `+runnerStateSQL+`) r(live, last_seen)
 				CROSS JOIN LATERAL (
-					SELECT count(*)::int AS total, (count(*) FILTER (WHERE state = ANY($1)))::int AS final
-					FROM contact WHERE campaign_id = c.id
+					SELECT coalesce(sum(t.n), 0)::int AS total, coalesce(sum(t.n) FILTER (WHERE t.key[1] = ANY($1)), 0)::int AS final
+					FROM `+tallyRowsSQL("= c.id", tallyContacts)+` t
 				) ct
 				CROSS JOIN LATERAL (
-					SELECT (count(*) FILTER (WHERE state = ANY($2)))::int AS live, coalesce(sum(cost), 0)::float8 AS cost
-					FROM attempt WHERE campaign_id = c.id
+					SELECT coalesce(sum(t.n) FILTER (WHERE t.key[1] = ANY($2)), 0)::int AS live,
+					       coalesce(sum(t.v[1]), 0)::float8 AS cost
+					FROM `+tallyRowsSQL("= c.id", tallyAttempts)+` t
 				) a
 				WHERE ($3::text IS NULL OR c.status = $3)
 				  AND (NOT $4 OR c.paused_reason = $5)

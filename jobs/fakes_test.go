@@ -33,6 +33,8 @@ type fakeStore struct {
 	RecordEventsFunc      func(ctx context.Context, events []campaign.RecordedEvent, now time.Time) ([]campaign.EventRecord, error)
 	SaveEventFunc         func(ctx context.Context, e campaign.WebhookEvent) (int64, error)
 	ApplyEventFunc        func(ctx context.Context, id int64, ch campaign.EventChange, now time.Time) (bool, error)
+	// CompactTalliesFunc may be nil: the reconciler's tests then fold nothing.
+	CompactTalliesFunc func(ctx context.Context) (int, error)
 }
 
 // compile-time checks that the fake is the store of the dial worker, the reconciler and the
@@ -105,6 +107,13 @@ func (s *fakeStore) NoteLookup(ctx context.Context, attemptID int64, now time.Ti
 
 func (s *fakeStore) ApplyResult(ctx context.Context, r campaign.CallResult, now time.Time) (bool, error) {
 	return s.ApplyResultFunc(ctx, r, now)
+}
+
+func (s *fakeStore) CompactTallies(ctx context.Context) (int, error) {
+	if s.CompactTalliesFunc == nil {
+		return 0, nil
+	}
+	return s.CompactTalliesFunc(ctx)
 }
 
 func (s *fakeStore) CampaignSecret(ctx context.Context, campaignID int64) (string, error) {

@@ -67,14 +67,19 @@ type ReconcileWorker struct {
 // reconcileBatch bounds the attempts one run looks at.
 const reconcileBatch = 200
 
-// Work implements river.Worker.
+// Work implements river.Worker. Each run also folds the pending tally deltas of every campaign
+// into their totals (Store.CompactTallies; a run that finds another compactor at work skips it),
+// so that the reports' readers sum few deltas.
 func (w *ReconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	var errs []error
+	if _, err := w.Store.CompactTallies(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	now := w.Now()
 	stale, err := w.Store.StaleAttempts(ctx, job.Args.CampaignID, now.Add(-w.Config.ReportGrace), now.Add(-w.Config.CreatingGrace), reconcileBatch)
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	for i := range stale {
 		if err := w.reconcile(ctx, &stale[i]); err != nil {
 			errs = append(errs, err)

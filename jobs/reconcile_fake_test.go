@@ -247,3 +247,18 @@ func TestReconcileOnFakes(t *testing.T) {
 		})
 	}
 }
+
+// TestReconcileCompactsTallies: every run folds the tally deltas first; a compaction that fails
+// does not keep the run from reconciling, and its error is the run's.
+func TestReconcileCompactsTallies(t *testing.T) {
+	t.Parallel()
+	b := setupReconcile(t)
+	failed := errors.New("compaction failed")
+	b.store.CompactTalliesFunc = func(context.Context) (int, error) {
+		b.record("CompactTallies")
+		return 0, failed
+	}
+	err := b.worker.Work(context.Background(), &river.Job[jobs.ReconcileArgs]{})
+	require.ErrorIs(t, err, failed)
+	require.Equal(t, []string{"CompactTallies", "StaleAttempts(0, reports before -30s, creating before -20s, 200)"}, b.calls)
+}

@@ -37,6 +37,7 @@ type ReconcileStore interface {
 	CallNotCreated(ctx context.Context, attemptID int64, kind campaign.NotCreatedKind, callID, detail string, retryAt, now time.Time) error
 	NoteLookup(ctx context.Context, attemptID int64, now time.Time) (lookups int, err error)
 	ApplyResult(ctx context.Context, r campaign.CallResult, now time.Time) (applied bool, err error)
+	CompactTallies(ctx context.Context) (folded int, err error)
 }
 
 // RecordStore is what Recorder needs of the store.
