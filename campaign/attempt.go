@@ -332,7 +332,7 @@ func jsonArg(b json.RawMessage) any {
 func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (applied bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var touched map[int64]int
-		applied, touched, err = applyResult(ctx, tx, r, now, true)
+		applied, touched, err = applyResult(ctx, tx, r, now, nil)
 		if err != nil {
 			return err
 		}
@@ -346,14 +346,20 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 
 // applyResult is ApplyResult in tx, but for the campaigns to settle (settleCampaigns), which it
 // returns: the attempt's own, and any whose contacts a do-not-call answer finished. applied is
-// false when the attempt had its result already. alone: see settleContact.
-func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, alone bool) (applied bool, touched map[int64]int, err error) {
-	a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID)
+// false when the attempt had its result already. held: see lockAttemptOfCall (nil: applied
+// alone); with held, a result whose contact is not among them returns errApplyAlone.
+func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, held *heldLocks) (applied bool, touched map[int64]int, err error) {
+	a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID, held)
 	if err != nil {
 		return false, nil, err
 	}
 	if a.reportAt != nil {
 		return false, nil, nil
+	}
+	if held != nil && !held.contacts[a.contactID] {
+		// Matched since the contacts were locked (an earlier event of the batch gave the
+		// attempt its call id): locking the contact now could close a cycle.
+		return false, nil, errApplyAlone
 	}
 	reason := r.EndedReason
 	if reason == "" {
@@ -389,7 +395,7 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, al
 		retry := now.Add(CapacityRetryDelay)
 		return true, nil, uncountAttempt(ctx, tx, a.contactID, &retry, now)
 	}
-	decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, alone)
+	decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, held == nil)
 	if err != nil {
 		return false, nil, err
 	}
@@ -413,7 +419,7 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, al
 // reconciler. Unknown calls → ErrUnknownCall.
 func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error {
 	st := CallStatus{CampaignID: campaignID, CallID: callID, AttemptKey: attemptKey, Status: status, EndedReason: endedReason}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return applyStatus(ctx, tx, st, now) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return applyStatus(ctx, tx, st, now, nil) })
 	if err != nil {
 		return fmt.Errorf("apply status %q of call %q: %w", status, callID, err)
 	}
@@ -430,9 +436,9 @@ type CallStatus struct {
 	Status, EndedReason string
 }
 
-// applyStatus is ApplyStatus in tx.
-func applyStatus(ctx context.Context, tx pgx.Tx, st CallStatus, now time.Time) error {
-	a, err := lockAttemptOfCall(ctx, tx, st.CallID, st.AttemptKey, st.CampaignID)
+// applyStatus is ApplyStatus in tx; held: see lockAttemptOfCall (nil: applied alone).
+func applyStatus(ctx context.Context, tx pgx.Tx, st CallStatus, now time.Time, held *heldLocks) error {
+	a, err := lockAttemptOfCall(ctx, tx, st.CallID, st.AttemptKey, st.CampaignID, held)
 	if err != nil {
 		return err
 	}

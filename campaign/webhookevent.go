@@ -111,7 +111,7 @@ func (s *Store) ApplyEvent(ctx context.Context, id int64, ch EventChange, now ti
 		applied, rejected = false, nil
 		var applyErr error
 		var touched map[int64]int
-		applied, touched, applyErr = applyChange(ctx, tx, ch, now, true)
+		applied, touched, applyErr = applyChange(ctx, tx, ch, now, nil)
 		if applyErr == nil {
 			applyErr = settleCampaigns(ctx, tx, touched, now)
 		}
@@ -144,13 +144,14 @@ func (s *Store) ApplyEvent(ctx context.Context, id int64, ch EventChange, now ti
 }
 
 // applyChange applies ch in tx (applyResult or applyStatus) and returns the campaigns to settle
-// (settleCampaigns); alone: see settleContact.
-func applyChange(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, alone bool) (applied bool, touched map[int64]int, err error) {
+// (settleCampaigns); held: the rows locked before a batch of events is applied (see
+// lockAttemptOfCall), nil when ch is applied alone.
+func applyChange(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, held *heldLocks) (applied bool, touched map[int64]int, err error) {
 	switch {
 	case ch.Result != nil:
-		return applyResult(ctx, tx, *ch.Result, now, alone)
+		return applyResult(ctx, tx, *ch.Result, now, held)
 	case ch.Status != nil:
-		return false, nil, applyStatus(ctx, tx, *ch.Status, now)
+		return false, nil, applyStatus(ctx, tx, *ch.Status, now, held)
 	}
 	return false, nil, nil
 }
@@ -161,8 +162,9 @@ type applyError struct{ err error }
 
 func (e *applyError) Error() string { return e.err.Error() }
 
-// errApplyAlone: a result must be applied in a transaction of its own (see settleContact).
-var errApplyAlone = errors.New("the result must be applied alone")
+// errApplyAlone: an event must be applied in a transaction of its own, as it would lock rows out
+// of a batch's lock order (see settleContact and lockAttemptOfCall).
+var errApplyAlone = errors.New("the event must be applied alone")
 
 // RecordedEvent is a webhook event to store and apply (RecordEvents): the raw event and the
 // change it asks for.
@@ -189,12 +191,15 @@ type EventRecord struct {
 // requests waiting at once share one commit (group commit); nothing is stored when it fails. The
 // raw events are inserted first, in one round trip; then the attempts any of them names are
 // locked, in id order, and the contacts of those that results will settle, in id order (the lock
-// order of campaign/dispatch.go: attempts, then contacts); then each event is applied in order,
+// order of campaign/dispatch.go: attempts, then contacts), and no other attempt or contact row is
+// locked after that; then each event is applied in order,
 // in a savepoint of its own, as ApplyEvent would (two events of one call see each other, as
 // one after the other), except that their campaigns are settled once for all at the end, so the
 // campaign rows are locked last, in id order, once, and for the commit only. An event whose
-// change fails, or would lock rows out of that order (see settleContact), is rolled back to its
-// savepoint and left for the caller to apply alone (EventRecord.Alone). Every other event is
+// change fails, or would lock rows out of that order (see settleContact; or one that matches an
+// attempt or contact that was not locked up front: a call id recorded, by another transaction or
+// by an earlier event of the batch, after the locks were taken, see lockAttemptOfCall), is
+// rolled back to its savepoint and left for the caller to apply alone (EventRecord.Alone). Every other event is
 // marked as ApplyEvent marks it, in one statement. It returns one record per event, in order.
 func (s *Store) RecordEvents(ctx context.Context, events []RecordedEvent, now time.Time) ([]EventRecord, error) {
 	records := make([]EventRecord, len(events))
@@ -209,14 +214,15 @@ func (s *Store) RecordEvents(ctx context.Context, events []RecordedEvent, now ti
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
-		if err := lockEventRows(ctx, tx, events); err != nil {
+		held, err := lockEventRows(ctx, tx, events)
+		if err != nil {
 			return err
 		}
 		touched := map[int64]int{}
 		var marks eventMarks
 		for i, e := range events {
 			rec := &records[i]
-			note, err := applyInSavepoint(ctx, tx, e.Change, now, rec, touched)
+			note, err := applyInSavepoint(ctx, tx, e.Change, now, held, rec, touched)
 			switch {
 			case err != nil:
 				return err
@@ -238,16 +244,16 @@ func (s *Store) RecordEvents(ctx context.Context, events []RecordedEvent, now ti
 	return records, nil
 }
 
-// applyInSavepoint applies ch in a savepoint of tx, filling rec, and adds the campaigns to
-// settle to touched; it returns the event's note (UnknownCallNote or ""). A change that fails or
-// must be applied alone is rolled back to the savepoint and rec.Alone set; the error returned is
-// the savepoint's own.
-func applyInSavepoint(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, rec *EventRecord, touched map[int64]int) (string, error) {
+// applyInSavepoint applies ch in a savepoint of tx, which holds the locks held, filling rec, and
+// adds the campaigns to settle to touched; it returns the event's note (UnknownCallNote or "").
+// A change that fails or must be applied alone is rolled back to the savepoint and rec.Alone
+// set; the error returned is the savepoint's own.
+func applyInSavepoint(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, held *heldLocks, rec *EventRecord, touched map[int64]int) (string, error) {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return "", err
 	}
-	applied, settle, applyErr := applyChange(ctx, sp, ch, now, false)
+	applied, settle, applyErr := applyChange(ctx, sp, ch, now, held)
 	if r, ok := errors.AsType[*EventRejectedError](applyErr); ok {
 		rec.Rejected = r
 		return "", sp.Commit(ctx)
@@ -268,10 +274,11 @@ func applyInSavepoint(ctx context.Context, tx pgx.Tx, ch EventChange, now time.T
 }
 
 // lockEventRows locks the attempts the events name (by call id or attempt key), in id order,
-// then the contacts of the attempts their results will settle, in id order: before any event is
-// applied, so that applying them one after the other takes no attempt or contact lock after
-// another contact's.
-func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) error {
+// then the contacts of the attempts their results will settle, in id order, and returns them:
+// before any event is applied, so that applying them one after the other, each restricted to
+// these rows (see lockAttemptOfCall), takes no attempt or contact lock after another contact's.
+func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) (*heldLocks, error) {
+	held := &heldLocks{attempts: map[int64]bool{}, contacts: map[int64]bool{}}
 	var callIDs, keys []string
 	for _, e := range events {
 		callID, key := e.Change.call()
@@ -283,17 +290,20 @@ func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) error
 		}
 	}
 	if len(callIDs) == 0 && len(keys) == 0 {
-		return nil
+		return held, nil
 	}
 	rows, err := tx.Query(ctx, lockedAttemptSQL+`
 		WHERE vapi_call_id = ANY($1) OR key = ANY($2)
 		ORDER BY id FOR NO KEY UPDATE`, callIDs, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	locked, err := collectLockedAttempts(rows)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	for _, a := range locked {
+		held.attempts[a.id] = true
 	}
 	var contacts []int64
 	for _, e := range events {
@@ -309,13 +319,16 @@ func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) error
 		}
 		if i, err := matchEventAttempt(candidates, r.CallID, r.AttemptKey, r.CampaignID); err == nil {
 			contacts = append(contacts, candidates[i].contactID)
+			held.contacts[candidates[i].contactID] = true
 		}
 	}
 	if len(contacts) == 0 {
-		return nil
+		return held, nil
 	}
-	_, err = tx.Exec(ctx, `SELECT 1 FROM contact WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, contacts)
-	return err
+	if _, err = tx.Exec(ctx, `SELECT 1 FROM contact WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, contacts); err != nil {
+		return nil, err
+	}
+	return held, nil
 }
 
 // call is the call id and attempt key a change names ("" when absent, or for no change).
