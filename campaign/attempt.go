@@ -370,6 +370,20 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, he
 	if a.state == AttemptNotCreated {
 		state = AttemptNotCreated
 	}
+	// The contact is settled first, so that the attempt's row is written once, with the decision.
+	var decision string
+	settled := a.state != AttemptNotCreated && outcome != OutcomeCapacity
+	switch {
+	case a.state == AttemptNotCreated:
+	case outcome == OutcomeCapacity:
+		retry := now.Add(CapacityRetryDelay)
+		err = uncountAttempt(ctx, tx, a.contactID, &retry, now)
+	default:
+		decision, touched, err = settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, held == nil)
+	}
+	if err != nil {
+		return false, nil, err
+	}
 	_, err = tx.Exec(ctx, `
 		UPDATE attempt SET state = $2, report_at = $3, updated_at = $3, outcome = $4, ended_reason = $5,
 			vapi_call_id = coalesce(vapi_call_id, nullif($6, '')),
@@ -380,27 +394,13 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, he
 			cost_breakdown = coalesce($11::jsonb, cost_breakdown), costs = coalesce($12::jsonb, costs),
 			structured_data = coalesce($13::jsonb, structured_data),
 			summary = $14, success_evaluation = $15, transcript = $16, recording_url = $17,
-			stereo_recording_url = $18
+			stereo_recording_url = $18, decision = $20
 		WHERE id = $1`,
 		a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
 		jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
-		r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds())
-	if err != nil {
-		return false, nil, err
-	}
-	switch {
-	case a.state == AttemptNotCreated:
-		return true, nil, nil
-	case outcome == OutcomeCapacity:
-		retry := now.Add(CapacityRetryDelay)
-		return true, nil, uncountAttempt(ctx, tx, a.contactID, &retry, now)
-	}
-	decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, held == nil)
-	if err != nil {
-		return false, nil, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE attempt SET decision = $2 WHERE id = $1`, a.id, decision); err != nil {
-		return false, nil, err
+		r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds(), decision)
+	if err != nil || !settled {
+		return err == nil, nil, err
 	}
 	if touched == nil {
 		touched = map[int64]int{}
