@@ -62,6 +62,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,8 +110,9 @@ func main() { prog.Main(run) }
 // options are the command line's.
 type options struct {
 	benchkit.CommonFlags
-	reports int
-	clients int
+	reports    int
+	clients    int
+	cpuProfile string
 }
 
 func run(ctx context.Context) error {
@@ -118,6 +120,7 @@ func run(ctx context.Context) error {
 	o.Define("the campaign binary, used only for BIN db url when DATABASE_URL is not set", "directory for the results")
 	flag.IntVar(&o.reports, "reports", defaultReports, "end-of-call reports posted in each of the two runs (after the warm-up)")
 	flag.IntVar(&o.clients, "clients", defaultClients, "concurrent clients of the load generator")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (receiver and load generator) during the run with storage to `file`")
 	if err := benchkit.Parse(); err != nil {
 		return err
 	}
@@ -177,8 +180,12 @@ func run(ctx context.Context) error {
 		benchkit.Thousands(int64(bodies.max)), benchkit.Thousands(int64(bodies.mean)))
 
 	prog.Progress("storage on: %s reports from %d clients …", benchkit.Thousands(int64(o.reports)), o.clients)
-	on, err := load(ctx, pool, receiver+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
+		return err
+	}
+	on, err := load(ctx, pool, receiver+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
+	if err := errors.Join(err, stopProfile()); err != nil {
 		return err
 	}
 	check, err := checkStored(ctx, pool, c.ID)
@@ -213,6 +220,29 @@ func run(ctx context.Context) error {
 	res := newResult(&o, dbLabel, bodies, on, off, check, warm, logs.count.Load())
 	res.print(os.Stdout)
 	return prog.SaveJSONLine(filepath.Join(ws.Dir, "webhook-bench.json"), res)
+}
+
+// startCPUProfile starts a CPU profile of this process written to path, and returns what stops
+// it; with path "" it does nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("start the CPU profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write the CPU profile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // newPool opens a pool on dbURL sized as the CLI sizes its own.
