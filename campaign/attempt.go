@@ -371,14 +371,17 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, he
 		state = AttemptNotCreated
 	}
 	// The contact is settled first, so that the attempt's row is written once, with the decision.
-	var decision string
-	settled := a.state != AttemptNotCreated && outcome != OutcomeCapacity
+	var (
+		decision string
+		settled  bool // the contact was settled (touched: the campaigns to settle)
+	)
 	switch {
 	case a.state == AttemptNotCreated:
 	case outcome == OutcomeCapacity:
 		retry := now.Add(CapacityRetryDelay)
 		err = uncountAttempt(ctx, tx, a.contactID, &retry, now)
 	default:
+		settled = true
 		decision, touched, err = settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, held == nil)
 	}
 	if err != nil {
@@ -399,8 +402,11 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, he
 		a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
 		jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
 		r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds(), decision)
-	if err != nil || !settled {
-		return err == nil, nil, err
+	switch {
+	case err != nil:
+		return false, nil, err
+	case !settled:
+		return true, nil, nil
 	}
 	if touched == nil {
 		touched = map[int64]int{}
