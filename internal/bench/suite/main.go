@@ -156,7 +156,14 @@ machine. The storage path's own Go side (0.8-1.1 ms a report over storage off: p
 result's transcript, the group commit) costs about half as much as Postgres and is the next place to look. A CPU
 profile of this process (` + "`webhookbench -cpuprofile`" + `) showed the body's JSON checked four times a report (22% of the
 samples) and the SQL round trips' write syscalls 11%; one of the checks is gone (the handler's CPU a 20 KB report
-0.51 -> 0.42 ms, BenchmarkHandler), and a batch still makes about 8 round trips an event (savepoint, lookups, updates).`
+0.51 -> 0.42 ms, BenchmarkHandler), and a batch still makes about 8 round trips an event (savepoint, lookups, updates).
+
+**This branch against main, back to back** (2026-12-08 00:18 UTC, the shared server on this machine at load 4-7,
+5,000 reports, three pairs): Postgres's CPU a report 1.48/1.42/1.42 -> 1.18/1.10/1.14 ms (-20 to -23%, more than the
+-6 to -8% of the profile runs at load 8-13, and not taken apart: besides the rows written once, a batch now reads
+without re-locking, in each event's savepoint, the rows it locked up front); this process's 1.76/1.62/1.66 -> 1.42/1.30/1.42 ms; storage off 0.81/0.79/0.88 -> 0.62/0.62/0.63
+ms; stored 237/404/400 -> 378/610/455 reports/s, p99 243/90/128 -> 113/49/123 ms. At the new costs the ceiling line
+says 780-835 reports/s stored and 3,160-3,250 with storage off: 3.9-4.2x at best, still far from 1.18x.`
 
 func main() { prog.Main(run) }
 
