@@ -332,7 +332,7 @@ func jsonArg(b json.RawMessage) any {
 func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (applied bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var touched map[int64]int
-		applied, touched, err = applyResult(ctx, tx, r, now, true)
+		applied, touched, err = applyResult(ctx, tx, r, now, nil)
 		if err != nil {
 			return err
 		}
@@ -346,14 +346,20 @@ func (s *Store) ApplyResult(ctx context.Context, r CallResult, now time.Time) (a
 
 // applyResult is ApplyResult in tx, but for the campaigns to settle (settleCampaigns), which it
 // returns: the attempt's own, and any whose contacts a do-not-call answer finished. applied is
-// false when the attempt had its result already. alone: see settleContact.
-func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, alone bool) (applied bool, touched map[int64]int, err error) {
-	a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID)
+// false when the attempt had its result already. held: see lockAttemptOfCall (nil: applied
+// alone); with held, a result whose contact is not among them returns errApplyAlone.
+func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, held *heldLocks) (applied bool, touched map[int64]int, err error) {
+	a, err := lockAttemptOfCall(ctx, tx, r.CallID, r.AttemptKey, r.CampaignID, held)
 	if err != nil {
 		return false, nil, err
 	}
 	if a.reportAt != nil {
 		return false, nil, nil
+	}
+	if held != nil && !held.contacts[a.contactID] {
+		// Matched since the contacts were locked (an earlier event of the batch gave the
+		// attempt its call id): locking the contact now could close a cycle.
+		return false, nil, errApplyAlone
 	}
 	reason := r.EndedReason
 	if reason == "" {
@@ -363,6 +369,23 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, al
 	state := AttemptEnded
 	if a.state == AttemptNotCreated {
 		state = AttemptNotCreated
+	}
+	// The contact is settled first, so that the attempt's row is written once, with the decision.
+	var (
+		decision string
+		settled  bool // the contact was settled (touched: the campaigns to settle)
+	)
+	switch {
+	case a.state == AttemptNotCreated:
+	case outcome == OutcomeCapacity:
+		retry := now.Add(CapacityRetryDelay)
+		err = uncountAttempt(ctx, tx, a.contactID, &retry, now)
+	default:
+		settled = true
+		decision, touched, err = settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, held == nil)
+	}
+	if err != nil {
+		return false, nil, err
 	}
 	_, err = tx.Exec(ctx, `
 		UPDATE attempt SET state = $2, report_at = $3, updated_at = $3, outcome = $4, ended_reason = $5,
@@ -374,27 +397,16 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, al
 			cost_breakdown = coalesce($11::jsonb, cost_breakdown), costs = coalesce($12::jsonb, costs),
 			structured_data = coalesce($13::jsonb, structured_data),
 			summary = $14, success_evaluation = $15, transcript = $16, recording_url = $17,
-			stereo_recording_url = $18
+			stereo_recording_url = $18, decision = $20
 		WHERE id = $1`,
 		a.id, state, now, outcome, reason, r.CallID, r.StartedAt, r.EndedAt, r.DurationSeconds, r.Cost,
 		jsonArg(r.CostBreakdown), jsonArg(r.Costs), jsonArg(r.StructuredData), r.Summary,
-		r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds())
-	if err != nil {
-		return false, nil, err
-	}
+		r.SuccessEvaluation, r.Transcript, r.RecordingURL, r.StereoRecordingURL, r.measuredSeconds(), decision)
 	switch {
-	case a.state == AttemptNotCreated:
+	case err != nil:
+		return false, nil, err
+	case !settled:
 		return true, nil, nil
-	case outcome == OutcomeCapacity:
-		retry := now.Add(CapacityRetryDelay)
-		return true, nil, uncountAttempt(ctx, tx, a.contactID, &retry, now)
-	}
-	decision, touched, err := settleContact(ctx, tx, a, r.CallID, outcome, r.StructuredData, r.EndedAt, now, alone)
-	if err != nil {
-		return false, nil, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE attempt SET decision = $2 WHERE id = $1`, a.id, decision); err != nil {
-		return false, nil, err
 	}
 	if touched == nil {
 		touched = map[int64]int{}
@@ -413,7 +425,7 @@ func applyResult(ctx context.Context, tx pgx.Tx, r CallResult, now time.Time, al
 // reconciler. Unknown calls → ErrUnknownCall.
 func (s *Store) ApplyStatus(ctx context.Context, campaignID int64, callID, attemptKey, status, endedReason string, now time.Time) error {
 	st := CallStatus{CampaignID: campaignID, CallID: callID, AttemptKey: attemptKey, Status: status, EndedReason: endedReason}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return applyStatus(ctx, tx, st, now) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return applyStatus(ctx, tx, st, now, nil) })
 	if err != nil {
 		return fmt.Errorf("apply status %q of call %q: %w", status, callID, err)
 	}
@@ -430,9 +442,9 @@ type CallStatus struct {
 	Status, EndedReason string
 }
 
-// applyStatus is ApplyStatus in tx.
-func applyStatus(ctx context.Context, tx pgx.Tx, st CallStatus, now time.Time) error {
-	a, err := lockAttemptOfCall(ctx, tx, st.CallID, st.AttemptKey, st.CampaignID)
+// applyStatus is ApplyStatus in tx; held: see lockAttemptOfCall (nil: applied alone).
+func applyStatus(ctx context.Context, tx pgx.Tx, st CallStatus, now time.Time, held *heldLocks) error {
+	a, err := lockAttemptOfCall(ctx, tx, st.CallID, st.AttemptKey, st.CampaignID, held)
 	if err != nil {
 		return err
 	}

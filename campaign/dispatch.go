@@ -17,8 +17,11 @@ import (
 // so none can deadlock another:
 //
 //  1. the hopper's advisory lock of a campaign (QueueDue only);
-//  2. attempt rows (a result locks its attempt first; flushJournal share-locks one attempt, the
-//     only lock of its transaction, after BeginAttempt's commit);
+//  2. attempt rows (a result locks its attempt first; a batch of webhook events,
+//     Store.RecordEvents, locks every attempt its events name, in id order, then their results'
+//     contacts, and leaves to be applied alone any event that comes to match another attempt or
+//     contact meanwhile; flushJournal share-locks one attempt, the only lock of its transaction,
+//     after BeginAttempt's commit);
 //  3. suppression entries it adds (INSERT … ON CONFLICT waits for a concurrent insert of the
 //     same number);
 //  4. contact rows, several of them in id order: a statement that changes many contacts first

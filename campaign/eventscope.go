@@ -79,10 +79,20 @@ func matchEventAttempt(candidates []lockedAttempt, callID, key string, campaignI
 // change, by matchEventAttempt: callID and key are the event's, campaignID the campaign it is
 // for (0: any). The candidates (at most two: call ids and keys are unique) are locked in id
 // order, so two events never deadlock each other.
-func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string, campaignID int64) (*lockedAttempt, error) {
+//
+// held is nil in a transaction that applies one event; in one that applies many
+// (Store.RecordEvents) it is the set of rows locked before any was applied, and the candidates
+// are read without locking: they must all be among held, else (an attempt whose call id was
+// recorded, or which was inserted, since held was locked) it returns errApplyAlone, locking
+// nothing, as locking it now, after contacts, would break the lock order.
+func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string, campaignID int64, held *heldLocks) (*lockedAttempt, error) {
+	locking := " FOR NO KEY UPDATE"
+	if held != nil {
+		locking = ""
+	}
 	rows, err := tx.Query(ctx, lockedAttemptSQL+`
 		WHERE ($1 <> '' AND vapi_call_id = $1) OR ($2 <> '' AND key = $2)
-		ORDER BY id FOR NO KEY UPDATE`, callID, key)
+		ORDER BY id`+locking, callID, key)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +100,25 @@ func lockAttemptOfCall(ctx context.Context, tx pgx.Tx, callID, key string, campa
 	if err != nil {
 		return nil, err
 	}
+	if held != nil {
+		for _, a := range locked {
+			if !held.attempts[a.id] {
+				return nil, errApplyAlone
+			}
+		}
+	}
 	i, err := matchEventAttempt(locked, callID, key, campaignID)
 	if err != nil {
 		return nil, err
 	}
 	return &locked[i], nil
+}
+
+// heldLocks are the attempt and contact rows, by id, that a transaction applying many events
+// (Store.RecordEvents) locked, in the lock order, before applying any of them: an event is
+// applied with the others only when every row it locks is one of these.
+type heldLocks struct {
+	attempts, contacts map[int64]bool
 }
 
 // lockedAttemptSQL selects the columns of a lockedAttempt from attempt; the caller adds WHERE

@@ -51,8 +51,7 @@ func (b *testBundle) whileBlocked(t *testing.T, pid int, fn func() error) <-chan
 		default:
 		}
 		var n int
-		err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
-			pid).Scan(&n)
+		err := b.pool.QueryRow(b.ctx, blockedBySQL, pid).Scan(&n)
 		return err == nil && n > 0
 	}, 10*time.Second, 5*time.Millisecond, "the statement under test never waited for the test's lock")
 	require.NoError(t, finished)
@@ -223,4 +222,15 @@ func TestHeartbeatOfADeletedCampaign(t *testing.T) {
 	_, err := b.store.DeleteCampaign(b.ctx, b.camp.ID, campaign.DeleteOptions{Force: true})
 	require.NoError(t, err)
 	require.ErrorIs(t, b.store.Heartbeat(b.ctx, r, time.Hour), campaign.ErrNotFound)
+}
+
+// blockedBySQL counts the backends waiting for a lock held by backend $1.
+const blockedBySQL = `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`
+
+// blockedBy reports whether some backend waits for a lock held by backend pid.
+func (b *testBundle) blockedBy(t *testing.T, pid int) bool {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(b.ctx, blockedBySQL, pid).Scan(&n))
+	return n > 0
 }

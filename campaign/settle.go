@@ -38,8 +38,9 @@ type settledContact struct {
 const DoNotCallReason = "asked not to be called"
 
 // settleContact decides and stores what follows attempt a of its contact, which ended with
-// outcome (not capacity) and structured data, and returns the decision's reason (stored on the
-// attempt). A contact no longer in a call (cancelled meanwhile) only gets the outcome.
+// outcome (not capacity) and structured data, and returns the decision's reason, which the caller
+// stores on the attempt when it writes the attempt's end, after this (so a counts as ended with
+// outcome already). A contact no longer in a call (cancelled meanwhile) only gets the outcome.
 //
 //   - Retry: the contact goes back to pending with next_attempt_at at the retry time moved into
 //     its calling window (the hopper defers it further if the window changes); in a cancelled
@@ -88,13 +89,16 @@ func settleContact(ctx context.Context, tx pgx.Tx, a *lockedAttempt, callID stri
 	if ct.state != ContactInCall {
 		return "contact was " + string(ct.state) + " meanwhile", nil, noteOutcome(ctx, tx, a.contactID, outcome, now)
 	}
-	var sameOutcome int
+	// a itself is written after this (applyResult), ended with outcome: it counts as one.
+	sameOutcome := 1
+	var others int
 	err = tx.QueryRow(ctx, `
-		SELECT count(*) FROM attempt WHERE contact_id = $1 AND state = $3 AND outcome = $2`,
-		a.contactID, outcome, AttemptEnded).Scan(&sameOutcome)
+		SELECT count(*) FROM attempt WHERE contact_id = $1 AND state = $3 AND outcome = $2 AND id <> $4`,
+		a.contactID, outcome, AttemptEnded, a.id).Scan(&others)
 	if err != nil {
 		return "", nil, err
 	}
+	sameOutcome += others
 
 	policy, err := ParseRetryPolicy(set.retrySpec)
 	if err != nil { // specs are validated before they are stored; never retry on a bad one

@@ -30,20 +30,29 @@ type WebhookEvent struct {
 	ReceivedAt time.Time
 }
 
-// saveEventSQL stores one webhook event raw and returns its id.
+// saveEventSQL stores one webhook event raw, with its mark (see eventMark), and returns its id.
 const saveEventSQL = `
-	INSERT INTO webhook_event (received_at, type, vapi_call_id, attempt_key, status, auth, auth_campaign_id, payload)
-	VALUES ($1, $2, $3, $4, $5, $6, nullif($7, 0), $8::jsonb) RETURNING id`
+	INSERT INTO webhook_event (received_at, type, vapi_call_id, attempt_key, status, auth, auth_campaign_id, payload,
+		applied_at, apply_error, rejected)
+	VALUES ($1, $2, $3, $4, $5, $6, nullif($7, 0), $8::jsonb, $9, $10, $11) RETURNING id`
 
-// saveEventArgs are saveEventSQL's arguments for e.
-func saveEventArgs(e *WebhookEvent) []any {
-	return []any{e.ReceivedAt, e.Type, e.CallID, e.AttemptKey, e.Status, e.Auth, e.CampaignID, string(e.Payload)}
+// eventMark is what became of a stored event: applied at appliedAt (nil: not applied yet) with
+// note (its apply_error), or rejected with a reason.
+type eventMark struct {
+	appliedAt      *time.Time
+	note, rejected string
+}
+
+// saveEventArgs are saveEventSQL's arguments for e marked m.
+func saveEventArgs(e *WebhookEvent, m eventMark) []any {
+	return []any{e.ReceivedAt, e.Type, e.CallID, e.AttemptKey, e.Status, e.Auth, e.CampaignID, string(e.Payload),
+		m.appliedAt, m.note, m.rejected}
 }
 
 // SaveEvent stores a webhook event raw, before it is applied, and returns its id.
 func (s *Store) SaveEvent(ctx context.Context, e WebhookEvent) (int64, error) {
 	var id int64
-	if err := s.pool.QueryRow(ctx, saveEventSQL, saveEventArgs(&e)...).Scan(&id); err != nil {
+	if err := s.pool.QueryRow(ctx, saveEventSQL, saveEventArgs(&e, eventMark{})...).Scan(&id); err != nil {
 		return 0, fmt.Errorf("save webhook event %q: %w", e.Type, err)
 	}
 	return id, nil
@@ -111,7 +120,7 @@ func (s *Store) ApplyEvent(ctx context.Context, id int64, ch EventChange, now ti
 		applied, rejected = false, nil
 		var applyErr error
 		var touched map[int64]int
-		applied, touched, applyErr = applyChange(ctx, tx, ch, now, true)
+		applied, touched, applyErr = applyChange(ctx, tx, ch, now, nil)
 		if applyErr == nil {
 			applyErr = settleCampaigns(ctx, tx, touched, now)
 		}
@@ -144,13 +153,14 @@ func (s *Store) ApplyEvent(ctx context.Context, id int64, ch EventChange, now ti
 }
 
 // applyChange applies ch in tx (applyResult or applyStatus) and returns the campaigns to settle
-// (settleCampaigns); alone: see settleContact.
-func applyChange(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, alone bool) (applied bool, touched map[int64]int, err error) {
+// (settleCampaigns); held: the rows locked before a batch of events is applied (see
+// lockAttemptOfCall), nil when ch is applied alone.
+func applyChange(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, held *heldLocks) (applied bool, touched map[int64]int, err error) {
 	switch {
 	case ch.Result != nil:
-		return applyResult(ctx, tx, *ch.Result, now, alone)
+		return applyResult(ctx, tx, *ch.Result, now, held)
 	case ch.Status != nil:
-		return false, nil, applyStatus(ctx, tx, *ch.Status, now)
+		return false, nil, applyStatus(ctx, tx, *ch.Status, now, held)
 	}
 	return false, nil, nil
 }
@@ -161,8 +171,9 @@ type applyError struct{ err error }
 
 func (e *applyError) Error() string { return e.err.Error() }
 
-// errApplyAlone: a result must be applied in a transaction of its own (see settleContact).
-var errApplyAlone = errors.New("the result must be applied alone")
+// errApplyAlone: an event must be applied in a transaction of its own, as it would lock rows out
+// of a batch's lock order (see settleContact and lockAttemptOfCall).
+var errApplyAlone = errors.New("the event must be applied alone")
 
 // RecordedEvent is a webhook event to store and apply (RecordEvents): the raw event and the
 // change it asks for.
@@ -186,48 +197,49 @@ type EventRecord struct {
 }
 
 // RecordEvents stores webhook events raw and applies them, all in one transaction, so that
-// requests waiting at once share one commit (group commit); nothing is stored when it fails. The
-// raw events are inserted first, in one round trip; then the attempts any of them names are
-// locked, in id order, and the contacts of those that results will settle, in id order (the lock
-// order of campaign/dispatch.go: attempts, then contacts); then each event is applied in order,
-// in a savepoint of its own, as ApplyEvent would (two events of one call see each other, as
-// one after the other), except that their campaigns are settled once for all at the end, so the
-// campaign rows are locked last, in id order, once, and for the commit only. An event whose
-// change fails, or would lock rows out of that order (see settleContact), is rolled back to its
-// savepoint and left for the caller to apply alone (EventRecord.Alone). Every other event is
-// marked as ApplyEvent marks it, in one statement. It returns one record per event, in order.
+// requests waiting at once share one commit (group commit); nothing is stored when it fails.
+// First the attempts any of them names are locked, in id order, and the contacts of those that
+// results will settle, in id order (the lock order of campaign/dispatch.go: attempts, then
+// contacts), and no other attempt or contact row is locked after that. Then each event is
+// applied in order, in a savepoint of its own, as ApplyEvent would (two events of one call see
+// each other, as one after the other), except that their campaigns are settled once for all at
+// the end, so the campaign rows are locked last, in id order, once, and for the commit only. An
+// event whose change fails, or would lock rows out of that order (see settleContact; or one that
+// matches an attempt or contact not locked up front: a call id recorded, by another transaction
+// or by an earlier event of the batch, after the locks were taken, see lockAttemptOfCall), is
+// rolled back to its savepoint and left for the caller to apply alone (EventRecord.Alone). Then
+// the raw events are inserted, in one round trip, each already marked as ApplyEvent would mark
+// it (an event left alone unmarked): each row is written once, with no second version to log
+// and vacuum. It returns one record per event, in order.
 func (s *Store) RecordEvents(ctx context.Context, events []RecordedEvent, now time.Time) ([]EventRecord, error) {
 	records := make([]EventRecord, len(events))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		clear(records)
-		batch := &pgx.Batch{}
-		for i := range events {
-			batch.Queue(saveEventSQL, saveEventArgs(&events[i].Event)...).QueryRow(func(row pgx.Row) error {
-				return row.Scan(&records[i].ID)
-			})
-		}
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
-		if err := lockEventRows(ctx, tx, events); err != nil {
+		held, err := lockEventRows(ctx, tx, events)
+		if err != nil {
 			return err
 		}
 		touched := map[int64]int{}
-		var marks eventMarks
+		batch := &pgx.Batch{}
 		for i, e := range events {
 			rec := &records[i]
-			note, err := applyInSavepoint(ctx, tx, e.Change, now, rec, touched)
-			switch {
-			case err != nil:
+			note, err := applyInSavepoint(ctx, tx, e.Change, now, held, rec, touched)
+			if err != nil {
 				return err
+			}
+			var mark eventMark
+			switch {
 			case rec.Alone:
 			case rec.Rejected != nil:
-				marks.add(rec.ID, nil, "", rec.Rejected.Reason)
+				mark.rejected = rec.Rejected.Reason
 			default:
-				marks.add(rec.ID, &now, note, "")
+				mark.appliedAt, mark.note = &now, note
 			}
+			batch.Queue(saveEventSQL, saveEventArgs(&events[i].Event, mark)...).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&rec.ID)
+			})
 		}
-		if err := marks.write(ctx, tx); err != nil {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
 		return settleCampaigns(ctx, tx, touched, now)
@@ -238,16 +250,16 @@ func (s *Store) RecordEvents(ctx context.Context, events []RecordedEvent, now ti
 	return records, nil
 }
 
-// applyInSavepoint applies ch in a savepoint of tx, filling rec, and adds the campaigns to
-// settle to touched; it returns the event's note (UnknownCallNote or ""). A change that fails or
-// must be applied alone is rolled back to the savepoint and rec.Alone set; the error returned is
-// the savepoint's own.
-func applyInSavepoint(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, rec *EventRecord, touched map[int64]int) (string, error) {
+// applyInSavepoint applies ch in a savepoint of tx, which holds the locks held, filling rec, and
+// adds the campaigns to settle to touched; it returns the event's note (UnknownCallNote or "").
+// A change that fails or must be applied alone is rolled back to the savepoint and rec.Alone
+// set; the error returned is the savepoint's own.
+func applyInSavepoint(ctx context.Context, tx pgx.Tx, ch EventChange, now time.Time, held *heldLocks, rec *EventRecord, touched map[int64]int) (string, error) {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return "", err
 	}
-	applied, settle, applyErr := applyChange(ctx, sp, ch, now, false)
+	applied, settle, applyErr := applyChange(ctx, sp, ch, now, held)
 	if r, ok := errors.AsType[*EventRejectedError](applyErr); ok {
 		rec.Rejected = r
 		return "", sp.Commit(ctx)
@@ -268,10 +280,11 @@ func applyInSavepoint(ctx context.Context, tx pgx.Tx, ch EventChange, now time.T
 }
 
 // lockEventRows locks the attempts the events name (by call id or attempt key), in id order,
-// then the contacts of the attempts their results will settle, in id order: before any event is
-// applied, so that applying them one after the other takes no attempt or contact lock after
-// another contact's.
-func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) error {
+// then the contacts of the attempts their results will settle, in id order, and returns them:
+// before any event is applied, so that applying them one after the other, each restricted to
+// these rows (see lockAttemptOfCall), takes no attempt or contact lock after another contact's.
+func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) (*heldLocks, error) {
+	held := &heldLocks{attempts: map[int64]bool{}, contacts: map[int64]bool{}}
 	var callIDs, keys []string
 	for _, e := range events {
 		callID, key := e.Change.call()
@@ -283,17 +296,20 @@ func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) error
 		}
 	}
 	if len(callIDs) == 0 && len(keys) == 0 {
-		return nil
+		return held, nil
 	}
 	rows, err := tx.Query(ctx, lockedAttemptSQL+`
 		WHERE vapi_call_id = ANY($1) OR key = ANY($2)
 		ORDER BY id FOR NO KEY UPDATE`, callIDs, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	locked, err := collectLockedAttempts(rows)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	for _, a := range locked {
+		held.attempts[a.id] = true
 	}
 	var contacts []int64
 	for _, e := range events {
@@ -309,13 +325,16 @@ func lockEventRows(ctx context.Context, tx pgx.Tx, events []RecordedEvent) error
 		}
 		if i, err := matchEventAttempt(candidates, r.CallID, r.AttemptKey, r.CampaignID); err == nil {
 			contacts = append(contacts, candidates[i].contactID)
+			held.contacts[candidates[i].contactID] = true
 		}
 	}
 	if len(contacts) == 0 {
-		return nil
+		return held, nil
 	}
-	_, err = tx.Exec(ctx, `SELECT 1 FROM contact WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, contacts)
-	return err
+	if _, err = tx.Exec(ctx, `SELECT 1 FROM contact WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, contacts); err != nil {
+		return nil, err
+	}
+	return held, nil
 }
 
 // call is the call id and attempt key a change names ("" when absent, or for no change).
@@ -327,32 +346,4 @@ func (ch EventChange) call() (callID, key string) {
 		return ch.Status.CallID, ch.Status.AttemptKey
 	}
 	return "", ""
-}
-
-// eventMarks are the marks of many stored events, written in one statement.
-type eventMarks struct {
-	ids       []int64
-	appliedAt []*time.Time
-	notes     []string
-	rejected  []string
-}
-
-// add marks event id applied at appliedAt with note, or rejected with reason (appliedAt nil).
-func (m *eventMarks) add(id int64, appliedAt *time.Time, note, rejected string) {
-	m.ids = append(m.ids, id)
-	m.appliedAt = append(m.appliedAt, appliedAt)
-	m.notes = append(m.notes, note)
-	m.rejected = append(m.rejected, rejected)
-}
-
-// write sets the marks.
-func (m *eventMarks) write(ctx context.Context, tx pgx.Tx) error {
-	if len(m.ids) == 0 {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `
-		UPDATE webhook_event e SET applied_at = m.applied_at, apply_error = m.note, rejected = m.rejected
-		FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[]) AS m(id, applied_at, note, rejected)
-		WHERE e.id = m.id`, m.ids, m.appliedAt, m.notes, m.rejected)
-	return err
 }

@@ -188,3 +188,75 @@ func TestRecordEventsInLockOrder(t *testing.T) {
 	require.NotNil(t, b.attempt(t, as[0].ID).ReportAt)
 	require.NotNil(t, b.attempt(t, as[1].ID).ReportAt)
 }
+
+// TestRecordEventsLateMatchAlone: a result naming only a call id whose attempt was journaled
+// (its call id recorded) after the batch took its locks is left to be applied alone, without the
+// batch locking that attempt after its contacts. The batch waits for the test's lock on the first
+// event's contact, with its attempts locked; meanwhile the call id of the second event's attempt
+// is recorded and a transaction that follows the lock order locks that attempt (and could then
+// want the first contact: a cycle). The batch must commit without waiting for that transaction.
+func TestRecordEventsLateMatchAlone(t *testing.T) {
+	b, as := dialedWith(t, setupOpts{contacts: 2, maxConcurrent: 2})
+	require.NoError(t, b.store.CallCreated(b.ctx, as[0].ID, "call-0", t0, t0))
+	contactTx, contactPid := b.lockingTx(t)
+	lock(t, b, contactTx, `SELECT 1 FROM contact WHERE id = $1 FOR NO KEY UPDATE`, as[0].ContactID)
+	late := b.reportEvent(1, "customer-busy") // names call-1 only
+	var records []campaign.EventRecord
+	recorded := b.whileBlocked(t, contactPid, func() error {
+		var err error
+		records, err = b.store.RecordEvents(b.ctx, []campaign.RecordedEvent{b.reportEvent(0, "customer-busy"), late}, t0)
+		return err
+	})
+	require.NoError(t, b.store.CallCreated(b.ctx, as[1].ID, "call-1", t0, t0))
+	attemptTx, attemptPid := b.lockingTx(t)
+	lock(t, b, attemptTx, `SELECT 1 FROM attempt WHERE id = $1 FOR NO KEY UPDATE`, as[1].ID)
+	require.NoError(t, contactTx.Commit(b.ctx))
+
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case err := <-recorded:
+			require.NoError(t, err)
+			done = true
+		case <-tick.C:
+			require.False(t, b.blockedBy(t, attemptPid), "the batch waits for the late-matched attempt, holding a contact")
+		case <-deadline:
+			require.FailNow(t, "the batch neither finished nor waited")
+		}
+	}
+	lock(t, b, attemptTx, `SELECT 1 FROM contact WHERE id = $1 FOR NO KEY UPDATE`, as[0].ContactID)
+	require.NoError(t, attemptTx.Commit(b.ctx))
+
+	require.True(t, records[0].Applied)
+	require.True(t, records[1].Alone)
+	require.False(t, b.storedEvent(t, records[1].ID).applied)
+	require.Nil(t, b.attempt(t, as[1].ID).ReportAt)
+	applied, err := b.store.ApplyEvent(b.ctx, records[1].ID, late.Change, t0)
+	require.NoError(t, err)
+	require.True(t, applied)
+	require.Equal(t, campaign.OutcomeBusy, b.attempt(t, as[1].ID).Outcome)
+}
+
+// TestRecordEventsMatchedInBatchAlone: a status-update that gives its attempt (found by key) a
+// call id matches, for a later result of the batch naming only that call id, an attempt whose
+// contact was not locked up front; that result is left to be applied alone rather than lock the
+// contact after the others.
+func TestRecordEventsMatchedInBatchAlone(t *testing.T) {
+	t.Parallel()
+	b, as := dialedWith(t, setupOpts{contacts: 1, maxConcurrent: 1})
+	status := b.statusEvent(0)
+	status.Change.Status.AttemptKey = as[0].Key
+	status.Change.Status.Status = "in-progress"
+	result := b.reportEvent(0, "customer-busy")
+	records, err := b.store.RecordEvents(b.ctx, []campaign.RecordedEvent{status, result}, t0)
+	require.NoError(t, err)
+	require.False(t, records[0].Alone)
+	require.Equal(t, "call-0", b.attempt(t, as[0].ID).VapiCallID)
+	require.True(t, records[1].Alone)
+	require.Nil(t, b.attempt(t, as[0].ID).ReportAt)
+	applied, err := b.store.ApplyEvent(b.ctx, records[1].ID, result.Change, t0)
+	require.NoError(t, err)
+	require.True(t, applied)
+}

@@ -39,8 +39,10 @@
 // counted in the process CPU reported. The CPU time of the scratch database's server processes
 // (read from /proc when the server runs on this machine) is reported too, with the sum per
 // report and the load average: on a machine shared with other work the throughput says how much
-// CPU the run got, the CPU per report what ingest costs. Progress goes to stderr, the report to
-// stdout.
+// CPU the run got, the CPU per report what ingest costs. From those costs it prints the ceiling:
+// the reports per second the machine's cores could carry stored and with storage off, were they
+// busy with nothing else, and so the best ratio of the two this machine allows. Progress goes to
+// stderr, the report to stdout.
 package main
 
 import (
@@ -60,6 +62,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +82,10 @@ import (
 	"github.com/campaign-run/campaign/vapi/vapitest"
 	"github.com/campaign-run/campaign/webhook"
 )
+
+// targetReportsPerSecond is issue 15's target for webhook ingest, against which the ceiling line
+// states the CPU budget of a report.
+const targetReportsPerSecond = 3000
 
 // Defaults of the flags.
 const (
@@ -103,8 +110,9 @@ func main() { prog.Main(run) }
 // options are the command line's.
 type options struct {
 	benchkit.CommonFlags
-	reports int
-	clients int
+	reports    int
+	clients    int
+	cpuProfile string
 }
 
 func run(ctx context.Context) error {
@@ -112,6 +120,7 @@ func run(ctx context.Context) error {
 	o.Define("the campaign binary, used only for BIN db url when DATABASE_URL is not set", "directory for the results")
 	flag.IntVar(&o.reports, "reports", defaultReports, "end-of-call reports posted in each of the two runs (after the warm-up)")
 	flag.IntVar(&o.clients, "clients", defaultClients, "concurrent clients of the load generator")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (receiver and load generator) during the run with storage to `file`")
 	if err := benchkit.Parse(); err != nil {
 		return err
 	}
@@ -171,8 +180,12 @@ func run(ctx context.Context) error {
 		benchkit.Thousands(int64(bodies.max)), benchkit.Thousands(int64(bodies.mean)))
 
 	prog.Progress("storage on: %s reports from %d clients …", benchkit.Thousands(int64(o.reports)), o.clients)
-	on, err := load(ctx, pool, receiver+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
+		return err
+	}
+	on, err := load(ctx, pool, receiver+jobs.WebhookPath, c.WebhookSecret, bodies, warm, o.reports, o.clients)
+	if err := errors.Join(err, stopProfile()); err != nil {
 		return err
 	}
 	check, err := checkStored(ctx, pool, c.ID)
@@ -207,6 +220,29 @@ func run(ctx context.Context) error {
 	res := newResult(&o, dbLabel, bodies, on, off, check, warm, logs.count.Load())
 	res.print(os.Stdout)
 	return prog.SaveJSONLine(filepath.Join(ws.Dir, "webhook-bench.json"), res)
+}
+
+// startCPUProfile starts a CPU profile of this process written to path, and returns what stops
+// it; with path "" it does nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create the CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("start the CPU profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write the CPU profile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // newPool opens a pool on dbURL sized as the CLI sizes its own.
@@ -738,6 +774,8 @@ type result struct {
 
 	// Ratio is the storage-off throughput over the storage-on one.
 	Ratio float64 `json:"ratio"`
+	// Ceiling is what the machine's cores could carry at the CPU costs measured.
+	Ceiling ceiling `json:"ceiling"`
 
 	LogWarnings int64    `json:"log_warnings"` // the receiver's warnings and errors
 	Warnings    []string `json:"warnings"`     // anything that suggests the run did not go as it should
@@ -753,6 +791,7 @@ func newResult(o *options, db string, b *bodies, on, off *loadResult, s *stored,
 	if r.StorageOn.ReportsPerSecond > 0 {
 		r.Ratio = r.StorageOff.ReportsPerSecond / r.StorageOn.ReportsPerSecond
 	}
+	r.Ceiling = newCeiling(r.Cores, o.reports, r.StorageOn, r.StorageOff)
 	warn := func(format string, args ...any) { r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...)) }
 	if on.Non200 > 0 {
 		warn("storage on: %d requests not answered 200; the first: %s", on.Non200, on.FirstErr)
@@ -772,6 +811,39 @@ func newResult(o *options, db string, b *bodies, on, off *loadResult, s *stored,
 	return r
 }
 
+// ceiling is the argument of what the machine could do at best: the CPU time a report costs,
+// with storage and without, and the reports per second the machine's cores carry at those costs
+// when nothing else runs and nothing waits (an upper bound: the load generator's CPU counts in
+// this process's, and on a shared machine the CPU times measured include others' interference).
+type ceiling struct {
+	// PostgresMs is the scratch database's server CPU a report stored; ProcessOnMs and
+	// ProcessOffMs this process's (receiver and load generator) with storage on and off.
+	PostgresMs   float64 `json:"postgres_ms_per_report"`
+	ProcessOnMs  float64 `json:"process_ms_per_report"`
+	ProcessOffMs float64 `json:"process_off_ms_per_report"`
+	// OnPerSecond and OffPerSecond are the reports per second the cores carry at those costs.
+	OnPerSecond  float64 `json:"on_reports_per_second"`
+	OffPerSecond float64 `json:"off_reports_per_second"`
+	// Ratio is OffPerSecond over OnPerSecond: the best storage-off/storage-on ratio the costs allow.
+	Ratio float64 `json:"ratio"`
+}
+
+func newCeiling(cores, reports int, on, off runFigures) ceiling {
+	perReport := func(seconds float64) float64 { return 1000 * seconds / float64(reports) }
+	c := ceiling{PostgresMs: perReport(on.PostgresCPUSeconds), ProcessOnMs: perReport(on.CPUSeconds),
+		ProcessOffMs: perReport(off.CPUSeconds)}
+	if on := c.PostgresMs + c.ProcessOnMs; on > 0 {
+		c.OnPerSecond = float64(cores) * 1000 / on
+	}
+	if c.ProcessOffMs > 0 {
+		c.OffPerSecond = float64(cores) * 1000 / c.ProcessOffMs
+	}
+	if c.OnPerSecond > 0 {
+		c.Ratio = c.OffPerSecond / c.OnPerSecond
+	}
+	return c
+}
+
 // print writes the human report.
 func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "webhook benchmark: %s end-of-call reports of %.1f-%.1f KB (mean %.1f KB), %d clients on loopback, %d cores, %s\n",
@@ -785,6 +857,11 @@ func (r *result) print(w io.Writer) {
 	line("receiver, stored and applied", r.StorageOn)
 	line("same handler, storage off", r.StorageOff)
 	fmt.Fprintf(w, "%-28s: %5.1fx the throughput with storage on\n", "ratio", r.Ratio)
+	c := r.Ceiling
+	fmt.Fprintf(w, "%-28s: Postgres %.2f ms + this process %.2f ms CPU a report stored (storage off: %.2f ms); %d cores carry at most %s reports/s stored, %s storage off: %.2fx at best; %s reports/s would leave %.2f ms a report in all\n",
+		"ceiling", c.PostgresMs, c.ProcessOnMs, c.ProcessOffMs, r.Cores, benchkit.Thousands(int64(c.OnPerSecond)),
+		benchkit.Thousands(int64(c.OffPerSecond)), c.Ratio, benchkit.Thousands(targetReportsPerSecond),
+		float64(r.Cores)*1000/targetReportsPerSecond)
 	for _, s := range r.Warnings {
 		fmt.Fprintf(w, "%-28s: %s\n", "warning", s)
 	}
