@@ -299,7 +299,10 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		defer f.Close()
 		file = f
 	}
-	reader, err := campaign.NewReader(file, readerOpts)
+	reader, err := campaign.NewReader(interruptible(ctx, file), readerOpts)
+	if err != nil && ctx.Err() != nil {
+		return nil, importInterrupted(ctx, source)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
@@ -356,10 +359,12 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		Now:         now,
 	})
 	var taken *campaign.NameTakenError
-	if errors.As(err, &taken) {
+	switch {
+	case errors.As(err, &taken):
 		return nil, nameTakenHint(taken)
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil:
+		return nil, importInterrupted(ctx, source)
+	case err != nil:
 		return nil, err
 	}
 	if c.ImportStats.ReplacedDraft != 0 {
@@ -377,6 +382,12 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	imp.campaign = c
 	ok = true
 	return imp, nil
+}
+
+// importInterrupted is the error of an import of source that ctx's end (Ctrl-C, SIGTERM) stopped:
+// the import is one transaction, so nothing of it was kept.
+func importInterrupted(ctx context.Context, source string) error {
+	return fmt.Errorf("interrupted (%s) while importing %s: nothing was imported", signalName(ctx), source)
 }
 
 // nameTakenHint explains why a new campaign cannot have the name asked for, and what to do.
