@@ -152,7 +152,7 @@ func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
 
 func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	now := a.now()
-	imp, err := importCampaign(ctx, a, opts, now)
+	imp, err := importCampaign(ctx, a, nil, opts, now)
 	if err != nil {
 		return err
 	}
@@ -236,8 +236,9 @@ type imported struct {
 }
 
 // importCampaign reads the CSV named by opts into a new draft campaign: the first step of every
-// run, dry or not. The caller closes imp.pool.
-func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time) (*imported, error) {
+// run, dry or not. It imports into store, the process's own (serve's, for its console), or with
+// store nil into a database it opens (a.openDB) as imp.pool, which the caller closes.
+func importCampaign(ctx context.Context, a *app, store *campaign.Store, opts *runOptions, now time.Time) (*imported, error) {
 	window, err := campaign.ParseWindow(opts.Window)
 	if err != nil {
 		return nil, usageErrorf("--window: %v", err)
@@ -311,17 +312,20 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		return nil, err
 	}
 
-	pool, err := a.openDB(ctx, dbWrite)
-	if err != nil {
-		return nil, err
-	}
-	imp := &imported{pool: pool, store: campaign.NewStore(pool), window: window}
+	imp := &imported{store: store, window: window}
 	ok := false
-	defer func() {
-		if !ok {
-			pool.Close()
+	if store == nil {
+		pool, err := a.openDB(ctx, dbWrite)
+		if err != nil {
+			return nil, err
 		}
-	}()
+		imp.pool, imp.store = pool, campaign.NewStore(pool)
+		defer func() {
+			if !ok {
+				pool.Close()
+			}
+		}()
+	}
 
 	rejects, rejectsNote, err := openRejects(a, opts, now)
 	if err != nil {
