@@ -12,10 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -84,46 +82,6 @@ type zoneReport struct {
 }
 
 const redacted = "[redacted]"
-
-// importGCPercent is the Go collector's heap growth (GOGC) while a file is imported. The import
-// keeps a set of every number it stored (some 37 MB for a million contacts, none of it pointers,
-// so a collection costs little): collecting at 30% heap growth instead of 100% keeps a
-// million-row import under 100 MB of RSS for a few percent more CPU.
-const importGCPercent = 30
-
-// importGC holds the collector at importGCPercent (unless GOGC is off or lower: the user's choice
-// stands) while any import of the process runs (serve imports a campaign per console request,
-// maybe several at once) and puts back the setting it found when the last one ends.
-var importGC gcLowering
-
-// gcLowering counts the imports running, under its mutex, and keeps the setting to put back.
-type gcLowering struct {
-	mu      sync.Mutex
-	running int
-	saved   int
-}
-
-// lower sets the collector to importGCPercent if no import runs yet and returns the function
-// that ends this import's claim.
-func (g *gcLowering) lower() (restore func()) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running == 0 {
-		g.saved = debug.SetGCPercent(importGCPercent)
-		if g.saved < importGCPercent {
-			// GOGC off (often with GOMEMLIMIT) or already lower: the user's choice stands.
-			debug.SetGCPercent(g.saved)
-		}
-	}
-	g.running++
-	return func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.running--; g.running == 0 {
-			debug.SetGCPercent(g.saved)
-		}
-	}
-}
 
 // redactedRequest is a POST /call body as JSON with the header values of the server it carries
 // (the webhook secret), in assistantOverrides or squadOverrides, redacted.
