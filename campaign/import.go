@@ -8,10 +8,27 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrNoDataRows is returned by Import when the file has a header but no data rows.
 var ErrNoDataRows = errors.New("the file has a header but no data rows")
+
+// ErrImportsBusy is returned by Import when the Store runs as many imports as it allows at once
+// already; nothing was read or written, and the same import may be tried again once one ends.
+var ErrImportsBusy = errors.New("as many imports as the database pool allows are running already; try again when one has finished")
+
+// importSlotsFor is how many imports a Store on pool runs at once: a quarter of the pool's
+// connections, at least one (one for no pool: a Store of tests that import nothing). Each
+// import holds two connections for as long as it reads its file (loadContacts), so imports
+// never take more than half the pool, and the dialer, the webhook receiver and the console of a
+// serve sharing it keep the rest.
+func importSlotsFor(pool *pgxpool.Pool) int {
+	if pool == nil {
+		return 1
+	}
+	return max(1, int(pool.Config().MaxConns)/4)
+}
 
 // RejectSink receives rejected rows (a *RejectsWriter, typically).
 type RejectSink interface {
@@ -43,9 +60,21 @@ type ImportInput struct {
 // two of the pool's connections at once: the transaction's and one for suppression lookups.
 // Memory grows with the file only by the set of numbers kept (some 37 MB of heap for a million
 // contacts); the batches in flight are bounded.
+//
+// A Store runs a quarter of its pool's connections' worth of imports at once (at least one): an
+// import beyond that fails at once with ErrImportsBusy, having read nothing. Refusing rather
+// than queueing keeps a burst of uploads to serve's console from holding their files (and their
+// requests) for an unbounded time behind imports of a million rows each.
 func (s *Store) Import(ctx context.Context, nc NewCampaign, in ImportInput) (*Campaign, error) {
 	if err := CheckSchedule(nc.StartAt, nc.EndBy); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
+	}
+	select {
+	case s.importSlots <- struct{}{}:
+		defer func() { <-s.importSlots }()
+	default:
+		return nil, fmt.Errorf("import: %w (%d at once on a pool of %d connections)",
+			ErrImportsBusy, cap(s.importSlots), s.pool.Config().MaxConns)
 	}
 	hdr := in.Reader.Header()
 	tx, err := s.pool.Begin(ctx)

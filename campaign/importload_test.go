@@ -217,3 +217,67 @@ func TestImportFailsMidFileLeavingNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestImportsAtOnceBoundedByPool runs imports on a Store whose pool has 8 connections, so 2
+// imports at once: while two read files that stay open, a third fails at once with
+// ErrImportsBusy and writes nothing; once one of the two has finished, the third goes through,
+// and the one still open finishes whole.
+func TestImportsAtOnceBoundedByPool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testdb.Pool(t).Config()
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	store := campaign.NewStore(pool)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+	const heldRows = 5_000
+	open := make([]*io.PipeWriter, 2)
+	results := make(chan error, len(open))
+	for i := range open {
+		pr, pw := io.Pipe()
+		open[i] = pw
+		t.Cleanup(func() { _ = pw.Close() })
+		go func() {
+			r, err := campaign.NewReader(pr, campaign.ReaderOptions{DefaultRegion: "US", DefaultTimeZone: "UTC"})
+			if err != nil {
+				results <- err
+				return
+			}
+			f, _ := fileImport(t, "/in/held.csv", "phone\n", now)
+			f.Reader, f.Name = r, fmt.Sprintf("held-%d", i)
+			_, err = store.ImportFile(ctx, f)
+			results <- err
+		}()
+		// More than the reader's 64 KB of header sniffing: when the write returns (a pipe's write
+		// waits for its reader), the import has read rows, so it holds its slot.
+		_, err := io.WriteString(pw, importLines(heldRows, func(line int) string { return fmt.Sprintf("+141555%d%04d", 5+i, line) }))
+		require.NoError(t, err)
+	}
+
+	third := func() (*campaign.Campaign, error) {
+		f, _ := fileImport(t, "/in/third.csv", "phone\n+14155550100\n", now)
+		f.Name = "third"
+		return store.ImportFile(ctx, f)
+	}
+	_, err = third()
+	require.ErrorIs(t, err, campaign.ErrImportsBusy)
+	require.ErrorContains(t, err, "2 at once on a pool of 8 connections")
+	var campaigns int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM campaign`).Scan(&campaigns))
+	require.Zero(t, campaigns, "the refused import wrote nothing (the open ones are not committed yet)")
+
+	require.NoError(t, open[0].Close())
+	require.NoError(t, <-results)
+	c, err := third()
+	require.NoError(t, err, "a slot is free again")
+	require.Equal(t, 1, c.ImportStats.Accepted)
+
+	require.NoError(t, open[1].Close())
+	require.NoError(t, <-results)
+	var contacts int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM contact`).Scan(&contacts))
+	require.Equal(t, 2*heldRows+1, contacts)
+}

@@ -40,11 +40,14 @@ func (e *NameTakenError) Unwrap() error { return ErrNameTaken }
 // All application SQL lives in this package.
 type Store struct {
 	pool *pgxpool.Pool
+	// importSlots holds a token for each Import running on this Store: at most cap of them at
+	// once (see importSlotsFor).
+	importSlots chan struct{}
 }
 
 // NewStore returns a Store on pool. The schema must be migrated (package migrations).
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, importSlots: make(chan struct{}, importSlotsFor(pool))}
 }
 
 // NewCampaign is what a campaign is created with; the CSV layout comes from the import.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -171,6 +172,10 @@ func (srv *server) newPage(w http.ResponseWriter, r *http.Request, s session) {
 	srv.render(w, r, http.StatusOK, "new", v)
 }
 
+// importsBusyRetrySeconds is the Retry-After of an upload refused because the server runs as
+// many imports as it allows (campaign.ErrImportsBusy): about what a large file's import takes.
+const importsBusyRetrySeconds = 10
+
 // create imports the uploaded CSV as a draft campaign of the service, runs its dry run and leads
 // to the dry-run page (post/redirect/get: a reload asks Vapi nothing); a bad file or setting
 // shows the form again with the reason and the values typed, answered 422 (refused, and nothing
@@ -186,12 +191,13 @@ func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 	if r.PostFormValue("start") == "at" {
 		n.StartAt = r.PostFormValue("start_at")
 	}
-	again := func(msg string) {
+	againWith := func(status int, msg string) {
 		v := srv.newView(w, r, s, "New campaign")
 		n.CSV = nil
 		v.New = &newForm{NewCampaign: n, Error: msg}
-		srv.render(w, r, http.StatusUnprocessableEntity, "new", v)
+		srv.render(w, r, status, "new", v)
 	}
+	again := func(msg string) { againWith(http.StatusUnprocessableEntity, msg) }
 	if r.PostFormValue("start") == "at" && strings.TrimSpace(n.StartAt) == "" {
 		again("Give the start time, or choose to start now.")
 		return
@@ -208,6 +214,13 @@ func (srv *server) create(w http.ResponseWriter, r *http.Request, s session) {
 	switch {
 	case errors.As(err, &bad):
 		again(bad.Error())
+		return
+	case errors.Is(err, campaign.ErrImportsBusy):
+		// Refused before reading the file: nothing was made, and the same upload may simply be
+		// sent again.
+		w.Header().Set("Retry-After", strconv.Itoa(importsBusyRetrySeconds))
+		againWith(http.StatusServiceUnavailable, "The server is importing as many files as it takes at once; nothing was made. "+
+			"Choose the file again and create the campaign in a moment.")
 		return
 	case err != nil:
 		srv.fail(w, r, err)

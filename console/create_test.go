@@ -194,3 +194,31 @@ func TestCreateForm(t *testing.T) {
 	require.Equal(t, "/console/", res.Header.Get("Location"))
 	require.Equal(t, "discard service-draft", creator.asked()[3])
 }
+
+// busyCreator is a recordingCreator whose imports are all refused because the server runs as
+// many imports as it allows.
+type busyCreator struct{ recordingCreator }
+
+func (b *busyCreator) Import(_ context.Context, n console.NewCampaign) (*campaign.Campaign, error) {
+	b.note("import " + n.FileName)
+	return nil, fmt.Errorf("import: %w (2 at once on a pool of 8 connections)", campaign.ErrImportsBusy)
+}
+
+// TestCreateWhenImportsBusy uploads while the server runs as many imports as it allows: the form
+// again, answered 503 with a Retry-After, saying nothing was made and to send the file again,
+// with the values typed kept.
+func TestCreateWhenImportsBusy(t *testing.T) {
+	t.Parallel()
+	creator := &busyCreator{}
+	b := setup(t, setupOpts{creator: creator})
+	ops := b.client(t)
+	ops.login("ops", operatorPassword)
+	ops.get("/console/new")
+	res, page := ops.upload(ops.csrf(), 100)
+	require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	require.Equal(t, "10", res.Header.Get("Retry-After"))
+	require.Contains(t, page, `id="form-error"`)
+	require.Contains(t, page, "importing as many files as it takes at once; nothing was made")
+	require.Contains(t, page, `value="2"`, "the values typed stay")
+	require.Equal(t, []string{"import big.csv"}, creator.asked())
+}

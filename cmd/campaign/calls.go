@@ -158,7 +158,7 @@ func runCalls(ctx context.Context, a *app, opts *runOptions) error {
 		return err
 	}
 	defer conn.close()
-	imp, err := importCampaign(ctx, a, opts, a.now())
+	imp, err := importCampaign(ctx, a, nil, opts, a.now())
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func discardDraft(ctx context.Context, a *app, store *campaign.Store, c *campaig
 // runDetached is `campaign run --detach`: import, set the campaign running in ModeService, and
 // return; the `campaign serve` processes on the database dial it.
 func runDetached(ctx context.Context, a *app, opts *runOptions) error {
-	imp, err := importCampaign(ctx, a, opts, a.now())
+	imp, err := importCampaign(ctx, a, nil, opts, a.now())
 	if err != nil {
 		return err
 	}

@@ -76,14 +76,15 @@ func (cc *consoleCreator) Import(ctx context.Context, n console.NewCampaign) (*c
 	}
 	opts.uploadName = uploadName(n.FileName)
 	opts.VapiBaseURL = cc.baseURL
-	imp, err := importCampaign(ctx, a, opts, a.now())
+	// Into serve's own Store: the imports of the console's users share its pool and its bound on
+	// imports at once (campaign.ErrImportsBusy past it).
+	imp, err := importCampaign(ctx, a, cc.store, opts, a.now())
 	if err != nil {
 		if inputError(err) {
 			return nil, &console.InputError{Err: err}
 		}
 		return nil, err
 	}
-	imp.pool.Close()
 	return imp.campaign, nil
 }
 

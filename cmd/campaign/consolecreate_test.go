@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -16,9 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/campaign-run/campaign/campaign"
+	"github.com/campaign-run/campaign/console"
+	"github.com/campaign-run/campaign/migrations"
 	"github.com/campaign-run/campaign/vapi/vapitest"
 )
 
@@ -288,4 +293,60 @@ func TestConsoleCreate(t *testing.T) {
 	require.Equal(t, campaign.StatusDraft, c.Status, "a failed pre-flight starts nothing")
 	require.Len(t, sim.posts(), 3)
 	require.NotContains(t, p.stderr.String(), secret, "no secret in the log")
+}
+
+// TestConsoleImportsShareServesBound imports through the console's Creator on a serve whose
+// pool has 4 connections, so one import at once: the console imports into serve's own Store,
+// so while one upload is being read a second is refused with campaign.ErrImportsBusy (the
+// console answers it 503) and makes nothing; once the first ends, the second goes through. The
+// app's own database URL leads nowhere: no console import opens a database of its own.
+func TestConsoleImportsShareServesBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	cfg := b.pool(t).Config()
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = migrations.Up(ctx, pool, nil)
+	require.NoError(t, err)
+	env := map[string]string{envAPIKey: "unused-key", "XDG_STATE_HOME": t.TempDir()}
+	a := &app{in: bytes.NewReader(nil), out: io.Discard, errOut: io.Discard, getenv: func(k string) string { return env[k] },
+		now: time.Now, logger: slog.New(slog.DiscardHandler), global: globalOptions{DatabaseURL: "postgres://127.0.0.1:1/unreachable"}}
+	cc := &consoleCreator{a: a, store: campaign.NewStore(pool), baseURL: "http://127.0.0.1:1"}
+	form := func(name string, csv io.Reader) console.NewCampaign {
+		return console.NewCampaign{CSV: csv, FileName: name + ".csv", Name: name, AssistantID: "asst-1", PhoneNumberIDs: "pn-1",
+			Window: "always", Rate: "1", Retry: "none", MaxAttempts: "1"}
+	}
+
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { _ = pw.Close() })
+	first := make(chan error, 1)
+	go func() {
+		_, err := cc.Import(ctx, form("first", pr))
+		first <- err
+	}()
+	// More than the reader's 64 KB of header sniffing: when the write returns (a pipe's write waits
+	// for its reader), the import is reading rows, holding serve's only import slot.
+	var rows strings.Builder
+	rows.WriteString("phone,name\n")
+	for i := range 4_000 {
+		fmt.Fprintf(&rows, "+1415555%04d,Customer %d\n", i, i)
+	}
+	_, err = io.WriteString(pw, rows.String())
+	require.NoError(t, err)
+
+	_, err = cc.Import(ctx, form("second", strings.NewReader("phone\n+14155550100\n")))
+	require.ErrorIs(t, err, campaign.ErrImportsBusy)
+	var campaigns int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM campaign`).Scan(&campaigns))
+	require.Zero(t, campaigns)
+
+	require.NoError(t, pw.Close())
+	require.NoError(t, <-first)
+	c, err := cc.Import(ctx, form("second", strings.NewReader("phone\n+14155550100\n")))
+	require.NoError(t, err)
+	require.Equal(t, "second", c.Name)
+	require.Equal(t, 1, c.ImportStats.Accepted)
 }

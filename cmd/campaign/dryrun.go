@@ -12,10 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -85,46 +83,6 @@ type zoneReport struct {
 
 const redacted = "[redacted]"
 
-// importGCPercent is the Go collector's heap growth (GOGC) while a file is imported. The import
-// keeps a set of every number it stored (some 37 MB for a million contacts, none of it pointers,
-// so a collection costs little): collecting at 30% heap growth instead of 100% keeps a
-// million-row import under 100 MB of RSS for a few percent more CPU.
-const importGCPercent = 30
-
-// importGC holds the collector at importGCPercent (unless GOGC is off or lower: the user's choice
-// stands) while any import of the process runs (serve imports a campaign per console request,
-// maybe several at once) and puts back the setting it found when the last one ends.
-var importGC gcLowering
-
-// gcLowering counts the imports running, under its mutex, and keeps the setting to put back.
-type gcLowering struct {
-	mu      sync.Mutex
-	running int
-	saved   int
-}
-
-// lower sets the collector to importGCPercent if no import runs yet and returns the function
-// that ends this import's claim.
-func (g *gcLowering) lower() (restore func()) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running == 0 {
-		g.saved = debug.SetGCPercent(importGCPercent)
-		if g.saved < importGCPercent {
-			// GOGC off (often with GOMEMLIMIT) or already lower: the user's choice stands.
-			debug.SetGCPercent(g.saved)
-		}
-	}
-	g.running++
-	return func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.running--; g.running == 0 {
-			debug.SetGCPercent(g.saved)
-		}
-	}
-}
-
 // redactedRequest is a POST /call body as JSON with the header values of the server it carries
 // (the webhook secret), in assistantOverrides or squadOverrides, redacted.
 func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
@@ -152,7 +110,7 @@ func redactedRequest(body *vapi.CreateCallDTO) (json.RawMessage, error) {
 
 func runDryRun(ctx context.Context, a *app, opts *runOptions) error {
 	now := a.now()
-	imp, err := importCampaign(ctx, a, opts, now)
+	imp, err := importCampaign(ctx, a, nil, opts, now)
 	if err != nil {
 		return err
 	}
@@ -236,8 +194,9 @@ type imported struct {
 }
 
 // importCampaign reads the CSV named by opts into a new draft campaign: the first step of every
-// run, dry or not. The caller closes imp.pool.
-func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time) (*imported, error) {
+// run, dry or not. It imports into store, the process's own (serve's, for its console), or with
+// store nil into a database it opens (a.openDB) as imp.pool, which the caller closes.
+func importCampaign(ctx context.Context, a *app, store *campaign.Store, opts *runOptions, now time.Time) (*imported, error) {
 	window, err := campaign.ParseWindow(opts.Window)
 	if err != nil {
 		return nil, usageErrorf("--window: %v", err)
@@ -299,7 +258,10 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		defer f.Close()
 		file = f
 	}
-	reader, err := campaign.NewReader(file, readerOpts)
+	reader, err := campaign.NewReader(interruptible(ctx, file), readerOpts)
+	if err != nil && ctx.Err() != nil {
+		return nil, importInterrupted(ctx, source)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
@@ -308,17 +270,20 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		return nil, err
 	}
 
-	pool, err := a.openDB(ctx, dbWrite)
-	if err != nil {
-		return nil, err
-	}
-	imp := &imported{pool: pool, store: campaign.NewStore(pool), window: window}
+	imp := &imported{store: store, window: window}
 	ok := false
-	defer func() {
-		if !ok {
-			pool.Close()
+	if store == nil {
+		pool, err := a.openDB(ctx, dbWrite)
+		if err != nil {
+			return nil, err
 		}
-	}()
+		imp.pool, imp.store = pool, campaign.NewStore(pool)
+		defer func() {
+			if !ok {
+				pool.Close()
+			}
+		}()
+	}
 
 	rejects, rejectsNote, err := openRejects(a, opts, now)
 	if err != nil {
@@ -356,10 +321,12 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 		Now:         now,
 	})
 	var taken *campaign.NameTakenError
-	if errors.As(err, &taken) {
+	switch {
+	case errors.As(err, &taken):
 		return nil, nameTakenHint(taken)
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil:
+		return nil, importInterrupted(ctx, source)
+	case err != nil:
 		return nil, err
 	}
 	if c.ImportStats.ReplacedDraft != 0 {
@@ -377,6 +344,12 @@ func importCampaign(ctx context.Context, a *app, opts *runOptions, now time.Time
 	imp.campaign = c
 	ok = true
 	return imp, nil
+}
+
+// importInterrupted is the error of an import of source that ctx's end (Ctrl-C, SIGTERM) stopped:
+// the import is one transaction, so nothing of it was kept.
+func importInterrupted(ctx context.Context, source string) error {
+	return fmt.Errorf("interrupted (%s) while importing %s: nothing was imported", signalName(ctx), source)
 }
 
 // nameTakenHint explains why a new campaign cannot have the name asked for, and what to do.

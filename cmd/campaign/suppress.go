@@ -214,7 +214,10 @@ func runSuppressImport(ctx context.Context, a *app, opts *suppressOptions) error
 		defer f.Close()
 		r, source = f, "import:"+filepath.Base(file)
 	}
-	numbers, err := campaign.ReadSuppressionList(r, opts.DefaultRegion)
+	numbers, err := campaign.ReadSuppressionList(interruptible(ctx, r), opts.DefaultRegion)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted (%s) while reading %s: nothing was imported", signalName(ctx), file)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w (nothing was imported)", file, err)
 	}
