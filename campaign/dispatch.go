@@ -39,7 +39,10 @@ import (
 //  5. campaign rows, several of them in id order, always FOR NO KEY UPDATE (or an UPDATE,
 //     which takes the same lock), so foreign-key checks are never blocked; only a deletion
 //     (DeleteCampaign, an import replacing a draft) takes FOR UPDATE, as a DELETE must, after
-//     locking every attempt and contact of that campaign, so nothing can insert under it;
+//     locking every attempt and contact of that campaign, so nothing can insert under it. The
+//     tally compactor (CompactTallies) key-share-locks the campaigns it folds, in id order,
+//     skipping those locked for a deletion, before it writes any tally row, the only rows after
+//     them in its transaction;
 //  6. the rows of the campaign's caller numbers (caller_number; a contact's own number alone when
 //     its row fixes one), several of them in id order,
 //     FOR NO KEY UPDATE, taken by BeginAttempt alone, after its campaign, to count the live and

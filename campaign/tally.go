@@ -43,6 +43,12 @@ const compactTalliesLockSQL = `SELECT pg_try_advisory_xact_lock(hashtextextended
 // how many delta rows it folded (0 when another compactor is at work). Readers see the deltas or
 // the totals they became, never both nor neither. The deltas of a campaign that no longer exists
 // are dropped; the totals that came to zero are deleted, of the campaigns folded only.
+//
+// It first takes a key-share lock of each campaign it folds, skipping those locked for update:
+// a campaign being deleted (DeleteCampaign, an import replacing a draft: FOR UPDATE, then the
+// cascade to tally) is left for the next run, once it is gone. Without that lock the fold's
+// foreign-key check of a new total waited for the deletion while the deletion's cascade waited
+// for a total the fold had updated: a deadlock.
 func (s *Store) CompactTallies(ctx context.Context) (int, error) {
 	var folded int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -54,20 +60,29 @@ func (s *Store) CompactTallies(ctx context.Context) (int, error) {
 		if !locked {
 			return nil
 		}
+		var held []int64
+		if err := tx.QueryRow(ctx, `
+			SELECT coalesce(array_agg(id), '{}') FROM (
+				SELECT id FROM campaign WHERE id IN (SELECT DISTINCT campaign_id FROM tally_delta)
+				ORDER BY id FOR KEY SHARE SKIP LOCKED) AS held`).Scan(&held); err != nil {
+			return err
+		}
 		var campaigns []int64
 		err := tx.QueryRow(ctx, `
 			WITH d AS (
-				DELETE FROM tally_delta RETURNING campaign_id, kind, key, n, v
+				DELETE FROM tally_delta x
+				WHERE x.campaign_id = ANY ($1) OR NOT EXISTS (SELECT FROM campaign c WHERE c.id = x.campaign_id)
+				RETURNING campaign_id, kind, key, n, v
 			), g AS (
 				SELECT d.campaign_id, d.kind, d.key, sum(d.n) AS n, tally_sum(d.v) AS v FROM d
-				WHERE EXISTS (SELECT FROM campaign c WHERE c.id = d.campaign_id)
+				WHERE d.campaign_id = ANY ($1)
 				GROUP BY 1, 2, 3
 			), up AS (
 				INSERT INTO tally AS t (campaign_id, kind, key, n, v) SELECT * FROM g
 				ON CONFLICT (campaign_id, kind, key) DO UPDATE SET n = t.n + excluded.n, v = tally_add(t.v, excluded.v)
 				RETURNING campaign_id
 			)
-			SELECT (SELECT count(*) FROM d), coalesce((SELECT array_agg(DISTINCT campaign_id) FROM up), '{}')`).
+			SELECT (SELECT count(*) FROM d), coalesce((SELECT array_agg(DISTINCT campaign_id) FROM up), '{}')`, held).
 			Scan(&folded, &campaigns)
 		if err != nil {
 			return err

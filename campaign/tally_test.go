@@ -289,3 +289,41 @@ func TestTalliesConcurrentWriters(t *testing.T) {
 	}, f.ByCallNumber)
 	require.Equal(t, 1, f.Zones[0].Connected)
 }
+
+// TestCompactTalliesSkipsACampaignBeingDeleted: while a deletion holds its campaign's row (FOR
+// UPDATE, as DeleteCampaign and an import replacing a draft do), the compactor leaves that
+// campaign's deltas alone instead of waiting for the row in a foreign-key check of a new total
+// (which, with the deletion's cascade waiting for a total the fold had updated, deadlocked), and
+// folds them once the row is free.
+func TestCompactTalliesSkipsACampaignBeingDeleted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{contacts: 2})
+	deletion, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	defer deletion.Rollback(b.ctx)
+	_, err = deletion.Exec(b.ctx, `SELECT 1 FROM campaign WHERE id = $1 FOR UPDATE`, b.camp.ID)
+	require.NoError(t, err)
+	// Changes of the campaign's contacts while the row is held (one there and back, which the
+	// campaign's own counts do not see): deltas the compactor finds.
+	for _, state := range []campaign.ContactState{campaign.ContactQueued, campaign.ContactPending} {
+		_, err = b.pool.Exec(b.ctx, `UPDATE contact SET state = $2 WHERE id = $1`, b.contacts[0], state)
+		require.NoError(t, err)
+	}
+
+	// Before the fix the fold waited here for the deletion's lock until this deadline.
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	_, err = b.store.CompactTallies(ctx)
+	require.NoError(t, err, "the compactor does not wait for a campaign being deleted")
+	_, deltas := b.pendingTallies(t, b.camp.ID)
+	require.Positive(t, deltas, "the held campaign's deltas are left for a later run")
+
+	require.NoError(t, deletion.Rollback(b.ctx))
+	// Other tests' compactors share the database: whichever runs folds the deltas.
+	for deltas > 0 {
+		_, err = b.store.CompactTallies(ctx)
+		require.NoError(t, err)
+		_, deltas = b.pendingTallies(t, b.camp.ID)
+	}
+	b.requireTallies(t, "after the held campaign was folded")
+}
