@@ -141,9 +141,9 @@ func fill(ctx context.Context, bin, dbURL, workDir string, contacts int) (*setup
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("`campaign run --dry-run` of the first row failed: %w (its messages are above)", err)
 	}
-	pool, err := pgxpool.New(ctx, dbURL)
+	pool, err := benchkit.SeedPool(ctx, dbURL)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
 	defer pool.Close()
 	res := &setupResult{}

@@ -58,8 +58,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/campaign-run/campaign/campaign"
 	"github.com/campaign-run/campaign/internal/bench/benchkit"
 )
@@ -178,9 +176,9 @@ func fill(ctx context.Context, bin, dbURL, workDir string, contacts int) (*setup
 		return nil, fmt.Errorf("`campaign run --dry-run` of the first row failed: %w (its messages are above)", err)
 	}
 
-	pool, err := pgxpool.New(ctx, dbURL)
+	pool, err := benchkit.SeedPool(ctx, dbURL)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
 	defer pool.Close()
 	var campaignID, firstContact int64
