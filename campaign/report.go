@@ -252,11 +252,7 @@ func readContactCounts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	f.Contacts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ContactCount, error) {
-		var c ContactCount
-		err := row.Scan(&c.State, &c.Outcome, &c.Contacts, &c.Called)
-		return c, err
-	})
+	f.Contacts, err = pgx.CollectRows(rows, scanContactCount)
 	return err
 }
 
@@ -278,11 +274,7 @@ func readZoneFacts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	f.Zones, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ZoneFacts, error) {
-		var z ZoneFacts
-		err := row.Scan(&z.Zone, &z.Contacts, &z.Dialed, &z.Connected, &z.Successful, &z.Calls, &z.ConnectedCalls)
-		return z, err
-	})
+	f.Zones, err = pgx.CollectRows(rows, scanZoneFacts)
 	return err
 }
 
@@ -296,12 +288,7 @@ func readAttemptGroups(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	f.Groups, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (AttemptGroup, error) {
-		var g AttemptGroup
-		err := row.Scan(&g.EndedReason, &g.Outcome, &g.SuccessEvaluation, &g.Call, &g.AtVapi, &g.Attempts, &g.CostUSD,
-			&g.Durations, &g.DurationSeconds)
-		return g, err
-	})
+	f.Groups, err = pgx.CollectRows(rows, scanAttemptGroup)
 	return err
 }
 
@@ -315,11 +302,7 @@ func readCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	f.ByCallNumber, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CallNumberFacts, error) {
-		var c CallNumberFacts
-		err := row.Scan(&c.Number, &c.Calls, &c.Connected, &c.Successful, &c.FirstConnected, &c.FirstSuccessful)
-		return c, err
-	})
+	f.ByCallNumber, err = pgx.CollectRows(rows, scanCallNumberFacts)
 	return err
 }
 
@@ -339,12 +322,49 @@ func readCallerNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	f.ByCallerNumber, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CallerNumberFacts, error) {
-		var c CallerNumberFacts
-		err := row.Scan(&c.PhoneNumberID, &c.Number, &c.Calls, &c.Connected, &c.Successful, &c.CostUSD)
-		return c, err
-	})
+	f.ByCallerNumber, err = pgx.CollectRows(rows, scanCallerNumberFacts)
 	return err
+}
+
+// scanContactCount reads one ContactCount from a row of its columns in order (its state, outcome,
+// contacts and called).
+func scanContactCount(row pgx.CollectableRow) (ContactCount, error) {
+	var c ContactCount
+	err := row.Scan(&c.State, &c.Outcome, &c.Contacts, &c.Called)
+	return c, err
+}
+
+// scanZoneFacts reads one ZoneFacts from a row of its columns in order (its zone, contacts,
+// dialled, connected, successful, calls and connected calls).
+func scanZoneFacts(row pgx.CollectableRow) (ZoneFacts, error) {
+	var z ZoneFacts
+	err := row.Scan(&z.Zone, &z.Contacts, &z.Dialed, &z.Connected, &z.Successful, &z.Calls, &z.ConnectedCalls)
+	return z, err
+}
+
+// scanAttemptGroup reads one AttemptGroup from a row of its columns in order (its ended reason,
+// outcome, evaluation, call, at Vapi, attempts, cost, durations and their seconds).
+func scanAttemptGroup(row pgx.CollectableRow) (AttemptGroup, error) {
+	var g AttemptGroup
+	err := row.Scan(&g.EndedReason, &g.Outcome, &g.SuccessEvaluation, &g.Call, &g.AtVapi, &g.Attempts, &g.CostUSD,
+		&g.Durations, &g.DurationSeconds)
+	return g, err
+}
+
+// scanCallNumberFacts reads one CallNumberFacts from a row of its columns in order (its rank,
+// calls, connected, successful, first connected and first successful).
+func scanCallNumberFacts(row pgx.CollectableRow) (CallNumberFacts, error) {
+	var c CallNumberFacts
+	err := row.Scan(&c.Number, &c.Calls, &c.Connected, &c.Successful, &c.FirstConnected, &c.FirstSuccessful)
+	return c, err
+}
+
+// scanCallerNumberFacts reads one CallerNumberFacts from a row of its columns in order (its phone
+// number id, number, calls, connected, successful and cost).
+func scanCallerNumberFacts(row pgx.CollectableRow) (CallerNumberFacts, error) {
+	var c CallerNumberFacts
+	err := row.Scan(&c.PhoneNumberID, &c.Number, &c.Calls, &c.Connected, &c.Successful, &c.CostUSD)
+	return c, err
 }
 
 // readDurations reads the connected calls' duration figures and every call's total duration: the

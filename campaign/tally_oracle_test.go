@@ -135,11 +135,7 @@ func oracleReadContactCounts(ctx context.Context, tx pgx.Tx, f *ReportFacts) err
 	if err != nil {
 		return err
 	}
-	f.Contacts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ContactCount, error) {
-		var c ContactCount
-		err := row.Scan(&c.State, &c.Outcome, &c.Contacts, &c.Called)
-		return c, err
-	})
+	f.Contacts, err = pgx.CollectRows(rows, scanContactCount)
 	return err
 }
 
@@ -162,11 +158,7 @@ func oracleReadZoneFacts(ctx context.Context, tx pgx.Tx, f *ReportFacts) error {
 	if err != nil {
 		return err
 	}
-	f.Zones, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ZoneFacts, error) {
-		var z ZoneFacts
-		err := row.Scan(&z.Zone, &z.Contacts, &z.Dialed, &z.Connected, &z.Successful, &z.Calls, &z.ConnectedCalls)
-		return z, err
-	})
+	f.Zones, err = pgx.CollectRows(rows, scanZoneFacts)
 	return err
 }
 
@@ -181,12 +173,7 @@ func oracleReadAttemptGroups(ctx context.Context, tx pgx.Tx, f *ReportFacts) err
 	if err != nil {
 		return err
 	}
-	f.Groups, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (AttemptGroup, error) {
-		var g AttemptGroup
-		err := row.Scan(&g.EndedReason, &g.Outcome, &g.SuccessEvaluation, &g.Call, &g.AtVapi, &g.Attempts, &g.CostUSD,
-			&g.Durations, &g.DurationSeconds)
-		return g, err
-	})
+	f.Groups, err = pgx.CollectRows(rows, scanAttemptGroup)
 	return err
 }
 
@@ -217,11 +204,7 @@ func oracleReadCallNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) error
 	if err != nil {
 		return err
 	}
-	f.ByCallNumber, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CallNumberFacts, error) {
-		var c CallNumberFacts
-		err := row.Scan(&c.Number, &c.Calls, &c.Connected, &c.Successful, &c.FirstConnected, &c.FirstSuccessful)
-		return c, err
-	})
+	f.ByCallNumber, err = pgx.CollectRows(rows, scanCallNumberFacts)
 	return err
 }
 
@@ -237,11 +220,7 @@ func oracleReadCallerNumbers(ctx context.Context, tx pgx.Tx, f *ReportFacts) err
 	if err != nil {
 		return err
 	}
-	f.ByCallerNumber, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CallerNumberFacts, error) {
-		var c CallerNumberFacts
-		err := row.Scan(&c.PhoneNumberID, &c.Number, &c.Calls, &c.Connected, &c.Successful, &c.CostUSD)
-		return c, err
-	})
+	f.ByCallerNumber, err = pgx.CollectRows(rows, scanCallerNumberFacts)
 	return err
 }
 
