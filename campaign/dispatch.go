@@ -866,6 +866,24 @@ func (p Progress) FinalCount() int {
 	return n
 }
 
+// addContactCounts adds rows of (state, outcome, contacts) to p's totals by state and outcome.
+func (p *Progress) addContactCounts(rows pgx.Rows) error {
+	var (
+		state   ContactState
+		outcome Outcome
+		n       int
+	)
+	_, err := pgx.ForEachRow(rows, []any{&state, &outcome, &n}, func() error {
+		p.Total += n
+		p.ByState[state] += n
+		if outcome != "" {
+			p.ByOutcome[outcome] += n
+		}
+		return nil
+	})
+	return err
+}
+
 // Progress returns a campaign's progress, counted in one consistent snapshot.
 func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error) {
 	p := Progress{ByState: map[ContactState]int{}, ByOutcome: map[Outcome]int{}}
@@ -884,20 +902,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64) (Progress, error
 			if err != nil {
 				return err
 			}
-			var (
-				state   ContactState
-				outcome Outcome
-				n       int
-			)
-			_, err = pgx.ForEachRow(rows, []any{&state, &outcome, &n}, func() error {
-				p.Total += n
-				p.ByState[state] += n
-				if outcome != "" {
-					p.ByOutcome[outcome] += n
-				}
-				return nil
-			})
-			if err != nil {
+			if err := p.addContactCounts(rows); err != nil {
 				return err
 			}
 			err = tx.QueryRow(ctx, `

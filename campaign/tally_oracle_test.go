@@ -33,19 +33,7 @@ func (s *Store) OracleProgress(ctx context.Context, campaignID int64) (Progress,
 			if err != nil {
 				return err
 			}
-			var (
-				state   ContactState
-				outcome Outcome
-				n       int
-			)
-			if _, err = pgx.ForEachRow(rows, []any{&state, &outcome, &n}, func() error {
-				p.Total += n
-				p.ByState[state] += n
-				if outcome != "" {
-					p.ByOutcome[outcome] += n
-				}
-				return nil
-			}); err != nil {
+			if err := p.addContactCounts(rows); err != nil {
 				return err
 			}
 			if err := tx.QueryRow(ctx, `
